@@ -1,0 +1,117 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "Chatterbox",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "chatterbox", targets: ["chatterbox"]),
+        .library(name: "ChatProtocol", targets: ["ChatProtocol"]),
+        .library(name: "ChatServer", targets: ["ChatServer"]),
+        .library(name: "ChatClient", targets: ["ChatClient"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // Pure protocol: JSON, frames, the message model and validation. No I/O.
+        .target(
+            name: "ChatProtocol",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strict
+        ),
+        // Storage contract shared by every backend.
+        .target(
+            name: "ChatStore",
+            dependencies: ["ChatProtocol"],
+            swiftSettings: strict
+        ),
+        // Embedded SQLite backend (GRDB, WAL).
+        .target(
+            name: "ChatStoreSQLite",
+            dependencies: ["ChatStore", "ChatProtocol", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict
+        ),
+        // Certificates (local CA + server leaf) and NIOSSL contexts for both sides.
+        .target(
+            name: "ChatTLS",
+            dependencies: [
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ],
+            swiftSettings: strict
+        ),
+        // Shared socket plumbing: getaddrinfo resolution.
+        .target(
+            name: "ChatNetworking",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "ChatServer",
+            dependencies: [
+                "ChatProtocol", "ChatStore", "ChatTLS", "ChatNetworking",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "ChatClient",
+            dependencies: [
+                "ChatProtocol", "ChatTLS", "ChatNetworking",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "chatterbox",
+            dependencies: [
+                "ChatServer", "ChatClient", "ChatStoreSQLite", "ChatTLS", "ChatProtocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ChatProtocolTests",
+            dependencies: ["ChatProtocol", .product(name: "NIOEmbedded", package: "swift-nio")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ChatServerTests",
+            dependencies: [
+                "ChatServer", "ChatClient", "ChatStoreSQLite", "ChatTLS", "ChatProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: strict
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

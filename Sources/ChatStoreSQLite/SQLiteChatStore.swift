@@ -1,0 +1,170 @@
+import ChatProtocol
+public import ChatStore
+import Foundation
+import GRDB
+
+/// The embedded store: one SQLite database in WAL mode, through GRDB.
+///
+/// Writes come from a single writer in groups (one transaction per group); reads (history at
+/// login) run concurrently on their own connections.
+public final class SQLiteChatStore: ChatStore {
+    /// How much a committed transaction survives.
+    public enum Durability: Sendable {
+        /// Survives a crash of the server process (`synchronous=NORMAL` in WAL mode). Default.
+        case processCrash
+        /// Also survives power loss or an OS crash (`synchronous=FULL`: an fsync per commit).
+        case powerLoss
+    }
+
+    private let pool: DatabasePool
+    /// Where the database file is.
+    public let path: String
+
+    /// Opens (creating and migrating if needed) the database at `path`.
+    public init(path: String, durability: Durability = .processCrash) throws {
+        self.path = path
+        var configuration = Configuration()
+        configuration.label = "chatterbox"
+        configuration.busyMode = .timeout(10)
+        let synchronous = durability == .powerLoss ? "FULL" : "NORMAL"
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+        }
+        pool = try DatabasePool(path: path, configuration: configuration)
+        try Self.migrator.migrate(pool)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE message (
+                    seq INTEGER PRIMARY KEY,
+                    src TEXT NOT NULL,
+                    src_key TEXT NOT NULL,
+                    dest TEXT NOT NULL,
+                    dest_key TEXT NOT NULL,
+                    timestamp INTEGER NOT NULL,
+                    content TEXT NOT NULL
+                );
+                CREATE INDEX message_by_dest ON message(dest_key, seq);
+                CREATE INDEX message_by_src ON message(src_key, seq);
+                CREATE TABLE user (
+                    key TEXT PRIMARY KEY,
+                    name TEXT NOT NULL,
+                    delivered_through INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                CREATE TABLE block (
+                    blocker TEXT NOT NULL,
+                    blocked TEXT NOT NULL,
+                    PRIMARY KEY (blocker, blocked)
+                ) WITHOUT ROWID;
+                """)
+        }
+        return migrator
+    }
+
+    public func load() throws -> StoreSnapshot {
+        try pool.read { db in
+            let users = try Row.fetchAll(db, sql: "SELECT name, delivered_through FROM user ORDER BY key").map {
+                KnownUser(name: $0[0], deliveredThrough: $0[1])
+            }
+            let blocks = try Row.fetchAll(db, sql: "SELECT blocker, blocked FROM block").map {
+                BlockRelation(blocker: $0[0], blocked: $0[1])
+            }
+            let last = try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM message") ?? 0
+            return StoreSnapshot(users: users, blocks: blocks, lastSequence: last)
+        }
+    }
+
+    public func apply(_ operations: [StoreOperation]) throws {
+        guard !operations.isEmpty else { return }
+        try pool.write { db in
+            for operation in operations {
+                switch operation {
+                case .message(let stored):
+                    let message = stored.message
+                    try db.cachedStatement(sql: """
+                        INSERT INTO message (seq, src, src_key, dest, dest_key, timestamp, content)
+                        VALUES (?, ?, ?, ?, ?, ?, ?)
+                        """).execute(arguments: [
+                            stored.sequence, message.source, UsernameRules.key(message.source),
+                            message.destination, UsernameRules.key(message.destination),
+                            message.timestamp, message.content,
+                        ])
+                case .user(let user):
+                    try db.cachedStatement(sql: """
+                        INSERT INTO user (key, name, delivered_through) VALUES (?, ?, ?)
+                        ON CONFLICT(key) DO UPDATE SET name = excluded.name,
+                            delivered_through = MAX(delivered_through, excluded.delivered_through)
+                        """).execute(arguments: [UsernameRules.key(user.name), user.name, user.deliveredThrough])
+                case .block(let relation):
+                    try db.cachedStatement(sql: "INSERT OR IGNORE INTO block (blocker, blocked) VALUES (?, ?)")
+                        .execute(arguments: [relation.blocker, relation.blocked])
+                case .unblock(let relation):
+                    try db.cachedStatement(sql: "DELETE FROM block WHERE blocker = ? AND blocked = ?")
+                        .execute(arguments: [relation.blocker, relation.blocked])
+                }
+            }
+        }
+    }
+
+    public func history(_ request: HistoryRequest) throws -> History {
+        let broadcastKey = UsernameRules.key(ChatMessage.broadcastDestination)
+        var exclusion = ""
+        var excludedArguments: [String] = []
+        if !request.excludedSenders.isEmpty {
+            excludedArguments = request.excludedSenders.sorted()
+            exclusion = " AND src_key NOT IN (" + excludedArguments.map { _ in "?" }.joined(separator: ",") + ")"
+        }
+        // Each branch walks its own index newest first and stops at the limit, so the cost
+        // follows what the user can see, not the size of the whole history.
+        let visible = """
+            SELECT seq, src, dest, timestamp, content FROM (
+                SELECT * FROM (SELECT * FROM message WHERE dest_key = ? AND seq <= ?\(exclusion) ORDER BY seq DESC LIMIT ?)
+                UNION ALL
+                SELECT * FROM (SELECT * FROM message WHERE dest_key = ? AND seq <= ?\(exclusion) ORDER BY seq DESC LIMIT ?)
+                UNION ALL
+                SELECT * FROM (SELECT * FROM message WHERE src_key = ? AND dest_key NOT IN (?, ?) AND seq <= ? ORDER BY seq DESC LIMIT ?)
+            ) ORDER BY seq DESC LIMIT ?
+            """
+        let fetchLimit = request.limit + 1
+        var visibleArguments: [any DatabaseValueConvertible] = [broadcastKey, request.throughSequence]
+        visibleArguments += excludedArguments as [any DatabaseValueConvertible]
+        visibleArguments += [fetchLimit, request.userKey, request.throughSequence]
+        visibleArguments += excludedArguments as [any DatabaseValueConvertible]
+        visibleArguments += [fetchLimit, request.userKey, broadcastKey, request.userKey, request.throughSequence, fetchLimit, fetchLimit]
+
+        let pending = """
+            SELECT seq, src, dest, timestamp, content FROM message
+            WHERE dest_key = ? AND seq > ? AND seq <= ?\(exclusion)
+            ORDER BY seq LIMIT ?
+            """
+        var pendingArguments: [any DatabaseValueConvertible] = [request.userKey, request.pendingAfter, request.throughSequence]
+        pendingArguments += excludedArguments as [any DatabaseValueConvertible]
+        pendingArguments.append(request.pendingLimit)
+
+        return try pool.read { db in
+            var recent = try Row.fetchAll(db, sql: visible, arguments: StatementArguments(visibleArguments)).map(Self.storedMessage)
+            let truncated = recent.count > request.limit
+            if truncated { recent.removeLast() }
+            recent.reverse()
+            let oldestShown = recent.first?.sequence ?? Int64.max
+            let waiting = try Row.fetchAll(db, sql: pending, arguments: StatementArguments(pendingArguments)).map(Self.storedMessage)
+            // Direct messages that arrived while away but fall outside the recent window come first.
+            let older = waiting.filter { $0.sequence < oldestShown }
+            return History(messages: older + recent, truncated: truncated, pendingCount: waiting.count)
+        }
+    }
+
+    public func close() throws {
+        try pool.close()
+    }
+
+    private static func storedMessage(_ row: Row) -> StoredMessage {
+        StoredMessage(
+            sequence: row[0],
+            message: ChatMessage(source: row[1], destination: row[2], timestamp: row[3], content: row[4])
+        )
+    }
+}
