@@ -1,0 +1,188 @@
+import ChatNetworking
+public import ChatProtocol
+public import ChatTLS
+public import NIOCore
+public import NIOPosix
+import NIOSSL
+import NIOTLS
+
+/// How a client connection is protected.
+public enum ConnectionSecurity: Sendable {
+    /// TLS, trusting the server as described.
+    case tls(TLSContexts.ServerTrust)
+    /// Plain TCP, for servers that never added TLS (`--plaintext`).
+    case plaintext
+}
+
+/// The connection could not be established.
+public struct ConnectionError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+}
+
+/// A framed connection to a chat server: a 4-byte length + JSON frame stream over TLS or TCP.
+///
+/// Connects to each address getaddrinfo returns for the host, in order, until one answers;
+/// with TLS, ``connect(host:port:security:maximumFrameLength:connectTimeout:group:)`` returns
+/// only after the handshake (and the certificate check) succeeded.
+public struct ChatConnection: Sendable {
+    /// Largest frame accepted from a server by default. Servers may send long histories.
+    public static let defaultMaximumFrameLength = 16 << 20
+
+    /// The address connected to.
+    public let remoteAddress: SocketAddress?
+    /// Whether the connection is encrypted.
+    public let isEncrypted: Bool
+    private let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+
+    public static func connect(
+        host: String,
+        port: Int,
+        security: ConnectionSecurity,
+        maximumFrameLength: Int = defaultMaximumFrameLength,
+        connectTimeout: TimeAmount = .seconds(10),
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws -> ChatConnection {
+        let sslContext: NIOSSLContext?
+        switch security {
+        case .tls(let trust): sslContext = try TLSContexts.client(trust: trust)
+        case .plaintext: sslContext = nil
+        }
+        let serverHostname = TLSContexts.serverHostname(for: host)
+        let addresses = try AddressResolver.connectAddresses(host: host, port: port)
+        var failures: [String] = []
+        for address in addresses {
+            do {
+                let (channel, handshake) = try await ClientBootstrap(group: group)
+                    .connectTimeout(connectTimeout)
+                    .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+                    .connect(to: address) { channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            let pipeline = channel.pipeline.syncOperations
+                            let handshake = channel.eventLoop.makePromise(of: Void.self)
+                            if let sslContext {
+                                try pipeline.addHandler(try NIOSSLClientHandler(context: sslContext, serverHostname: serverHostname))
+                                try pipeline.addHandler(HandshakeWaiter(promise: handshake))
+                            } else {
+                                handshake.succeed()
+                            }
+                            try pipeline.addHandler(ByteToMessageHandler(FrameDecoder(maximumFrameLength: maximumFrameLength)))
+                            let wrapped = try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                            return (wrapped, handshake.futureResult)
+                        }
+                    }
+                do {
+                    try await handshake.get()
+                } catch {
+                    try? await channel.channel.close()
+                    throw ConnectionError(description: "TLS handshake with \(address) failed: \(Self.describe(error))")
+                }
+                return ChatConnection(remoteAddress: address, isEncrypted: sslContext != nil, channel: channel)
+            } catch let error as ConnectionError {
+                throw error
+            } catch {
+                failures.append("\(address): \(Self.describe(error))")
+            }
+        }
+        throw ConnectionError(description: "Cannot connect to \(host) port \(port): " + failures.joined(separator: "; "))
+    }
+
+    /// Runs `body` with the connection's frame reader and writer, then closes the connection.
+    public func run<Result: Sendable>(
+        _ body: (_ frames: FrameReader, _ writer: FrameWriter) async throws -> Result
+    ) async throws -> Result {
+        try await channel.executeThenClose { inbound, outbound in
+            try await body(FrameReader(inbound: inbound), FrameWriter(outbound: outbound))
+        }
+    }
+
+    static func describe(_ error: any Error) -> String {
+        if let ssl = error as? NIOSSLError {
+            if case .handshakeFailed(let reason) = ssl {
+                return "\(reason)"
+            }
+            return "\(ssl)"
+        }
+        if let io = error as? IOError { return io.description }
+        return "\(error)"
+    }
+}
+
+/// Frames from the server, decoded leniently. A frame that is not a JSON object becomes a
+/// frame with no keys and one problem describing it, so reading goes on.
+public struct FrameReader: AsyncSequence, Sendable {
+    public typealias Element = DecodedFrame
+    let inbound: NIOAsyncChannelInboundStream<ByteBuffer>
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        var base: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator
+
+        public mutating func next() async throws -> DecodedFrame? {
+            guard let payload = try await base.next() else { return nil }
+            do {
+                return try FrameCoding.decode(payload, strictness: .lenient)
+            } catch {
+                return DecodedFrame(frame: Frame(), problems: ["\(error)"])
+            }
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(base: inbound.makeAsyncIterator())
+    }
+}
+
+/// Sends frames to the server.
+public struct FrameWriter: Sendable {
+    let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+
+    /// Sends one frame.
+    public func send(_ frame: Frame) async throws {
+        try await outbound.write(FrameCoding.encode(frame))
+    }
+
+    /// Sends bytes exactly as given (tests of malformed input).
+    public func sendRaw(_ bytes: ByteBuffer) async throws {
+        try await outbound.write(bytes)
+    }
+
+    /// Closes the sending side.
+    public func finish() {
+        outbound.finish()
+    }
+}
+
+/// Completes a promise when the TLS handshake is done, or fails it with the handshake error.
+final class HandshakeWaiter: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    private let promise: EventLoopPromise<Void>
+    private var done = false
+
+    init(promise: EventLoopPromise<Void>) {
+        self.promise = promise
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .handshakeCompleted = event as? TLSUserEvent, !done {
+            done = true
+            promise.succeed()
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if !done {
+            done = true
+            promise.fail(error)
+        }
+        context.fireErrorCaught(error)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if !done {
+            done = true
+            promise.fail(ConnectionError(description: "the server closed the connection during the TLS handshake"))
+        }
+        context.fireChannelInactive()
+    }
+}

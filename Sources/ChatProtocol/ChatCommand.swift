@@ -1,0 +1,70 @@
+/// A slash command, as typed by a user or found at the start of a message's CONTENT.
+///
+/// A command is `/` followed by a letter; the word after the slash is matched
+/// case-insensitively. Text that starts with `//` is not a command: it is the literal text
+/// with one slash removed (see ``literalText(_:)``).
+public enum ChatCommand: Sendable, Equatable {
+    case help
+    case quit
+    case name
+    case block(String?)
+    case unblock(String?)
+    case blocked
+    case displayUsers
+    case displayAllUsers
+    /// A `/word` that is not a known command.
+    case unknown(String)
+
+    /// One line of help per command, in the seed's order.
+    public static let helpLines: [String] = [
+        "/Help - show this list of commands",
+        "/Quit - leave the chat",
+        "/Name - show your username",
+        "/Block <username> - stop messages to and from that user",
+        "/UnBlock <username> - allow messages from that user again (unless they block you)",
+        "/Blocked - list the users you have blocked",
+        "/DisplayUsers - list the users online now",
+        "/DisplayAllUsers - list every user who has ever been here",
+        "@<username> <text> - send a direct message",
+    ]
+
+    /// The command in `text`, or `nil` when `text` is ordinary text.
+    public static func parse(_ text: String) -> ChatCommand? {
+        guard text.hasPrefix("/") else { return nil }
+        let body = text.dropFirst()
+        guard let first = body.first, first.isLetter else { return nil }
+        let word = body.prefix { !$0.isWhitespace }
+        let argument = body.dropFirst(word.count).trimmingWhitespace()
+        let operand: String? = argument.isEmpty ? nil : argument
+        switch word.lowercased() {
+        case "help": return .help
+        case "quit": return .quit
+        case "name": return .name
+        case "block": return .block(operand)
+        case "unblock": return .unblock(operand)
+        case "blocked": return .blocked
+        case "displayusers": return .displayUsers
+        case "displayallusers": return .displayAllUsers
+        default: return .unknown(String(word))
+        }
+    }
+
+    /// The text to send for `text` typed by a user who did not mean a command: `//x` → `/x`.
+    public static func literalText(_ text: String) -> String {
+        text.hasPrefix("//") ? String(text.dropFirst()) : text
+    }
+
+    /// A single username operand: one word, with an optional leading `@`. `nil` when the
+    /// operand is missing or has more than one word.
+    public static func username(in operand: String?) -> String? {
+        guard var name = operand, !name.isEmpty, !name.contains(where: \.isWhitespace) else { return nil }
+        if name.hasPrefix("@") { name.removeFirst() }
+        return name.isEmpty ? nil : name
+    }
+}
+
+extension Substring {
+    func trimmingWhitespace() -> String {
+        String(drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed())
+    }
+}

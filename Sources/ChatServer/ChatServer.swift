@@ -1,0 +1,149 @@
+import ChatNetworking
+import ChatProtocol
+public import ChatStore
+public import Logging
+public import NIOCore
+import NIOPosix
+import NIOSSL
+public import ServiceLifecycle
+import Synchronization
+
+/// The Chatterbox server: listens (TLS or plain TCP), runs sessions, routes through the hub,
+/// persists through a ``ChatStore``.
+///
+/// Use ``start()`` and ``stop()`` directly, or run it as a `Service` in a `ServiceGroup`, which
+/// stops it gracefully on SIGTERM/SIGINT.
+public final class ChatServer: Service, Sendable {
+    private struct Lifecycle {
+        var listeners: [any Channel] = []
+        var started = false
+        var stopped = false
+    }
+
+    public let configuration: ServerConfiguration
+    private let group: MultiThreadedEventLoopGroup
+    private let historyPool: NIOThreadPool
+    private let hub: Hub
+    private let store: any ChatStore
+    private let logger: Logger
+    private let lifecycle = Mutex(Lifecycle())
+
+    /// Loads the store's state and prepares the server; nothing listens until ``start()``.
+    public init(configuration: ServerConfiguration, store: any ChatStore, logger: Logger = Logger(label: "chatterbox.server")) throws {
+        self.configuration = configuration
+        self.store = store
+        self.logger = logger
+        let snapshot = try store.load()
+        group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoopThreads))
+        historyPool = NIOThreadPool(numberOfThreads: 2)
+        historyPool.start()
+        hub = Hub(
+            configuration: configuration,
+            store: store,
+            snapshot: snapshot,
+            eventLoops: Array(group.makeIterator()),
+            historyPool: historyPool,
+            logger: logger
+        )
+    }
+
+    /// Binds every address getaddrinfo gives for the configured host and starts accepting.
+    /// Returns the bound addresses (with the real port when the configured one is 0).
+    @discardableResult
+    public func start() async throws -> [SocketAddress] {
+        let shouldStart = lifecycle.withLock { state in
+            defer { state.started = true }
+            return !state.started
+        }
+        guard shouldStart else { return localAddresses }
+        hub.start()
+        var port = configuration.port
+        var listeners: [any Channel] = []
+        do {
+            for var address in try AddressResolver.bindAddresses(host: configuration.host, port: configuration.port) {
+                address.port = port
+                let channel = try await bootstrap(for: address).bind(to: address).get()
+                if port == 0, let bound = channel.localAddress?.port { port = bound }
+                listeners.append(channel)
+                logger.info("Listening on \(channel.localAddress.map { "\($0)" } ?? "?") (\(configuration.tls == nil ? "plain TCP" : "TLS"))")
+            }
+        } catch {
+            for channel in listeners { try? await channel.close() }
+            throw error
+        }
+        lifecycle.withLock { $0.listeners = listeners }
+        return listeners.compactMap(\.localAddress)
+    }
+
+    /// The addresses the server listens on.
+    public var localAddresses: [SocketAddress] {
+        lifecycle.withLock { $0.listeners.compactMap(\.localAddress) }
+    }
+
+    /// Stops accepting, tells every client the server is going away, closes every
+    /// connection, commits what is queued to the store and closes it. Idempotent.
+    public func stop() async {
+        let listeners: [any Channel]? = lifecycle.withLock { state in
+            guard !state.stopped else { return nil }
+            state.stopped = true
+            return state.listeners
+        }
+        guard let listeners else { return }
+        for channel in listeners { try? await channel.close() }
+        let connections = hub.beginShutdown()
+        var closed: [EventLoopFuture<Void>] = []
+        for connection in connections {
+            let promise = connection.eventLoop.makePromise(of: Void.self)
+            connection.execute { session in
+                session.closeForShutdown()
+                promise.succeed()
+            }
+            closed.append(promise.futureResult)
+        }
+        // Give the goodbyes a moment to leave; sessions close themselves within two seconds.
+        _ = try? await EventLoopFuture.andAllComplete(closed, on: group.next()).get()
+        hub.stopWriter()
+        do { try store.close() } catch { logger.error("Closing the store failed: \(error)") }
+        try? await historyPool.shutdownGracefully()
+        try? await group.shutdownGracefully()
+        logger.info("Server stopped")
+    }
+
+    /// Runs until graceful shutdown (SIGTERM/SIGINT in a `ServiceGroup`) or cancellation.
+    public func run() async throws {
+        try await start()
+        try? await gracefulShutdown()
+        await stop()
+    }
+
+    // MARK: - Pipeline
+
+    private func bootstrap(for address: SocketAddress) -> ServerBootstrap {
+        let limit = configuration.outboundQueueLimit
+        var bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 4096)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.writeBufferWaterMark, value: .init(low: limit / 2, high: limit))
+            .childChannelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture { try setUpConnection(channel) }
+            }
+        if case .v6 = address {
+            // Bind IPv6 alone so that the IPv4 wildcard can be bound beside it.
+            bootstrap = bootstrap.serverChannelOption(
+                ChannelOptions.Types.SocketOption(level: .ipv6, name: .ipv6_v6only), value: 1)
+        }
+        return bootstrap
+    }
+
+    private func setUpConnection(_ channel: any Channel) throws {
+        let pipeline = channel.pipeline.syncOperations
+        if let tls = configuration.tls {
+            try pipeline.addHandler(NIOSSLServerHandler(context: tls))
+        }
+        try pipeline.addHandler(ByteToMessageHandler(FrameDecoder(maximumFrameLength: configuration.maximumFrameLength)))
+        let session = SessionHandler(hub: hub)
+        session.connection = ClientConnection(session: session, outbox: hub.outbox(for: channel.eventLoop))
+        try pipeline.addHandler(session)
+    }
+}

@@ -1,0 +1,30 @@
+import NIOCore
+
+/// The hub's handle on one client connection: safe to hold and pass between threads.
+///
+/// Everything that touches the connection's pipeline happens on its event loop, through
+/// ``outbox`` (batched deliveries) or ``execute(_:)``.
+final class ClientConnection: Sendable {
+    let eventLoop: any EventLoop
+    let outbox: Outbox
+    /// The session on the loop. Emptied when the connection closes, which also breaks the
+    /// session ↔ connection reference cycle.
+    let session: NIOLoopBoundBox<SessionHandler?>
+
+    init(session: SessionHandler, outbox: Outbox) {
+        self.eventLoop = outbox.eventLoop
+        self.outbox = outbox
+        self.session = NIOLoopBoundBox(session, eventLoop: outbox.eventLoop)
+    }
+
+    /// Runs `body` with the session on its event loop, if the connection is still open.
+    func execute(_ body: @escaping @Sendable (SessionHandler) -> Void) {
+        if eventLoop.inEventLoop {
+            if let session = session.value { body(session) }
+        } else {
+            eventLoop.execute {
+                if let session = self.session.value { body(session) }
+            }
+        }
+    }
+}

@@ -1,0 +1,365 @@
+import ChatProtocol
+import ChatStore
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// The chat room: who is online, who blocks whom, and where each message goes.
+///
+/// All state sits behind one lock, and every frame bound for a client is queued into its
+/// outbox while that lock is held, so every client sees events in one global order.
+/// A message is delivered only after the store has committed it: whatever a client has seen
+/// survives a crash of the server.
+final class Hub: Sendable {
+    struct State {
+        var presence: Presence
+        /// Every user ever seen, by key.
+        var users: [String: KnownUser]
+        var blocks: BlockGraph
+        /// Sequence number for the next accepted message.
+        var nextSequence: Int64
+        /// Highest sequence number delivered (committed and queued to recipients).
+        var lastDelivered: Int64
+        var accepting = true
+    }
+
+    let configuration: ServerConfiguration
+    let rules: UsernameRules
+    let outboxes: [Outbox]
+    let logger: Logger
+    private let outboxByLoop: [ObjectIdentifier: Outbox]
+    private let state: Mutex<State>
+    private let store: any ChatStore
+    private let writer: StoreWriter
+    private let historyPool: NIOThreadPool
+
+    init(
+        configuration: ServerConfiguration,
+        store: any ChatStore,
+        snapshot: StoreSnapshot,
+        eventLoops: [any EventLoop],
+        historyPool: NIOThreadPool,
+        logger: Logger
+    ) {
+        self.configuration = configuration
+        self.rules = configuration.usernameRules
+        self.store = store
+        self.logger = logger
+        self.historyPool = historyPool
+        let outboxes = eventLoops.enumerated().map { Outbox(eventLoop: $1, index: $0) }
+        self.outboxes = outboxes
+        self.outboxByLoop = Dictionary(uniqueKeysWithValues: outboxes.map { (ObjectIdentifier($0.eventLoop), $0) })
+        var users: [String: KnownUser] = [:]
+        for user in snapshot.users { users[UsernameRules.key(user.name)] = user }
+        self.state = Mutex(State(
+            presence: Presence(loopCount: outboxes.count),
+            users: users,
+            blocks: BlockGraph(snapshot.blocks),
+            nextSequence: snapshot.lastSequence + 1,
+            lastDelivered: snapshot.lastSequence
+        ))
+        self.writer = StoreWriter(store: store, capacity: configuration.storeQueueLimit)
+    }
+
+    func start() {
+        writer.start { [self] operations, failure in
+            didCommit(operations, failure: failure)
+        }
+    }
+
+    /// The outbox of `eventLoop` (one of the server's loops).
+    func outbox(for eventLoop: any EventLoop) -> Outbox {
+        outboxByLoop[ObjectIdentifier(eventLoop)]!
+    }
+
+    // MARK: - Login and leaving
+
+    /// What a successful login needs to finish: the reply's contents and the history to load.
+    struct LoginTicket: Sendable {
+        var name: String
+        var key: String
+        var userList: [String]
+        var history: HistoryRequest
+    }
+
+    enum LoginOutcome: Sendable {
+        case accepted(LoginTicket)
+        case rejected(String)
+    }
+
+    /// Registers `connection` as `name`. From here on it receives every event (the session
+    /// holds them back until its login reply is sent); everyone else is told it joined.
+    func login(name: String, connection: ClientConnection) -> LoginOutcome {
+        if let problem = rules.problem(with: name) { return .rejected(problem) }
+        let key = UsernameRules.key(name)
+        let joined = encode(Frame(usersJoined: [name]))
+        return state.withLock { state in
+            guard state.accepting else { return .rejected("The server is shutting down.") }
+            if state.presence[key] != nil {
+                let current = state.users[key]?.name ?? name
+                return .rejected("The username \(current) is already in use. Please choose another.")
+            }
+            let through = state.lastDelivered
+            let pendingAfter = state.users[key]?.deliveredThrough ?? through
+            let user = KnownUser(name: name, deliveredThrough: through)
+            guard writer.enqueue(.user(user)) else {
+                return .rejected("The server is overloaded. Please try again in a moment.")
+            }
+            state.users[key] = user
+            enqueueToEveryone(joined, except: nil, state: state)
+            state.presence.insert(connection, key: key)
+            let userList = state.presence.byKey.keys.map { state.users[$0]?.name ?? $0 }
+                .sorted { $0.lowercased() < $1.lowercased() }
+            let request = HistoryRequest(
+                userKey: key,
+                excludedSenders: state.blocks.separated(from: key),
+                limit: configuration.historyLimit,
+                throughSequence: through,
+                pendingAfter: pendingAfter
+            )
+            return .accepted(LoginTicket(name: name, key: key, userList: userList, history: request))
+        }
+    }
+
+    /// Loads a login's history on the blocking-I/O pool; completes on `eventLoop`.
+    func loadHistory(_ request: HistoryRequest, on eventLoop: any EventLoop) -> EventLoopFuture<History> {
+        let store = self.store
+        return historyPool.runIfActive(eventLoop: eventLoop) {
+            try store.history(request)
+        }
+    }
+
+    /// `connection`, logged in under `key`, has closed. Everyone else is told it left.
+    func leave(_ connection: ClientConnection, key: String) {
+        state.withLock { state in
+            guard state.presence.remove(connection, key: key) else { return }
+            let through = state.lastDelivered
+            let name = state.users[key]?.name ?? key
+            state.users[key] = KnownUser(name: name, deliveredThrough: through)
+            if !writer.enqueue(.user(KnownUser(name: name, deliveredThrough: through))) {
+                logger.warning("Store queue full: delivery watermark of \(name) not saved")
+            }
+            enqueueToEveryone(encode(Frame(usersLeft: [name])), except: nil, state: state)
+        }
+    }
+
+    // MARK: - Messages
+
+    enum SubmitOutcome: Sendable, Equatable {
+        case accepted
+        case rejected(String)
+    }
+
+    /// Accepts a message from the user `senderKey` (SRC already checked): resolves DEST,
+    /// checks blocks, gives it its place in the order and queues it for the store. It is
+    /// delivered once committed.
+    func submit(_ message: ChatMessage, senderKey: String) -> SubmitOutcome {
+        let destinationKey = UsernameRules.key(message.destination)
+        return state.withLock { state in
+            guard let sender = state.users[senderKey] else { return .rejected("You are not logged in.") }
+            var accepted = message
+            accepted.source = sender.name
+            if destinationKey == UsernameRules.key(ChatMessage.broadcastDestination) {
+                accepted.destination = ChatMessage.broadcastDestination
+            } else {
+                guard let recipient = state.users[destinationKey] else {
+                    return .rejected("Message not sent: there is no user named \(message.destination).")
+                }
+                if state.blocks.contains(BlockRelation(blocker: senderKey, blocked: destinationKey)) {
+                    return .rejected("Message not sent: you have blocked \(recipient.name). Use /UnBlock \(recipient.name) first.")
+                }
+                if state.blocks.contains(BlockRelation(blocker: destinationKey, blocked: senderKey)) {
+                    return .rejected("Message not sent: \(recipient.name) is not accepting messages from you.")
+                }
+                accepted.destination = recipient.name
+            }
+            let stored = StoredMessage(sequence: state.nextSequence, message: accepted)
+            guard writer.enqueue(.message(stored)) else {
+                return .rejected("Message not sent: the server is overloaded. Please try again in a moment.")
+            }
+            state.nextSequence += 1
+            return .accepted
+        }
+    }
+
+    /// Delivers a committed group, in order (runs on the store writer's thread).
+    private func didCommit(_ operations: [StoreOperation], failure: (any Error)?) {
+        var messages: [(stored: StoredMessage, frame: ByteBuffer)] = []
+        for case .message(let stored) in operations {
+            messages.append((stored, failure == nil ? encode(Frame(messages: [stored.message])) : ByteBuffer()))
+        }
+        guard !messages.isEmpty else {
+            if let failure { logger.error("Store write failed: \(failure)") }
+            return
+        }
+        if let failure { logger.error("Store write failed, \(messages.count) messages not delivered: \(failure)") }
+        let now = Self.now()
+        state.withLock { state in
+            for (stored, frame) in messages {
+                state.lastDelivered = max(state.lastDelivered, stored.sequence)
+                let message = stored.message
+                let senderKey = UsernameRules.key(message.source)
+                if failure != nil {
+                    if let sender = state.presence[senderKey] {
+                        let error = "Message not sent: the server could not store it. Please try again."
+                        sender.outbox.enqueue(encode(Frame(error: error)), to: sender)
+                    }
+                    continue
+                }
+                if message.isBroadcast {
+                    deliverBroadcast(frame, from: senderKey, state: state)
+                } else {
+                    deliverDirect(frame, message: message, senderKey: senderKey, now: now, state: state)
+                }
+            }
+        }
+    }
+
+    private func deliverBroadcast(_ frame: ByteBuffer, from senderKey: String, state: State) {
+        let separated = state.blocks.separated(from: senderKey)
+        let excluded = Set(separated.compactMap { state.presence[$0].map(ObjectIdentifier.init) })
+        for outbox in outboxes {
+            let members = state.presence.byLoop[outbox.index]
+            if members.isEmpty { continue }
+            if excluded.isEmpty {
+                outbox.enqueue(frame, to: .many(members))
+            } else {
+                let allowed = members.filter { !excluded.contains(ObjectIdentifier($0)) }
+                if !allowed.isEmpty { outbox.enqueue(frame, to: .many(allowed)) }
+            }
+        }
+    }
+
+    private func deliverDirect(_ frame: ByteBuffer, message: ChatMessage, senderKey: String, now: Int64, state: State) {
+        let recipientKey = UsernameRules.key(message.destination)
+        let sender = state.presence[senderKey]
+        let separated = state.blocks.separated(from: senderKey).contains(recipientKey)
+        if let recipient = state.presence[recipientKey] {
+            if !separated, recipient !== sender { recipient.outbox.enqueue(frame, to: recipient) }
+            if let sender { sender.outbox.enqueue(frame, to: sender) }
+        } else if let sender {
+            sender.outbox.enqueue(frame, to: sender)
+            let note = "\(message.destination) is offline; they will get your message when they next log in."
+            sender.outbox.enqueue(encode(Frame(info: note)), to: sender)
+        }
+    }
+
+    // MARK: - Commands
+
+    /// What a command produced for the user who ran it.
+    enum CommandReply: Sendable, Equatable {
+        /// Lines to send as messages from the server's pseudo-user.
+        case lines([String])
+        /// A mistake in the command: sent as ERROR.
+        case error(String)
+        /// Say goodbye and close the connection.
+        case quit(String)
+    }
+
+    func perform(_ command: ChatCommand, for key: String) -> CommandReply {
+        switch command {
+        case .help:
+            return .lines(["Commands:"] + ChatCommand.helpLines + ["Start a message with // to send text beginning with /."])
+        case .quit:
+            return .quit("Goodbye!")
+        case .name:
+            let name = state.withLock { $0.users[key]?.name ?? key }
+            return .lines(["You are logged in as \(name)."])
+        case .block(let operand):
+            return changeBlock(operand, for: key, blocking: true)
+        case .unblock(let operand):
+            return changeBlock(operand, for: key, blocking: false)
+        case .blocked:
+            let names = state.withLock { state in
+                state.blocks.blocked(by: key).map { state.users[$0]?.name ?? $0 }
+            }
+            if names.isEmpty { return .lines(["You have not blocked anyone."]) }
+            return .lines(["You have blocked (\(names.count)): " + Self.list(names)])
+        case .displayUsers:
+            let names = state.withLock { state in state.presence.byKey.keys.map { state.users[$0]?.name ?? $0 } }
+            return .lines(["Online now (\(names.count)): " + Self.list(names)])
+        case .displayAllUsers:
+            let names = state.withLock { state in state.users.values.map(\.name) }
+            return .lines(["Everyone who has been here (\(names.count)): " + Self.list(names)])
+        case .unknown(let word):
+            return .error("Unknown command /\(word). Type /Help for the list of commands.")
+        }
+    }
+
+    private func changeBlock(_ operand: String?, for key: String, blocking: Bool) -> CommandReply {
+        let verb = blocking ? "Block" : "UnBlock"
+        guard let name = ChatCommand.username(in: operand) else {
+            return .error("Usage: /\(verb) <username>")
+        }
+        let targetKey = UsernameRules.key(name)
+        if targetKey == key { return .error("You cannot \(verb.lowercased()) yourself.") }
+        if targetKey == UsernameRules.key(configuration.serverName) {
+            return .error("\(configuration.serverName) is the server; it cannot be blocked.")
+        }
+        return state.withLock { state in
+            guard let target = state.users[targetKey] else {
+                return .error("There is no user named \(name).")
+            }
+            let relation = BlockRelation(blocker: key, blocked: targetKey)
+            if blocking {
+                guard !state.blocks.contains(relation) else { return .lines(["\(target.name) is already blocked."]) }
+                guard writer.enqueue(.block(relation)) else { return .error("The server is overloaded; try again.") }
+                state.blocks.insert(relation)
+                return .lines(["You blocked \(target.name). Neither of you will see the other's messages."])
+            } else {
+                guard state.blocks.contains(relation) else { return .lines(["\(target.name) is not blocked."]) }
+                guard writer.enqueue(.unblock(relation)) else { return .error("The server is overloaded; try again.") }
+                state.blocks.remove(relation)
+                let reverse = BlockRelation(blocker: targetKey, blocked: key)
+                if state.blocks.contains(reverse) {
+                    return .lines(["You unblocked \(target.name), but they block you, so messages still cannot pass."])
+                }
+                return .lines(["You unblocked \(target.name)."])
+            }
+        }
+    }
+
+    private static func list(_ names: [String], limit: Int = 500) -> String {
+        let sorted = names.sorted { $0.lowercased() < $1.lowercased() }
+        let shown = sorted.prefix(limit).joined(separator: ", ")
+        return sorted.count > limit ? shown + ", and \(sorted.count - limit) more" : shown
+    }
+
+    // MARK: - Shutdown
+
+    /// Stops logins and returns every connection online, for the server to close.
+    func beginShutdown() -> [ClientConnection] {
+        state.withLock { state in
+            state.accepting = false
+            return Array(state.presence.byKey.values)
+        }
+    }
+
+    /// Commits what is queued and stops the store writer.
+    func stopWriter() {
+        writer.stop()
+    }
+
+    // MARK: - Helpers
+
+    /// Queues `frame` for every online connection but `excluded`. Caller holds the lock.
+    private func enqueueToEveryone(_ frame: ByteBuffer, except excluded: ClientConnection?, state: State) {
+        for outbox in outboxes {
+            var members = state.presence.byLoop[outbox.index]
+            if let excluded, excluded.outbox === outbox {
+                members.removeAll { $0 === excluded }
+            }
+            if !members.isEmpty { outbox.enqueue(frame, to: .many(members)) }
+        }
+    }
+
+    func encode(_ frame: Frame) -> ByteBuffer {
+        FrameCoding.encode(frame)
+    }
+
+    static func now() -> Int64 {
+        Int64(Date().timeIntervalSince1970)
+    }
+}

@@ -1,0 +1,387 @@
+import ChatProtocol
+import ChatStore
+import Logging
+import NIOCore
+
+/// One client connection's protocol logic, on its event loop: login, message validation,
+/// commands, and writing what the hub delivers.
+final class SessionHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    /// Extensions this server can enable when a client asks for them in `FEATURES`.
+    static let supportedFeatures = ["commands"]
+
+    private struct User {
+        var name: String
+        var key: String
+    }
+
+    private enum State {
+        case awaitingLogin
+        /// Accepted by the hub; the reply waits for the history to load.
+        case loggingIn(User, features: [String]?)
+        case live(User)
+        case closed
+    }
+
+    private let hub: Hub
+    private var state = State.awaitingLogin
+    private var context: ChannelHandlerContext?
+    /// Set right after creation by the channel initializer.
+    var connection: ClientConnection!
+    /// Frames the hub delivered while the login reply was not yet sent.
+    private var heldBack: [ByteBuffer] = []
+    private var heldBackBytes = 0
+    /// Frames the client sent while its login was completing, handled once it is live.
+    private var earlyFrames: [Frame] = []
+    private var hasUnflushedDeliveries = false
+    private var closing = false
+    private var logger: Logger
+
+    init(hub: Hub) {
+        self.hub = hub
+        self.logger = hub.logger
+    }
+
+    // MARK: - Channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if let remote = context.channel.remoteAddress { logger[metadataKey: "peer"] = "\(remote)" }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let payload = unwrapInboundIn(data)
+        let decoded: DecodedFrame
+        do {
+            decoded = try FrameCoding.decode(payload, strictness: .strict)
+        } catch {
+            sendError("\(error)")
+            return
+        }
+        if !decoded.problems.isEmpty {
+            let listed = decoded.problems.prefix(20).joined(separator: "; ")
+            let more = decoded.problems.count > 20 ? "; and \(decoded.problems.count - 20) more" : ""
+            sendError("Invalid frame: \(listed)\(more)")
+        }
+        handle(decoded.frame, hadProblems: !decoded.problems.isEmpty)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        switch state {
+        case .loggingIn(let user, _), .live(let user):
+            hub.leave(connection, key: user.key)
+            logger.info("\(user.name) left")
+        case .awaitingLogin, .closed:
+            break
+        }
+        state = .closed
+        heldBack = []
+        earlyFrames = []
+        connection.session.value = nil
+        context.fireChannelInactive()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        guard !context.channel.isWritable else { return }
+        // The peer is not reading: more than the limit is queued for it.
+        disconnect(
+            reason: "Disconnected: you are not reading messages fast enough (more than \(hub.configuration.outboundQueueLimit) bytes waiting).",
+            waitForDelivery: false
+        )
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let tooLarge = error as? FrameTooLargeError {
+            disconnect(reason: "\(tooLarge). Closing the connection.")
+        } else {
+            logger.debug("Connection error: \(error)")
+            context.close(promise: nil)
+        }
+    }
+
+    // MARK: - Frames from the client
+
+    private func handle(_ frame: Frame, hadProblems: Bool) {
+        if case .loggingIn = state {
+            guard earlyFrames.count < hub.configuration.maximumFramesDuringLogin else {
+                sendError("Too many frames sent before the login completed; this one was dropped.")
+                return
+            }
+            earlyFrames.append(frame)
+            return
+        }
+        guard case .closed = state else {
+            process(frame, hadProblems: hadProblems)
+            return
+        }
+    }
+
+    private func process(_ frame: Frame, hadProblems: Bool) {
+        var problems: [String] = []
+        for key in [Frame.Key.usernameAccepted, Frame.Key.userList, Frame.Key.usersJoined, Frame.Key.usersLeft]
+        where Self.isPresent(key, in: frame) {
+            problems.append("\(key) is sent by servers, not by clients")
+        }
+        for member in frame.extensions where member.key != Frame.Key.features {
+            problems.append("unknown key \"\(member.key)\"")
+        }
+        if !problems.isEmpty { sendError("Ignored: " + problems.joined(separator: "; ") + ".") }
+        // INFO and ERROR from a client are ignored: answering them could loop with a peer that
+        // answers errors.
+
+        if let name = frame.username {
+            switch state {
+            case .awaitingLogin:
+                login(name: name, features: frame.features)
+            case .live(let user):
+                sendError("You are already logged in as \(user.name).")
+            case .loggingIn, .closed:
+                break
+            }
+        } else if frame.extensionValue(Frame.Key.features) != nil, case .live = state {
+            sendError("FEATURES is only accepted with USERNAME at login.")
+        }
+
+        if let messages = frame.messages {
+            switch state {
+            case .awaitingLogin:
+                sendError("Log in first: send {\"USERNAME\": \"your name\"}.")
+            case .loggingIn:
+                earlyFrames.append(Frame(messages: messages))
+            case .live(let user):
+                for message in messages { handle(message, from: user) }
+            case .closed:
+                break
+            }
+        }
+
+        if frame.isEmpty && !hadProblems {
+            sendError("Empty frame: expected USERNAME or MESSAGES.")
+        } else if frame.username == nil, frame.messages == nil, case .awaitingLogin = state,
+                  frame.info == nil, frame.error == nil, problems.isEmpty, !hadProblems {
+            sendError("Log in first: send {\"USERNAME\": \"your name\"}.")
+        }
+    }
+
+    // MARK: - Login
+
+    private func login(name: String, features: [String]?) {
+        switch hub.login(name: name, connection: connection) {
+        case .rejected(let reason):
+            logger.debug("Login as \(name) refused: \(reason)")
+            write(Frame(usernameAccepted: false, info: reason))
+            context?.flush()
+        case .accepted(let ticket):
+            let user = User(name: ticket.name, key: ticket.key)
+            state = .loggingIn(user, features: features)
+            logger.info("\(user.name) joined")
+            context?.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
+            let future = hub.loadHistory(ticket.history, on: connection.eventLoop)
+            future.assumeIsolated().whenComplete { result in
+                self.completeLogin(ticket, result: result)
+            }
+        }
+    }
+
+    private func completeLogin(_ ticket: Hub.LoginTicket, result: Result<History, any Error>) {
+        guard case .loggingIn(let user, let features) = state else { return }
+        var info = "Welcome to Chatterbox, \(user.name)! \(ticket.userList.count) online."
+        let history: History
+        switch result {
+        case .success(let loaded):
+            history = loaded
+            if loaded.truncated {
+                info += " Showing the most recent \(hub.configuration.historyLimit) messages of the history."
+            }
+            if loaded.pendingCount > 0 {
+                info += " \(loaded.pendingCount) direct message\(loaded.pendingCount == 1 ? "" : "s") arrived while you were away."
+            }
+        case .failure(let error):
+            logger.error("History for \(user.name) could not be loaded: \(error)")
+            history = History(messages: [], truncated: false, pendingCount: 0)
+            info += " The history could not be loaded."
+        }
+        var reply = Frame(usernameAccepted: true, info: info, userList: ticket.userList, messages: [])
+        if let features {
+            let enabled = Self.supportedFeatures.filter(features.contains)
+            reply.features = enabled
+            reply.extensions.append(.init(key: "SERVER_USER", value: .string(hub.configuration.serverName)))
+        }
+        for frame in Self.split(reply, history: history.messages.map(\.message), limit: hub.configuration.maximumFrameLength) {
+            write(frame)
+        }
+        state = .live(user)
+        for frame in heldBack { context?.write(wrapOutboundOut(frame), promise: nil) }
+        heldBack = []
+        heldBackBytes = 0
+        context?.flush()
+        context?.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
+        let early = earlyFrames
+        earlyFrames = []
+        for frame in early {
+            guard case .live = state else { break }
+            process(frame, hadProblems: false)
+        }
+    }
+
+    /// The login reply carrying `history`, split so that no frame's JSON exceeds `limit`:
+    /// the first frame is the reply itself, the rest are plain MESSAGES frames.
+    static func split(_ reply: Frame, history: [ChatMessage], limit: Int) -> [Frame] {
+        var base = ByteBuffer()
+        FrameCoding.writePayload(reply, into: &base)
+        var frames: [Frame] = []
+        var current = reply
+        var size = base.readableBytes
+        for message in history {
+            let added = FrameCoding.encodedSize(of: message) + 1
+            if size + added > limit, !(current.messages ?? []).isEmpty {
+                frames.append(current)
+                current = Frame(messages: [])
+                size = #"{"MESSAGES":[]}"#.utf8.count
+            }
+            current.messages!.append(message)
+            size += added
+        }
+        frames.append(current)
+        return frames
+    }
+
+    // MARK: - Messages
+
+    private func handle(_ message: ChatMessage, from user: User) {
+        guard UsernameRules.key(message.source) == user.key else {
+            sendError("Message not sent: SRC \"\(message.source)\" is not your username (\(user.name)).")
+            return
+        }
+        let limit = hub.configuration.maximumContentBytes
+        guard message.content.utf8.count <= limit else {
+            sendError("Message not sent: CONTENT is longer than \(limit) bytes.")
+            return
+        }
+        let destinationKey = UsernameRules.key(message.destination)
+        let toServer = destinationKey == UsernameRules.key(hub.configuration.serverName)
+        let toEveryone = destinationKey == UsernameRules.key(ChatMessage.broadcastDestination)
+        if toEveryone || toServer, let command = ChatCommand.parse(message.content) {
+            run(command, for: user)
+            return
+        }
+        if toServer {
+            reply(["I am the server. Type /Help for the list of commands."], to: user)
+            return
+        }
+        var accepted = message
+        accepted.content = ChatCommand.literalText(message.content)
+        if case .rejected(let reason) = hub.submit(accepted, senderKey: user.key) {
+            sendError(reason)
+        }
+    }
+
+    private func run(_ command: ChatCommand, for user: User) {
+        switch hub.perform(command, for: user.key) {
+        case .lines(let lines):
+            reply(lines, to: user)
+        case .error(let text):
+            sendError(text)
+        case .quit(let text):
+            close(after: Frame(messages: [pseudoMessage(text, to: user)]))
+        }
+    }
+
+    /// Sends `lines` privately as messages from the server's pseudo-user.
+    private func reply(_ lines: [String], to user: User) {
+        write(Frame(messages: lines.map { pseudoMessage($0, to: user) }))
+        context?.flush()
+    }
+
+    private func pseudoMessage(_ text: String, to user: User) -> ChatMessage {
+        ChatMessage(source: hub.configuration.serverName, destination: user.name, timestamp: Hub.now(), content: text)
+    }
+
+    // MARK: - Output
+
+    /// Writes a frame the hub delivered; true when this session now needs a flush.
+    func deliver(_ frame: ByteBuffer) -> Bool {
+        switch state {
+        case .live:
+            context?.write(wrapOutboundOut(frame), promise: nil)
+            if hasUnflushedDeliveries { return false }
+            hasUnflushedDeliveries = true
+            return true
+        case .loggingIn:
+            heldBack.append(frame)
+            heldBackBytes += frame.readableBytes
+            if heldBackBytes > hub.configuration.outboundQueueLimit {
+                disconnect(reason: "Disconnected: too many messages queued while logging in.", waitForDelivery: false)
+            }
+            return false
+        case .awaitingLogin, .closed:
+            return false
+        }
+    }
+
+    func flushDeliveries() {
+        hasUnflushedDeliveries = false
+        context?.flush()
+    }
+
+    /// Tells the client the server is stopping, then closes.
+    func closeForShutdown() {
+        close(after: Frame(info: "The server is shutting down. Goodbye!"))
+    }
+
+    private func write(_ frame: Frame) {
+        guard let context else { return }
+        var buffer = context.channel.allocator.buffer(capacity: 256)
+        FrameCoding.write(frame, into: &buffer)
+        context.write(wrapOutboundOut(buffer), promise: nil)
+    }
+
+    private func sendError(_ text: String) {
+        write(Frame(error: text))
+        context?.flush()
+    }
+
+    /// Sends ERROR `reason` as the last frame and closes.
+    private func disconnect(reason: String, waitForDelivery: Bool = true) {
+        logger.notice("\(reason)")
+        close(after: Frame(error: reason), waitForDelivery: waitForDelivery)
+    }
+
+    /// Writes `last` and closes. A peer that has stopped reading is not waited for;
+    /// otherwise the frame gets two seconds to leave.
+    private func close(after last: Frame, waitForDelivery: Bool = true) {
+        guard let context, !closing else { return }
+        closing = true
+        var buffer = context.channel.allocator.buffer(capacity: 128)
+        FrameCoding.write(last, into: &buffer)
+        guard waitForDelivery else {
+            context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+            context.close(promise: nil)
+            return
+        }
+        let channel = context.channel
+        let written = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(buffer), promise: written)
+        let deadline = context.eventLoop.scheduleTask(in: .seconds(2)) { channel.close(promise: nil) }
+        written.futureResult.whenComplete { _ in
+            deadline.cancel()
+            channel.close(promise: nil)
+        }
+    }
+
+    private static func isPresent(_ key: String, in frame: Frame) -> Bool {
+        switch key {
+        case Frame.Key.usernameAccepted: frame.usernameAccepted != nil
+        case Frame.Key.userList: frame.userList != nil
+        case Frame.Key.usersJoined: frame.usersJoined != nil
+        case Frame.Key.usersLeft: frame.usersLeft != nil
+        default: false
+        }
+    }
+}
