@@ -73,7 +73,8 @@ public struct ChatConnection: Sendable {
                 do {
                     try await handshake.get()
                 } catch {
-                    try? await channel.channel.close()
+                    // Closes the channel and finishes its writer, which must not be dropped unfinished.
+                    try? await channel.executeThenClose { _, _ in }
                     throw ConnectionError(description: "TLS handshake with \(address) failed: \(Self.describe(error))")
                 }
                 return ChatConnection(remoteAddress: address, isEncrypted: sslContext != nil, channel: channel)
@@ -87,6 +88,7 @@ public struct ChatConnection: Sendable {
     }
 
     /// Runs `body` with the connection's frame reader and writer, then closes the connection.
+    /// Call it exactly once for every connection made.
     public func run<Result: Sendable>(
         _ body: (_ frames: FrameReader, _ writer: FrameWriter) async throws -> Result
     ) async throws -> Result {
