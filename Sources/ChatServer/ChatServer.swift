@@ -65,7 +65,7 @@ public final class ChatServer: Service, Sendable {
                 let channel = try await bootstrap(for: address).bind(to: address).get()
                 if port == 0, let bound = channel.localAddress?.port { port = bound }
                 listeners.append(channel)
-                logger.info("Listening on \(channel.localAddress.map { "\($0)" } ?? "?") (\(configuration.tls == nil ? "plain TCP" : "TLS"))")
+                logger.debug("Listening on \(channel.localAddress.map { "\($0)" } ?? "?") (\(configuration.tls == nil ? "plain TCP" : "TLS"))")
             }
         } catch {
             for channel in listeners { try? await channel.close() }

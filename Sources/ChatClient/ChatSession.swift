@@ -1,0 +1,174 @@
+public import ChatProtocol
+
+/// The client's side of the protocol, without I/O: turns frames from the server into events,
+/// and typed lines into frames to send or local answers.
+///
+/// Commands go to the server when it said (through `FEATURES`) that it runs them; against a
+/// server that does not, the client answers them itself: `/Block` then filters incoming
+/// messages locally, `/DisplayUsers` uses the presence it tracked, and so on.
+public struct ChatSession: Sendable {
+    /// Extensions this client asks for at login.
+    public static let requestedFeatures = ["commands"]
+
+    /// What to do for a line the user typed.
+    public enum Action: Sendable, Equatable {
+        case send(Frame)
+        case show(ChatEvent)
+        case quit
+    }
+
+    public private(set) var username: String?
+    /// Extensions the server enabled; empty for a plain server.
+    public private(set) var enabledFeatures: Set<String> = []
+    /// The server's pseudo-user (answers commands), when the server named one.
+    public private(set) var serverUser: String?
+    /// Users online, in the order the server listed or announced them.
+    public private(set) var online: [String] = []
+    /// Everyone seen in this session: online lists, joins, history.
+    public private(set) var everyoneSeen: Set<String> = []
+    /// Users blocked by this client itself (plain servers only), by key.
+    public private(set) var locallyBlocked: [String: String] = [:]
+    /// Whether the next login asks for extensions.
+    public var asksForFeatures = true
+
+    public init() {}
+
+    /// Whether the server runs slash commands itself.
+    public var serverRunsCommands: Bool { enabledFeatures.contains("commands") }
+
+    /// The login frame for `name`.
+    public func loginFrame(for name: String) -> Frame {
+        var frame = Frame(username: name)
+        if asksForFeatures { frame.features = Self.requestedFeatures }
+        return frame
+    }
+
+    // MARK: - From the server
+
+    /// Updates the state from one frame and returns what to show, in display order.
+    public mutating func receive(_ decoded: DecodedFrame, attemptedName: String? = nil) -> [ChatEvent] {
+        var events: [ChatEvent] = []
+        let frame = decoded.frame
+        for problem in decoded.problems { events.append(.protocolProblem(problem)) }
+        if let accepted = frame.usernameAccepted {
+            if accepted, username == nil {
+                username = attemptedName ?? frame.username
+                enabledFeatures = Set(frame.features ?? [])
+                if case .string(let name)? = frame.extensionValue("SERVER_USER") { serverUser = name }
+                online = frame.userList ?? []
+                everyoneSeen.formUnion(online)
+                if let name = username, !online.contains(where: { $0.lowercased() == name.lowercased() }) {
+                    online.append(name)
+                }
+                events.append(.welcome(info: frame.info, online: online))
+            } else if !accepted {
+                events.append(.loginRefused(frame.info ?? "The server refused that username."))
+            }
+        } else if let info = frame.info {
+            events.append(.info(info))
+        }
+        if frame.usernameAccepted == nil, let users = frame.userList {
+            online = users
+            everyoneSeen.formUnion(users)
+        }
+        if let messages = frame.messages {
+            for message in messages { everyoneSeen.insert(message.source) }
+            let visible = messages.filter { locallyBlocked[$0.source.lowercased()] == nil }
+            if frame.usernameAccepted == true {
+                events.append(.history(visible))
+            } else {
+                events += visible.map(ChatEvent.message)
+            }
+        }
+        for name in frame.usersJoined ?? [] {
+            if !online.contains(name) { online.append(name) }
+            everyoneSeen.insert(name)
+            events.append(.joined(name))
+        }
+        for name in frame.usersLeft ?? [] {
+            online.removeAll { $0 == name }
+            events.append(.left(name))
+        }
+        if let error = frame.error { events.append(.error(error)) }
+        return events
+    }
+
+    // MARK: - From the user
+
+    /// What to do for one typed line, at time `now` (seconds since the epoch).
+    public mutating func interpret(_ line: String, now: Int64) -> [Action] {
+        switch InputParser.parse(line) {
+        case .nothing:
+            return []
+        case .invalid(let reason):
+            return [.show(.notice(reason))]
+        case .message(let destination, let text):
+            return sendMessage(text, to: destination, now: now)
+        case .command(let command):
+            return run(command, typed: line, now: now)
+        }
+    }
+
+    private func sendMessage(_ text: String, to destination: String, now: Int64) -> [Action] {
+        guard let username else { return [.show(.notice("You are not logged in yet."))] }
+        if let blocked = locallyBlocked[destination.lowercased()] {
+            return [.show(.notice("You have blocked \(blocked). Use /UnBlock \(blocked) first."))]
+        }
+        // A server that runs commands strips one slash from "//text"; a plain one does not.
+        let content = serverRunsCommands ? text : ChatCommand.literalText(text)
+        let message = ChatMessage(source: username, destination: destination, timestamp: now, content: content)
+        return [.send(Frame(messages: [message]))]
+    }
+
+    private mutating func run(_ command: ChatCommand, typed line: String, now: Int64) -> [Action] {
+        switch command {
+        case .help:
+            var lines = ["Commands (case does not matter):"] + ChatCommand.helpLines.map { "  " + $0 }
+            lines.append("  //text - send text that starts with a slash")
+            if !serverRunsCommands {
+                lines.append("This server does not run commands itself; Chatterbox handles them locally (blocking only hides messages on this screen).")
+            }
+            return lines.map { .show(.notice($0)) }
+        case .quit:
+            return [.quit]
+        default:
+            break
+        }
+        if serverRunsCommands, let username {
+            let message = ChatMessage(source: username, destination: ChatMessage.broadcastDestination, timestamp: now, content: line.trimmingTrailingNewline())
+            return [.send(Frame(messages: [message]))]
+        }
+        return [.show(.notice(runLocally(command)))]
+    }
+
+    /// A plain server knows none of the commands: answer from what this client has seen.
+    private mutating func runLocally(_ command: ChatCommand) -> String {
+        switch command {
+        case .name:
+            return "You are logged in as \(username ?? "(not logged in)")."
+        case .block(let operand), .unblock(let operand):
+            let blocking: Bool = if case .block = command { true } else { false }
+            let verb = blocking ? "Block" : "UnBlock"
+            guard let name = ChatCommand.username(in: operand) else { return "Usage: /\(verb) <username>" }
+            if name.lowercased() == username?.lowercased() { return "You cannot \(verb.lowercased()) yourself." }
+            if blocking {
+                locallyBlocked[name.lowercased()] = name
+                return "Blocked \(name) on this screen: their messages are hidden here. (This server does not support blocking, so \(name) still receives your broadcasts.)"
+            }
+            guard locallyBlocked.removeValue(forKey: name.lowercased()) != nil else { return "\(name) is not blocked." }
+            return "Unblocked \(name)."
+        case .blocked:
+            let names = locallyBlocked.values.sorted()
+            return names.isEmpty ? "You have not blocked anyone." : "You have blocked (\(names.count)): " + names.joined(separator: ", ")
+        case .displayUsers:
+            return "Online now (\(online.count)): " + online.sorted { $0.lowercased() < $1.lowercased() }.joined(separator: ", ")
+        case .displayAllUsers:
+            let names = everyoneSeen.sorted { $0.lowercased() < $1.lowercased() }
+            return "Everyone seen since you connected (\(names.count)): " + names.joined(separator: ", ")
+        case .unknown(let word):
+            return "Unknown command /\(word). Type /Help for the list of commands."
+        case .help, .quit:
+            return ""
+        }
+    }
+}

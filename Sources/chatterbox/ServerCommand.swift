@@ -1,0 +1,110 @@
+import ArgumentParser
+import ChatServer
+import ChatStoreSQLite
+import ChatTLS
+import Foundation
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+struct ServerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "server",
+        abstract: "Run the chat server.",
+        discussion: """
+            With no --cert/--key, the server creates a certificate authority and a server \
+            certificate in the data directory on first start and reuses them afterwards; \
+            clients trust it with -ca DATA_DIR/ca.crt.
+            """
+    )
+
+    @Argument(help: "Host to listen on: \"\" (the default) for every local address, IPv4 and IPv6; otherwise what getaddrinfo returns for it.")
+    var host: String = ""
+
+    @Option(name: .shortAndLong, help: "TCP port.")
+    var port: Int = 9000
+
+    @Option(name: .customLong("data-dir"), help: "Directory for the database and generated certificates.")
+    var dataDirectory: String = "./chatterbox-data"
+
+    @Option(help: "PEM certificate chain to serve (with --key). Default: a generated one.")
+    var cert: String?
+
+    @Option(help: "PEM private key of --cert.")
+    var key: String?
+
+    @Flag(help: "Serve plain TCP without TLS, for clients that never added TLS. Not encrypted!")
+    var plaintext = false
+
+    @Option(help: "Most recent messages sent to a user at login.")
+    var historyLimit: Int = 1000
+
+    @Option(help: "Largest frame accepted from a client, in bytes.")
+    var maxFrameBytes: Int = 1 << 20
+
+    @Option(help: "Longest message CONTENT accepted, in bytes.")
+    var maxContentBytes: Int = 64 * 1024
+
+    @Option(help: "Name of the server's pseudo-user that answers commands.")
+    var serverName: String = "Chatterbox"
+
+    @Flag(help: "fsync every commit so messages also survive power loss (slower). By default they survive a server crash.")
+    var syncCommits = false
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    func validate() throws {
+        if (cert == nil) != (key == nil) { throw ValidationError("--cert and --key go together.") }
+        if plaintext, cert != nil { throw ValidationError("--plaintext serves no certificate; drop --cert/--key.") }
+        guard (0...65535).contains(port) else { throw ValidationError("Port must be 0...65535.") }
+        guard historyLimit >= 0, maxFrameBytes >= 64, maxContentBytes >= 1 else {
+            throw ValidationError("Limits must be positive.")
+        }
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("Unknown log level \(logLevel).") }
+    }
+
+    func run() async throws {
+        var logger = Logger(label: "chatterbox")
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        let files = FileManager.default
+        try files.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+
+        var configuration = ServerConfiguration(host: host, port: port)
+        configuration.historyLimit = historyLimit
+        configuration.maximumFrameLength = maxFrameBytes
+        configuration.maximumContentBytes = maxContentBytes
+        configuration.serverName = serverName
+
+        if plaintext {
+            Console.error("WARNING: --plaintext: messages and usernames cross the network unencrypted.")
+        } else if let cert, let key {
+            configuration.tls = try TLSContexts.server(certificateChainPath: cert, privateKeyPath: key)
+        } else {
+            var names = LocalCertificateAuthority.defaultHostNames()
+            if !host.isEmpty, !names.contains(host), host != "0.0.0.0", host != "::" { names.append(host) }
+            let generated = try LocalCertificateAuthority.loadOrCreate(in: dataDirectory, hostNames: names)
+            configuration.tls = try TLSContexts.server(
+                certificateChainPath: generated.server.certificatePath,
+                privateKeyPath: generated.server.privateKeyPath
+            )
+            let caPath = URL(fileURLWithPath: generated.caCertificatePath).standardizedFileURL.path
+            if generated.createdAuthority { Console.line("Created a certificate authority for this server: \(caPath)") }
+            Console.line("Clients trust this server with: -ca \(caPath)")
+        }
+
+        let store = try SQLiteChatStore(
+            path: dataDirectory + "/chatterbox.sqlite",
+            durability: syncCommits ? .powerLoss : .processCrash
+        )
+        let server = try ChatServer(configuration: configuration, store: store, logger: logger)
+        let addresses = try await server.start()
+        for address in addresses {
+            Console.line("Listening on \(address.ipAddress ?? "?") port \(address.port ?? 0) (\(plaintext ? "plain TCP" : "TLS"))")
+        }
+        let group = ServiceGroup(
+            configuration: .init(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        )
+        try await group.run()
+    }
+}
