@@ -107,6 +107,8 @@ let package = Package(
             name: "ChatServerTests",
             dependencies: [
                 "ChatServer", "ChatClient", "ChatStoreSQLite", "ChatTLS", "ChatProtocol",
+                // Built for the tests that run the real executable (crash recovery).
+                "chatterbox",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -66,8 +66,11 @@ import Testing
         let alice = try await server.login("alice")
         let bob = try await server.login("bob")
         let carol = try await server.login("carol")
+        // Each waits for its echo, fixing the order.
         try await alice.say("by alice", as: "alice")
+        try await alice.next { $0.messages?.first?.content == "by alice" }
         try await bob.say("by bob", as: "bob")
+        try await bob.next { $0.messages?.first?.content == "by bob" }
         try await carol.say("by carol", as: "carol")
         try await carol.next { $0.messages?.first?.content == "by carol" }
         // carol blocks bob; alice is blocked by nobody.

@@ -11,9 +11,10 @@ import Testing
     @Test func everySeedCommandAnswersPrivatelyFromTheServer() async throws {
         let directory = TemporaryDirectory()
         let server = try await TestServer.start(dataDirectory: directory.path)
+        let alice = try await server.login("alice")
         let old = try await server.login("oldtimer")
         await old.close()
-        let alice = try await server.login("alice")
+        _ = try await alice.next { $0.usersLeft == ["oldtimer"] }
         let bob = try await server.login("bob")
 
         let help = try await run("/help", by: alice, as: "alice")

@@ -97,9 +97,10 @@ import Testing
     @Test func directMessageToOfflineUserWaitsForTheirNextLogin() async throws {
         let directory = TemporaryDirectory()
         let server = try await TestServer.start(dataDirectory: directory.path)
+        let alice = try await server.login("alice")
         let bob = try await server.login("bob")
         await bob.close()
-        let alice = try await server.login("alice")
+        _ = try await alice.next { $0.usersLeft == ["bob"] }
         try await alice.say("read this later", as: "alice", to: "bob")
         let (info, _) = try await alice.next { $0.info != nil }
         #expect(info.info?.contains("offline") == true)
