@@ -106,14 +106,33 @@ let package = Package(
         .testTarget(
             name: "ChatServerTests",
             dependencies: [
-                "ChatServer", "ChatClient", "ChatStoreSQLite", "ChatTLS", "ChatProtocol",
+                "ChatServer", "ChatClient", "ChatStoreSQLite", "ChatTLS", "ChatProtocol", "ChatTestSupport",
                 // Built for the tests that run the real executable (crash recovery).
                 "chatterbox",
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ChatClientTests",
+            dependencies: [
+                "ChatClient", "ChatProtocol", "ChatTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        // Helpers shared by the test targets: servers on loopback, raw protocol clients.
+        .target(
+            name: "ChatTestSupport",
+            dependencies: [
+                "ChatServer", "ChatClient", "ChatStoreSQLite", "ChatTLS", "ChatProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/ChatTestSupport"
         ),
     ],
     swiftLanguageModes: [.v6]

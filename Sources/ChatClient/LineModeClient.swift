@@ -18,12 +18,22 @@ public struct LineModeClient: Sendable {
     public var security: ConnectionSecurity
     /// A name to try first, before asking.
     public var initialUsername: String?
+    /// How long a server that answered the login (with extensions) by an ERROR has to accept
+    /// it anyway before the client logs in again as a plain client.
+    public var plainLoginDelay: Duration
 
-    public init(host: String, port: Int, security: ConnectionSecurity, initialUsername: String? = nil) {
+    public init(
+        host: String,
+        port: Int,
+        security: ConnectionSecurity,
+        initialUsername: String? = nil,
+        plainLoginDelay: Duration = .seconds(2)
+    ) {
         self.host = host
         self.port = port
         self.security = security
         self.initialUsername = initialUsername
+        self.plainLoginDelay = plainLoginDelay
     }
 
     /// Connects and runs until the user quits or the server goes away.
@@ -57,7 +67,10 @@ public struct LineModeClient: Sendable {
                 readFrames.cancel()
                 readLines.cancel()
             }
-            var loop = Loop(writer: writer, sink: sink, output: output, prompt: prompt, initialUsername: initialUsername)
+            var loop = Loop(
+                writer: writer, sink: sink, output: output, prompt: prompt,
+                initialUsername: initialUsername, plainLoginDelay: plainLoginDelay
+            )
             return try await loop.run(events)
         }
     }
@@ -82,6 +95,7 @@ public struct LineModeClient: Sendable {
         let output: @Sendable (String) -> Void
         let prompt: @Sendable (String) -> Void
         var initialUsername: String?
+        let plainLoginDelay: Duration
         var session = ChatSession()
         var formatter = EventFormatter()
         /// The name sent in the pending login, if one is pending.
@@ -93,10 +107,12 @@ public struct LineModeClient: Sendable {
             sink: AsyncStream<Incoming>.Continuation,
             output: @escaping @Sendable (String) -> Void,
             prompt: @escaping @Sendable (String) -> Void,
-            initialUsername: String?
+            initialUsername: String?,
+            plainLoginDelay: Duration
         ) {
             self.writer = writer
             self.sink = sink
+            self.plainLoginDelay = plainLoginDelay
             self.output = output
             self.prompt = prompt
             self.initialUsername = initialUsername
@@ -187,12 +203,13 @@ public struct LineModeClient: Sendable {
             }
         }
 
-        /// Gives a server that answered the login with an ERROR two seconds to accept it anyway.
+        /// Gives a server that answered the login with an ERROR a moment to accept it anyway.
         func scheduleLoginGrace() {
             let attempt = loginAttempt
             let sink = self.sink
+            let delay = plainLoginDelay
             Task {
-                try? await Task.sleep(for: .seconds(2))
+                try? await Task.sleep(for: delay)
                 sink.yield(.loginGraceExpired(attempt))
             }
         }

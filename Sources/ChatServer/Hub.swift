@@ -32,7 +32,7 @@ final class Hub: Sendable {
     private let outboxByLoop: [ObjectIdentifier: Outbox]
     private let state: Mutex<State>
     private let store: any ChatStore
-    private let writer: StoreWriter
+    private let writer: StoreWriter<OrderedReply>
     private let historyPool: NIOThreadPool
 
     init(
@@ -64,8 +64,8 @@ final class Hub: Sendable {
     }
 
     func start() {
-        writer.start { [self] operations, failure in
-            didCommit(operations, failure: failure)
+        writer.start { [self] items, failure in
+            didCommit(items, failure: failure)
         }
     }
 
@@ -184,34 +184,56 @@ final class Hub: Sendable {
         }
     }
 
+    /// A frame for one connection that must arrive after the messages queued before it.
+    struct OrderedReply: Sendable {
+        var frame: ByteBuffer
+        var connection: ClientConnection
+    }
+
+    /// Sends `frame` to `connection` after every message accepted so far has been delivered,
+    /// so that a command's answer never overtakes the messages typed before it.
+    func deliverInOrder(_ frame: ByteBuffer, to connection: ClientConnection) {
+        if !writer.enqueue(marker: OrderedReply(frame: frame, connection: connection)) {
+            connection.outbox.enqueue(frame, to: connection)
+        }
+    }
+
     /// Delivers a committed group, in order (runs on the store writer's thread).
-    private func didCommit(_ operations: [StoreOperation], failure: (any Error)?) {
-        var messages: [(stored: StoredMessage, frame: ByteBuffer)] = []
-        for case .message(let stored) in operations {
-            messages.append((stored, failure == nil ? encode(Frame(messages: [stored.message])) : ByteBuffer()))
+    private func didCommit(_ items: [StoreWriter<OrderedReply>.Item], failure: (any Error)?) {
+        if let failure { logger.error("Store write failed: \(failure)") }
+        // Encoding happens before taking the lock.
+        var frames: [ByteBuffer?] = []
+        frames.reserveCapacity(items.count)
+        for item in items {
+            if failure == nil, case .store(.message(let stored)) = item {
+                frames.append(encode(Frame(messages: [stored.message])))
+            } else {
+                frames.append(nil)
+            }
         }
-        guard !messages.isEmpty else {
-            if let failure { logger.error("Store write failed: \(failure)") }
-            return
-        }
-        if let failure { logger.error("Store write failed, \(messages.count) messages not delivered: \(failure)") }
-        let now = Self.now()
         state.withLock { state in
-            for (stored, frame) in messages {
-                state.lastDelivered = max(state.lastDelivered, stored.sequence)
-                let message = stored.message
-                let senderKey = UsernameRules.key(message.source)
-                if failure != nil {
-                    if let sender = state.presence[senderKey] {
-                        let error = "Message not sent: the server could not store it. Please try again."
-                        sender.outbox.enqueue(encode(Frame(error: error)), to: sender)
+            for (item, frame) in zip(items, frames) {
+                switch item {
+                case .marker(let reply):
+                    reply.connection.outbox.enqueue(reply.frame, to: reply.connection)
+                case .store(.message(let stored)):
+                    state.lastDelivered = max(state.lastDelivered, stored.sequence)
+                    let message = stored.message
+                    let senderKey = UsernameRules.key(message.source)
+                    guard let frame else {
+                        if let sender = state.presence[senderKey] {
+                            let error = "Message not sent: the server could not store it. Please try again."
+                            sender.outbox.enqueue(encode(Frame(error: error)), to: sender)
+                        }
+                        continue
                     }
-                    continue
-                }
-                if message.isBroadcast {
-                    deliverBroadcast(frame, from: senderKey, state: state)
-                } else {
-                    deliverDirect(frame, message: message, senderKey: senderKey, now: now, state: state)
+                    if message.isBroadcast {
+                        deliverBroadcast(frame, from: senderKey, state: state)
+                    } else {
+                        deliverDirect(frame, message: message, senderKey: senderKey, state: state)
+                    }
+                case .store:
+                    break
                 }
             }
         }
@@ -232,7 +254,7 @@ final class Hub: Sendable {
         }
     }
 
-    private func deliverDirect(_ frame: ByteBuffer, message: ChatMessage, senderKey: String, now: Int64, state: State) {
+    private func deliverDirect(_ frame: ByteBuffer, message: ChatMessage, senderKey: String, state: State) {
         let recipientKey = UsernameRules.key(message.destination)
         let sender = state.presence[senderKey]
         let separated = state.blocks.separated(from: senderKey).contains(recipientKey)

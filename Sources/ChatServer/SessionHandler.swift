@@ -293,10 +293,10 @@ final class SessionHandler: ChannelInboundHandler {
         }
     }
 
-    /// Sends `lines` privately as messages from the server's pseudo-user.
+    /// Sends `lines` privately as messages from the server's pseudo-user, after the messages
+    /// this user sent before the command.
     private func reply(_ lines: [String], to user: User) {
-        write(Frame(messages: lines.map { pseudoMessage($0, to: user) }))
-        context?.flush()
+        hub.deliverInOrder(FrameCoding.encode(Frame(messages: lines.map { pseudoMessage($0, to: user) })), to: connection)
     }
 
     private func pseudoMessage(_ text: String, to user: User) -> ChatMessage {

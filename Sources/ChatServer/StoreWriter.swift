@@ -3,17 +3,26 @@ import Foundation
 
 /// The single writer to the store: changes queue up while a transaction runs and the next
 /// transaction takes them all (group commit), so a burst costs one commit, not one per
-/// message. After each commit it hands the committed group back, in order, to be delivered.
-final class StoreWriter: @unchecked Sendable {
+/// message. After each commit it hands the group back, in order, to be delivered.
+///
+/// Markers ride in the same queue without being stored: they come back with their group, after
+/// every change queued before them, which orders replies after the messages that preceded them.
+final class StoreWriter<Marker: Sendable>: @unchecked Sendable {
     // @unchecked: `condition` guards every mutable property below; `store` is immutable and Sendable.
-    typealias CommitHandler = @Sendable (_ operations: [StoreOperation], _ failure: (any Error)?) -> Void
+
+    enum Item: Sendable {
+        case store(StoreOperation)
+        case marker(Marker)
+    }
+
+    typealias CommitHandler = @Sendable (_ items: [Item], _ failure: (any Error)?) -> Void
 
     private let store: any ChatStore
     private let capacity: Int
     private let maximumGroupSize: Int
     private var commitHandler: CommitHandler?
     private let condition = NSCondition()
-    private var pending: [StoreOperation] = []
+    private var pending: [Item] = []
     private var stopping = false
     private var running = false
     private let finished = DispatchSemaphore(value: 0)
@@ -38,19 +47,21 @@ final class StoreWriter: @unchecked Sendable {
 
     /// Queues a change; false when the queue is full (the store is not keeping up).
     func enqueue(_ operation: StoreOperation) -> Bool {
+        enqueue(.store(operation))
+    }
+
+    /// Queues a marker behind everything queued so far; false when the queue is full.
+    func enqueue(marker: Marker) -> Bool {
+        enqueue(.marker(marker))
+    }
+
+    private func enqueue(_ item: Item) -> Bool {
         condition.lock()
         defer { condition.unlock() }
         guard !stopping, pending.count < capacity else { return false }
-        pending.append(operation)
+        pending.append(item)
         if pending.count == 1 { condition.signal() }
         return true
-    }
-
-    /// Whether `count` more changes fit in the queue now.
-    func hasRoom(for count: Int) -> Bool {
-        condition.lock()
-        defer { condition.unlock() }
-        return !stopping && pending.count + count <= capacity
     }
 
     /// Commits everything queued, then stops the writer thread. Idempotent.
@@ -71,7 +82,7 @@ final class StoreWriter: @unchecked Sendable {
                 condition.unlock()
                 break
             }
-            let group: [StoreOperation]
+            let group: [Item]
             let handler = commitHandler
             if pending.count <= maximumGroupSize {
                 group = pending
@@ -83,8 +94,12 @@ final class StoreWriter: @unchecked Sendable {
             condition.unlock()
 
             var failure: (any Error)?
+            let operations = group.compactMap { item -> StoreOperation? in
+                if case .store(let operation) = item { return operation }
+                return nil
+            }
             do {
-                try store.apply(group)
+                try store.apply(operations)
             } catch {
                 failure = error
             }

@@ -1,5 +1,6 @@
 import ChatClient
 import ChatProtocol
+import ChatTestSupport
 import Testing
 
 @Suite struct CommandTests {
@@ -37,6 +38,19 @@ import Testing
         #expect(try await bob.next { $0.messages != nil }.frame.messages?.map(\.content) == ["visible"])
         await alice.close()
         await bob.close()
+        await server.stop()
+    }
+
+    @Test func commandAnswersNeverOvertakeTheMessagesSentBeforeThem() async throws {
+        let directory = TemporaryDirectory()
+        let server = try await TestServer.start(dataDirectory: directory.path)
+        let alice = try await server.login("alice")
+        let batch = (1...20).map { ChatMessage(source: "alice", destination: "ALL", timestamp: Int64($0), content: "m\($0)") }
+        try await alice.send(batch + [ChatMessage(source: "alice", destination: "ALL", timestamp: 21, content: "/Name")])
+        var seen: [String] = []
+        while seen.count < 21 { seen += try await alice.nextMessages().map(\.content) }
+        #expect(seen == batch.map(\.content) + ["You are logged in as alice."])
+        await alice.close()
         await server.stop()
     }
 

@@ -2,6 +2,7 @@ import ChatClient
 import ChatProtocol
 import Foundation
 import Synchronization
+import ChatTestSupport
 import Testing
 
 @Suite struct CrashRecoveryTests {

@@ -1,5 +1,6 @@
 import ChatClient
 import ChatProtocol
+import ChatTestSupport
 import Testing
 
 @Suite struct HistoryTests {

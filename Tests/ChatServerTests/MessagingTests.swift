@@ -1,6 +1,7 @@
 import ChatClient
 import ChatProtocol
 import NIOCore
+import ChatTestSupport
 import Testing
 
 @Suite struct MessagingTests {

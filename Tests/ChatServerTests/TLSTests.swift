@@ -2,6 +2,7 @@ import ChatClient
 import ChatProtocol
 import ChatTLS
 import Foundation
+import ChatTestSupport
 import Testing
 
 @Suite struct TLSTests {

@@ -8,10 +8,10 @@ import Logging
 import NIOCore
 
 /// A temporary directory removed when the test is done with it.
-struct TemporaryDirectory: ~Copyable {
-    let path: String
+public struct TemporaryDirectory: ~Copyable {
+    public let path: String
 
-    init() {
+    public init() {
         path = FileManager.default.temporaryDirectory.appendingPathComponent("chatterbox-test-\(UUID().uuidString)").path
         try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     }
@@ -22,13 +22,13 @@ struct TemporaryDirectory: ~Copyable {
 }
 
 /// A real server on loopback: TLS with a generated CA, SQLite in `dataDirectory`, port 0.
-final class TestServer: Sendable {
-    let server: ChatServer
-    let port: Int
-    let dataDirectory: String
-    let caPath: String?
+public final class TestServer: Sendable {
+    public let server: ChatServer
+    public let port: Int
+    public let dataDirectory: String
+    public let caPath: String?
 
-    static func start(
+    public static func start(
         dataDirectory: String,
         tls: Bool = true,
         configure: (inout ServerConfiguration) -> Void = { _ in }
@@ -59,17 +59,17 @@ final class TestServer: Sendable {
         self.caPath = caPath
     }
 
-    var security: ConnectionSecurity {
+    public var security: ConnectionSecurity {
         caPath.map { .tls(.certificateAuthorityFile($0)) } ?? .plaintext
     }
 
     /// A connected client (not logged in).
-    func connect(host: String = "127.0.0.1") async throws -> TestClient {
+    public func connect(host: String = "127.0.0.1") async throws -> TestClient {
         try await TestClient.connect(host: host, port: port, security: security)
     }
 
     /// A client logged in as `name`; its login reply has been read.
-    func login(_ name: String) async throws -> TestClient {
+    public func login(_ name: String) async throws -> TestClient {
         let client = try await connect()
         let reply = try await client.login(name)
         guard reply.usernameAccepted == true else {
@@ -78,12 +78,12 @@ final class TestServer: Sendable {
         return client
     }
 
-    func stop() async {
+    public func stop() async {
         await server.stop()
     }
 }
 
-struct TestFailure: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
+public struct TestFailure: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
 }

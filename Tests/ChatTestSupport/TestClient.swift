@@ -5,12 +5,12 @@ import NIOCore
 
 /// A raw protocol client for tests: sends any frame or bytes, and reads frames with bounded
 /// waits.
-final class TestClient: Sendable {
+public final class TestClient: Sendable {
     private let inbox: FrameInbox
     private let writer: FrameWriter
     private let task: Task<Void, Never>
 
-    static func connect(host: String, port: Int, security: ConnectionSecurity) async throws -> TestClient {
+    public static func connect(host: String, port: Int, security: ConnectionSecurity) async throws -> TestClient {
         let connection = try await ChatConnection.connect(host: host, port: port, security: security)
         let inbox = FrameInbox()
         let (writerStream, writerContinuation) = AsyncStream<FrameWriter>.makeStream()
@@ -37,37 +37,37 @@ final class TestClient: Sendable {
         self.task = task
     }
 
-    func send(_ frame: Frame) async throws {
+    public func send(_ frame: Frame) async throws {
         try await writer.send(frame)
     }
 
-    func sendRaw(_ bytes: ByteBuffer) async throws {
+    public func sendRaw(_ bytes: ByteBuffer) async throws {
         try await writer.sendRaw(bytes)
     }
 
     /// Sends a frame whose payload is `json` exactly as written.
-    func sendJSON(_ json: String) async throws {
+    public func sendJSON(_ json: String) async throws {
         var buffer = ByteBuffer()
         buffer.writeInteger(UInt32(json.utf8.count))
         buffer.writeString(json)
         try await writer.sendRaw(buffer)
     }
 
-    func send(_ messages: [ChatMessage]) async throws {
+    public func send(_ messages: [ChatMessage]) async throws {
         try await send(Frame(messages: messages))
     }
 
-    func say(_ content: String, as name: String, to destination: String = "ALL", at timestamp: Int64 = 1_700_000_000) async throws {
+    public func say(_ content: String, as name: String, to destination: String = "ALL", at timestamp: Int64 = 1_700_000_000) async throws {
         try await send([ChatMessage(source: name, destination: destination, timestamp: timestamp, content: content)])
     }
 
     /// The next frame; throws if none comes within `timeout` or the connection closed.
-    func next(timeout: Duration = .seconds(10)) async throws -> Frame {
+    public func next(timeout: Duration = .seconds(10)) async throws -> Frame {
         let decoded = try await nextDecoded(timeout: timeout)
         return decoded.frame
     }
 
-    func nextDecoded(timeout: Duration = .seconds(10)) async throws -> DecodedFrame {
+    public func nextDecoded(timeout: Duration = .seconds(10)) async throws -> DecodedFrame {
         guard let frame = try await inbox.next(timeout: timeout) else {
             throw TestFailure("connection closed while waiting for a frame")
         }
@@ -76,7 +76,7 @@ final class TestClient: Sendable {
 
     /// Reads frames until one matches, returning it; frames before it are returned in `skipped`.
     @discardableResult
-    func next(
+    public func next(
         timeout: Duration = .seconds(10),
         where predicate: (Frame) -> Bool
     ) async throws -> (frame: Frame, skipped: [Frame]) {
@@ -92,18 +92,18 @@ final class TestClient: Sendable {
     }
 
     /// The next frame carrying MESSAGES; its messages.
-    func nextMessages(timeout: Duration = .seconds(10)) async throws -> [ChatMessage] {
+    public func nextMessages(timeout: Duration = .seconds(10)) async throws -> [ChatMessage] {
         try await next(timeout: timeout) { $0.messages != nil }.frame.messages!
     }
 
     /// The next ERROR text.
-    func nextError(timeout: Duration = .seconds(10)) async throws -> String {
+    public func nextError(timeout: Duration = .seconds(10)) async throws -> String {
         try await next(timeout: timeout) { $0.error != nil }.frame.error!
     }
 
     /// Sends USERNAME and returns the reply carrying USERNAME_ACCEPTED, with any MESSAGES of
     /// follow-up history frames appended when `collectHistory` is set.
-    func login(_ name: String, features: [String]? = nil) async throws -> Frame {
+    public func login(_ name: String, features: [String]? = nil) async throws -> Frame {
         var frame = Frame(username: name)
         frame.features = features
         try await send(frame)
@@ -112,12 +112,12 @@ final class TestClient: Sendable {
 
     /// Asserts that no frame arrives within `window` (used only to check that something was
     /// NOT delivered, after a later frame proved the earlier one would have arrived).
-    func pendingFrames() async -> [DecodedFrame] {
+    public func pendingFrames() async -> [DecodedFrame] {
         await inbox.drain()
     }
 
     /// Waits until the server closes the connection; frames read meanwhile are returned.
-    func waitForClose(timeout: Duration = .seconds(10)) async throws -> [Frame] {
+    public func waitForClose(timeout: Duration = .seconds(10)) async throws -> [Frame] {
         var frames: [Frame] = []
         let deadline = ContinuousClock.now + timeout
         while true {
@@ -132,16 +132,16 @@ final class TestClient: Sendable {
         }
     }
 
-    func close() async {
+    public func close() async {
         task.cancel()
         _ = await task.value
     }
 }
 
 /// Frames received, waiting to be read, with timeouts.
-actor FrameInbox {
-    struct Timeout: Error {}
-    struct ConnectionFailed: Error { var underlying: any Error }
+public actor FrameInbox {
+    public struct Timeout: Error {}
+    public struct ConnectionFailed: Error { var underlying: any Error }
 
     private var frames: [DecodedFrame] = []
     private var finished = false
@@ -149,7 +149,7 @@ actor FrameInbox {
     private var waiter: (id: Int, continuation: CheckedContinuation<DecodedFrame?, any Error>, timer: Task<Void, Never>)?
     private var nextWaiterID = 0
 
-    func push(_ frame: DecodedFrame) {
+    public func push(_ frame: DecodedFrame) {
         if let waiter {
             self.waiter = nil
             waiter.timer.cancel()
@@ -159,7 +159,7 @@ actor FrameInbox {
         }
     }
 
-    func finish(_ error: (any Error)?) {
+    public func finish(_ error: (any Error)?) {
         finished = true
         failure = error
         if let waiter {
@@ -170,12 +170,12 @@ actor FrameInbox {
         }
     }
 
-    func drain() -> [DecodedFrame] {
+    public func drain() -> [DecodedFrame] {
         defer { frames = [] }
         return frames
     }
 
-    func next(timeout: Duration) async throws -> DecodedFrame? {
+    public func next(timeout: Duration) async throws -> DecodedFrame? {
         if !frames.isEmpty { return frames.removeFirst() }
         if finished {
             if let failure { throw ConnectionFailed(underlying: failure) }

@@ -2,19 +2,19 @@ import Foundation
 import Synchronization
 
 /// The real `chatterbox server` executable, run as a child process.
-final class ServerProcess: Sendable {
-    let process: Process
-    let port: Int
+public final class ServerProcess: Sendable {
+    public let process: Process
+    public let port: Int
     private let output: SharedText
 
     /// The `chatterbox` executable built next to the test bundle.
-    static var executable: URL {
+    public static var executable: URL {
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("chatterbox")
     }
 
     /// Starts `chatterbox server 127.0.0.1 -p 0` with `arguments` and waits (bounded) until it
     /// prints the port it listens on.
-    static func start(dataDirectory: String, arguments: [String] = []) async throws -> ServerProcess {
+    public static func start(dataDirectory: String, arguments: [String] = []) async throws -> ServerProcess {
         let process = Process()
         process.executableURL = executable
         process.arguments = ["server", "127.0.0.1", "-p", "0", "--data-dir", dataDirectory, "--log-level", "error"] + arguments
@@ -49,13 +49,13 @@ final class ServerProcess: Sendable {
     }
 
     /// SIGKILL: no chance to flush or close anything.
-    func kill() {
+    public func kill() {
         Foundation.kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
     }
 
     /// SIGTERM, then wait for the exit status.
-    func terminate() -> Int32 {
+    public func terminate() -> Int32 {
         process.terminate()
         process.waitUntilExit()
         return process.terminationStatus
@@ -63,12 +63,12 @@ final class ServerProcess: Sendable {
 }
 
 /// Text appended from one thread and read from another.
-final class SharedText: Sendable {
+public final class SharedText: Sendable {
     private let text = Mutex("")
 
-    func append(_ more: String) {
+    public func append(_ more: String) {
         text.withLock { $0 += more }
     }
 
-    var value: String { text.withLock { $0 } }
+    public var value: String { text.withLock { $0 } }
 }
