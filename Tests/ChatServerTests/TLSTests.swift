@@ -7,47 +7,43 @@ import Testing
 
 @Suite struct TLSTests {
     @Test func generatedCertificateIsTrustedThroughItsCAFileByNameAndAddress() async throws {
-        let directory = TemporaryDirectory()
-        let server = try await TestServer.start(dataDirectory: directory.path)
-        for host in ["127.0.0.1", "localhost"] {
-            let client = try await server.connect(host: host)
-            #expect(try await client.login("user-\(host.count)").usernameAccepted == true)
-            await client.close()
+        try await TestServer.with { server in
+            for host in ["127.0.0.1", "localhost"] {
+                let client = try await server.connect(host: host)
+                #expect(try await client.login("user-\(host.count)").usernameAccepted == true)
+                await client.close()
+            }
         }
-        await server.stop()
     }
 
     @Test func serverIsNotTrustedWithoutItsCA() async throws {
-        let directory = TemporaryDirectory()
-        let server = try await TestServer.start(dataDirectory: directory.path)
-        await #expect(throws: ConnectionError.self) {
-            let connection = try await ChatConnection.connect(host: "127.0.0.1", port: server.port, security: .tls(.system))
-            try await connection.run { _, _ in }
+        try await TestServer.with { server in
+            await #expect(throws: ConnectionError.self) {
+                let connection = try await ChatConnection.connect(host: "127.0.0.1", port: server.port, security: .tls(.system))
+                try await connection.run { _, _ in }
+            }
+            // Explicit opt-out works.
+            let insecure = try await server.connect(security: .tls(.insecure))
+            #expect(try await insecure.login("risky").usernameAccepted == true)
         }
-        // Explicit opt-out works.
-        let insecure = try await TestClient.connect(host: "127.0.0.1", port: server.port, security: .tls(.insecure))
-        #expect(try await insecure.login("risky").usernameAccepted == true)
-        await insecure.close()
-        await server.stop()
     }
 
     @Test func certificateForAnotherHostIsRefused() async throws {
         let directory = TemporaryDirectory()
-        let elsewhere = directory.path + "/elsewhere"
-        let foreign = try LocalCertificateAuthority.loadOrCreate(in: elsewhere, hostNames: ["chat.example.invalid"])
-        let server = try await TestServer.start(dataDirectory: directory.path) {
+        let foreign = try LocalCertificateAuthority.loadOrCreate(in: directory.path + "/elsewhere", hostNames: ["chat.example.invalid"])
+        try await TestServer.with(configure: {
             $0.tls = try? TLSContexts.server(
                 certificateChainPath: foreign.server.certificatePath, privateKeyPath: foreign.server.privateKeyPath)
-        }
-        for host in ["127.0.0.1", "localhost"] {
-            let error = await #expect(throws: ConnectionError.self) {
-                let connection = try await ChatConnection.connect(
-                    host: host, port: server.port, security: .tls(.certificateAuthorityFile(foreign.caCertificatePath)))
-                try await connection.run { _, _ in }
+        }) { server in
+            for host in ["127.0.0.1", "localhost"] {
+                let error = await #expect(throws: ConnectionError.self) {
+                    let connection = try await ChatConnection.connect(
+                        host: host, port: server.port, security: .tls(.certificateAuthorityFile(foreign.caCertificatePath)))
+                    try await connection.run { _, _ in }
+                }
+                #expect(error?.description.contains("TLS handshake") == true)
             }
-            #expect(error?.description.contains("TLS handshake") == true)
         }
-        await server.stop()
     }
 
     @Test func generatedFilesAreReusedAndKeysArePrivate() throws {
@@ -69,13 +65,11 @@ import Testing
     }
 
     @Test func plaintextClientToTheTLSPortIsDisconnected() async throws {
-        let directory = TemporaryDirectory()
-        let server = try await TestServer.start(dataDirectory: directory.path)
-        let plain = try await TestClient.connect(host: "127.0.0.1", port: server.port, security: .plaintext)
-        try await plain.send(Frame(username: "plain"))
-        let frames = try await plain.waitForClose()
-        #expect(frames.allSatisfy { $0.usernameAccepted == nil })
-        await plain.close()
-        await server.stop()
+        try await TestServer.with { server in
+            let plain = try await server.connect(security: .plaintext)
+            try await plain.send(Frame(username: "plain"))
+            let frames = try await plain.waitForClose()
+            #expect(frames.allSatisfy { $0.usernameAccepted == nil })
+        }
     }
 }

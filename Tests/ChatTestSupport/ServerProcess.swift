@@ -48,6 +48,11 @@ public final class ServerProcess: Sendable {
         self.output = output
     }
 
+    deinit {
+        // Nothing outlives the test, even one that failed half-way.
+        if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
+    }
+
     /// SIGKILL: no chance to flush or close anything.
     public func kill() {
         Foundation.kill(process.processIdentifier, SIGKILL)

@@ -37,6 +37,11 @@ public final class TestClient: Sendable {
         self.task = task
     }
 
+    deinit {
+        // A client dropped without close() (a failed test) still disconnects.
+        task.cancel()
+    }
+
     public func send(_ frame: Frame) async throws {
         try await writer.send(frame)
     }

@@ -6,6 +6,7 @@ import ChatTLS
 import Foundation
 import Logging
 import NIOCore
+import Synchronization
 
 /// A temporary directory removed when the test is done with it.
 public struct TemporaryDirectory: ~Copyable {
@@ -27,6 +28,37 @@ public final class TestServer: Sendable {
     public let port: Int
     public let dataDirectory: String
     public let caPath: String?
+    /// Every client made through this server, closed by ``stop()``.
+    private let clients = Mutex<[TestClient]>([])
+
+    /// Runs `body` with a fresh server in a temporary directory. The server and every client
+    /// made through it are stopped afterwards, also when `body` throws.
+    public static func with<Result>(
+        tls: Bool = true,
+        configure: (inout ServerConfiguration) -> Void = { _ in },
+        _ body: (TestServer) async throws -> Result
+    ) async throws -> Result {
+        let directory = TemporaryDirectory()
+        return try await with(dataDirectory: directory.path, tls: tls, configure: configure, body)
+    }
+
+    /// Runs `body` with a server on `dataDirectory` (kept afterwards, for restarts).
+    public static func with<Result>(
+        dataDirectory: String,
+        tls: Bool = true,
+        configure: (inout ServerConfiguration) -> Void = { _ in },
+        _ body: (TestServer) async throws -> Result
+    ) async throws -> Result {
+        let server = try await start(dataDirectory: dataDirectory, tls: tls, configure: configure)
+        do {
+            let result = try await body(server)
+            await server.stop()
+            return result
+        } catch {
+            await server.stop()
+            throw error
+        }
+    }
 
     public static func start(
         dataDirectory: String,
@@ -63,9 +95,11 @@ public final class TestServer: Sendable {
         caPath.map { .tls(.certificateAuthorityFile($0)) } ?? .plaintext
     }
 
-    /// A connected client (not logged in).
-    public func connect(host: String = "127.0.0.1") async throws -> TestClient {
-        try await TestClient.connect(host: host, port: port, security: security)
+    /// A connected client (not logged in), trusting the server's CA unless told otherwise.
+    public func connect(host: String = "127.0.0.1", security: ConnectionSecurity? = nil) async throws -> TestClient {
+        let client = try await TestClient.connect(host: host, port: port, security: security ?? self.security)
+        clients.withLock { $0.append(client) }
+        return client
     }
 
     /// A client logged in as `name`; its login reply has been read.
@@ -78,7 +112,13 @@ public final class TestServer: Sendable {
         return client
     }
 
+    /// Closes every client made through this server, then stops the server.
     public func stop() async {
+        let made = clients.withLock { clients in
+            defer { clients = [] }
+            return clients
+        }
+        for client in made { await client.close() }
         await server.stop()
     }
 }
