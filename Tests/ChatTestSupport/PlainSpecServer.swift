@@ -31,6 +31,23 @@ public final class PlainSpecServer: Sendable {
         self.strictness = strictness
     }
 
+    /// Runs `body` with a started server, stopping it afterwards even when `body` throws.
+    public static func with<Result>(
+        strictness: Strictness = .lenient,
+        _ body: (PlainSpecServer) async throws -> Result
+    ) async throws -> Result {
+        let server = PlainSpecServer(strictness: strictness)
+        _ = try await server.start()
+        do {
+            let result = try await body(server)
+            await server.stop()
+            return result
+        } catch {
+            await server.stop()
+            throw error
+        }
+    }
+
     /// Starts listening on 127.0.0.1 and returns the port.
     public func start() async throws -> Int {
         let channel = try await ServerBootstrap(group: group)
