@@ -27,6 +27,7 @@ public final class ChatServer: Service, Sendable {
     private let store: any ChatStore
     private let logger: Logger
     private let lifecycle = Mutex(Lifecycle())
+    private let connectionLimiter: ConnectionLimiter
 
     /// Loads the store's state and prepares the server; nothing listens until ``start()``.
     public init(configuration: ServerConfiguration, store: any ChatStore, logger: Logger = Logger(label: "chatterbox.server")) throws {
@@ -35,6 +36,10 @@ public final class ChatServer: Service, Sendable {
         self.logger = logger
         let snapshot = try store.load()
         group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoopThreads))
+        connectionLimiter = ConnectionLimiter(
+            perAddress: configuration.limits.connectionsPerAddress,
+            total: configuration.limits.connections
+        )
         historyPool = NIOThreadPool(numberOfThreads: 2)
         historyPool.start()
         hub = Hub(
@@ -94,16 +99,22 @@ public final class ChatServer: Service, Sendable {
         var closed: [EventLoopFuture<Void>] = []
         for connection in connections {
             let promise = connection.eventLoop.makePromise(of: Void.self)
-            connection.execute { session in
-                session.closeForShutdown()
-                promise.succeed()
+            connection.eventLoop.execute {
+                // The connection may have closed on its own meanwhile: then there is nothing to wait for.
+                guard let session = connection.session.value else { return promise.succeed() }
+                session.closeForShutdown().cascade(to: promise)
             }
             closed.append(promise.futureResult)
         }
-        // Give the goodbyes a moment to leave; sessions close themselves within two seconds.
+        // Each session sends its goodbye and closes within two seconds.
         _ = try? await EventLoopFuture.andAllComplete(closed, on: group.next()).get()
-        hub.stopWriter()
-        do { try store.close() } catch { logger.error("Closing the store failed: \(error)") }
+        // Committing what is queued and closing the database block: keep them off the
+        // cooperative threads.
+        let (hub, store, logger) = (self.hub, self.store, self.logger)
+        try? await NIOThreadPool.singleton.runIfActive {
+            hub.stopWriter()
+            do { try store.close() } catch { logger.error("Closing the store failed: \(error)") }
+        }
         try? await historyPool.shutdownGracefully()
         try? await group.shutdownGracefully()
         logger.info("Server stopped")
@@ -124,6 +135,7 @@ public final class ChatServer: Service, Sendable {
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.socketOption(.so_keepalive), value: 1)
             .childChannelOption(.writeBufferWaterMark, value: .init(low: limit / 2, high: limit))
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture { try setUpConnection(channel) }
@@ -137,11 +149,26 @@ public final class ChatServer: Service, Sendable {
     }
 
     private func setUpConnection(_ channel: any Channel) throws {
+        let limits = configuration.limits
+        let address = ConnectionLimiter.key(for: channel.remoteAddress)
+        if let refusal = connectionLimiter.admit(address) {
+            // Closed before any TLS work: refusing must cost less than serving.
+            logger.notice("Refused a connection from \(address): \(refusal)")
+            channel.close(promise: nil)
+            return
+        }
+        let limiter = connectionLimiter
+        channel.closeFuture.whenComplete { _ in limiter.release(address) }
+
         let pipeline = channel.pipeline.syncOperations
         if let tls = configuration.tls {
             try pipeline.addHandler(NIOSSLServerHandler(context: tls))
+            try pipeline.addHandler(HandshakeDeadline(timeout: limits.handshakeTimeout))
         }
         try pipeline.addHandler(ByteToMessageHandler(FrameDecoder(maximumFrameLength: configuration.maximumFrameLength)))
+        if limits.framesPerSecond > 0 {
+            try pipeline.addHandler(ReadRateLimiter(framesPerSecond: limits.framesPerSecond, burst: limits.frameBurst))
+        }
         let session = SessionHandler(hub: hub)
         session.connection = ClientConnection(session: session, outbox: hub.outbox(for: channel.eventLoop))
         try pipeline.addHandler(session)

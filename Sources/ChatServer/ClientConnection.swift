@@ -2,8 +2,8 @@ import NIOCore
 
 /// The hub's handle on one client connection: safe to hold and pass between threads.
 ///
-/// Everything that touches the connection's pipeline happens on its event loop, through
-/// ``outbox`` (batched deliveries) or ``execute(_:)``.
+/// Everything that touches the connection's pipeline happens on its event loop, mostly
+/// through ``outbox`` (batched deliveries).
 final class ClientConnection: Sendable {
     let eventLoop: any EventLoop
     let outbox: Outbox
@@ -15,16 +15,5 @@ final class ClientConnection: Sendable {
         self.eventLoop = outbox.eventLoop
         self.outbox = outbox
         self.session = NIOLoopBoundBox(session, eventLoop: outbox.eventLoop)
-    }
-
-    /// Runs `body` with the session on its event loop, if the connection is still open.
-    func execute(_ body: @escaping @Sendable (SessionHandler) -> Void) {
-        if eventLoop.inEventLoop {
-            if let session = session.value { body(session) }
-        } else {
-            eventLoop.execute {
-                if let session = self.session.value { body(session) }
-            }
-        }
     }
 }

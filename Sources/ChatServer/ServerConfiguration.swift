@@ -27,6 +27,44 @@ public struct ServerConfiguration: Sendable {
     public var serverName: String
     /// Event loop threads; defaults to one per core.
     public var eventLoopThreads: Int
+    /// Protections against slow, flooding and greedy peers.
+    public var limits: Limits
+
+    /// Protections against slow, flooding and greedy peers. A limit of 0 means unlimited.
+    public struct Limits: Sendable {
+        /// Time for a TLS handshake to complete after the connection is accepted.
+        public var handshakeTimeout: TimeAmount = .seconds(10)
+        /// Time for a connection to log in after it is accepted.
+        public var loginTimeout: TimeAmount = .seconds(60)
+        /// Open connections from one IP address.
+        public var connectionsPerAddress = 20
+        /// Open connections in all.
+        public var connections = 50_000
+        /// Messages one user may send per second, sustained, and in a burst.
+        public var messagesPerSecond = 10.0
+        public var messageBurst = 20
+        /// Frames read from one connection per second, and in a burst; beyond, reading pauses.
+        public var framesPerSecond = 100.0
+        public var frameBurst = 200
+        /// Invalid frames one connection may send per second, and in a burst; beyond, it is
+        /// disconnected.
+        public var errorsPerSecond = 1.0
+        public var errorBurst = 30
+
+        public init() {}
+
+        /// No limits at all except the timeouts: for benchmarks that drive many connections
+        /// from one address at full speed.
+        public static var unlimited: Limits {
+            var limits = Limits()
+            limits.connectionsPerAddress = 0
+            limits.connections = 0
+            limits.messagesPerSecond = 0
+            limits.framesPerSecond = 0
+            limits.errorsPerSecond = 0
+            return limits
+        }
+    }
 
     public init(
         host: String = "",
@@ -39,7 +77,8 @@ public struct ServerConfiguration: Sendable {
         storeQueueLimit: Int = 100_000,
         maximumFramesDuringLogin: Int = 256,
         serverName: String = "Chatterbox",
-        eventLoopThreads: Int = System.coreCount
+        eventLoopThreads: Int = System.coreCount,
+        limits: Limits = Limits()
     ) {
         self.host = host
         self.port = port
@@ -52,6 +91,7 @@ public struct ServerConfiguration: Sendable {
         self.maximumFramesDuringLogin = maximumFramesDuringLogin
         self.serverName = serverName
         self.eventLoopThreads = eventLoopThreads
+        self.limits = limits
     }
 
     var usernameRules: UsernameRules { UsernameRules(serverName: serverName) }

@@ -38,10 +38,18 @@ final class SessionHandler: ChannelInboundHandler {
     private var hasUnflushedDeliveries = false
     private var closing = false
     private var logger: Logger
+    /// Messages the user may send (rate limit).
+    private var messageBudget: TokenBucket
+    /// Invalid frames the connection may send before it is disconnected.
+    private var errorBudget: TokenBucket
+    private var loginDeadline: Scheduled<Void>?
 
     init(hub: Hub) {
         self.hub = hub
         self.logger = hub.logger
+        let limits = hub.configuration.limits
+        messageBudget = TokenBucket(rate: limits.messagesPerSecond, burst: limits.messageBurst)
+        errorBudget = TokenBucket(rate: limits.errorsPerSecond, burst: limits.errorBurst)
     }
 
     // MARK: - Channel events
@@ -49,10 +57,28 @@ final class SessionHandler: ChannelInboundHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         if let remote = context.channel.remoteAddress { logger[metadataKey: "peer"] = "\(remote)" }
+        if context.channel.isActive { armLoginDeadline(context) }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        loginDeadline?.cancel()
         self.context = nil
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        armLoginDeadline(context)
+        context.fireChannelActive()
+    }
+
+    /// A connection that has not logged in within the timeout is closed (slowloris).
+    private func armLoginDeadline(_ context: ChannelHandlerContext) {
+        guard loginDeadline == nil else { return }
+        let timeout = hub.configuration.limits.loginTimeout
+        let session = NIOLoopBound(self, eventLoop: context.eventLoop)
+        loginDeadline = context.eventLoop.scheduleTask(in: timeout) {
+            guard case .awaitingLogin = session.value.state else { return }
+            session.value.disconnect(reason: "Login timed out: no {\"USERNAME\": ...} accepted within \(timeout.nanoseconds / 1_000_000_000) seconds.")
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -155,7 +181,21 @@ final class SessionHandler: ChannelInboundHandler {
             case .loggingIn:
                 earlyFrames.append(Frame(messages: messages))
             case .live(let user):
-                for message in messages { handle(message, from: user) }
+                var dropped = 0
+                for message in messages {
+                    guard messageBudget.take() else {
+                        dropped += 1
+                        continue
+                    }
+                    handle(message, from: user)
+                }
+                if dropped > 0 {
+                    let limits = hub.configuration.limits
+                    sendError(
+                        "Slow down: \(dropped) message\(dropped == 1 ? " was" : "s were") not sent (at most \(Self.format(limits.messagesPerSecond)) per second, bursts of \(limits.messageBurst)).",
+                        counted: false
+                    )
+                }
             case .closed:
                 break
             }
@@ -178,6 +218,7 @@ final class SessionHandler: ChannelInboundHandler {
             write(Frame(usernameAccepted: false, info: reason))
             context?.flush()
         case .accepted(let ticket):
+            loginDeadline?.cancel()
             let user = User(name: ticket.name, key: ticket.key)
             state = .loggingIn(user, features: features)
             logger.info("\(user.name) joined")
@@ -278,7 +319,7 @@ final class SessionHandler: ChannelInboundHandler {
         var accepted = message
         accepted.content = ChatCommand.literalText(message.content)
         if case .rejected(let reason) = hub.submit(accepted, senderKey: user.key) {
-            sendError(reason)
+            sendError(reason, counted: false)
         }
     }
 
@@ -287,7 +328,7 @@ final class SessionHandler: ChannelInboundHandler {
         case .lines(let lines):
             reply(lines, to: user)
         case .error(let text):
-            sendError(text)
+            sendError(text, counted: false)
         case .quit(let text):
             close(after: Frame(messages: [pseudoMessage(text, to: user)]))
         }
@@ -330,9 +371,11 @@ final class SessionHandler: ChannelInboundHandler {
         context?.flush()
     }
 
-    /// Tells the client the server is stopping, then closes.
-    func closeForShutdown() {
+    /// Tells the client the server is stopping, then closes; completes once closed.
+    func closeForShutdown() -> EventLoopFuture<Void> {
+        guard let context else { return connection.eventLoop.makeSucceededVoidFuture() }
         close(after: Frame(info: "The server is shutting down. Goodbye!"))
+        return context.channel.closeFuture
     }
 
     private func write(_ frame: Frame) {
@@ -342,7 +385,13 @@ final class SessionHandler: ChannelInboundHandler {
         context.write(wrapOutboundOut(buffer), promise: nil)
     }
 
-    private func sendError(_ text: String) {
+    /// Sends ERROR `text`. Errors caused by malformed input (`counted`) draw on the error
+    /// budget; a connection that exhausts it is disconnected.
+    private func sendError(_ text: String, counted: Bool = true) {
+        if counted, !errorBudget.take() {
+            disconnect(reason: "Disconnected: too many invalid frames.")
+            return
+        }
         write(Frame(error: text))
         context?.flush()
     }
@@ -373,6 +422,10 @@ final class SessionHandler: ChannelInboundHandler {
             deadline.cancel()
             channel.close(promise: nil)
         }
+    }
+
+    private static func format(_ rate: Double) -> String {
+        rate == rate.rounded() ? String(Int(rate)) : String(rate)
     }
 
     private static func isPresent(_ key: String, in frame: Frame) -> Bool {

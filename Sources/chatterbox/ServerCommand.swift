@@ -51,6 +51,27 @@ struct ServerCommand: AsyncParsableCommand {
     @Flag(help: "fsync every commit so messages also survive power loss (slower). By default they survive a server crash.")
     var syncCommits = false
 
+    @Option(help: "Most open connections from one IP address (0: unlimited).")
+    var maxConnectionsPerAddress: Int = 20
+
+    @Option(help: "Most open connections in all (0: unlimited).")
+    var maxConnections: Int = 50_000
+
+    @Option(help: "Messages one user may send per second, sustained (0: unlimited).")
+    var messageRate: Double = 10
+
+    @Option(help: "Messages one user may send in a burst.")
+    var messageBurst: Int = 20
+
+    @Option(help: "Seconds a connection has to log in.")
+    var loginTimeout: Int = 60
+
+    @Option(help: "Seconds a TLS handshake may take.")
+    var handshakeTimeout: Int = 10
+
+    @Flag(help: "Switch off connection, message, frame and error limits (benchmarks only).")
+    var noLimits = false
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
@@ -62,6 +83,10 @@ struct ServerCommand: AsyncParsableCommand {
             throw ValidationError("Limits must be positive.")
         }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("Unknown log level \(logLevel).") }
+        guard maxConnectionsPerAddress >= 0, maxConnections >= 0, messageRate >= 0, messageBurst >= 1,
+              loginTimeout >= 1, handshakeTimeout >= 1 else {
+            throw ValidationError("Limits must be positive (0 means unlimited where allowed).")
+        }
     }
 
     func run() async throws {
@@ -75,6 +100,16 @@ struct ServerCommand: AsyncParsableCommand {
         configuration.maximumFrameLength = maxFrameBytes
         configuration.maximumContentBytes = maxContentBytes
         configuration.serverName = serverName
+        var limits = noLimits ? ServerConfiguration.Limits.unlimited : ServerConfiguration.Limits()
+        if !noLimits {
+            limits.connectionsPerAddress = maxConnectionsPerAddress
+            limits.connections = maxConnections
+            limits.messagesPerSecond = messageRate
+            limits.messageBurst = messageBurst
+        }
+        limits.loginTimeout = .seconds(Int64(loginTimeout))
+        limits.handshakeTimeout = .seconds(Int64(handshakeTimeout))
+        configuration.limits = limits
 
         if plaintext {
             Console.error("WARNING: --plaintext: messages and usernames cross the network unencrypted.")

@@ -8,7 +8,7 @@ import Testing
 @Suite struct CrashRecoveryTests {
     @Test func everyMessageAnyClientSawSurvivesKillDashNine() async throws {
         let directory = TemporaryDirectory()
-        let historyArguments = ["--history-limit", "1000000"]
+        let historyArguments = ["--history-limit", "1000000", "--no-limits"]
         let server = try await ServerProcess.start(dataDirectory: directory.path, arguments: historyArguments)
         let security = ConnectionSecurity.tls(.certificateAuthorityFile(directory.path + "/ca.crt"))
         let senders = try await withThrowingTaskGroup(of: (Int, TestClient).self) { group in
@@ -57,7 +57,7 @@ import Testing
                 while delivered.value < 20_000, ContinuousClock.now < deadline {
                     try await Task.sleep(for: .milliseconds(5))
                 }
-                server.kill()
+                try await server.kill()
                 return []
             }
             var seen = Set<String>()
@@ -96,7 +96,7 @@ import Testing
             #expect(order == order.sorted { $0.lexicographicallyPrecedes($1) })
         }
         await reader.close()
-        #expect(restarted.terminate() == 0)
+        #expect(try await restarted.terminate() == 0)
     }
 }
 

@@ -54,16 +54,25 @@ public final class ServerProcess: Sendable {
     }
 
     /// SIGKILL: no chance to flush or close anything.
-    public func kill() {
+    public func kill() async throws {
         Foundation.kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        try await waitForExit()
     }
 
-    /// SIGTERM, then wait for the exit status.
-    public func terminate() -> Int32 {
+    /// SIGTERM, then the exit status.
+    public func terminate() async throws -> Int32 {
         process.terminate()
-        process.waitUntilExit()
+        try await waitForExit()
         return process.terminationStatus
+    }
+
+    /// Waits (bounded, without blocking a thread) for the process to exit.
+    public func waitForExit(timeout: Duration = .seconds(30)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning {
+            guard ContinuousClock.now < deadline else { throw TestFailure("server process still running after \(timeout)") }
+            try await Task.sleep(for: .milliseconds(10))
+        }
     }
 }
 

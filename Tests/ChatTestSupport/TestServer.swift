@@ -65,7 +65,8 @@ public final class TestServer: Sendable {
         tls: Bool = true,
         configure: (inout ServerConfiguration) -> Void = { _ in }
     ) async throws -> TestServer {
-        var configuration = ServerConfiguration(host: "127.0.0.1", port: 0, eventLoopThreads: 2)
+        // Functional tests run unthrottled; the tests of the limits set them explicitly.
+        var configuration = ServerConfiguration(host: "127.0.0.1", port: 0, eventLoopThreads: 2, limits: .unlimited)
         var caPath: String?
         if tls {
             let certificates = try LocalCertificateAuthority.loadOrCreate(in: dataDirectory)

@@ -1,0 +1,52 @@
+import NIOCore
+import Synchronization
+
+/// Counts open connections, in all and per remote address, and refuses those over the limits.
+final class ConnectionLimiter: Sendable {
+    private struct Counts {
+        var total = 0
+        var byAddress: [String: Int] = [:]
+    }
+
+    private let perAddress: Int
+    private let total: Int
+    private let counts = Mutex(Counts())
+
+    /// Limits of 0 mean unlimited.
+    init(perAddress: Int, total: Int) {
+        self.perAddress = perAddress
+        self.total = total
+    }
+
+    /// The key connections are counted under: the IP address without the port.
+    static func key(for address: SocketAddress?) -> String {
+        address?.ipAddress ?? "unknown"
+    }
+
+    /// Admits a connection from `key`, or says why not.
+    func admit(_ key: String) -> String? {
+        counts.withLock { counts in
+            if total > 0, counts.total >= total {
+                return "server full (\(total) connections)"
+            }
+            let current = counts.byAddress[key, default: 0]
+            if perAddress > 0, current >= perAddress {
+                return "\(perAddress) connections from \(key) already"
+            }
+            counts.total += 1
+            counts.byAddress[key] = current + 1
+            return nil
+        }
+    }
+
+    /// A connection admitted under `key` has closed.
+    func release(_ key: String) {
+        counts.withLock { counts in
+            counts.total -= 1
+            let remaining = counts.byAddress[key, default: 1] - 1
+            counts.byAddress[key] = remaining > 0 ? remaining : nil
+        }
+    }
+
+    var openConnections: Int { counts.withLock { $0.total } }
+}
