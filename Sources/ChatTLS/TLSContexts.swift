@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 public import NIOSSL
 
 /// Builds the TLS settings both sides use: TLS 1.2 at least, forward-secret AEAD suites only.
@@ -19,8 +20,13 @@ public enum TLSContexts {
         )
         configuration.minimumTLSVersion = .tlsv12
         configuration.cipherSuites = modernTLS12CipherSuites
+        configuration.shutdownTimeout = closeNotifyTimeout
         return try NIOSSLContext(configuration: configuration)
     }
+
+    /// How long a closing side waits for the peer's close_notify: a peer that has stopped
+    /// reading must not hold a closed connection open for long.
+    static let closeNotifyTimeout: TimeAmount = .seconds(1)
 
     /// How a client decides whether to trust the server.
     public enum ServerTrust: Sendable {
@@ -48,6 +54,7 @@ public enum TLSContexts {
         case .insecure:
             configuration.certificateVerification = .none
         }
+        configuration.shutdownTimeout = closeNotifyTimeout
         return try NIOSSLContext(configuration: configuration)
     }
 

@@ -1,0 +1,133 @@
+import ChatClient
+import ChatProtocol
+import ChatServer
+import ChatTestSupport
+import Foundation
+import NIOCore
+import Testing
+
+/// Slow, greedy and flooding peers: each limit holds and the other users carry on.
+@Suite struct LimitsTests {
+    @Test func connectionThatNeverLogsInIsClosed() async throws {
+        try await TestServer.with(configure: { $0.limits.loginTimeout = .milliseconds(300) }) { server in
+            let idle = try await server.connect()
+            let frames = try await idle.waitForClose()
+            #expect(frames.contains { $0.error?.contains("Login timed out") == true })
+        }
+    }
+
+    @Test func connectionThatNeverFinishesTheTLSHandshakeIsClosed() async throws {
+        try await TestServer.with(configure: { $0.limits.handshakeTimeout = .milliseconds(300) }) { server in
+            // A TCP connection that says nothing: no ClientHello ever comes.
+            let silent = try RawSocket(port: server.port)
+            let (bytes, closed) = await silent.readUntilClosed(timeout: .seconds(10))
+            #expect(closed)
+            #expect(bytes.isEmpty)
+        }
+    }
+
+    @Test func connectionsPerAddressAreCapped() async throws {
+        try await TestServer.with(configure: { $0.limits.connectionsPerAddress = 3 }) { server in
+            var clients: [TestClient] = []
+            for index in 0..<3 { clients.append(try await server.login("user\(index)")) }
+            await #expect(throws: ConnectionError.self) {
+                let connection = try await ChatConnection.connect(host: "127.0.0.1", port: server.port, security: server.security)
+                try await connection.run { _, _ in }
+            }
+            // A slot frees up once a connection closes (the server notices asynchronously).
+            await clients.removeFirst().close()
+            let deadline = ContinuousClock.now + .seconds(10)
+            var admitted: TestClient?
+            while admitted == nil, ContinuousClock.now < deadline {
+                admitted = try? await server.connect()
+                if admitted == nil { try await Task.sleep(for: .milliseconds(20)) }
+            }
+            #expect(try await admitted?.login("late").usernameAccepted == true)
+        }
+    }
+
+    @Test func messagesOverTheRateAreRefusedWithAnErrorAndOthersAreUnaffected() async throws {
+        try await TestServer.with(configure: {
+            $0.limits.messagesPerSecond = 1
+            $0.limits.messageBurst = 5
+        }) { server in
+            let flooder = try await server.login("flooder")
+            let calm = try await server.login("calm")
+            try await flooder.send((0..<20).map { ChatMessage(source: "flooder", destination: "ALL", timestamp: Int64($0), content: "flood \($0)") })
+            let error = try await flooder.nextError()
+            #expect(error.contains("Slow down: 15 messages were not sent"))
+            var received: [String] = []
+            while received.count < 5 { received += try await calm.nextMessages().map(\.content) }
+            #expect(received == (0..<5).map { "flood \($0)" })
+            // calm has its own budget.
+            try await calm.say("still here", as: "calm")
+            #expect(try await calm.nextMessages().map(\.content) == ["still here"])
+        }
+    }
+
+    @Test func aMillionTinyInvalidFramesEndInADisconnectWhileOthersChatOn() async throws {
+        try await TestServer.with(configure: {
+            $0.limits.errorsPerSecond = 1
+            $0.limits.errorBurst = 10
+        }) { server in
+            let alice = try await server.login("alice")
+            let bob = try await server.login("bob")
+            let attacker = try await server.connect()
+            // Each frame: length 2, then "{}".
+            let flood = ByteBuffer(string: String(repeating: "\u{0}\u{0}\u{0}\u{2}{}", count: 1_000_000))
+            let sending = Task { try? await attacker.sendRaw(flood) }
+            let frames = try await attacker.waitForClose(timeout: .seconds(30))
+            sending.cancel()
+            #expect(frames.last?.error == "Disconnected: too many invalid frames.")
+            #expect(frames.count <= 11)
+            try await alice.say("unaffected", as: "alice")
+            #expect(try await bob.nextMessages().map(\.content) == ["unaffected"])
+        }
+    }
+
+    @Test func floodOfValidFramesIsPacedNotBuffered() async throws {
+        try await TestServer.with(configure: {
+            $0.limits.framesPerSecond = 50
+            $0.limits.frameBurst = 10
+        }) { server in
+            let alice = try await server.login("alice")
+            let bob = try await server.login("bob")
+            let flooder = try await server.login("flooder")
+            // Each frame: length 15, then {"MESSAGES":[]} (valid, and does nothing).
+            let flood = ByteBuffer(string: String(repeating: "\u{0}\u{0}\u{0}\u{F}{\"MESSAGES\":[]}", count: 200_000))
+            let sending = Task { try? await flooder.sendRaw(flood) }
+            // While the flood waits in the flooder's own TCP window, others chat normally.
+            for round in 0..<5 {
+                try await alice.say("round \(round)", as: "alice")
+                #expect(try await bob.nextMessages().map(\.content) == ["round \(round)"])
+            }
+            sending.cancel()
+        }
+    }
+
+    @Test func clientThatStopsReadingIsDisconnectedAndOthersGetEverything() async throws {
+        try await TestServer.with(tls: false, configure: { $0.outboundQueueLimit = 256 * 1024 }) { server in
+            let slow = try RawSocket(port: server.port)
+            slow.send(Frame(username: "slow"))
+            let talker = try await server.login("talker")
+            let listener = try await server.login("listener")
+            // slow never reads. The talker sends 20 MB of broadcasts, a batch at a time once the
+            // listener has the previous one, so only slow falls behind (the kernel's socket
+            // buffers hold a few MB before the server's own queue grows).
+            let text = String(repeating: "x", count: 4000)
+            var sawSlowLeave = false
+            for batch in 0..<500 {
+                try await talker.send((0..<10).map { ChatMessage(source: "talker", destination: "ALL", timestamp: Int64(batch * 10 + $0), content: text) })
+                var received = 0
+                while received < 10 {
+                    let frame = try await listener.next(timeout: .seconds(30))
+                    received += frame.messages?.count ?? 0
+                    if frame.usersLeft == ["slow"] { sawSlowLeave = true }
+                }
+                #expect(received == 10)
+                if sawSlowLeave { break }
+            }
+            #expect(sawSlowLeave, "the client that stopped reading was never disconnected")
+        }
+    }
+}
