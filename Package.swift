@@ -95,6 +95,8 @@ let package = Package(
             dependencies: [
                 "ChatServer", "ChatClient", "ChatStoreSQLite", "ChatTLS", "ChatProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -108,7 +110,7 @@ let package = Package(
         .testTarget(
             name: "ChatServerTests",
             dependencies: [
-                "ChatServer", "ChatClient", "ChatStoreSQLite", "ChatTLS", "ChatProtocol", "ChatTestSupport",
+                "ChatServer", "ChatClient", "ChatStore", "ChatStoreSQLite", "ChatTLS", "ChatProtocol", "ChatTestSupport",
                 // Built for the tests that run the real executable (crash recovery).
                 "chatterbox",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -128,7 +130,7 @@ let package = Package(
         .target(
             name: "ChatTestSupport",
             dependencies: [
-                "ChatServer", "ChatClient", "ChatStoreSQLite", "ChatTLS", "ChatProtocol",
+                "ChatServer", "ChatClient", "ChatStore", "ChatStoreSQLite", "ChatTLS", "ChatProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

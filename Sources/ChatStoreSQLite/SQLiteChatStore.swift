@@ -21,7 +21,9 @@ public final class SQLiteChatStore: ChatStore {
     public let path: String
 
     /// Opens (creating and migrating if needed) the database at `path`.
-    public init(path: String, durability: Durability = .processCrash) throws {
+    /// - Parameter maximumPageCount: caps the file's size in pages (SQLite's `max_page_count`);
+    ///   writes beyond it fail as on a full disk. For tests of that failure.
+    public init(path: String, durability: Durability = .processCrash, maximumPageCount: Int? = nil) throws {
         self.path = path
         var configuration = Configuration()
         configuration.label = "chatterbox"
@@ -29,6 +31,9 @@ public final class SQLiteChatStore: ChatStore {
         let synchronous = durability == .powerLoss ? "FULL" : "NORMAL"
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+            if let maximumPageCount {
+                _ = try Int.fetchOne(db, sql: "PRAGMA max_page_count = \(maximumPageCount)")
+            }
         }
         pool = try DatabasePool(path: path, configuration: configuration)
         try Self.migrator.migrate(pool)
@@ -155,6 +160,11 @@ public final class SQLiteChatStore: ChatStore {
             let older = waiting.filter { $0.sequence < oldestShown }
             return History(messages: older + recent, truncated: truncated, pendingCount: waiting.count)
         }
+    }
+
+    /// SQLite's own consistency check: `["ok"]` for a sound database, otherwise the problems.
+    public func integrityCheck() throws -> [String] {
+        try pool.read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check") }
     }
 
     public func close() throws {

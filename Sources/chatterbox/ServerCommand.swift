@@ -5,6 +5,7 @@ import ChatTLS
 import Foundation
 import Logging
 import NIOCore
+import NIOSSL
 import ServiceLifecycle
 
 struct ServerCommand: AsyncParsableCommand {
@@ -92,14 +93,49 @@ struct ServerCommand: AsyncParsableCommand {
     func run() async throws {
         var logger = Logger(label: "chatterbox")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
-        let files = FileManager.default
-        try files.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        do {
+            try FileManager.default.createDirectory(
+                atPath: dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw fail("cannot use the data directory \(dataDirectory): \(error.localizedDescription)")
+        }
 
         var configuration = ServerConfiguration(host: host, port: port)
         configuration.historyLimit = historyLimit
         configuration.maximumFrameLength = maxFrameBytes
         configuration.maximumContentBytes = maxContentBytes
         configuration.serverName = serverName
+        configuration.limits = limits
+        configuration.tls = try makeTLS()
+
+        let databasePath = dataDirectory + "/chatterbox.sqlite"
+        let server: ChatServer
+        do {
+            let store = try SQLiteChatStore(path: databasePath, durability: syncCommits ? .powerLoss : .processCrash)
+            server = try ChatServer(configuration: configuration, store: store, logger: logger)
+        } catch {
+            throw fail("""
+                cannot open the database \(databasePath): \(error)
+                If the file is damaged or not a Chatterbox database, move it aside to start with an empty one, or restore a backup.
+                """)
+        }
+        let addresses: [SocketAddress]
+        do {
+            addresses = try await server.start()
+        } catch {
+            await server.stop()
+            throw fail("cannot listen on \(host.isEmpty ? "every local address" : host) port \(port): \(error)")
+        }
+        for address in addresses {
+            Console.line("Listening on \(address.ipAddress ?? "?") port \(address.port ?? 0) (\(plaintext ? "plain TCP" : "TLS"))")
+        }
+        let group = ServiceGroup(
+            configuration: .init(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        )
+        try await group.run()
+    }
+
+    private var limits: ServerConfiguration.Limits {
         var limits = noLimits ? ServerConfiguration.Limits.unlimited : ServerConfiguration.Limits()
         if !noLimits {
             limits.connectionsPerAddress = maxConnectionsPerAddress
@@ -109,37 +145,49 @@ struct ServerCommand: AsyncParsableCommand {
         }
         limits.loginTimeout = .seconds(Int64(loginTimeout))
         limits.handshakeTimeout = .seconds(Int64(handshakeTimeout))
-        configuration.limits = limits
+        return limits
+    }
 
+    /// The TLS context: the given certificate, or the generated one; `nil` for --plaintext.
+    private func makeTLS() throws -> NIOSSLContext? {
         if plaintext {
-            Console.error("WARNING: --plaintext: messages and usernames cross the network unencrypted.")
-        } else if let cert, let key {
-            configuration.tls = try TLSContexts.server(certificateChainPath: cert, privateKeyPath: key)
-        } else {
+            Console.error("WARNING: --plaintext: messages and usernames cross the network UNENCRYPTED.")
+            return nil
+        }
+        do {
+            if let cert, let key {
+                warnIfReadableByOthers(key)
+                return try TLSContexts.server(certificateChainPath: cert, privateKeyPath: key)
+            }
             var names = LocalCertificateAuthority.defaultHostNames()
             if !host.isEmpty, !names.contains(host), host != "0.0.0.0", host != "::" { names.append(host) }
             let generated = try LocalCertificateAuthority.loadOrCreate(in: dataDirectory, hostNames: names)
-            configuration.tls = try TLSContexts.server(
+            warnIfReadableByOthers(generated.server.privateKeyPath)
+            let context = try TLSContexts.server(
                 certificateChainPath: generated.server.certificatePath,
                 privateKeyPath: generated.server.privateKeyPath
             )
             let caPath = URL(fileURLWithPath: generated.caCertificatePath).standardizedFileURL.path
             if generated.createdAuthority { Console.line("Created a certificate authority for this server: \(caPath)") }
             Console.line("Clients trust this server with: -ca \(caPath)")
+            return context
+        } catch {
+            throw fail("cannot set up TLS: \(error)")
         }
+    }
 
-        let store = try SQLiteChatStore(
-            path: dataDirectory + "/chatterbox.sqlite",
-            durability: syncCommits ? .powerLoss : .processCrash
-        )
-        let server = try ChatServer(configuration: configuration, store: store, logger: logger)
-        let addresses = try await server.start()
-        for address in addresses {
-            Console.line("Listening on \(address.ipAddress ?? "?") port \(address.port ?? 0) (\(plaintext ? "plain TCP" : "TLS"))")
-        }
-        let group = ServiceGroup(
-            configuration: .init(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-        )
-        try await group.run()
+    /// A private key others can read is a key others may have copied.
+    private func warnIfReadableByOthers(_ path: String) {
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+              let mode = (attributes[.posixPermissions] as? NSNumber)?.intValue,
+              mode & 0o077 != 0
+        else { return }
+        Console.error("WARNING: the private key \(path) is readable by other users (mode \(String(mode, radix: 8))); run: chmod 600 \(path)")
+    }
+
+    /// Prints `message` and returns the error that ends the process with status 1.
+    private func fail(_ message: String) -> ExitCode {
+        Console.error("chatterbox: " + message)
+        return ExitCode.failure
     }
 }

@@ -1,5 +1,6 @@
 import ChatClient
 import ChatProtocol
+import ChatStoreSQLite
 import Foundation
 import Synchronization
 import ChatTestSupport
@@ -97,6 +98,10 @@ import Testing
         }
         await reader.close()
         #expect(try await restarted.terminate() == 0)
+        // The database itself is sound after the crash.
+        let store = try SQLiteChatStore(path: directory.path + "/chatterbox.sqlite")
+        #expect(try store.integrityCheck() == ["ok"])
+        try store.close()
     }
 }
 

@@ -12,12 +12,39 @@ public final class ServerProcess: Sendable {
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("chatterbox")
     }
 
-    /// Starts `chatterbox server 127.0.0.1 -p 0` with `arguments` and waits (bounded) until it
-    /// prints the port it listens on.
-    public static func start(dataDirectory: String, arguments: [String] = []) async throws -> ServerProcess {
+    /// Runs `chatterbox` with `arguments` to completion (bounded); its exit status and
+    /// everything it printed on stdout and stderr.
+    public static func runToExit(_ arguments: [String], timeout: Duration = .seconds(30)) async throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = executable
-        process.arguments = ["server", "127.0.0.1", "-p", "0", "--data-dir", dataDirectory, "--log-level", "error"] + arguments
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        let output = SharedText()
+        pipe.fileHandleForReading.readabilityHandler = { handle in
+            output.append(String(decoding: handle.availableData, as: UTF8.self))
+        }
+        try process.run()
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning {
+            guard ContinuousClock.now < deadline else {
+                process.terminate()
+                throw TestFailure("chatterbox \(arguments) still running after \(timeout)")
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        pipe.fileHandleForReading.readabilityHandler = nil
+        output.append(String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
+        return (process.terminationStatus, output.value)
+    }
+
+    /// Starts `chatterbox server 127.0.0.1 -p 0` with `arguments` and waits (bounded) until it
+    /// prints the port it listens on.
+    public static func start(dataDirectory: String, port: Int = 0, arguments: [String] = []) async throws -> ServerProcess {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = ["server", "127.0.0.1", "-p", String(port), "--data-dir", dataDirectory, "--log-level", "error"] + arguments
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = FileHandle.nullDevice

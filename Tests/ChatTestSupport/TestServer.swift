@@ -1,6 +1,7 @@
 import ChatClient
 import ChatProtocol
 import ChatServer
+import ChatStore
 import ChatStoreSQLite
 import ChatTLS
 import Foundation
@@ -36,10 +37,16 @@ public final class TestServer: Sendable {
     public static func with<Result>(
         tls: Bool = true,
         configure: (inout ServerConfiguration) -> Void = { _ in },
+        makeStore: (String) throws -> any ChatStore = defaultStore,
         _ body: (TestServer) async throws -> Result
     ) async throws -> Result {
         let directory = TemporaryDirectory()
-        return try await with(dataDirectory: directory.path, tls: tls, configure: configure, body)
+        return try await with(dataDirectory: directory.path, tls: tls, configure: configure, makeStore: makeStore, body)
+    }
+
+    /// The store servers use unless told otherwise: SQLite in the data directory.
+    public static func defaultStore(dataDirectory: String) throws -> any ChatStore {
+        try SQLiteChatStore(path: dataDirectory + "/chatterbox.sqlite")
     }
 
     /// Runs `body` with a server on `dataDirectory` (kept afterwards, for restarts).
@@ -47,9 +54,10 @@ public final class TestServer: Sendable {
         dataDirectory: String,
         tls: Bool = true,
         configure: (inout ServerConfiguration) -> Void = { _ in },
+        makeStore: (String) throws -> any ChatStore = defaultStore,
         _ body: (TestServer) async throws -> Result
     ) async throws -> Result {
-        let server = try await start(dataDirectory: dataDirectory, tls: tls, configure: configure)
+        let server = try await start(dataDirectory: dataDirectory, tls: tls, configure: configure, makeStore: makeStore)
         do {
             let result = try await body(server)
             await server.stop()
@@ -63,7 +71,8 @@ public final class TestServer: Sendable {
     public static func start(
         dataDirectory: String,
         tls: Bool = true,
-        configure: (inout ServerConfiguration) -> Void = { _ in }
+        configure: (inout ServerConfiguration) -> Void = { _ in },
+        makeStore: (String) throws -> any ChatStore = defaultStore
     ) async throws -> TestServer {
         // Functional tests run unthrottled; the tests of the limits set them explicitly.
         var configuration = ServerConfiguration(host: "127.0.0.1", port: 0, eventLoopThreads: 2, limits: .unlimited)
@@ -77,7 +86,7 @@ public final class TestServer: Sendable {
             caPath = certificates.caCertificatePath
         }
         configure(&configuration)
-        let store = try SQLiteChatStore(path: dataDirectory + "/chatterbox.sqlite")
+        let store = try makeStore(dataDirectory)
         var logger = Logger(label: "test.server")
         logger.logLevel = .critical
         let server = try ChatServer(configuration: configuration, store: store, logger: logger)
