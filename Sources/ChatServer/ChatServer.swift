@@ -121,10 +121,21 @@ public final class ChatServer: Service, Sendable {
     }
 
     /// Runs until graceful shutdown (SIGTERM/SIGINT in a `ServiceGroup`) or cancellation.
-    public func run() async throws {
-        try await start()
+    /// - Parameter onListening: called once every address is bound, with the addresses.
+    public func run(onListening: @Sendable ([SocketAddress]) -> Void) async throws {
+        do {
+            onListening(try await start())
+        } catch {
+            await stop()
+            throw error
+        }
         try? await gracefulShutdown()
         await stop()
+    }
+
+    /// Runs until graceful shutdown (SIGTERM/SIGINT in a `ServiceGroup`) or cancellation.
+    public func run() async throws {
+        try await run(onListening: { _ in })
     }
 
     // MARK: - Pipeline

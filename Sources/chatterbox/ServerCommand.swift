@@ -119,20 +119,22 @@ struct ServerCommand: AsyncParsableCommand {
                 If the file is damaged or not a Chatterbox database, move it aside to start with an empty one, or restore a backup.
                 """)
         }
-        let addresses: [SocketAddress]
-        do {
-            addresses = try await server.start()
-        } catch {
-            await server.stop()
-            throw fail("cannot listen on \(host.isEmpty ? "every local address" : host) port \(port): \(error)")
-        }
-        for address in addresses {
-            Console.line("Listening on \(address.ipAddress ?? "?") port \(address.port ?? 0) (\(plaintext ? "plain TCP" : "TLS"))")
+        // The service group installs the signal handlers before the server binds, so a
+        // SIGTERM that arrives during start-up still shuts down gracefully.
+        let transport = plaintext ? "plain TCP" : "TLS"
+        let service = ListeningService(server: server) { addresses in
+            for address in addresses {
+                Console.line("Listening on \(address.ipAddress ?? "?") port \(address.port ?? 0) (\(transport))")
+            }
         }
         let group = ServiceGroup(
-            configuration: .init(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            configuration: .init(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         )
-        try await group.run()
+        do {
+            try await group.run()
+        } catch {
+            throw fail("cannot listen on \(host.isEmpty ? "every local address" : host) port \(port): \(error)")
+        }
     }
 
     private var limits: ServerConfiguration.Limits {
@@ -189,5 +191,15 @@ struct ServerCommand: AsyncParsableCommand {
     private func fail(_ message: String) -> ExitCode {
         Console.error("chatterbox: " + message)
         return ExitCode.failure
+    }
+}
+
+/// Runs the server as a service and reports where it listens.
+private struct ListeningService: Service {
+    let server: ChatServer
+    let onListening: @Sendable ([SocketAddress]) -> Void
+
+    func run() async throws {
+        try await server.run(onListening: onListening)
     }
 }

@@ -5,7 +5,7 @@ import Synchronization
 public final class ServerProcess: Sendable {
     public let process: Process
     public let port: Int
-    private let output: SharedText
+    private let outputText: SharedText
 
     /// The `chatterbox` executable built next to the test bundle.
     public static var executable: URL {
@@ -47,7 +47,7 @@ public final class ServerProcess: Sendable {
         process.arguments = ["server", "127.0.0.1", "-p", String(port), "--data-dir", dataDirectory, "--log-level", "error"] + arguments
         let pipe = Pipe()
         process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
+        process.standardError = pipe
         let output = SharedText()
         pipe.fileHandleForReading.readabilityHandler = { handle in
             output.append(String(decoding: handle.availableData, as: UTF8.self))
@@ -72,13 +72,16 @@ public final class ServerProcess: Sendable {
     private init(process: Process, port: Int, output: SharedText) {
         self.process = process
         self.port = port
-        self.output = output
+        self.outputText = output
     }
 
     deinit {
         // Nothing outlives the test, even one that failed half-way.
         if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
     }
+
+    /// Everything the server printed so far (stdout and stderr).
+    public var output: String { outputText.value }
 
     /// SIGKILL: no chance to flush or close anything.
     public func kill() async throws {
@@ -106,6 +109,8 @@ public final class ServerProcess: Sendable {
 /// Text appended from one thread and read from another.
 public final class SharedText: Sendable {
     private let text = Mutex("")
+
+    public init() {}
 
     public func append(_ more: String) {
         text.withLock { $0 += more }
