@@ -162,19 +162,26 @@ public final class ChatServer: Service, Sendable {
     private func setUpConnection(_ channel: any Channel) throws {
         let limits = configuration.limits
         let address = ConnectionLimiter.key(for: channel.remoteAddress)
-        if let refusal = connectionLimiter.admit(address) {
-            // Closed before any TLS work: refusing must cost less than serving.
-            logger.notice("Refused a connection from \(address): \(refusal)")
+        let refusal = connectionLimiter.admit(address)
+        let limiter = connectionLimiter
+        if refusal == nil {
+            channel.closeFuture.whenComplete { _ in limiter.release(address) }
+        } else if limiter.beginPoliteRefusal() {
+            channel.closeFuture.whenComplete { _ in limiter.politeRefusalEnded() }
+        } else {
             channel.close(promise: nil)
             return
         }
-        let limiter = connectionLimiter
-        channel.closeFuture.whenComplete { _ in limiter.release(address) }
 
         let pipeline = channel.pipeline.syncOperations
         if let tls = configuration.tls {
             try pipeline.addHandler(NIOSSLServerHandler(context: tls))
             try pipeline.addHandler(HandshakeDeadline(timeout: limits.handshakeTimeout))
+        }
+        if let refusal {
+            logger.notice("Refusing a connection from \(address): \(refusal)")
+            try pipeline.addHandler(RefusalHandler(reason: "Connection refused: \(refusal). Try again later."))
+            return
         }
         try pipeline.addHandler(ByteToMessageHandler(FrameDecoder(maximumFrameLength: configuration.maximumFrameLength)))
         if limits.framesPerSecond > 0 {

@@ -6,7 +6,12 @@ final class ConnectionLimiter: Sendable {
     private struct Counts {
         var total = 0
         var byAddress: [String: Int] = [:]
+        var politeRefusals = 0
     }
+
+    /// Refused connections that may wait for a TLS handshake to be told why; beyond this,
+    /// refusals are closed at once so that refusing never costs more than serving.
+    static let maximumPoliteRefusals = 64
 
     private let perAddress: Int
     private let total: Int
@@ -27,16 +32,30 @@ final class ConnectionLimiter: Sendable {
     func admit(_ key: String) -> String? {
         counts.withLock { counts in
             if total > 0, counts.total >= total {
-                return "server full (\(total) connections)"
+                return "the server is full (\(total) connections)"
             }
             let current = counts.byAddress[key, default: 0]
             if perAddress > 0, current >= perAddress {
-                return "\(perAddress) connections from \(key) already"
+                return "there are already \(perAddress) connections from \(key)"
             }
             counts.total += 1
             counts.byAddress[key] = current + 1
             return nil
         }
+    }
+
+    /// Whether one more refused connection may be answered with an ERROR (it must then call
+    /// ``politeRefusalEnded()`` when closed).
+    func beginPoliteRefusal() -> Bool {
+        counts.withLock { counts in
+            guard counts.politeRefusals < Self.maximumPoliteRefusals else { return false }
+            counts.politeRefusals += 1
+            return true
+        }
+    }
+
+    func politeRefusalEnded() {
+        counts.withLock { $0.politeRefusals -= 1 }
     }
 
     /// A connection admitted under `key` has closed.

@@ -30,10 +30,9 @@ import Testing
         try await TestServer.with(configure: { $0.limits.connectionsPerAddress = 3 }) { server in
             var clients: [TestClient] = []
             for index in 0..<3 { clients.append(try await server.login("user\(index)")) }
-            await #expect(throws: ConnectionError.self) {
-                let connection = try await ChatConnection.connect(host: "127.0.0.1", port: server.port, security: server.security)
-                try await connection.run { _, _ in }
-            }
+            let refused = try await server.connect()
+            let frames = try await refused.waitForClose()
+            #expect(frames.map(\.error) == ["Connection refused: there are already 3 connections from 127.0.0.1. Try again later."])
             // A slot frees up once a connection closes (the server notices asynchronously).
             await clients.removeFirst().close()
             let deadline = ContinuousClock.now + .seconds(10)
