@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         // Pure protocol: JSON, frames, the message model and validation. No I/O.
@@ -90,10 +91,23 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Load generator and scenarios of `chatterbox bench` (docs/PERFORMANCE.md).
+        .target(
+            name: "ChatBench",
+            dependencies: [
+                "ChatProtocol", "ChatTLS",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "chatterbox",
             dependencies: [
-                "ChatServer", "ChatClient", "ChatStoreSQLite", "ChatTLS", "ChatProtocol",
+                "ChatServer", "ChatClient", "ChatStoreSQLite", "ChatTLS", "ChatProtocol", "ChatBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -73,6 +73,9 @@ struct ServerCommand: AsyncParsableCommand {
     @Flag(help: "Switch off connection, message, frame and error limits (benchmarks only).")
     var noLimits = false
 
+    @Option(help: "Event loop threads (default: one per core).")
+    var threads: Int?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
@@ -106,6 +109,7 @@ struct ServerCommand: AsyncParsableCommand {
         configuration.maximumContentBytes = maxContentBytes
         configuration.serverName = serverName
         configuration.limits = limits
+        if let threads { configuration.eventLoopThreads = max(1, threads) }
         configuration.tls = try makeTLS()
 
         let databasePath = dataDirectory + "/chatterbox.sqlite"

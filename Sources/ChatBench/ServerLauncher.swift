@@ -1,0 +1,156 @@
+import Foundation
+
+/// Which server a benchmark starts.
+public enum BenchServerKind: String, Sendable, CaseIterable, Codable {
+    case chatterbox
+    case ngircd
+    case inspircd
+
+    var wireProtocol: BenchProtocol { self == .chatterbox ? .chatterbox : .irc }
+}
+
+/// A server process started for a benchmark, pinned to a CPU, killed at the end.
+public final class LaunchedServer: Sendable {
+    public let kind: BenchServerKind
+    public let port: Int
+    public let pid: Int32
+    /// The CA file clients trust for this server.
+    public let caFile: String
+    private let process: Process
+    private let directory: String
+
+    private init(kind: BenchServerKind, port: Int, process: Process, directory: String, caFile: String) {
+        self.kind = kind
+        self.port = port
+        self.process = process
+        self.pid = process.processIdentifier
+        self.directory = directory
+        self.caFile = caFile
+    }
+
+    /// Starts `kind` on 127.0.0.1:`port` with TLS from the certificate in `certificates`
+    /// (a Chatterbox data directory: ca.crt, server.crt, server.key), pinned to `cpu` if given.
+    public static func launch(
+        _ kind: BenchServerKind, port: Int, cpu: Int?, chatterbox: String, certificates: String, threads: Int?
+    ) async throws -> LaunchedServer {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("chatterbox-bench-\(kind.rawValue)-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        var command: [String]
+        switch kind {
+        case .chatterbox:
+            for file in ["ca.crt", "ca.key", "server.crt", "server.key"] {
+                try FileManager.default.copyItem(atPath: certificates + "/" + file, toPath: directory + "/" + file)
+            }
+            command = [chatterbox, "server", "127.0.0.1", "-p", String(port), "--data-dir", directory,
+                       "--no-limits", "--log-level", "error"]
+            if let threads { command += ["--threads", String(threads)] }
+        case .ngircd:
+            let config = directory + "/ngircd.conf"
+            try ngircdConfig(port: port, certificates: certificates, directory: directory).write(toFile: config, atomically: true, encoding: .utf8)
+            command = ["/usr/sbin/ngircd", "--nodaemon", "--config", config]
+        case .inspircd:
+            let config = directory + "/inspircd.conf"
+            try inspircdConfig(port: port, certificates: certificates, directory: directory).write(toFile: config, atomically: true, encoding: .utf8)
+            command = ["/usr/sbin/inspircd", "--nofork", "--config", config, "--runasroot"]
+        }
+        if let cpu { command = ["/usr/bin/taskset", "-c", String(cpu)] + command }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst())
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        let log = FileHandle(forWritingAtPath: directory + "/server.log") ?? {
+            _ = FileManager.default.createFile(atPath: directory + "/server.log", contents: nil)
+            return FileHandle(forWritingAtPath: directory + "/server.log")!
+        }()
+        process.standardOutput = log
+        process.standardError = log
+        try process.run()
+        let server = LaunchedServer(kind: kind, port: port, process: process, directory: directory, caFile: certificates + "/ca.crt")
+        try await server.waitUntilListening()
+        return server
+    }
+
+    private func waitUntilListening() async throws {
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            guard process.isRunning else {
+                let log = (try? String(contentsOfFile: directory + "/server.log", encoding: .utf8)) ?? ""
+                throw BenchError("\(kind.rawValue) exited at start:\n\(log.suffix(2000))")
+            }
+            if Self.isListening(port: port) { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw BenchError("\(kind.rawValue) is not listening on port \(port)")
+    }
+
+    private static func isListening(port: Int) -> Bool {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+            }
+        }
+    }
+
+    public func stop() async {
+        process.terminate()
+        let deadline = Date().addingTimeInterval(10)
+        while process.isRunning, Date() < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+        if process.isRunning { kill(pid, SIGKILL) }
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    // MARK: - IRC server configurations: one channel, TLS 1.3, every throttle off.
+
+    static func ngircdConfig(port: Int, certificates: String, directory: String) -> String {
+        """
+        [Global]
+        Name = bench.chatterbox.local
+        Info = Chatterbox benchmark
+        Listen = 127.0.0.1
+        Ports =
+        PidFile = \(directory)/ngircd.pid
+        [Limits]
+        MaxConnections = 0
+        MaxConnectionsIP = 0
+        MaxJoins = 0
+        MaxNickLength = 30
+        MaxPenaltyTime = 0
+        PingTimeout = 3600
+        PongTimeout = 3600
+        [Options]
+        DNS = no
+        Ident = no
+        PAM = no
+        MorePrivacy = no
+        [SSL]
+        CertFile = \(certificates)/server.crt
+        KeyFile = \(certificates)/server.key
+        Ports = \(port)
+        CipherList = SECURE256:+SECURE128:-VERS-ALL:+VERS-TLS1.3
+        """
+    }
+
+    static func inspircdConfig(port: Int, certificates: String, directory: String) -> String {
+        """
+        <server name="bench.chatterbox.local" description="Chatterbox benchmark" network="Bench">
+        <admin name="bench" nick="bench" email="bench@localhost">
+        <module name="ssl_gnutls">
+        <sslprofile name="bench" provider="gnutls" certfile="\(certificates)/server.crt" keyfile="\(certificates)/server.key" cafile="" crlfile="" dhfile="" hash="sha256" priority="SECURE256:+SECURE128:-VERS-ALL:+VERS-TLS1.3" requestclientcert="no">
+        <bind address="127.0.0.1" port="\(port)" type="clients" sslprofile="bench">
+        <connect allow="*" maxlocal="0" maxglobal="0" maxconnwarn="off" useident="no" limit="100000" threshold="0" commandrate="0" fakelag="off" sendq="1073741824" recvq="1073741824" softsendq="1073741824" hardsendq="1073741824" pingfreq="3600" timeout="3600" localmax="100000" globalmax="100000" maxchans="100">
+        <channels users="100000" opers="100000">
+        <limits maxnick="30" maxchan="64" maxmodes="20" maxident="11" maxhost="64" maxquit="255" maxtopic="307" maxkick="255" maxreal="128" maxgecos="128" maxaway="200">
+        <performance netbuffersize="65536" somaxconn="4096" softlimit="100000" clonesonconnect="no" timeskipwarn="0" quietbursts="yes">
+        <security hideserver="" userstats="" customversion="" runasuser="" runasgroup="">
+        <pid file="\(directory)/inspircd.pid">
+        <log method="file" type="* -USERINPUT -USEROUTPUT" level="default" target="\(directory)/inspircd.log">
+        <path configdir="\(directory)" datadir="\(directory)" logdir="\(directory)" moduledir="/usr/lib/inspircd/modules" runtimedir="\(directory)">
+        """
+    }
+}

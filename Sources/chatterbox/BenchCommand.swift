@@ -1,0 +1,133 @@
+public import ArgumentParser
+import ChatBench
+import ChatTLS
+import Foundation
+
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure a chat server: fan-out throughput and latency, memory per connection, login storms.",
+        discussion: """
+            Scenarios (docs/PERFORMANCE.md):
+              a  100 clients, 10 senders, 500 msg/s
+              b  1,000 clients, 10 senders, 100 msg/s
+              c  highest sustainable rate at 100 clients with p99 under --p99-limit (50 ms)
+              d  memory per idle connection at 1,000 and 10,000 connections
+              e  1,000 clients logging in at once with 1,000 messages of history each
+              custom  --clients, --senders, --rate, --seconds
+
+            With --server the benchmark starts that server itself on 127.0.0.1 (pinned with
+            --server-cpu), with TLS and its throttles off; run the benchmark pinned to another
+            core: taskset -c 1 chatterbox bench --server chatterbox --server-cpu 0 --scenario a
+            """
+    )
+
+    enum Scenario: String, ExpressibleByArgument, CaseIterable {
+        case a, b, c, d, e, custom
+    }
+
+    @Option(help: "Scenario: \(Scenario.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var scenario: Scenario = .custom
+
+    @Option(help: "Server to start: chatterbox, ngircd or inspircd. Without it, --port of a running server is used.")
+    var server: BenchServerKind?
+
+    @Option(help: "Port (of the started or the running server).")
+    var port: Int = 19_000
+
+    @Option(help: "Protocol of a running server: chatterbox or irc.")
+    var `protocol`: BenchProtocol = .chatterbox
+
+    @Option(help: "PID of a running server, to sample its CPU and memory.")
+    var serverPID: Int32?
+
+    @Option(help: "CPU to pin a started server to.")
+    var serverCPU: Int?
+
+    @Option(help: "Event loop threads of a started Chatterbox server.")
+    var serverThreads: Int?
+
+    @Option(help: "Event loop threads of the load generator.")
+    var clientThreads: Int = 1
+
+    @Flag(help: "Plain TCP instead of TLS.")
+    var plaintext = false
+
+    @Option(help: "Clients (custom scenario).")
+    var clients: Int = 100
+
+    @Option(help: "Clients that send (custom scenario).")
+    var senders: Int = 10
+
+    @Option(help: "Messages per second from all senders together (custom scenario).")
+    var rate: Double = 500
+
+    @Option(help: "Seconds measured (after a one-second warm-up).")
+    var seconds: Double = 10
+
+    @Option(help: "p99 bound for scenario c, in milliseconds.")
+    var p99Limit: Double = 50
+
+    @Option(help: "First rate scenario c tries, in messages per second.")
+    var startRate: Double = 2000
+
+    @Option(help: "Bytes of message content (frames are about 150 bytes with the default 100).")
+    var contentLength: Int = 100
+
+    @Option(help: "Write the machine-readable summary (JSON) to this file.")
+    var json: String?
+
+    func run() async throws {
+        let certificates = FileManager.default.temporaryDirectory.appendingPathComponent("chatterbox-bench-certificates").path
+        _ = try LocalCertificateAuthority.loadOrCreate(in: certificates)
+        var settings = BenchSettings(
+            chatterboxExecutable: URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL.path,
+            certificates: certificates)
+        settings.launch = server
+        settings.port = port
+        settings.externalProtocol = `protocol`
+        settings.serverPID = serverPID
+        settings.serverCPU = serverCPU
+        settings.serverThreads = serverThreads
+        settings.clientThreads = clientThreads
+        settings.trust = plaintext ? nil : .insecure
+        settings.contentLength = contentLength
+        settings.progress = { Console.error($0) }
+
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let summary: Data
+        switch scenario {
+        case .a, .b, .custom:
+            let (clients, senders, rate) = switch scenario {
+            case .a: (100, 10, 500.0)
+            case .b: (1000, 10, 100.0)
+            default: (self.clients, self.senders, self.rate)
+            }
+            let report = try await BenchScenarios.fanout(settings, clients: clients, senders: senders, rate: rate, seconds: seconds)
+            Console.line(report.line)
+            summary = try encoder.encode(report)
+        case .c:
+            let report = try await BenchScenarios.maximumRate(
+                settings, clients: 100, senders: 10, p99Limit: p99Limit, startRate: startRate, probeSeconds: seconds)
+            Console.line(report.line)
+            summary = try encoder.encode(report)
+        case .d:
+            let reports = try await BenchScenarios.idle(settings, counts: [1000, 10_000])
+            for report in reports { Console.line(report.line) }
+            summary = try encoder.encode(reports)
+        case .e:
+            let report = try await BenchScenarios.loginStorm(settings, clients: 1000, history: 1000)
+            Console.line(report.line)
+            summary = try encoder.encode(report)
+        }
+        if let json {
+            try summary.write(to: URL(fileURLWithPath: json))
+        } else {
+            Console.line(String(decoding: summary, as: UTF8.self))
+        }
+    }
+}
+
+extension BenchServerKind: ExpressibleByArgument {}
+extension BenchProtocol: ExpressibleByArgument {}
