@@ -7,7 +7,8 @@ public struct BenchSettings: Sendable {
     /// The server to start for the run; `nil` to use one already running at `host`:`port`.
     public var launch: BenchServerKind?
     public var host = "127.0.0.1"
-    public var port = 19_000
+    /// 0: a free port for a launched server.
+    public var port = 0
     /// The process to sample for CPU and memory (set automatically when launching).
     public var serverPID: Int32?
     /// The protocol of an external server.
@@ -49,7 +50,7 @@ public enum BenchScenarios {
         }
         let server = try await LaunchedServer.launch(
             kind, port: settings.port, cpu: settings.serverCPU, chatterbox: settings.chatterboxExecutable,
-            certificates: settings.certificates, threads: settings.serverThreads)
+            certificates: settings.certificates, threads: settings.serverThreads, tls: settings.trust != nil)
         do {
             let trust = settings.trust.map { _ in TLSContexts.ServerTrust.certificateAuthorityFile(server.caFile) }
             let target = LoadTarget(host: "127.0.0.1", port: server.port, protocol: kind.wireProtocol, tls: trust)

@@ -203,7 +203,7 @@ enum SenderTask {
     ) -> RepeatedTask {
         let intervalNanos = 1e9 / rate
         let total = Int(Double(end - start) / intervalNanos)
-        let sent = NIOLoopBoundBox(0, eventLoop: channel.eventLoop)
+        let sent = NIOLoopBoundBox.makeBoxSendingValue(0, eventLoop: channel.eventLoop)
         let delay = max(start, monotonicNanos()) - monotonicNanos()
         return channel.eventLoop.scheduleRepeatedTask(initialDelay: .nanoseconds(Int64(delay)), delay: .milliseconds(1)) { task in
             let now = monotonicNanos()

@@ -30,9 +30,12 @@ public final class LaunchedServer: Sendable {
 
     /// Starts `kind` on 127.0.0.1:`port` with TLS from the certificate in `certificates`
     /// (a Chatterbox data directory: ca.crt, server.crt, server.key), pinned to `cpu` if given.
+    /// - Parameter port: where to listen; 0 picks a free port.
     public static func launch(
-        _ kind: BenchServerKind, port: Int, cpu: Int?, chatterbox: String, certificates: String, threads: Int?
+        _ kind: BenchServerKind, port requestedPort: Int, cpu: Int?, chatterbox: String, certificates: String, threads: Int?, tls: Bool = true
     ) async throws -> LaunchedServer {
+        let port = requestedPort == 0 ? try freePort() : requestedPort
+        guard !isListening(port: port) else { throw BenchError("port \(port) is already in use") }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("chatterbox-bench-\(kind.rawValue)-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var command: [String]
@@ -44,13 +47,14 @@ public final class LaunchedServer: Sendable {
             command = [chatterbox, "server", "127.0.0.1", "-p", String(port), "--data-dir", directory,
                        "--no-limits", "--log-level", "error"]
             if let threads { command += ["--threads", String(threads)] }
+            if !tls { command.append("--plaintext") }
         case .ngircd:
             let config = directory + "/ngircd.conf"
-            try ngircdConfig(port: port, certificates: certificates, directory: directory).write(toFile: config, atomically: true, encoding: .utf8)
+            try ngircdConfig(port: port, certificates: certificates, directory: directory, tls: tls).write(toFile: config, atomically: true, encoding: .utf8)
             command = ["/usr/sbin/ngircd", "--nodaemon", "--config", config]
         case .inspircd:
             let config = directory + "/inspircd.conf"
-            try inspircdConfig(port: port, certificates: certificates, directory: directory).write(toFile: config, atomically: true, encoding: .utf8)
+            try inspircdConfig(port: port, certificates: certificates, directory: directory, tls: tls).write(toFile: config, atomically: true, encoding: .utf8)
             command = ["/usr/sbin/inspircd", "--nofork", "--config", config, "--runasroot"]
         }
         if let cpu { command = ["/usr/bin/taskset", "-c", String(cpu)] + command }
@@ -68,6 +72,23 @@ public final class LaunchedServer: Sendable {
         let server = LaunchedServer(kind: kind, port: port, process: process, directory: directory, caFile: certificates + "/ca.crt")
         try await server.waitUntilListening()
         return server
+    }
+
+    /// A TCP port nothing listens on now, from the kernel.
+    public static func freePort() throws -> Int {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0
+            }
+        }
+        guard bound else { throw BenchError("cannot find a free port") }
+        return Int(UInt16(bigEndian: address.sin_port))
     }
 
     private func waitUntilListening() async throws {
@@ -107,13 +128,13 @@ public final class LaunchedServer: Sendable {
 
     // MARK: - IRC server configurations: one channel, TLS 1.3, every throttle off.
 
-    static func ngircdConfig(port: Int, certificates: String, directory: String) -> String {
+    static func ngircdConfig(port: Int, certificates: String, directory: String, tls: Bool) -> String {
         """
         [Global]
         Name = bench.chatterbox.local
         Info = Chatterbox benchmark
         Listen = 127.0.0.1
-        Ports =
+        Ports = \(tls ? "" : String(port))
         PidFile = \(directory)/ngircd.pid
         [Limits]
         MaxConnections = 0
@@ -131,18 +152,18 @@ public final class LaunchedServer: Sendable {
         [SSL]
         CertFile = \(certificates)/server.crt
         KeyFile = \(certificates)/server.key
-        Ports = \(port)
+        Ports = \(tls ? String(port) : "")
         CipherList = SECURE256:+SECURE128:-VERS-ALL:+VERS-TLS1.3
         """
     }
 
-    static func inspircdConfig(port: Int, certificates: String, directory: String) -> String {
+    static func inspircdConfig(port: Int, certificates: String, directory: String, tls: Bool) -> String {
         """
         <server name="bench.chatterbox.local" description="Chatterbox benchmark" network="Bench">
         <admin name="bench" nick="bench" email="bench@localhost">
         <module name="ssl_gnutls">
         <sslprofile name="bench" provider="gnutls" certfile="\(certificates)/server.crt" keyfile="\(certificates)/server.key" cafile="" crlfile="" dhfile="" hash="sha256" priority="SECURE256:+SECURE128:-VERS-ALL:+VERS-TLS1.3" requestclientcert="no">
-        <bind address="127.0.0.1" port="\(port)" type="clients" sslprofile="bench">
+        <bind address="127.0.0.1" port="\(port)" type="clients"\(tls ? " sslprofile=\"bench\"" : "")>
         <connect allow="*" maxlocal="0" maxglobal="0" maxconnwarn="off" useident="no" limit="100000" threshold="0" commandrate="0" fakelag="off" sendq="1073741824" recvq="1073741824" softsendq="1073741824" hardsendq="1073741824" pingfreq="3600" timeout="3600" localmax="100000" globalmax="100000" maxchans="100">
         <channels users="100000" opers="100000">
         <limits maxnick="30" maxchan="64" maxmodes="20" maxident="11" maxhost="64" maxquit="255" maxtopic="307" maxkick="255" maxreal="128" maxgecos="128" maxaway="200">

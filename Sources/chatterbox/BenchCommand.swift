@@ -32,8 +32,8 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Server to start: chatterbox, ngircd or inspircd. Without it, --port of a running server is used.")
     var server: BenchServerKind?
 
-    @Option(help: "Port (of the started or the running server).")
-    var port: Int = 19_000
+    @Option(help: "Port of the running server, or for the started one (default: a free port).")
+    var port: Int = 0
 
     @Option(help: "Protocol of a running server: chatterbox or irc.")
     var `protocol`: BenchProtocol = .chatterbox
