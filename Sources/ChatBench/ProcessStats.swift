@@ -22,18 +22,8 @@ public struct ProcessStats: Sendable, Codable {
         return ProcessStats(cpuSeconds: (user + system) / ticks, residentBytes: resident)
     }
 
-    /// /proc files report a size of 0, so read them until the end rather than by their size.
+    /// /proc files report a size of 0, so read them to the end rather than by their size.
     private static func readProcFile(_ path: String) -> String? {
-        let descriptor = open(path, O_RDONLY)
-        guard descriptor >= 0 else { return nil }
-        defer { close(descriptor) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
-            if count <= 0 { break }
-            bytes += chunk[0..<count]
-        }
-        return String(decoding: bytes, as: UTF8.self)
+        FileHandle(forReadingAtPath: path).map { String(decoding: $0.readDataToEndOfFile(), as: UTF8.self) }
     }
 }

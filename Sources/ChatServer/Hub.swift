@@ -48,7 +48,7 @@ final class Hub: Sendable {
         self.store = store
         self.logger = logger
         self.historyPool = historyPool
-        let outboxes = eventLoops.enumerated().map { Outbox(eventLoop: $1, index: $0) }
+        let outboxes = eventLoops.enumerated().map { Outbox(eventLoop: $1, index: $0, pacing: configuration.flushPacing) }
         self.outboxes = outboxes
         self.outboxByLoop = Dictionary(uniqueKeysWithValues: outboxes.map { (ObjectIdentifier($0.eventLoop), $0) })
         var users: [String: KnownUser] = [:]

@@ -3,9 +3,10 @@ import NIOCore
 
 /// Frames waiting to be written on one event loop.
 ///
-/// The hub appends deliveries from any thread; the loop drains them in one task, writing
-/// every frame and flushing each connection once, so frames that queue up in the same tick
-/// share TLS records and syscalls.
+/// The hub appends deliveries from any thread; the loop drains them in one task, gathering
+/// each connection's frames into one write and one flush, so frames that queue up together
+/// share a TLS record and a syscall. Drains are at least `pacing` apart: an idle server
+/// delivers at once, a busy one lets frames gather so that each syscall carries more of them.
 final class Outbox: Sendable {
     /// A frame and who gets it. A broadcast shares one list of recipients (the loop's
     /// presence list) and one encoded frame across every recipient.
@@ -22,26 +23,33 @@ final class Outbox: Sendable {
     private struct Queue: Sendable {
         var deliveries: [Delivery] = []
         var drainScheduled = false
+        var lastDrain = NIODeadline.distantPast
     }
 
     let eventLoop: any EventLoop
     /// Position among the server's outboxes (one per event loop).
     let index: Int
+    private let pacing: TimeAmount
     private let queue = NIOLockedValueBox(Queue())
 
-    init(eventLoop: any EventLoop, index: Int) {
+    init(eventLoop: any EventLoop, index: Int, pacing: TimeAmount) {
         self.eventLoop = eventLoop
         self.index = index
+        self.pacing = pacing
     }
 
     func enqueue(_ frame: ByteBuffer, to recipients: Recipients) {
-        let mustSchedule = queue.withLockedValue { queue in
+        let drainAt: NIODeadline? = queue.withLockedValue { queue in
             queue.deliveries.append(Delivery(frame: frame, recipients: recipients))
-            defer { queue.drainScheduled = true }
-            return !queue.drainScheduled
+            guard !queue.drainScheduled else { return nil }
+            queue.drainScheduled = true
+            return queue.lastDrain + pacing
         }
-        if mustSchedule {
+        guard let drainAt else { return }
+        if drainAt <= .now() {
             eventLoop.execute { self.drain() }
+        } else {
+            eventLoop.scheduleTask(deadline: drainAt) { self.drain() }
         }
     }
 
@@ -52,6 +60,7 @@ final class Outbox: Sendable {
     private func drain() {
         let deliveries = queue.withLockedValue { queue in
             queue.drainScheduled = false
+            queue.lastDrain = .now()
             let taken = queue.deliveries
             queue.deliveries.removeAll(keepingCapacity: true)
             return taken

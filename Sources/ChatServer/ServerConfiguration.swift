@@ -29,6 +29,9 @@ public struct ServerConfiguration: Sendable {
     public var eventLoopThreads: Int
     /// Protections against slow, flooding and greedy peers.
     public var limits: Limits
+    /// Least time between two flushes of deliveries on one event loop. An idle loop flushes
+    /// at once; a busy one gathers more frames per syscall.
+    public var flushPacing: TimeAmount = .microseconds(500)
 
     /// Protections against slow, flooding and greedy peers. A limit of 0 means unlimited.
     public struct Limits: Sendable {
@@ -77,7 +80,7 @@ public struct ServerConfiguration: Sendable {
         storeQueueLimit: Int = 100_000,
         maximumFramesDuringLogin: Int = 256,
         serverName: String = "Chatterbox",
-        eventLoopThreads: Int = System.coreCount,
+        eventLoopThreads: Int = ServerConfiguration.usableCores,
         limits: Limits = Limits()
     ) {
         self.host = host
@@ -95,4 +98,18 @@ public struct ServerConfiguration: Sendable {
     }
 
     var usernameRules: UsernameRules { UsernameRules(serverName: serverName) }
+
+    /// Cores this process may run on: the machine's (or cgroup's) count, narrowed by CPU
+    /// affinity, so that a server pinned with `taskset -c 0` runs one event loop, not two
+    /// competing for the same core.
+    public static var usableCores: Int {
+        var count = System.coreCount
+        if let allowed = CPUAffinity.allowedCPUCount() { count = min(count, allowed) }
+        return max(1, count)
+    }
+
+    /// The number of CPUs in a kernel CPU list such as "0-3,6" (exposed for tests).
+    public static func cpuCount(inList list: String) -> Int? {
+        CPUAffinity.count(inList: Substring(list))
+    }
 }

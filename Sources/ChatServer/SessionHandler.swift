@@ -35,7 +35,10 @@ final class SessionHandler: ChannelInboundHandler {
     private var heldBackBytes = 0
     /// Frames the client sent while its login was completing, handled once it is live.
     private var earlyFrames: [Frame] = []
-    private var hasUnflushedDeliveries = false
+    /// Frames delivered since the last flush, gathered for one write.
+    private var pendingDeliveries: ByteBuffer?
+    /// Whether `pendingDeliveries` is still a frame shared with other recipients.
+    private var pendingDeliveriesShared = false
     private var closing = false
     private var logger: Logger
     /// Messages the user may send (rate limit).
@@ -347,13 +350,29 @@ final class SessionHandler: ChannelInboundHandler {
     // MARK: - Output
 
     /// Writes a frame the hub delivered; true when this session now needs a flush.
+    ///
+    /// Frames delivered in one outbox drain are gathered into one buffer, written once: one TLS
+    /// record and one syscall for all of them instead of one each. A single frame is passed on
+    /// as is, still shared with every other recipient.
     func deliver(_ frame: ByteBuffer) -> Bool {
         switch state {
         case .live:
-            context?.write(wrapOutboundOut(frame), promise: nil)
-            if hasUnflushedDeliveries { return false }
-            hasUnflushedDeliveries = true
-            return true
+            guard var gathered = pendingDeliveries else {
+                pendingDeliveries = frame
+                pendingDeliveriesShared = true
+                return true
+            }
+            pendingDeliveries = nil  // keeps `gathered` uniquely referenced, so appends do not copy it again
+            if pendingDeliveriesShared {
+                // Second frame: move off the shared broadcast buffer into one of our own.
+                var own = context?.channel.allocator.buffer(capacity: 4 * (gathered.readableBytes + frame.readableBytes)) ?? ByteBuffer()
+                own.writeImmutableBuffer(gathered)
+                gathered = own
+                pendingDeliveriesShared = false
+            }
+            gathered.writeImmutableBuffer(frame)
+            pendingDeliveries = gathered
+            return false
         case .loggingIn:
             heldBack.append(frame)
             heldBackBytes += frame.readableBytes
@@ -367,8 +386,9 @@ final class SessionHandler: ChannelInboundHandler {
     }
 
     func flushDeliveries() {
-        hasUnflushedDeliveries = false
-        context?.flush()
+        guard let gathered = pendingDeliveries else { return }
+        pendingDeliveries = nil
+        context?.writeAndFlush(wrapOutboundOut(gathered), promise: nil)
     }
 
     /// Tells the client the server is stopping, then closes; completes once closed.

@@ -130,3 +130,14 @@ import Testing
         }
     }
 }
+
+@Suite struct CPUAffinityTests {
+    @Test func countsCPUListsTheWayTheKernelWritesThem() {
+        #expect(ServerConfiguration.cpuCount(inList: "0") == 1)
+        #expect(ServerConfiguration.cpuCount(inList: "0-3") == 4)
+        #expect(ServerConfiguration.cpuCount(inList: "0-3,6,8-9") == 7)
+        #expect(ServerConfiguration.cpuCount(inList: "\t0-1") == 2)
+        #expect(ServerConfiguration.cpuCount(inList: "x") == nil)
+        #expect(ServerConfiguration.usableCores >= 1)
+    }
+}
