@@ -125,7 +125,8 @@ let package = Package(
             name: "ChatServerTests",
             dependencies: [
                 "ChatServer", "ChatClient", "ChatStore", "ChatStoreSQLite", "ChatTLS", "ChatProtocol", "ChatTestSupport",
-                // Built for the tests that run the real executable (crash recovery).
+                "ChatBench",
+                // Built for the tests that run the real executable (crash recovery, benchmark smoke test).
                 "chatterbox",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
