@@ -32,9 +32,9 @@ enum BenchWire {
     /// `B<sender>-<sequence>-<intended send time in ns>-` and padding to `contentLength`.
     static func broadcast(
         from name: String, sender: Int, sequence: Int, intendedNanos: UInt64, contentLength: Int,
-        protocol: BenchProtocol, into buffer: inout ByteBuffer
+        protocol: BenchProtocol, measured: Bool = true, into buffer: inout ByteBuffer
     ) {
-        var content = "B\(sender)-\(sequence)-\(intendedNanos)-"
+        var content = measured ? "B\(sender)-\(sequence)-\(intendedNanos)-" : "flood \(sequence) "
         if content.utf8.count < contentLength {
             content += String(repeating: "x", count: contentLength - content.utf8.count)
         }

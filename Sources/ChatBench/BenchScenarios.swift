@@ -27,6 +27,12 @@ public struct BenchSettings: Sendable {
     public var certificates: String
     /// Bytes of message content (frames are about 50 bytes longer).
     public var contentLength = 100
+    /// Extra arguments for a launched Chatterbox server (e.g. to keep its limits on).
+    public var serverArguments: [String] = []
+    /// Clients that log in and then stop reading, alongside the measured ones.
+    public var stalledClients = 0
+    /// Messages per second from one extra, unmeasured client during the run.
+    public var floodRate = 0.0
     public var progress: @Sendable (String) -> Void = { _ in }
 
     public init(chatterboxExecutable: String, certificates: String) {
@@ -50,7 +56,8 @@ public enum BenchScenarios {
         }
         let server = try await LaunchedServer.launch(
             kind, port: settings.port, cpu: settings.serverCPU, chatterbox: settings.chatterboxExecutable,
-            certificates: settings.certificates, threads: settings.serverThreads, tls: settings.trust != nil)
+            certificates: settings.certificates, threads: settings.serverThreads, tls: settings.trust != nil,
+            extraArguments: settings.serverArguments)
         do {
             let trust = settings.trust.map { _ in TLSContexts.ServerTrust.certificateAuthorityFile(server.caFile) }
             let target = LoadTarget(host: "127.0.0.1", port: server.port, protocol: kind.wireProtocol, tls: trust)
@@ -70,10 +77,18 @@ public enum BenchScenarios {
             do {
                 settings.progress("\(settings.serverName): connecting \(clients) clients")
                 _ = try await generator.connect(count: clients) { settings.progress("  \($0) logged in") }
+                if settings.stalledClients > 0 {
+                    settings.progress("  \(settings.stalledClients) more clients log in and stop reading")
+                    try await generator.addStalledClients(settings.stalledClients)
+                }
+                if settings.floodRate > 0 {
+                    _ = try await generator.addFlooder()
+                    settings.progress("  one more client floods at \(Int(settings.floodRate)) msg/s")
+                }
                 settings.progress("\(settings.serverName): \(senders) senders, \(Int(rate)) msg/s for \(seconds) s")
                 let measurement = try await generator.run(
                     senders: senders, rate: rate, seconds: seconds, contentLength: settings.contentLength,
-                    serverPID: pid, progress: settings.progress)
+                    floodRate: settings.floodRate, serverPID: pid, progress: settings.progress)
                 await generator.shutdown()
                 return RunReport(server: settings.serverName, clients: clients, senders: senders, measurement: measurement)
             } catch {

@@ -46,6 +46,8 @@ public final class LoadGenerator: Sendable {
     let stats: StatsRegistry
     private let sslContext: NIOSSLContext?
     private let clients: NIOLockedValueBox<[ConnectedClient]>
+    /// Clients that are not measured: ones that stopped reading, and a flooder.
+    private let bystanders: NIOLockedValueBox<[ConnectedClient]>
 
     struct ConnectedClient: Sendable {
         var name: String
@@ -58,6 +60,24 @@ public final class LoadGenerator: Sendable {
         stats = StatsRegistry(group: group)
         sslContext = try target.tls.map { try TLSContexts.client(trust: $0) }
         clients = NIOLockedValueBox([])
+        bystanders = NIOLockedValueBox([])
+    }
+
+    /// Connects `count` clients that log in and then stop reading, as a client on a dead
+    /// link or a hostile one would; they are not measured.
+    public func addStalledClients(_ count: Int) async throws {
+        for index in 0..<count {
+            let (client, _) = try await connectOne(name: "stalled\(index)")
+            try await client.channel.setOption(ChannelOptions.autoRead, value: false).get()
+            bystanders.withLockedValue { $0.append(client) }
+        }
+    }
+
+    /// Connects a client that will send unmeasured broadcasts at `rate` during each run.
+    public func addFlooder() async throws -> String {
+        let (client, _) = try await connectOne(name: "flooder")
+        bystanders.withLockedValue { $0.append(client) }
+        return client.name
     }
 
     public var connectedCount: Int { clients.withLockedValue { $0.count } }
@@ -125,7 +145,7 @@ public final class LoadGenerator: Sendable {
     /// for `warmup + seconds`, measuring the last `seconds`; then waits for the deliveries.
     public func run(
         senders: Int, rate: Double, seconds: Double, warmup: Double = 1, contentLength: Int = 100,
-        serverPID: Int32?, progress: @Sendable (String) -> Void = { _ in }
+        floodRate: Double = 0, serverPID: Int32?, progress: @Sendable (String) -> Void = { _ in }
     ) async throws -> RunMeasurement {
         let all = clients.withLockedValue { $0 }
         guard senders >= 1, senders <= all.count else { throw BenchError("need 1...\(all.count) senders") }
@@ -134,10 +154,15 @@ public final class LoadGenerator: Sendable {
         let end = windowStart + UInt64(seconds * 1e9)
         try await stats.reset(window: windowStart...end)
         let perSender = rate / Double(senders)
-        let tasks = all.prefix(senders).enumerated().map { index, client in
+        var tasks = all.prefix(senders).enumerated().map { index, client in
             SenderTask.start(
                 channel: client.channel, name: client.name, index: index, rate: perSender,
                 start: start, end: end, contentLength: contentLength, protocol: target.protocol, stats: stats)
+        }
+        if floodRate > 0, let flooder = bystanders.withLockedValue({ $0.first { $0.name == "flooder" } }) {
+            tasks.append(SenderTask.start(
+                channel: flooder.channel, name: flooder.name, index: -1, rate: floodRate, start: start, end: end,
+                contentLength: contentLength, protocol: target.protocol, stats: nil))
         }
 
         // Sample the server at the start of the window.
@@ -187,6 +212,9 @@ public final class LoadGenerator: Sendable {
         let all = clients.withLockedValue { clients in
             defer { clients = [] }
             return clients
+        } + bystanders.withLockedValue { clients in
+            defer { clients = [] }
+            return clients
         }
         for client in all { client.channel.close(promise: nil) }
         try? await group.shutdownGracefully()
@@ -196,10 +224,11 @@ public final class LoadGenerator: Sendable {
 /// Sends one client's share of the load on its event loop, in 1 ms ticks. Messages have
 /// intended send times on a fixed schedule; a tick sends every message that is due, so
 /// latency counts from when a message should have gone out (no coordinated omission).
+/// Without `stats` the messages carry no measurement marker (a flooder's).
 enum SenderTask {
     static func start(
         channel: any Channel, name: String, index: Int, rate: Double, start: UInt64, end: UInt64,
-        contentLength: Int, protocol: BenchProtocol, stats: StatsRegistry
+        contentLength: Int, protocol: BenchProtocol, stats: StatsRegistry?
     ) -> RepeatedTask {
         let intervalNanos = 1e9 / rate
         let total = Int(Double(end - start) / intervalNanos)
@@ -215,10 +244,10 @@ enum SenderTask {
             for sequence in sent.value..<(sent.value + count) {
                 let intended = start + UInt64(Double(sequence) * intervalNanos)
                 BenchWire.broadcast(from: name, sender: index, sequence: sequence, intendedNanos: intended,
-                                    contentLength: contentLength, protocol: `protocol`, into: &buffer)
+                                    contentLength: contentLength, protocol: `protocol`, measured: stats != nil, into: &buffer)
             }
             sent.value += count
-            stats.local(channel.eventLoop).sent += UInt64(count)
+            stats?.local(channel.eventLoop).sent += UInt64(count)
             channel.writeAndFlush(buffer, promise: nil)
             if sent.value >= total { task.cancel() }
         }

@@ -32,7 +32,8 @@ public final class LaunchedServer: Sendable {
     /// (a Chatterbox data directory: ca.crt, server.crt, server.key), pinned to `cpu` if given.
     /// - Parameter port: where to listen; 0 picks a free port.
     public static func launch(
-        _ kind: BenchServerKind, port requestedPort: Int, cpu: Int?, chatterbox: String, certificates: String, threads: Int?, tls: Bool = true
+        _ kind: BenchServerKind, port requestedPort: Int, cpu: Int?, chatterbox: String, certificates: String, threads: Int?, tls: Bool = true,
+        extraArguments: [String] = []
     ) async throws -> LaunchedServer {
         let port = requestedPort == 0 ? try freePort() : requestedPort
         guard !isListening(port: port) else { throw BenchError("port \(port) is already in use") }
@@ -44,8 +45,9 @@ public final class LaunchedServer: Sendable {
             for file in ["ca.crt", "ca.key", "server.crt", "server.key"] {
                 try FileManager.default.copyItem(atPath: certificates + "/" + file, toPath: directory + "/" + file)
             }
-            command = [chatterbox, "server", "127.0.0.1", "-p", String(port), "--data-dir", directory,
-                       "--no-limits", "--log-level", "error"]
+            command = [chatterbox, "server", "127.0.0.1", "-p", String(port), "--data-dir", directory, "--log-level", "error"]
+            // Limits off unless the caller passes its own (a benchmark drives many clients from one address).
+            command += extraArguments.isEmpty ? ["--no-limits"] : extraArguments
             if let threads { command += ["--threads", String(threads)] }
             if !tls { command.append("--plaintext") }
         case .ngircd:

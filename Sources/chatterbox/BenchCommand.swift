@@ -74,6 +74,15 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Bytes of message content (frames are about 150 bytes with the default 100).")
     var contentLength: Int = 100
 
+    @Option(help: "Clients that log in and then stop reading, besides the measured ones.")
+    var stalledClients: Int = 0
+
+    @Option(help: "Messages per second from one extra client (e.g. to see a rate limit protect the others).")
+    var floodRate: Double = 0
+
+    @Option(parsing: .unconditional, help: "Arguments for a started Chatterbox server instead of --no-limits, e.g. \"--max-connections-per-address 0\".")
+    var serverArguments: String?
+
     @Option(help: "Write the machine-readable summary (JSON) to this file.")
     var json: String?
 
@@ -92,6 +101,9 @@ struct BenchCommand: AsyncParsableCommand {
         settings.clientThreads = clientThreads
         settings.trust = plaintext ? nil : .insecure
         settings.contentLength = contentLength
+        settings.stalledClients = stalledClients
+        settings.floodRate = floodRate
+        settings.serverArguments = serverArguments.map { $0.split(separator: " ").map(String.init) } ?? []
         settings.progress = { Console.error($0) }
 
         let encoder = JSONEncoder()
