@@ -166,7 +166,7 @@ public final class LaunchedServer: Sendable {
         <module name="ssl_gnutls">
         <sslprofile name="bench" provider="gnutls" certfile="\(certificates)/server.crt" keyfile="\(certificates)/server.key" cafile="" crlfile="" dhfile="" hash="sha256" priority="SECURE256:+SECURE128:-VERS-ALL:+VERS-TLS1.3" requestclientcert="no">
         <bind address="127.0.0.1" port="\(port)" type="clients"\(tls ? " sslprofile=\"bench\"" : "")>
-        <connect allow="*" maxlocal="0" maxglobal="0" maxconnwarn="off" useident="no" limit="100000" threshold="0" commandrate="0" fakelag="off" sendq="1073741824" recvq="1073741824" softsendq="1073741824" hardsendq="1073741824" pingfreq="3600" timeout="3600" localmax="100000" globalmax="100000" maxchans="100">
+        <connect allow="*" maxlocal="0" maxglobal="0" maxconnwarn="off" useident="no" limit="100000" threshold="0" commandrate="2000000000" fakelag="off" resolvehostnames="no" sendq="1073741824" recvq="1073741824" softsendq="1073741824" hardsendq="1073741824" pingfreq="3600" timeout="3600" localmax="100000" globalmax="100000" maxchans="100">
         <channels users="100000" opers="100000">
         <limits maxnick="30" maxchan="64" maxmodes="20" maxident="11" maxhost="64" maxquit="255" maxtopic="307" maxkick="255" maxreal="128" maxgecos="128" maxaway="200">
         <performance netbuffersize="65536" somaxconn="4096" softlimit="100000" clonesonconnect="no" timeskipwarn="0" quietbursts="yes">

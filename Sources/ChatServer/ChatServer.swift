@@ -61,7 +61,6 @@ public final class ChatServer: Service, Sendable {
             return !state.started
         }
         guard shouldStart else { return localAddresses }
-        hub.start()
         var port = configuration.port
         var listeners: [any Channel] = []
         do {
@@ -108,11 +107,11 @@ public final class ChatServer: Service, Sendable {
         }
         // Each session sends its goodbye and closes within two seconds.
         _ = try? await EventLoopFuture.andAllComplete(closed, on: group.next()).get()
-        // Committing what is queued and closing the database block: keep them off the
-        // cooperative threads.
-        let (hub, store, logger) = (self.hub, self.store, self.logger)
+        // The leaving users' last changes are staged on their loops: commit them, then close
+        // the database off the cooperative threads (it blocks).
+        await hub.commitStagedChanges()
+        let (store, logger) = (self.store, self.logger)
         try? await NIOThreadPool.singleton.runIfActive {
-            hub.stopWriter()
             do { try store.close() } catch { logger.error("Closing the store failed: \(error)") }
         }
         try? await historyPool.shutdownGracefully()

@@ -10,8 +10,9 @@ import Synchronization
 ///
 /// All state sits behind one lock, and every frame bound for a client is queued into its
 /// outbox while that lock is held, so every client sees events in one global order.
-/// A message is delivered only after the store has committed it: whatever a client has seen
-/// survives a crash of the server.
+/// Messages accepted on an event loop are staged in its ``TickBatch`` and committed together
+/// when the loop's tick ends; a message is delivered only after that commit, so whatever a
+/// client has seen survives a crash of the server.
 final class Hub: Sendable {
     struct State {
         var presence: Presence
@@ -32,7 +33,7 @@ final class Hub: Sendable {
     private let outboxByLoop: [ObjectIdentifier: Outbox]
     private let state: Mutex<State>
     private let store: any ChatStore
-    private let writer: StoreWriter<OrderedReply>
+    private let batches: [TickBatch]
     private let historyPool: NIOThreadPool
 
     init(
@@ -60,13 +61,7 @@ final class Hub: Sendable {
             nextSequence: snapshot.lastSequence + 1,
             lastDelivered: snapshot.lastSequence
         ))
-        self.writer = StoreWriter(store: store, capacity: configuration.storeQueueLimit)
-    }
-
-    func start() {
-        writer.start { [self] items, failure in
-            didCommit(items, failure: failure)
-        }
+        self.batches = eventLoops.enumerated().map { TickBatch(eventLoop: $1, index: $0) }
     }
 
     /// The outbox of `eventLoop` (one of the server's loops).
@@ -104,9 +99,7 @@ final class Hub: Sendable {
             let through = state.lastDelivered
             let pendingAfter = state.users[key]?.deliveredThrough ?? through
             let user = KnownUser(name: name, deliveredThrough: through)
-            guard writer.enqueue(.user(user)) else {
-                return .rejected("The server is overloaded. Please try again in a moment.")
-            }
+            stage(.store(.user(user)), for: connection)
             state.users[key] = user
             enqueueToEveryone(joined, except: nil, state: state)
             state.presence.insert(connection, key: key)
@@ -138,9 +131,7 @@ final class Hub: Sendable {
             let through = state.lastDelivered
             let name = state.users[key]?.name ?? key
             state.users[key] = KnownUser(name: name, deliveredThrough: through)
-            if !writer.enqueue(.user(KnownUser(name: name, deliveredThrough: through))) {
-                logger.warning("Store queue full: delivery watermark of \(name) not saved")
-            }
+            stage(.store(.user(KnownUser(name: name, deliveredThrough: through))), for: connection)
             enqueueToEveryone(encode(Frame(usersLeft: [name])), except: nil, state: state)
         }
     }
@@ -152,90 +143,117 @@ final class Hub: Sendable {
         case rejected(String)
     }
 
-    /// Accepts a message from the user `senderKey` (SRC already checked): resolves DEST,
-    /// checks blocks, gives it its place in the order and queues it for the store. It is
-    /// delivered once committed.
-    func submit(_ message: ChatMessage, senderKey: String) -> SubmitOutcome {
+    /// Accepts a message from the user `senderKey` on `connection` (SRC already checked):
+    /// resolves DEST, checks blocks and stages it on the connection's loop. It gets its place
+    /// in the order when the tick's batch is committed, and is delivered then.
+    func submit(_ message: ChatMessage, senderKey: String, from connection: ClientConnection) -> SubmitOutcome {
         let destinationKey = UsernameRules.key(message.destination)
-        return state.withLock { state in
-            guard let sender = state.users[senderKey] else { return .rejected("You are not logged in.") }
+        let outcome: Result<ChatMessage, SubmitRefusal> = state.withLock { state in
+            guard let sender = state.users[senderKey] else { return .failure(SubmitRefusal("You are not logged in.")) }
             var accepted = message
             accepted.source = sender.name
             if destinationKey == UsernameRules.key(ChatMessage.broadcastDestination) {
                 accepted.destination = ChatMessage.broadcastDestination
             } else {
                 guard let recipient = state.users[destinationKey] else {
-                    return .rejected("Message not sent: there is no user named \(message.destination).")
+                    return .failure(SubmitRefusal("Message not sent: there is no user named \(message.destination)."))
                 }
                 if state.blocks.contains(BlockRelation(blocker: senderKey, blocked: destinationKey)) {
-                    return .rejected("Message not sent: you have blocked \(recipient.name). Use /UnBlock \(recipient.name) first.")
+                    return .failure(SubmitRefusal("Message not sent: you have blocked \(recipient.name). Use /UnBlock \(recipient.name) first."))
                 }
                 if state.blocks.contains(BlockRelation(blocker: destinationKey, blocked: senderKey)) {
-                    return .rejected("Message not sent: \(recipient.name) is not accepting messages from you.")
+                    return .failure(SubmitRefusal("Message not sent: \(recipient.name) is not accepting messages from you."))
                 }
                 accepted.destination = recipient.name
             }
-            let stored = StoredMessage(sequence: state.nextSequence, message: accepted)
-            guard writer.enqueue(.message(stored)) else {
-                return .rejected("Message not sent: the server is overloaded. Please try again in a moment.")
-            }
-            state.nextSequence += 1
+            return .success(accepted)
+        }
+        switch outcome {
+        case .success(let accepted):
+            // Encoded once, here, off the lock; every recipient shares the buffer.
+            stage(.message(accepted, frame: encode(Frame(messages: [accepted]))), for: connection)
             return .accepted
+        case .failure(let refusal):
+            return .rejected(refusal.reason)
         }
     }
 
-    /// A frame for one connection that must arrive after the messages queued before it.
-    struct OrderedReply: Sendable {
-        var frame: ByteBuffer
-        var connection: ClientConnection
+    private struct SubmitRefusal: Error {
+        var reason: String
+        init(_ reason: String) { self.reason = reason }
     }
 
-    /// Sends `frame` to `connection` after every message accepted so far has been delivered,
+    /// Sends `frame` to `connection` after every message staged so far has been delivered,
     /// so that a command's answer never overtakes the messages typed before it.
     func deliverInOrder(_ frame: ByteBuffer, to connection: ClientConnection) {
-        if !writer.enqueue(marker: OrderedReply(frame: frame, connection: connection)) {
-            connection.outbox.enqueue(frame, to: connection)
+        stage(.reply(frame, to: connection), for: connection)
+    }
+
+    // MARK: - Commit and delivery
+
+    /// Stages `item` in the batch of `connection`'s event loop (call on that loop); the first
+    /// item of a tick schedules the commit for when the tick's reading is done.
+    private func stage(_ item: TickBatch.Item, for connection: ClientConnection) {
+        let batch = batches[connection.outbox.index]
+        if batch.add(item) {
+            batch.eventLoop.execute { self.commit(batch) }
         }
     }
 
-    /// Delivers a committed group, in order (runs on the store writer's thread).
-    private func didCommit(_ items: [StoreWriter<OrderedReply>.Item], failure: (any Error)?) {
-        if let failure { logger.error("Store write failed: \(failure)") }
-        // Encoding happens before taking the lock.
-        var frames: [ByteBuffer?] = []
-        frames.reserveCapacity(items.count)
-        for item in items {
-            if failure == nil, case .store(.message(let stored)) = item {
-                frames.append(encode(Frame(messages: [stored.message])))
-            } else {
-                frames.append(nil)
-            }
-        }
+    /// Commits a loop's batch in one transaction, then delivers it in order. Sequence numbers
+    /// are given under the lock, so the order in the store is the order everyone sees.
+    private func commit(_ batch: TickBatch) {
+        let items = batch.take()
+        guard !items.isEmpty else { return }
         state.withLock { state in
-            for (item, frame) in zip(items, frames) {
+            var operations: [StoreOperation] = []
+            operations.reserveCapacity(items.count)
+            var sequences: [Int64] = []
+            for case .message(let message, _) in items {
+                sequences.append(state.nextSequence)
+                operations.append(.message(StoredMessage(sequence: state.nextSequence, message: message)))
+                state.nextSequence += 1
+            }
+            for case .store(let operation) in items { operations.append(operation) }
+            var failure: (any Error)?
+            do {
+                try store.apply(operations)
+            } catch {
+                failure = error
+                logger.error("Store write failed, \(sequences.count) messages not delivered: \(error)")
+            }
+            var nextSequence = sequences.makeIterator()
+            for item in items {
                 switch item {
-                case .marker(let reply):
-                    reply.connection.outbox.enqueue(reply.frame, to: reply.connection)
-                case .store(.message(let stored)):
-                    state.lastDelivered = max(state.lastDelivered, stored.sequence)
-                    let message = stored.message
+                case .message(let message, let frame):
+                    let sequence = nextSequence.next()!
                     let senderKey = UsernameRules.key(message.source)
-                    guard let frame else {
+                    guard failure == nil else {
                         if let sender = state.presence[senderKey] {
                             let error = "Message not sent: the server could not store it. Please try again."
                             sender.outbox.enqueue(encode(Frame(error: error)), to: sender)
                         }
                         continue
                     }
+                    state.lastDelivered = sequence
                     if message.isBroadcast {
                         deliverBroadcast(frame, from: senderKey, state: state)
                     } else {
                         deliverDirect(frame, message: message, senderKey: senderKey, state: state)
                     }
+                case .reply(let frame, let connection):
+                    connection.outbox.enqueue(frame, to: connection)
                 case .store:
                     break
                 }
             }
+        }
+    }
+
+    /// Runs every commit the loops have scheduled so far (before the store closes).
+    func commitStagedChanges() async {
+        for batch in batches {
+            try? await batch.eventLoop.submit { self.commit(batch) }.get()
         }
     }
 
@@ -280,7 +298,8 @@ final class Hub: Sendable {
         case quit(String)
     }
 
-    func perform(_ command: ChatCommand, for key: String) -> CommandReply {
+    /// Runs `command` for the user `key` on `connection` (on its loop).
+    func perform(_ command: ChatCommand, for key: String, on connection: ClientConnection) -> CommandReply {
         switch command {
         case .help:
             return .lines(["Commands:"] + ChatCommand.helpLines + ["Start a message with // to send text beginning with /."])
@@ -290,9 +309,9 @@ final class Hub: Sendable {
             let name = state.withLock { $0.users[key]?.name ?? key }
             return .lines(["You are logged in as \(name)."])
         case .block(let operand):
-            return changeBlock(operand, for: key, blocking: true)
+            return changeBlock(operand, for: key, blocking: true, connection: connection)
         case .unblock(let operand):
-            return changeBlock(operand, for: key, blocking: false)
+            return changeBlock(operand, for: key, blocking: false, connection: connection)
         case .blocked:
             let names = state.withLock { state in
                 state.blocks.blocked(by: key).map { state.users[$0]?.name ?? $0 }
@@ -310,7 +329,7 @@ final class Hub: Sendable {
         }
     }
 
-    private func changeBlock(_ operand: String?, for key: String, blocking: Bool) -> CommandReply {
+    private func changeBlock(_ operand: String?, for key: String, blocking: Bool, connection: ClientConnection) -> CommandReply {
         let verb = blocking ? "Block" : "UnBlock"
         guard let name = ChatCommand.username(in: operand) else {
             return .error("Usage: /\(verb) <username>")
@@ -327,12 +346,12 @@ final class Hub: Sendable {
             let relation = BlockRelation(blocker: key, blocked: targetKey)
             if blocking {
                 guard !state.blocks.contains(relation) else { return .lines(["\(target.name) is already blocked."]) }
-                guard writer.enqueue(.block(relation)) else { return .error("The server is overloaded; try again.") }
+                stage(.store(.block(relation)), for: connection)
                 state.blocks.insert(relation)
                 return .lines(["You blocked \(target.name). Neither of you will see the other's messages."])
             } else {
                 guard state.blocks.contains(relation) else { return .lines(["\(target.name) is not blocked."]) }
-                guard writer.enqueue(.unblock(relation)) else { return .error("The server is overloaded; try again.") }
+                stage(.store(.unblock(relation)), for: connection)
                 state.blocks.remove(relation)
                 let reverse = BlockRelation(blocker: targetKey, blocked: key)
                 if state.blocks.contains(reverse) {
@@ -357,11 +376,6 @@ final class Hub: Sendable {
             state.accepting = false
             return Array(state.presence.byKey.values)
         }
-    }
-
-    /// Commits what is queued and stops the store writer.
-    func stopWriter() {
-        writer.stop()
     }
 
     // MARK: - Helpers

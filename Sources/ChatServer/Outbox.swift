@@ -5,8 +5,10 @@ import NIOCore
 ///
 /// The hub appends deliveries from any thread; the loop drains them in one task, gathering
 /// each connection's frames into one write and one flush, so frames that queue up together
-/// share a TLS record and a syscall. Drains are at least `pacing` apart: an idle server
-/// delivers at once, a busy one lets frames gather so that each syscall carries more of them.
+/// share a TLS record and a syscall. A drain starts no sooner after the previous one than
+/// that one took (and at least `pacing`): an idle server delivers at once, a busy one spends
+/// at most about half its time draining and lets frames gather meanwhile, so that each
+/// syscall carries more of them as the load grows.
 final class Outbox: Sendable {
     /// A frame and who gets it. A broadcast shares one list of recipients (the loop's
     /// presence list) and one encoded frame across every recipient.
@@ -24,6 +26,7 @@ final class Outbox: Sendable {
         var deliveries: [Delivery] = []
         var drainScheduled = false
         var lastDrain = NIODeadline.distantPast
+        var lastDrainDuration = TimeAmount.zero
     }
 
     let eventLoop: any EventLoop
@@ -43,7 +46,7 @@ final class Outbox: Sendable {
             queue.deliveries.append(Delivery(frame: frame, recipients: recipients))
             guard !queue.drainScheduled else { return nil }
             queue.drainScheduled = true
-            return queue.lastDrain + pacing
+            return queue.lastDrain + max(pacing, queue.lastDrainDuration)
         }
         guard let drainAt else { return }
         if drainAt <= .now() {
@@ -58,9 +61,14 @@ final class Outbox: Sendable {
     }
 
     private func drain() {
+        let started = NIODeadline.now()
+        defer {
+            let duration = NIODeadline.now() - started
+            queue.withLockedValue { $0.lastDrainDuration = duration }
+        }
         let deliveries = queue.withLockedValue { queue in
             queue.drainScheduled = false
-            queue.lastDrain = .now()
+            queue.lastDrain = started
             let taken = queue.deliveries
             queue.deliveries.removeAll(keepingCapacity: true)
             return taken

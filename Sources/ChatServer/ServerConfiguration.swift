@@ -19,8 +19,6 @@ public struct ServerConfiguration: Sendable {
     public var maximumContentBytes: Int
     /// Bytes that may wait to be sent to one client before it is disconnected as too slow.
     public var outboundQueueLimit: Int
-    /// Messages and other changes that may wait for the store before new messages are refused.
-    public var storeQueueLimit: Int
     /// Frames a client may send while its login is still completing.
     public var maximumFramesDuringLogin: Int
     /// The name the server answers commands under. Reserved as a username.
@@ -29,9 +27,10 @@ public struct ServerConfiguration: Sendable {
     public var eventLoopThreads: Int
     /// Protections against slow, flooding and greedy peers.
     public var limits: Limits
-    /// Least time between two flushes of deliveries on one event loop. An idle loop flushes
-    /// at once; a busy one gathers more frames per syscall.
-    public var flushPacing: TimeAmount = .microseconds(500)
+    /// Least time between two flushes of deliveries on one event loop (a busy loop waits as
+    /// long as its previous flush took). An idle loop flushes at once; a busy one gathers more
+    /// frames per syscall.
+    public var flushPacing: TimeAmount = .microseconds(250)
 
     /// Protections against slow, flooding and greedy peers. A limit of 0 means unlimited.
     public struct Limits: Sendable {
@@ -77,7 +76,6 @@ public struct ServerConfiguration: Sendable {
         historyLimit: Int = 1000,
         maximumContentBytes: Int = 64 * 1024,
         outboundQueueLimit: Int = 8 * 1024 * 1024,
-        storeQueueLimit: Int = 100_000,
         maximumFramesDuringLogin: Int = 256,
         serverName: String = "Chatterbox",
         eventLoopThreads: Int = ServerConfiguration.usableCores,
@@ -90,7 +88,6 @@ public struct ServerConfiguration: Sendable {
         self.historyLimit = historyLimit
         self.maximumContentBytes = maximumContentBytes
         self.outboundQueueLimit = outboundQueueLimit
-        self.storeQueueLimit = storeQueueLimit
         self.maximumFramesDuringLogin = maximumFramesDuringLogin
         self.serverName = serverName
         self.eventLoopThreads = eventLoopThreads

@@ -321,13 +321,13 @@ final class SessionHandler: ChannelInboundHandler {
         }
         var accepted = message
         accepted.content = ChatCommand.literalText(message.content)
-        if case .rejected(let reason) = hub.submit(accepted, senderKey: user.key) {
+        if case .rejected(let reason) = hub.submit(accepted, senderKey: user.key, from: connection) {
             sendError(reason, counted: false)
         }
     }
 
     private func run(_ command: ChatCommand, for user: User) {
-        switch hub.perform(command, for: user.key) {
+        switch hub.perform(command, for: user.key, on: connection) {
         case .lines(let lines):
             reply(lines, to: user)
         case .error(let text):
