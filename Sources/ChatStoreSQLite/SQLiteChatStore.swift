@@ -19,6 +19,9 @@ public final class SQLiteChatStore: ChatStore {
     private let pool: DatabasePool
     /// Where the database file is.
     public let path: String
+    /// Moves the write-ahead log into the database file from a thread of its own, so that no
+    /// commit on an event loop waits for a checkpoint and its fsyncs.
+    private let checkpointer: Checkpointer
 
     /// Opens (creating and migrating if needed) the database at `path`.
     /// - Parameter maximumPageCount: caps the file's size in pages (SQLite's `max_page_count`);
@@ -31,12 +34,16 @@ public final class SQLiteChatStore: ChatStore {
         let synchronous = durability == .powerLoss ? "FULL" : "NORMAL"
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+            // Checkpoints run on the checkpointer's own connection, never inside a commit.
+            _ = try Int.fetchOne(db, sql: "PRAGMA wal_autocheckpoint = 0")
             if let maximumPageCount {
                 _ = try Int.fetchOne(db, sql: "PRAGMA max_page_count = \(maximumPageCount)")
             }
         }
         pool = try DatabasePool(path: path, configuration: configuration)
         try Self.migrator.migrate(pool)
+        checkpointer = try Checkpointer(path: path)
+        checkpointer.start()
     }
 
     static var migrator: DatabaseMigrator {
@@ -168,6 +175,7 @@ public final class SQLiteChatStore: ChatStore {
     }
 
     public func close() throws {
+        checkpointer.stop()
         try pool.close()
     }
 
@@ -176,5 +184,43 @@ public final class SQLiteChatStore: ChatStore {
             sequence: row[0],
             message: ChatMessage(source: row[1], destination: row[2], timestamp: row[3], content: row[4])
         )
+    }
+}
+
+/// Checkpoints the write-ahead log in the background every 200 ms. PASSIVE checkpoints never
+/// block the writer; the log file is reused once fully copied.
+final class Checkpointer: Sendable {
+    private let queue: DatabaseQueue
+    private let stopRequested = DispatchSemaphore(value: 0)
+    private let finished = DispatchSemaphore(value: 0)
+
+    init(path: String) throws {
+        var configuration = Configuration()
+        configuration.label = "chatterbox.checkpointer"
+        configuration.busyMode = .timeout(10)
+        queue = try DatabaseQueue(path: path, configuration: configuration)
+    }
+
+    func start() {
+        let thread = Thread { [self] in run() }
+        thread.name = "chatterbox-checkpoint"
+        thread.start()
+    }
+
+    /// Stops the thread after a last, full checkpoint. Call once.
+    func stop() {
+        stopRequested.signal()
+        finished.wait()
+        try? queue.close()
+    }
+
+    private func run() {
+        while true {
+            let done = stopRequested.wait(timeout: .now() + .milliseconds(200)) == .success
+            // The last checkpoint on the way out copies everything and empties the log file.
+            _ = try? queue.writeWithoutTransaction { try $0.checkpoint(done ? .truncate : .passive) }
+            if done { break }
+        }
+        finished.signal()
     }
 }
