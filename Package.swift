@@ -73,6 +73,7 @@ let package = Package(
                 "ChatProtocol", "ChatStore", "ChatTLS", "ChatNetworking",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
@@ -129,6 +130,7 @@ let package = Package(
                 // Built for the tests that run the real executable (crash recovery, benchmark smoke test).
                 "chatterbox",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),

@@ -233,9 +233,11 @@ enum SenderTask {
         let intervalNanos = 1e9 / rate
         let total = Int(Double(end - start) / intervalNanos)
         let sent = NIOLoopBoundBox.makeBoxSendingValue(0, eventLoop: channel.eventLoop)
-        let delay = max(start, monotonicNanos()) - monotonicNanos()
+        let now = monotonicNanos()
+        let delay = start > now ? start - now : 0
         return channel.eventLoop.scheduleRepeatedTask(initialDelay: .nanoseconds(Int64(delay)), delay: .milliseconds(1)) { task in
             let now = monotonicNanos()
+            guard now >= start else { return }
             let due = min(total, Int(Double(now - start) / intervalNanos) + 1)
             guard due > sent.value else { return }
             guard channel.isWritable else { return }  // the server pushes back: messages wait, their latency grows

@@ -6,7 +6,7 @@ public import NIOCore
 import NIOPosix
 import NIOSSL
 public import ServiceLifecycle
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// The Chatterbox server: listens (TLS or plain TCP), runs sessions, routes through the hub,
 /// persists through a ``ChatStore``.
@@ -26,7 +26,7 @@ public final class ChatServer: Service, Sendable {
     private let hub: Hub
     private let store: any ChatStore
     private let logger: Logger
-    private let lifecycle = Mutex(Lifecycle())
+    private let lifecycle = NIOLockedValueBox(Lifecycle())
     private let connectionLimiter: ConnectionLimiter
 
     /// Loads the store's state and prepares the server; nothing listens until ``start()``.
@@ -56,7 +56,7 @@ public final class ChatServer: Service, Sendable {
     /// Returns the bound addresses (with the real port when the configured one is 0).
     @discardableResult
     public func start() async throws -> [SocketAddress] {
-        let shouldStart = lifecycle.withLock { state in
+        let shouldStart = lifecycle.withLockedValue { state in
             defer { state.started = true }
             return !state.started
         }
@@ -75,19 +75,19 @@ public final class ChatServer: Service, Sendable {
             for channel in listeners { try? await channel.close() }
             throw error
         }
-        lifecycle.withLock { $0.listeners = listeners }
+        lifecycle.withLockedValue { $0.listeners = listeners }
         return listeners.compactMap(\.localAddress)
     }
 
     /// The addresses the server listens on.
     public var localAddresses: [SocketAddress] {
-        lifecycle.withLock { $0.listeners.compactMap(\.localAddress) }
+        lifecycle.withLockedValue { $0.listeners.compactMap(\.localAddress) }
     }
 
     /// Stops accepting, tells every client the server is going away, closes every
     /// connection, commits what is queued to the store and closes it. Idempotent.
     public func stop() async {
-        let listeners: [any Channel]? = lifecycle.withLock { state in
+        let listeners: [any Channel]? = lifecycle.withLockedValue { state in
             guard !state.stopped else { return nil }
             state.stopped = true
             return state.listeners

@@ -1,5 +1,5 @@
 import NIOCore
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Counts open connections, in all and per remote address, and refuses those over the limits.
 final class ConnectionLimiter: Sendable {
@@ -15,7 +15,7 @@ final class ConnectionLimiter: Sendable {
 
     private let perAddress: Int
     private let total: Int
-    private let counts = Mutex(Counts())
+    private let counts = NIOLockedValueBox(Counts())
 
     /// Limits of 0 mean unlimited.
     init(perAddress: Int, total: Int) {
@@ -30,7 +30,7 @@ final class ConnectionLimiter: Sendable {
 
     /// Admits a connection from `key`, or says why not.
     func admit(_ key: String) -> String? {
-        counts.withLock { counts in
+        counts.withLockedValue { counts in
             if total > 0, counts.total >= total {
                 return "the server is full (\(total) connections)"
             }
@@ -47,7 +47,7 @@ final class ConnectionLimiter: Sendable {
     /// Whether one more refused connection may be answered with an ERROR (it must then call
     /// ``politeRefusalEnded()`` when closed).
     func beginPoliteRefusal() -> Bool {
-        counts.withLock { counts in
+        counts.withLockedValue { counts in
             guard counts.politeRefusals < Self.maximumPoliteRefusals else { return false }
             counts.politeRefusals += 1
             return true
@@ -55,17 +55,17 @@ final class ConnectionLimiter: Sendable {
     }
 
     func politeRefusalEnded() {
-        counts.withLock { $0.politeRefusals -= 1 }
+        counts.withLockedValue { $0.politeRefusals -= 1 }
     }
 
     /// A connection admitted under `key` has closed.
     func release(_ key: String) {
-        counts.withLock { counts in
+        counts.withLockedValue { counts in
             counts.total -= 1
             let remaining = counts.byAddress[key, default: 1] - 1
             counts.byAddress[key] = remaining > 0 ? remaining : nil
         }
     }
 
-    var openConnections: Int { counts.withLock { $0.total } }
+    var openConnections: Int { counts.withLockedValue { $0.total } }
 }

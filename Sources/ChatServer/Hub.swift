@@ -4,7 +4,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// The chat room: who is online, who blocks whom, and where each message goes.
 ///
@@ -31,7 +31,9 @@ final class Hub: Sendable {
     let outboxes: [Outbox]
     let logger: Logger
     private let outboxByLoop: [ObjectIdentifier: Outbox]
-    private let state: Mutex<State>
+    // A pthread mutex (NIOLockedValueBox), which ThreadSanitizer can see; Synchronization.Mutex
+    // is invisible to it.
+    private let state: NIOLockedValueBox<State>
     private let store: any ChatStore
     private let batches: [TickBatch]
     private let historyPool: NIOThreadPool
@@ -54,7 +56,7 @@ final class Hub: Sendable {
         self.outboxByLoop = Dictionary(uniqueKeysWithValues: outboxes.map { (ObjectIdentifier($0.eventLoop), $0) })
         var users: [String: KnownUser] = [:]
         for user in snapshot.users { users[UsernameRules.key(user.name)] = user }
-        self.state = Mutex(State(
+        self.state = NIOLockedValueBox(State(
             presence: Presence(loopCount: outboxes.count),
             users: users,
             blocks: BlockGraph(snapshot.blocks),
@@ -90,7 +92,7 @@ final class Hub: Sendable {
         if let problem = rules.problem(with: name) { return .rejected(problem) }
         let key = UsernameRules.key(name)
         let joined = encode(Frame(usersJoined: [name]))
-        return state.withLock { state in
+        return state.withLockedValue { state in
             guard state.accepting else { return .rejected("The server is shutting down.") }
             if state.presence[key] != nil {
                 let current = state.users[key]?.name ?? name
@@ -126,7 +128,7 @@ final class Hub: Sendable {
 
     /// `connection`, logged in under `key`, has closed. Everyone else is told it left.
     func leave(_ connection: ClientConnection, key: String) {
-        state.withLock { state in
+        state.withLockedValue { state in
             guard state.presence.remove(connection, key: key) else { return }
             let through = state.lastDelivered
             let name = state.users[key]?.name ?? key
@@ -148,7 +150,7 @@ final class Hub: Sendable {
     /// in the order when the tick's batch is committed, and is delivered then.
     func submit(_ message: ChatMessage, senderKey: String, from connection: ClientConnection) -> SubmitOutcome {
         let destinationKey = UsernameRules.key(message.destination)
-        let outcome: Result<ChatMessage, SubmitRefusal> = state.withLock { state in
+        let outcome: Result<ChatMessage, SubmitRefusal> = state.withLockedValue { state in
             guard let sender = state.users[senderKey] else { return .failure(SubmitRefusal("You are not logged in.")) }
             var accepted = message
             accepted.source = sender.name
@@ -205,7 +207,7 @@ final class Hub: Sendable {
     private func commit(_ batch: TickBatch) {
         let items = batch.take()
         guard !items.isEmpty else { return }
-        state.withLock { state in
+        state.withLockedValue { state in
             var operations: [StoreOperation] = []
             operations.reserveCapacity(items.count)
             var sequences: [Int64] = []
@@ -306,23 +308,23 @@ final class Hub: Sendable {
         case .quit:
             return .quit("Goodbye!")
         case .name:
-            let name = state.withLock { $0.users[key]?.name ?? key }
+            let name = state.withLockedValue { $0.users[key]?.name ?? key }
             return .lines(["You are logged in as \(name)."])
         case .block(let operand):
             return changeBlock(operand, for: key, blocking: true, connection: connection)
         case .unblock(let operand):
             return changeBlock(operand, for: key, blocking: false, connection: connection)
         case .blocked:
-            let names = state.withLock { state in
+            let names = state.withLockedValue { state in
                 state.blocks.blocked(by: key).map { state.users[$0]?.name ?? $0 }
             }
             if names.isEmpty { return .lines(["You have not blocked anyone."]) }
             return .lines(["You have blocked (\(names.count)): " + Self.list(names)])
         case .displayUsers:
-            let names = state.withLock { state in state.presence.byKey.keys.map { state.users[$0]?.name ?? $0 } }
+            let names = state.withLockedValue { state in state.presence.byKey.keys.map { state.users[$0]?.name ?? $0 } }
             return .lines(["Online now (\(names.count)): " + Self.list(names)])
         case .displayAllUsers:
-            let names = state.withLock { state in state.users.values.map(\.name) }
+            let names = state.withLockedValue { state in state.users.values.map(\.name) }
             return .lines(["Everyone who has been here (\(names.count)): " + Self.list(names)])
         case .unknown(let word):
             return .error("Unknown command /\(word). Type /Help for the list of commands.")
@@ -339,7 +341,7 @@ final class Hub: Sendable {
         if targetKey == UsernameRules.key(configuration.serverName) {
             return .error("\(configuration.serverName) is the server; it cannot be blocked.")
         }
-        return state.withLock { state in
+        return state.withLockedValue { state in
             guard let target = state.users[targetKey] else {
                 return .error("There is no user named \(name).")
             }
@@ -372,7 +374,7 @@ final class Hub: Sendable {
 
     /// Stops logins and returns every connection online, for the server to close.
     func beginShutdown() -> [ClientConnection] {
-        state.withLock { state in
+        state.withLockedValue { state in
             state.accepting = false
             return Array(state.presence.byKey.values)
         }

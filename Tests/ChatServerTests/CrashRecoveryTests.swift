@@ -2,7 +2,7 @@ import ChatClient
 import ChatProtocol
 import ChatStoreSQLite
 import Foundation
-import Synchronization
+import NIOConcurrencyHelpers
 import ChatTestSupport
 import Testing
 
@@ -54,7 +54,7 @@ import Testing
             }
             group.addTask {
                 // Kill in the middle of the traffic: once clients have seen 20,000 deliveries.
-                let deadline = ContinuousClock.now + .seconds(60)
+                let deadline = ContinuousClock.now + TestTiming.scaled(.seconds(60))
                 while delivered.value < 20_000, ContinuousClock.now < deadline {
                     try await Task.sleep(for: .milliseconds(5))
                 }
@@ -107,11 +107,11 @@ import Testing
 
 /// A count shared between tasks.
 final class Counter: Sendable {
-    private let count = Atomic(0)
+    private let count = NIOLockedValueBox(0)
 
     func add(_ amount: Int) {
-        count.add(amount, ordering: .relaxed)
+        count.withLockedValue { $0 += amount }
     }
 
-    var value: Int { count.load(ordering: .relaxed) }
+    var value: Int { count.withLockedValue { $0 } }
 }

@@ -20,7 +20,7 @@ import Testing
         let text = SharedText()
         output.fileHandleForReading.readabilityHandler = { text.append(String(decoding: $0.availableData, as: UTF8.self)) }
         try process.run()
-        let deadline = ContinuousClock.now + .seconds(20)
+        let deadline = ContinuousClock.now + TestTiming.scaled(.seconds(20))
         while process.isRunning {
             guard ContinuousClock.now < deadline else {
                 process.terminate()

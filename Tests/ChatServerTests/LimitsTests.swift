@@ -35,7 +35,7 @@ import Testing
             #expect(frames.map(\.error) == ["Connection refused: there are already 3 connections from 127.0.0.1. Try again later."])
             // A slot frees up once a connection closes (the server notices asynchronously).
             await clients.removeFirst().close()
-            let deadline = ContinuousClock.now + .seconds(10)
+            let deadline = ContinuousClock.now + TestTiming.scaled(.seconds(10))
             var admitted: TestClient?
             while admitted == nil, ContinuousClock.now < deadline {
                 admitted = try? await server.connect()

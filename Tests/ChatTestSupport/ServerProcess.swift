@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// The real `chatterbox server` executable, run as a child process.
 public final class ServerProcess: Sendable {
@@ -26,7 +26,7 @@ public final class ServerProcess: Sendable {
             output.append(String(decoding: handle.availableData, as: UTF8.self))
         }
         try process.run()
-        let deadline = ContinuousClock.now + timeout
+        let deadline = ContinuousClock.now + TestTiming.scaled(timeout)
         while process.isRunning {
             guard ContinuousClock.now < deadline else {
                 process.terminate()
@@ -53,7 +53,7 @@ public final class ServerProcess: Sendable {
             output.append(String(decoding: handle.availableData, as: UTF8.self))
         }
         try process.run()
-        let deadline = ContinuousClock.now + .seconds(30)
+        let deadline = ContinuousClock.now + TestTiming.scaled(.seconds(30))
         while ContinuousClock.now < deadline {
             let text = output.value
             if let range = text.range(of: "Listening on 127.0.0.1 port ") {
@@ -98,7 +98,7 @@ public final class ServerProcess: Sendable {
 
     /// Waits (bounded, without blocking a thread) for the process to exit.
     public func waitForExit(timeout: Duration = .seconds(30)) async throws {
-        let deadline = ContinuousClock.now + timeout
+        let deadline = ContinuousClock.now + TestTiming.scaled(timeout)
         while process.isRunning {
             guard ContinuousClock.now < deadline else { throw TestFailure("server process still running after \(timeout)") }
             try await Task.sleep(for: .milliseconds(10))
@@ -108,13 +108,13 @@ public final class ServerProcess: Sendable {
 
 /// Text appended from one thread and read from another.
 public final class SharedText: Sendable {
-    private let text = Mutex("")
+    private let text = NIOLockedValueBox("")
 
     public init() {}
 
     public func append(_ more: String) {
-        text.withLock { $0 += more }
+        text.withLockedValue { $0 += more }
     }
 
-    public var value: String { text.withLock { $0 } }
+    public var value: String { text.withLockedValue { $0 } }
 }

@@ -86,7 +86,7 @@ public final class TestClient: Sendable {
         where predicate: (Frame) -> Bool
     ) async throws -> (frame: Frame, skipped: [Frame]) {
         var skipped: [Frame] = []
-        let deadline = ContinuousClock.now + timeout
+        let deadline = ContinuousClock.now + TestTiming.scaled(timeout)
         while true {
             let remaining = deadline - ContinuousClock.now
             guard remaining > .zero else { throw TestFailure("no matching frame within \(timeout); saw \(skipped)") }
@@ -124,7 +124,7 @@ public final class TestClient: Sendable {
     /// Waits until the server closes the connection; frames read meanwhile are returned.
     public func waitForClose(timeout: Duration = .seconds(10)) async throws -> [Frame] {
         var frames: [Frame] = []
-        let deadline = ContinuousClock.now + timeout
+        let deadline = ContinuousClock.now + TestTiming.scaled(timeout)
         while true {
             let remaining = deadline - ContinuousClock.now
             guard remaining > .zero else { throw TestFailure("connection still open after \(timeout)") }
@@ -180,7 +180,8 @@ public actor FrameInbox {
         return frames
     }
 
-    public func next(timeout: Duration) async throws -> DecodedFrame? {
+    public func next(timeout unscaled: Duration) async throws -> DecodedFrame? {
+        let timeout = TestTiming.scaled(unscaled)
         if !frames.isEmpty { return frames.removeFirst() }
         if finished {
             if let failure { throw ConnectionFailed(underlying: failure) }

@@ -7,7 +7,7 @@ import ChatTLS
 import Foundation
 import Logging
 import NIOCore
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// A temporary directory removed when the test is done with it.
 public struct TemporaryDirectory: ~Copyable {
@@ -30,7 +30,7 @@ public final class TestServer: Sendable {
     public let dataDirectory: String
     public let caPath: String?
     /// Every client made through this server, closed by ``stop()``.
-    private let clients = Mutex<[TestClient]>([])
+    private let clients = NIOLockedValueBox<[TestClient]>([])
 
     /// Runs `body` with a fresh server in a temporary directory. The server and every client
     /// made through it are stopped afterwards, also when `body` throws.
@@ -74,8 +74,12 @@ public final class TestServer: Sendable {
         configure: (inout ServerConfiguration) -> Void = { _ in },
         makeStore: (String) throws -> any ChatStore = defaultStore
     ) async throws -> TestServer {
-        // Functional tests run unthrottled; the tests of the limits set them explicitly.
-        var configuration = ServerConfiguration(host: "127.0.0.1", port: 0, eventLoopThreads: 2, limits: .unlimited)
+        // Functional tests run unthrottled and with generous deadlines (they also run under
+        // ThreadSanitizer, many times slower); the tests of the limits set them explicitly.
+        var limits = ServerConfiguration.Limits.unlimited
+        limits.handshakeTimeout = .seconds(120)
+        limits.loginTimeout = .seconds(300)
+        var configuration = ServerConfiguration(host: "127.0.0.1", port: 0, eventLoopThreads: 2, limits: limits)
         var caPath: String?
         if tls {
             let certificates = try LocalCertificateAuthority.loadOrCreate(in: dataDirectory)
@@ -108,7 +112,7 @@ public final class TestServer: Sendable {
     /// A connected client (not logged in), trusting the server's CA unless told otherwise.
     public func connect(host: String = "127.0.0.1", security: ConnectionSecurity? = nil) async throws -> TestClient {
         let client = try await TestClient.connect(host: host, port: port, security: security ?? self.security)
-        clients.withLock { $0.append(client) }
+        clients.withLockedValue { $0.append(client) }
         return client
     }
 
@@ -124,7 +128,7 @@ public final class TestServer: Sendable {
 
     /// Closes every client made through this server, then stops the server.
     public func stop() async {
-        let made = clients.withLock { clients in
+        let made = clients.withLockedValue { clients in
             defer { clients = [] }
             return clients
         }
