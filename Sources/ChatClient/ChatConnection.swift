@@ -90,7 +90,9 @@ public struct ChatConnection: Sendable {
                 failures.append("\(Self.describe(address)): \(Self.describe(error))")
             }
         }
-        throw ConnectionError(description: "Cannot connect to \(host) port \(port): " + failures.joined(separator: "; "))
+        // With one address its name adds nothing to "Cannot connect to HOST port PORT".
+        let reasons = addresses.count == 1 ? failures.map { String($0.drop { $0 != " " }.dropFirst()) } : failures
+        throw ConnectionError(description: "Cannot connect to \(host) port \(port): " + reasons.joined(separator: "; "))
     }
 
     /// Runs `body` with the connection's frame reader and writer, then closes the connection.
@@ -113,6 +115,9 @@ public struct ChatConnection: Sendable {
         if let ssl = error as? NIOSSLError {
             if case .handshakeFailed(let reason) = ssl {
                 return "\(reason)"
+            }
+            if case .uncleanShutdown = ssl {
+                return "the connection was cut off"
             }
             return "\(ssl)"
         }

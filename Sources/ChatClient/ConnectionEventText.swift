@@ -8,11 +8,11 @@ public enum ConnectionEventText {
         case .connected(_, let security):
             return "Connected to \(host) port \(port) (\(security.description))."
         case .lost(let reason, nil):
-            return reason
+            return sentence(reason)
         case .lost(let reason, let retryIn?):
-            return "\(reason) Reconnecting in \(seconds(retryIn)); what you type meanwhile is sent once you are back."
+            return sentence(reason) + " Reconnecting in \(seconds(retryIn)); what you type meanwhile is sent once you are back."
         case .attemptFailed(let reason, let retryIn):
-            return "Could not reconnect: \(reason). Next try in \(seconds(retryIn))."
+            return "Could not reconnect: " + sentence(reason) + " Next try in \(seconds(retryIn))."
         case .backOnline(let username, let missed, let sent):
             var text = "Back online as \(username)."
             if missed > 0 { text += " \(missed) message\(missed == 1 ? "" : "s") arrived while you were away (shown above)." }
@@ -31,6 +31,12 @@ public enum ConnectionEventText {
         case .lost, .attemptFailed, .queueFull: true
         default: false
         }
+    }
+
+    /// `text` ending in a full stop.
+    static func sentence(_ text: String) -> String {
+        guard let last = text.last, !".!?…".contains(last) else { return text }
+        return text + "."
     }
 
     /// "0.5 s", "4 s".

@@ -31,6 +31,8 @@ public struct ChatScreen: Sendable {
     /// The server's welcome, for the title bar.
     public private(set) var welcome: String?
     private var completion: Completion?
+    /// Why the last reconnection attempt failed, so that the same reason is not repeated.
+    private var lastFailedAttempt: String?
     private let clock: ClockFormat
     /// Colours in the theme's name palette.
     public var paletteSize: Int
@@ -42,10 +44,13 @@ public struct ChatScreen: Sendable {
     public static let localCommands = ["Bell", "Clear"]
     /// Help for ``localCommands`` and the keys, appended to /Help.
     public static let helpLines = [
-        "  /Bell [on|off] - ring the terminal bell for direct messages and mentions",
+        "  /Bell [on|off] - ring the bell for direct messages and mentions",
         "  /Clear - clear the messages on this screen",
-        "Keys: PgUp/PgDn scroll, Tab completes names and commands, Up/Down recall lines,",
-        "  F2 or Alt-U shows or hides the user list, Ctrl-L redraws, Ctrl-C quits.",
+        "Keys:",
+        "  PgUp/PgDn scroll · Tab completes names and commands",
+        "  Up/Down recall earlier lines · Ctrl-A/E start/end · Alt-B/F words",
+        "  Ctrl-K/U/W delete to end/start/word · F2 or Alt-U user list",
+        "  Ctrl-L redraw · Ctrl-C quit",
     ]
 
     public init(status: ClientStatus, showUserList: Bool = true, bellEnabled: Bool = true, paletteSize: Int = 12, clock: ClockFormat = ClockFormat()) {
@@ -167,7 +172,15 @@ public struct ChatScreen: Sendable {
         case .connection(.reconnecting):
             // The status bar counts down to each attempt; a line per attempt is only noise.
             break
+        case .connection(.attemptFailed(let reason, _)) where reason == lastFailedAttempt:
+            // The same failure again: the status bar's countdown says enough.
+            break
         case .connection(let event):
+            switch event {
+            case .attemptFailed(let reason, _): lastFailedAttempt = reason
+            case .connected: lastFailedAttempt = nil
+            default: break
+            }
             let text = ConnectionEventText.describe(event, host: status.host, port: status.port)
             append(ConnectionEventText.isProblem(event) ? .error(text) : .notice(text), time: now)
         case .usernameNeeded(let reason):
@@ -251,7 +264,8 @@ public struct ChatScreen: Sendable {
         for index in 0..<layout.messages.height {
             var row = paneRows[index]
             if let listRows {
-                row.spans = Self.padded(row.spans, to: layout.messages.width) + listRows[index].spans
+                row.spans = Self.padded(row.spans, to: layout.messages.width, style: row.fill) + listRows[index].spans
+                row.fill = .plain
             }
             screen[layout.messages.top + index] = row
         }
@@ -318,9 +332,9 @@ public struct ChatScreen: Sendable {
         return (row, min(promptWidth + viewport.cursorColumn, max(width - 1, 0)))
     }
 
-    static func padded(_ spans: [Span], to width: Int) -> [Span] {
+    static func padded(_ spans: [Span], to width: Int, style: Style) -> [Span] {
         let used = spans.reduce(0) { $0 + DisplayWidth.of($1.text) }
-        return used < width ? spans + [Span(String(repeating: " ", count: width - used), .plain)] : spans
+        return used < width ? spans + [Span(String(repeating: " ", count: width - used), style)] : spans
     }
 }
 

@@ -18,6 +18,7 @@ enum StatusBars {
         return ScreenRow(TextWrapper.truncate(left, width: width), fill: .bar)
     }
 
+    /// Items in order of importance; those that do not fit the width are left out whole.
     static func status(_ screen: ChatScreen, width: Int, now: Int64, clock: ClockFormat) -> ScreenRow {
         let status = screen.status
         var items: [[Span]] = []
@@ -25,31 +26,34 @@ enum StatusBars {
         if let name = status.username {
             items.append([Span(TerminalSanitizer.sanitize(name), .barAccent)])
         }
+        items.append(phase(of: screen, now: ContinuousClock.now))
+        if screen.unreadDirectMessages > 0 {
+            let count = screen.unreadDirectMessages
+            items.append([Span("\(count) unread DM\(count == 1 ? "" : "s")", .barAlert)])
+        }
+        if status.queuedLines > 0 {
+            items.append([Span("\(status.queuedLines) waiting to send", .barAlert)])
+        }
+        if status.isOnline {
+            items.append([Span("\(status.online.count) online", .bar)])
+        }
         let security: Span = switch status.security {
         case .verifiedTLS: Span("TLS", .bar)
         case .unverifiedTLS: Span("TLS unverified", .barAlert)
         case .plaintext: Span("NOT encrypted", .barAlert)
         }
         items.append([Span("\(TerminalSanitizer.sanitize(status.host)):\(status.port) ", .bar), security])
-        if status.isOnline {
-            items.append([Span("\(status.online.count) online", .bar)])
-        }
-        if screen.unreadDirectMessages > 0 {
-            let count = screen.unreadDirectMessages
-            items.append([Span("\(count) unread DM\(count == 1 ? "" : "s")", .barAlert)])
-        }
-        items.append(phase(of: screen, now: ContinuousClock.now))
-        if status.queuedLines > 0 {
-            items.append([Span("\(status.queuedLines) waiting to send", .barAlert)])
-        }
         if !screen.bellEnabled {
             items.append([Span("bell off", .barDim)])
         }
         var spans: [Span] = [Span(" ", .bar)]
+        var used = 1
         for item in items {
-            spans.append(Span("[", .barDim))
-            spans += item
-            spans.append(Span("] ", .barDim))
+            let itemSpans = [Span("[", .barDim)] + item + [Span("] ", .barDim)]
+            let itemWidth = itemSpans.reduce(0) { $0 + DisplayWidth.of($1.text) }
+            guard used + itemWidth <= width + 1 else { continue }
+            spans += itemSpans
+            used += itemWidth
         }
         return ScreenRow(TextWrapper.truncate(spans, width: width), fill: .bar)
     }

@@ -12,12 +12,13 @@ public final class ServerProcess: Sendable {
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("chatterbox")
     }
 
-    /// Starts `chatterbox server 127.0.0.1 -p 0` with `arguments` and waits (bounded) until it
-    /// prints the port it listens on.
-    public static func start(dataDirectory: String, arguments: [String] = []) async throws -> ServerProcess {
+    /// Starts `chatterbox server 127.0.0.1 -p PORT` (port 0: any free port) with `arguments` and
+    /// waits (bounded) until it prints the port it listens on. Restarting on the port of a
+    /// server that was stopped lets its clients reconnect.
+    public static func start(dataDirectory: String, port: Int = 0, arguments: [String] = []) async throws -> ServerProcess {
         let process = Process()
         process.executableURL = executable
-        process.arguments = ["server", "127.0.0.1", "-p", "0", "--data-dir", dataDirectory, "--log-level", "error"] + arguments
+        process.arguments = ["server", "127.0.0.1", "-p", String(port), "--data-dir", dataDirectory, "--log-level", "error"] + arguments
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = FileHandle.nullDevice
