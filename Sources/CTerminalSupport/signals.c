@@ -3,6 +3,7 @@
 #include "CTerminalSupport.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
@@ -42,6 +43,13 @@ int chatterbox_signal_pipe_open(void) {
         sigaction(handled[i], &action, &previous[i]);
     }
     return read_end;
+}
+
+void chatterbox_signal_unblock_here(void) {
+    sigset_t set;
+    sigemptyset(&set);
+    for (unsigned i = 0; i < HANDLED_COUNT; i++) sigaddset(&set, handled[i]);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 }
 
 void chatterbox_signal_pipe_poke(uint8_t byte) {

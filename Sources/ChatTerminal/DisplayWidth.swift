@@ -32,6 +32,11 @@ public struct TerminalCell: Sendable, Equatable {
     /// 1 or 2 columns.
     public var width: Int
 
+    public init(scalars: [Unicode.Scalar], width: Int) {
+        self.scalars = scalars
+        self.width = width
+    }
+
     /// ncurses keeps at most this many scalars per cell; more combining marks (as in "Zalgo"
     /// text, which would smear over neighbouring lines) are dropped.
     public static let maximumScalars = 5

@@ -33,6 +33,8 @@ final class KeyReader: Sendable {
 
     func start() {
         let thread = Thread { [self] in
+            // This thread sleeps in poll: the natural one to take the signals.
+            chatterbox_signal_unblock_here()
             read()
             finished.signal()
         }

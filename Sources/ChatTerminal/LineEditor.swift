@@ -221,6 +221,13 @@ public struct LineEditor: Sendable, Equatable {
         /// Whether text is hidden to the left / to the right.
         public var hiddenBefore: Bool
         public var hiddenAfter: Bool
+
+        public init(text: String, cursorColumn: Int, hiddenBefore: Bool, hiddenAfter: Bool) {
+            self.text = text
+            self.cursorColumn = cursorColumn
+            self.hiddenBefore = hiddenBefore
+            self.hiddenAfter = hiddenAfter
+        }
     }
 
     /// How a character of the line is shown.

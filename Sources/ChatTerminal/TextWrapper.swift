@@ -13,6 +13,8 @@ public enum TextWrapper {
         var breakIndex: Int?
 
         func finishRow() {
+            // Spaces at the end of a row are invisible; dropping them keeps rows comparable.
+            while current.last?.0 == " " { current.removeLast() }
             rows.append(current)
             current = []
             currentWidth = 0
@@ -36,7 +38,6 @@ public enum TextWrapper {
                     if let index = breakIndex, index > 0, index < current.count {
                         let carried = Array(current[index...])
                         current.removeSubrange(index...)
-                        while current.last?.0 == " " { current.removeLast() }
                         finishRow()
                         current = carried
                         currentWidth = carried.reduce(0) { $0 + DisplayWidth.of($1.0) }

@@ -7,9 +7,11 @@ import Foundation
 /// Use ``with(_:)``: the tmux server and everything running in it are killed afterwards, also
 /// when the test fails.
 public final class Tmux: Sendable {
-    /// The socket name (`tmux -L`), unique per test.
+    /// The socket name (`tmux -L`); unique because each server has a directory of its own.
     public let socket: String
     private let executable: URL
+    /// Where the socket lives (`TMUX_TMPDIR`), removed with the server.
+    private let socketDirectory: String
 
     /// Runs `body` with a fresh tmux server, then kills it. Throws (the test fails) when tmux
     /// is not installed: CI installs it.
@@ -32,7 +34,9 @@ public final class Tmux: Sendable {
             throw TestFailure("tmux is not installed; the terminal client's end-to-end tests need it (.ci/run installs it)")
         }
         executable = URL(fileURLWithPath: path)
-        socket = "chatterbox-test-\(UUID().uuidString.prefix(8))"
+        socket = "chatterbox-test"
+        socketDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("chatterbox-tmux-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: socketDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
     }
 
     /// Runs `tmux -L socket ARGUMENTS` and returns its standard output.
@@ -42,6 +46,7 @@ public final class Tmux: Sendable {
         environment["LANG"] = "C.UTF-8"
         environment["LC_ALL"] = "C.UTF-8"
         environment.removeValue(forKey: "TMUX")
+        environment["TMUX_TMPDIR"] = socketDirectory
         let result = try ShortCommand.run(executable.path, ["-u", "-L", socket, "-f", "/dev/null"] + arguments, environment: environment)
         guard result.status == 0 else {
             throw TestFailure("tmux \(arguments.joined(separator: " ")) failed (\(result.status)): \(result.errors)")
@@ -125,6 +130,7 @@ public final class Tmux: Sendable {
     /// Kills the tmux server and every program in it.
     public func killServer() {
         _ = try? run(["kill-server"])
+        try? FileManager.default.removeItem(atPath: socketDirectory)
     }
 
     private static func quote(_ word: String) -> String {

@@ -11,6 +11,10 @@ int chatterbox_wcwidth(uint32_t scalar);
 /// SIGQUIT that write the signal number to it as one byte. Returns the read end, or -1.
 int chatterbox_signal_pipe_open(void);
 
+/// Unblocks the handled signals for the calling thread, so that they are delivered even when
+/// the process started with them blocked (threads inherit their creator's mask).
+void chatterbox_signal_unblock_here(void);
+
 /// Writes `byte` to the signal pipe (wakes the reader, e.g. to make it stop).
 void chatterbox_signal_pipe_poke(uint8_t byte);
 
