@@ -1,0 +1,137 @@
+import ChatClient
+import ChatProtocol
+import ChatTestSupport
+import Foundation
+import Testing
+
+/// The client engine against real servers on loopback: logging in, losing the server,
+/// reconnecting on the same port, and what happens to the lines typed meanwhile.
+@Suite struct ChatEngineTests {
+    /// Waits a whole second before reconnecting, without jitter, so a test can act first.
+    static let slowReconnect = ReconnectPolicy(initialDelay: .seconds(1), maximumDelay: .seconds(1), jitter: 0)
+    static let quickReconnect = ReconnectPolicy(initialDelay: .milliseconds(50), maximumDelay: .milliseconds(200), jitter: 0)
+
+    private func startEngine(
+        port: Int, security: ConnectionSecurity, name: String?, reconnect: ReconnectPolicy,
+        recorder: UpdateRecorder, input: AsyncStream<String>
+    ) -> Task<ChatEngine.Ending, any Error> {
+        let engine = ChatEngine(.init(host: "127.0.0.1", port: port, security: security, initialUsername: name, reconnect: reconnect))
+        return Task { try await engine.run(input: input) { recorder.append($0) } }
+    }
+
+    private static func isWelcome(_ update: ClientUpdate) -> Bool {
+        if case .event(.welcome) = update { return true }
+        return false
+    }
+
+    @Test func reconnectsLogsInAgainAndSendsWhatWasTypedMeanwhile() async throws {
+        let directory = TemporaryDirectory()
+        let first = try await TestServer.start(dataDirectory: directory.path)
+        let port = first.port
+        let recorder = UpdateRecorder()
+        let (input, typing) = AsyncStream<String>.makeStream()
+        let running = startEngine(port: port, security: first.security, name: "alice", reconnect: Self.quickReconnect, recorder: recorder, input: input)
+        defer { running.cancel() }
+        try await recorder.waitFor("the login", Self.isWelcome)
+        typing.yield("before the restart")
+        try await recorder.waitFor("the echo") {
+            if case .event(.message(let message)) = $0 { return message.content == "before the restart" }
+            return false
+        }
+
+        await first.stop()
+        try await recorder.waitFor("the loss") {
+            if case .connection(.lost(_, let retry)) = $0 { return retry != nil }
+            return false
+        }
+        typing.yield("typed while away")
+        try await recorder.waitFor("the line queued") { $0 == .connection(.queued(waiting: 1)) }
+
+        try await TestServer.with(dataDirectory: directory.path, configure: { $0.port = port }) { second in
+            let bob = try await second.login("bob")
+            try await recorder.waitFor("being back") {
+                if case .connection(.backOnline(let name, _, let sent)) = $0 { return name == "alice" && sent == 1 }
+                return false
+            }
+            let relayed = try await bob.next { $0.messages?.contains { $0.content == "typed while away" } == true }
+            #expect(relayed.frame.messages?.first?.source == "alice")
+            // The history replayed at the re-login showed nothing twice.
+            let shown = recorder.all.compactMap { update -> String? in
+                if case .event(.message(let message)) = update { return message.content }
+                if case .event(.history(let messages)) = update { return messages.map(\.content).joined(separator: ",") }
+                return nil
+            }
+            #expect(shown.filter { $0.contains("before the restart") }.count == 1, "\(shown)")
+            typing.yield("/quit")
+            #expect(try await running.value == .quit)
+        }
+    }
+
+    @Test func aNameTakenWhileAwayIsAskedForAgain() async throws {
+        let directory = TemporaryDirectory()
+        let first = try await TestServer.start(dataDirectory: directory.path)
+        let port = first.port
+        let recorder = UpdateRecorder()
+        let (input, typing) = AsyncStream<String>.makeStream()
+        let running = startEngine(port: port, security: first.security, name: "alice", reconnect: Self.slowReconnect, recorder: recorder, input: input)
+        defer { running.cancel() }
+        try await recorder.waitFor("the login", Self.isWelcome)
+        await first.stop()
+        try await TestServer.with(dataDirectory: directory.path, configure: { $0.port = port }) { second in
+            // Someone takes the name before the client is back (it waits a second).
+            _ = try await second.login("alice")
+            let asked = try await recorder.waitFor("the question") {
+                if case .usernameNeeded(let reason?) = $0 { return reason.contains("someone else has that name") }
+                return false
+            }
+            #expect(asked == .usernameNeeded(reason: "Could not log in again as alice: someone else has that name now. Choose another name."))
+            typing.yield("alice2")
+            try await recorder.waitFor("the login as alice2") {
+                if case .status(let status) = $0 { return status.username == "alice2" && status.isOnline }
+                return false
+            }
+            typing.yield("/quit")
+            #expect(try await running.value == .quit)
+        }
+    }
+
+    @Test func theFirstConnectionFailingIsAnError() async throws {
+        // A port nobody listens on: bind one, note it, close it.
+        let directory = TemporaryDirectory()
+        let server = try await TestServer.start(dataDirectory: directory.path)
+        let port = server.port
+        await server.stop()
+        let engine = ChatEngine(.init(host: "127.0.0.1", port: port, security: .plaintext, initialUsername: "x", reconnect: .standard))
+        let (input, _) = AsyncStream<String>.makeStream()
+        await #expect(throws: ConnectionError.self) {
+            _ = try await engine.run(input: input) { _ in }
+        }
+    }
+
+    @Test func linesTypedBeforeTheLoginAreSentAfterIt() async throws {
+        try await TestServer.with { server in
+            let bob = try await server.login("bob")
+            let recorder = UpdateRecorder()
+            let (input, typing) = AsyncStream<String>.makeStream()
+            // The name, then a message, then the end of input — all before the connection is up.
+            typing.yield("carol")
+            typing.yield("hello from a pipe")
+            typing.finish()
+            let ending = try await startEngine(port: server.port, security: server.security, name: nil, reconnect: .never, recorder: recorder, input: input).value
+            #expect(ending == .quit)
+            let relayed = try await bob.next { $0.messages?.isEmpty == false }
+            #expect(relayed.frame.messages?.first == ChatMessage(source: "carol", destination: "ALL", timestamp: relayed.frame.messages?.first?.timestamp ?? 0, content: "hello from a pipe"))
+        }
+    }
+
+    @Test func theBackoffDoublesUpToItsCap() {
+        let policy = ReconnectPolicy(initialDelay: .milliseconds(500), maximumDelay: .seconds(30), jitter: 0.2)
+        #expect((1...8).map { policy.delay(beforeAttempt: $0) } == [
+            .milliseconds(500), .seconds(1), .seconds(2), .seconds(4), .seconds(8), .seconds(16), .seconds(30), .seconds(30),
+        ])
+        #expect(policy.delay(beforeAttempt: 1000) == .seconds(30))
+        #expect(policy.jitteredDelay(beforeAttempt: 2, random: 0) == .seconds(1))
+        #expect(policy.jitteredDelay(beforeAttempt: 2, random: 1) == .milliseconds(800))
+        #expect(!ReconnectPolicy.never.isEnabled)
+    }
+}
