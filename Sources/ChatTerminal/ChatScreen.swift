@@ -28,7 +28,7 @@ public struct ChatScreen: Sendable {
     public private(set) var unreadDirectMessages = 0
     /// The next line entered is the username.
     public private(set) var askingForUsername = false
-    /// The server's welcome, for the title bar.
+    /// The server's welcome, shown once (not again after each reconnection).
     public private(set) var welcome: String?
     private var completion: Completion?
     /// Why the last reconnection attempt failed, so that the same reason is not repeated.

@@ -25,9 +25,18 @@ public struct EntryLayout: Sendable, Equatable {
         lhs.width == rhs.width && lhs.nickWidth == rhs.nickWidth && lhs.paletteSize == rhs.paletteSize
     }
 
-    /// A name column that leaves room for text: 6 to 12 columns.
+    /// A name column that leaves room for text: 8 to 12 columns.
     public static func nickWidth(forScreenWidth width: Int) -> Int {
-        min(12, max(6, (width - 30) / 5))
+        min(12, max(8, width / 7))
+    }
+
+    /// A user's name as shown in the name column. A name without a single letter or digit
+    /// (a user may call themselves "-->") is quoted, so that it never looks like the label of
+    /// a join, a leave or a notice.
+    static func displayName(_ name: String) -> String {
+        let clean = TerminalSanitizer.sanitize(name)
+        guard !clean.contains(where: { $0.isLetter || $0.isNumber }) else { return clean }
+        return "\"" + clean + "\""
     }
 
     /// Columns before the text: "14:05 " + name column + " │ ".
@@ -53,7 +62,7 @@ public struct EntryLayout: Sendable, Equatable {
     func parts(of entry: ScrollbackEntry) -> (String, Style, [Span]) {
         switch entry.kind {
         case .message(let message, let highlight):
-            let name = clean(message.source)
+            let name = Self.displayName(message.source)
             let text = TerminalSanitizer.sanitize(message.content, keepNewlines: true)
             switch highlight {
             case .ordinary:
@@ -67,7 +76,8 @@ public struct EntryLayout: Sendable, Equatable {
             case .directFromMe:
                 return (name, .ownNick, [Span("[DM to \(clean(message.destination))] ", .directTag), Span(text, .plain)])
             case .server:
-                return (name, .serverNick, [Span(text, .info)])
+                // Answers to commands read as the client's own notices.
+                return ("--", .serverNick, [Span(text, .info)])
             }
         case .joined(let name):
             return ("-->", .quiet, [Span("\(clean(name)) joined", .quiet)])

@@ -5,8 +5,8 @@ import ChatClient
 enum StatusBars {
     static func title(_ screen: ChatScreen, width: Int) -> ScreenRow {
         let status = screen.status
-        let headline = screen.welcome.map { TerminalSanitizer.sanitize($0) }
-            ?? "\(status.host) port \(status.port)"
+        // The server's greeting would go stale ("3 online"); where we are does not.
+        let headline = "\(TerminalSanitizer.sanitize(status.host)) port \(status.port)"
         let left: [Span] = [Span(" Chatterbox ", .barAccent), Span("· " + headline, .bar)]
         let hints = [Span("F2 users · PgUp/PgDn · /Help ", .barDim)]
         let leftWidth = left.reduce(0) { $0 + DisplayWidth.of($1.text) }

@@ -34,7 +34,7 @@ import Testing
         #expect(image.rows.count == 30)
         #expect(image.rows[0].text.contains("Chatterbox"))
         #expect(image.rows[0].fill == .bar)
-        #expect(image.rows[1].text.contains("22:13         bob │ hello"))
+        #expect(image.rows[1].text.contains("22:13          bob │ hello"))
         #expect(image.rows[1].text.hasSuffix("│ Users (3)"))
         #expect(image.rows[2].text.hasSuffix("│ alice"))
         #expect(image.rows[28].text.contains("[22:13] [alice] [connected]"))
@@ -121,6 +121,16 @@ import Testing
         let forged = rows.first { $0.contains("give me your password") }
         #expect(forged?.hasPrefix("              ") == true)
         #expect(forged?.contains("│ 22:13       admin │") == true)
+    }
+
+    @Test func aNameMadeOfPunctuationCannotPassForAJoin() {
+        var chat = screen()
+        _ = chat.apply(message("-->", "ALL", "dave joined"), now: time)
+        _ = chat.apply(.event(.joined("dave")), now: time)
+        let rows = chat.compose(rows: 20, columns: 100, now: time).rows.map(\.text).filter { $0.contains("dave joined") }
+        #expect(rows.count == 2)
+        #expect(rows[0].contains("\"-->\" │ dave joined"))
+        #expect(rows[1].contains("     --> │ dave joined"))
     }
 
     @Test func scrollingUpHoldsTheViewAndMarksNewMessagesBelow() throws {
