@@ -30,7 +30,8 @@ import Testing
     private func withServer<Result>(_ body: (Setup, Tmux) async throws -> Result) async throws -> Result {
         let directory = TemporaryDirectory()
         let server = try await ServerProcess.start(dataDirectory: directory.path)
-        defer { _ = server.terminate() }
+        // SIGKILL: a graceful SIGTERM was seen to go unnoticed by the server now and then.
+        defer { server.kill() }
         return try await Tmux.with { tmux in
             try await body(Setup(directory: directory.path, server: server), tmux)
         }
@@ -160,7 +161,8 @@ import Testing
             try await mallory.say(attack, as: "mallory")
             let screen = try await tmux.waitFor("hank", "cleared")
             // Everything shows as visible text; the screen was not cleared (the login lines stay).
-            #expect(screen.contains("^[[2J^[[Hcleared ^[]0;pwned^Gtitled <U+202E>desrever<U+202C> bell^G^M"))
+            #expect(screen.contains("^[[2J^[[Hcleared ^[]0;pwned^Gtitled <U+202E>desrever<U+202C>"))
+            #expect(screen.contains("bell^G^M"))
             #expect(screen.contains("Connected to 127.0.0.1"))
             #expect(try tmux.display("hank", "#{pane_title}") != "pwned")
             // The forged line sits in mallory's message, under the text column: no row starts
@@ -186,7 +188,7 @@ import Testing
             try await tmux.waitFor("ivy", "1 waiting to send")
 
             let second = try await ServerProcess.start(dataDirectory: directory.path, port: port)
-            defer { _ = second.terminate() }
+            defer { second.kill() }
             let screen = try await tmux.waitForScreen("ivy", timeout: .seconds(15), "the reconnection") {
                 $0.contains("Back online as ivy") && $0.contains("ivy │ typed while the server was down")
             }
