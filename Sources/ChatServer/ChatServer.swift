@@ -94,10 +94,10 @@ public final class ChatServer: Service, Sendable {
         var closed: [EventLoopFuture<Void>] = []
         for connection in connections {
             let promise = connection.eventLoop.makePromise(of: Void.self)
-            connection.execute { session in
-                session.closeForShutdown()
-                promise.succeed()
-            }
+            connection.execute { session in session.closeForShutdown() }
+            // Not inside the closure above: a connection that closed meanwhile never runs it,
+            // and stop() would wait forever. The loop runs this after it either way.
+            connection.eventLoop.execute { promise.succeed() }
             closed.append(promise.futureResult)
         }
         // Give the goodbyes a moment to leave; sessions close themselves within two seconds.

@@ -26,8 +26,8 @@ import Testing
 
     @Test func reconnectsLogsInAgainAndSendsWhatWasTypedMeanwhile() async throws {
         let directory = TemporaryDirectory()
-        let first = try await TestServer.start(dataDirectory: directory.path)
-        let port = first.port
+        let port = try RestartablePort.pick()
+        let first = try await TestServer.start(dataDirectory: directory.path) { $0.port = port }
         let recorder = UpdateRecorder()
         let (input, typing) = AsyncStream<String>.makeStream()
         let running = startEngine(port: port, security: first.security, name: "alice", reconnect: Self.quickReconnect, recorder: recorder, input: input)
@@ -69,8 +69,8 @@ import Testing
 
     @Test func aNameTakenWhileAwayIsAskedForAgain() async throws {
         let directory = TemporaryDirectory()
-        let first = try await TestServer.start(dataDirectory: directory.path)
-        let port = first.port
+        let port = try RestartablePort.pick()
+        let first = try await TestServer.start(dataDirectory: directory.path) { $0.port = port }
         let recorder = UpdateRecorder()
         let (input, typing) = AsyncStream<String>.makeStream()
         let running = startEngine(port: port, security: first.security, name: "alice", reconnect: Self.slowReconnect, recorder: recorder, input: input)
@@ -96,11 +96,8 @@ import Testing
     }
 
     @Test func theFirstConnectionFailingIsAnError() async throws {
-        // A port nobody listens on: bind one, note it, close it.
-        let directory = TemporaryDirectory()
-        let server = try await TestServer.start(dataDirectory: directory.path)
-        let port = server.port
-        await server.stop()
+        // A free port outside the range other tests' servers get (port 0): nobody listens.
+        let port = try RestartablePort.pick()
         let engine = ChatEngine(.init(host: "127.0.0.1", port: port, security: .plaintext, initialUsername: "x", reconnect: .standard))
         let (input, _) = AsyncStream<String>.makeStream()
         await #expect(throws: ConnectionError.self) {

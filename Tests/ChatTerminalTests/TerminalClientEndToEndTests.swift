@@ -176,8 +176,8 @@ import Testing
 
     @Test func reconnectsAfterAServerRestartAndSendsWhatWasTypedMeanwhile() async throws {
         let directory = TemporaryDirectory()
-        let first = try await ServerProcess.start(dataDirectory: directory.path)
-        let port = first.port
+        let port = try RestartablePort.pick()
+        let first = try await ServerProcess.start(dataDirectory: directory.path, port: port)
         try await Tmux.with { tmux in
             let setup = Setup(directory: directory.path, server: first)
             try await startClient("ivy", in: tmux, setup: setup)
