@@ -57,6 +57,7 @@ public struct ChatEngine: Sendable {
         }
     }
 
+    /// What to connect to and how to behave.
     public var configuration: Configuration
 
     public init(_ configuration: Configuration) {

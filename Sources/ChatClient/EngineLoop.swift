@@ -202,16 +202,15 @@ struct EngineLoop {
         emit(.connection(.queued(waiting: queue.count)))
     }
 
-    /// Sends what was typed while offline, in order. Returns how many lines went out.
+    /// Sends what was typed while offline, in order. Returns how many lines went out (a line
+    /// whose write fails goes back into the queue for the next connection).
     private mutating func sendQueue() async -> Int {
         let lines = queue
         queue = []
-        var sent = 0
         for line in lines {
             _ = await perform(line)
-            sent += 1
         }
-        return sent - queue.count
+        return lines.count - queue.count
     }
 
     // MARK: - Logging in

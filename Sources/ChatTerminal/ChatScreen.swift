@@ -17,8 +17,11 @@ public struct ChatScreen: Sendable {
         case repaint
     }
 
+    /// The input line.
     public var editor = LineEditor()
+    /// The conversation and how far it is scrolled.
     public internal(set) var scrollback: Scrollback
+    /// The engine's latest status (status bar, user list, completion).
     public internal(set) var status: ClientStatus
     /// The user asked for the user list (F2, Alt-U); it shows when the screen is wide enough.
     public var showUserList: Bool
@@ -53,6 +56,7 @@ public struct ChatScreen: Sendable {
         "  Ctrl-L redraw · Ctrl-C quit",
     ]
 
+    /// A screen for a client in `status`; `clock` sets the time zone of timestamps.
     public init(status: ClientStatus, showUserList: Bool = true, bellEnabled: Bool = true, paletteSize: Int = 12, clock: ClockFormat = ClockFormat()) {
         self.status = status
         self.showUserList = showUserList

@@ -5,6 +5,7 @@ import Foundation
 /// The full-screen client: ncurses output, keys from their own thread, the ``ChatEngine`` in a
 /// task, and one loop that owns the ``ChatScreen`` and draws it.
 public struct TerminalClient: Sendable {
+    /// Where to connect and how to behave when the connection drops.
     public var configuration: ChatEngine.Configuration
     /// Show the user list when there is room (F2 toggles it).
     public var showUserList: Bool
