@@ -15,10 +15,6 @@ final class CursesTerminal {
     private(set) var columns: Int
     private var ended = false
 
-    struct StartError: Error, CustomStringConvertible {
-        var description: String
-    }
-
     init() throws {
         setlocale(LC_ALL, "")
         // Curses writes UTF-8 only under a UTF-8 locale; a terminal under "C" still gets it.
@@ -26,14 +22,14 @@ final class CursesTerminal {
             setlocale(LC_CTYPE, "C.UTF-8")
         }
         guard let output = fdopen(1, "w"), let input = fdopen(0, "r") else {
-            throw StartError(description: "cannot open the terminal")
+            throw TerminalUnavailable(description: "cannot open the terminal")
         }
         guard let screen = newterm(nil, output, input) else {
-            throw StartError(description: "the terminal type \(ProcessInfo.processInfo.environment["TERM"] ?? "(unset)") is unknown to terminfo")
+            throw TerminalUnavailable(description: "the terminal type \(ProcessInfo.processInfo.environment["TERM"] ?? "(unset)") is unknown to terminfo")
         }
         self.screen = screen
         set_term(screen)
-        guard let window = chatterbox_stdscr() else { throw StartError(description: "curses has no screen") }
+        guard let window = chatterbox_stdscr() else { throw TerminalUnavailable(description: "curses has no screen") }
         self.window = window
         raw()
         noecho()

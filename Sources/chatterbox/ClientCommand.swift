@@ -89,8 +89,14 @@ struct ClientCommand: AsyncParsableCommand {
                     prompt: { Console.write($0) }
                 )
             } else {
-                ending = try await TerminalClient(configuration, showUserList: userList, bellEnabled: bell).run()
-                if case .serverClosed(let reason) = ending { Console.error(reason) }
+                do {
+                    ending = try await TerminalClient(configuration, showUserList: userList, bellEnabled: bell).run()
+                    if case .serverClosed(let reason) = ending { Console.error(reason) }
+                } catch let unavailable as TerminalUnavailable {
+                    Console.error("chatterbox: cannot go full screen (\(unavailable)); using line mode.")
+                    ending = try await LineModeClient(host: host, port: port, security: security, initialUsername: user, reconnect: reconnect)
+                        .run(input: StandardInput.lines(), output: { Console.line($0) }, prompt: { Console.write($0) })
+                }
             }
         } catch {
             Console.error("chatterbox: \(error)")
