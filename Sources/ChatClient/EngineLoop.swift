@@ -44,7 +44,7 @@ struct EngineLoop {
         self.configuration = configuration
         self.sink = sink
         self.updates = updates
-        session.extraHelpLines = configuration.extraHelpLines
+        session.extraHelpLines = ["  /Reconnect - reconnect now instead of waiting (when disconnected)"] + configuration.extraHelpLines
         status = ClientStatus(host: configuration.host, port: configuration.port, security: SecurityLevel(configuration.security))
         if let name = configuration.initialUsername?.trimmingCharacters(in: .whitespaces), !name.isEmpty {
             desiredName = name
@@ -152,6 +152,10 @@ struct EngineLoop {
             desiredName = name
             // Without a connection the name is used as soon as one is up.
             if writer != nil { await sendLogin(name) }
+            return nil
+        }
+        if line.trimmingCharacters(in: .whitespaces).lowercased() == "/reconnect" {
+            reconnectNow()
             return nil
         }
         if session.username != nil, writer != nil {
@@ -312,6 +316,17 @@ struct EngineLoop {
         connectionNumber += 1
         status.phase = .connecting
         connectionTask = ConnectionRunner.start(number: connectionNumber, configuration: configuration, sink: sink)
+    }
+
+    /// /Reconnect: skips the rest of the wait before the next attempt.
+    private mutating func reconnectNow() {
+        guard case .waitingToReconnect = status.phase else {
+            emit(.event(.notice(writer == nil ? "Already connecting." : "Already connected.")))
+            return
+        }
+        reconnectTimer?.cancel()
+        emit(.connection(.reconnecting(attempt: status.failedAttempts + 1)))
+        connect()
     }
 
     private mutating func connectionLost(_ reason: String) -> ChatEngine.Ending? {

@@ -81,7 +81,7 @@ extension ChatScreen {
             current.advance()
             completion = current
         } else {
-            let commands = ChatCommandNames.all + Self.localCommands
+            let commands = ChatCommandNames.all + Self.localCommands + Self.engineCommands
             completion = Completion(characters: editor.characters, cursor: editor.cursor, vocabulary: .init(commands: commands, users: completionUsers))
         }
         if let completion { editor.setText(completion.result.text, cursor: completion.result.cursor) }

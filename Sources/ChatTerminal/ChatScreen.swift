@@ -45,6 +45,8 @@ public struct ChatScreen: Sendable {
 
     /// Commands the client runs itself, on top of the chat commands.
     public static let localCommands = ["Bell", "Clear"]
+    /// Commands the engine runs itself (for completion).
+    static let engineCommands = ["Reconnect"]
     /// Help for ``localCommands`` and the keys, appended to /Help.
     public static let helpLines = [
         "  /Bell [on|off] - ring the bell for direct messages and mentions",

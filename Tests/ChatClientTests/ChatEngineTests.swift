@@ -7,9 +7,8 @@ import Testing
 /// The client engine against real servers on loopback: logging in, losing the server,
 /// reconnecting on the same port, and what happens to the lines typed meanwhile.
 @Suite struct ChatEngineTests {
-    /// Waits three seconds before reconnecting, without jitter, so a test can act first even
-    /// on a loaded machine.
-    static let slowReconnect = ReconnectPolicy(initialDelay: .seconds(3), maximumDelay: .seconds(3), jitter: 0)
+    /// Waits a minute before reconnecting, so that a test acts first and then says /Reconnect.
+    static let slowReconnect = ReconnectPolicy(initialDelay: .seconds(60), maximumDelay: .seconds(60), jitter: 0)
     static let quickReconnect = ReconnectPolicy(initialDelay: .milliseconds(50), maximumDelay: .milliseconds(200), jitter: 0)
 
     private func startEngine(
@@ -18,6 +17,31 @@ import Testing
     ) -> Task<ChatEngine.Ending, any Error> {
         let engine = ChatEngine(.init(host: "127.0.0.1", port: port, security: security, initialUsername: name, reconnect: reconnect))
         return Task { try await engine.run(input: input) { recorder.append($0) } }
+    }
+
+    /// Runs `body` with a server started again on `port` over `directory`, stopping it
+    /// afterwards. The port can stay held for a moment after the last server stopped: binding
+    /// is tried again for a few seconds.
+    private func withServerRestarted<Result>(on port: Int, in directory: String, _ body: (TestServer) async throws -> Result) async throws -> Result {
+        var attempts = 0
+        let server: TestServer
+        while true {
+            do {
+                server = try await TestServer.start(dataDirectory: directory) { $0.port = port }
+                break
+            } catch where "\(error)".contains("Address already in use") && attempts < 50 {
+                attempts += 1
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        do {
+            let result = try await body(server)
+            await server.stop()
+            return result
+        } catch {
+            await server.stop()
+            throw error
+        }
     }
 
     private static func isWelcome(_ update: ClientUpdate) -> Bool {
@@ -48,7 +72,7 @@ import Testing
         typing.yield("typed while away")
         try await recorder.waitFor("the line queued") { $0 == .connection(.queued(waiting: 1)) }
 
-        try await TestServer.with(dataDirectory: directory.path, configure: { $0.port = port }) { second in
+        try await withServerRestarted(on: port, in: directory.path) { second in
             try await recorder.waitFor("being back") {
                 if case .connection(.backOnline(let name, _, let sent)) = $0 { return name == "alice" && sent == 1 }
                 return false
@@ -83,9 +107,14 @@ import Testing
         defer { running.cancel() }
         try await recorder.waitFor("the login", Self.isWelcome)
         await first.stop()
-        try await TestServer.with(dataDirectory: directory.path, configure: { $0.port = port }) { second in
-            // Someone takes the name before the client is back (it waits three seconds).
+        try await recorder.waitFor("the loss") {
+            if case .connection(.lost) = $0 { return true }
+            return false
+        }
+        try await withServerRestarted(on: port, in: directory.path) { second in
+            // Someone takes the name while the client waits; then it is told to try now.
             _ = try await second.login("alice")
+            typing.yield("/reconnect")
             let asked = try await recorder.waitFor("the question") {
                 if case .usernameNeeded(let reason?) = $0 { return reason.contains("someone else has that name") }
                 return false
