@@ -143,6 +143,11 @@ struct EngineLoop {
     // MARK: - Typed lines
 
     private mutating func typed(_ line: String) async -> ChatEngine.Ending? {
+        // Before anything else: even at the name prompt, this is not a name.
+        if line.trimmingCharacters(in: .whitespaces).lowercased() == "/reconnect" {
+            reconnectNow()
+            return nil
+        }
         if needsName {
             let name = line.trimmingTrailingNewline().trimmingCharacters(in: .whitespaces)
             guard !name.isEmpty else {
@@ -152,10 +157,6 @@ struct EngineLoop {
             desiredName = name
             // Without a connection the name is used as soon as one is up.
             if writer != nil { await sendLogin(name) }
-            return nil
-        }
-        if line.trimmingCharacters(in: .whitespaces).lowercased() == "/reconnect" {
-            reconnectNow()
             return nil
         }
         if session.username != nil, writer != nil {
