@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "ChatProtocol", targets: ["ChatProtocol"]),
         .library(name: "ChatServer", targets: ["ChatServer"]),
         .library(name: "ChatClient", targets: ["ChatClient"]),
+        .library(name: "ChatTerminal", targets: ["ChatTerminal"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -105,10 +106,24 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The system's ncursesw (wide-character curses), as irssi and WeeChat use it.
+        // (No pkgConfig: its -D flags are refused by SwiftPM; the module map links the libraries.)
+        .systemLibrary(
+            name: "CNCurses",
+            providers: [.apt(["libncurses-dev"])]
+        ),
+        // The few POSIX pieces Swift cannot express safely: signal handlers, window size, wcwidth.
+        .target(name: "CTerminalSupport"),
+        // The full-screen terminal client on top of ChatClient.
+        .target(
+            name: "ChatTerminal",
+            dependencies: ["ChatClient", "ChatProtocol", "CNCurses", "CTerminalSupport"],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "chatterbox",
             dependencies: [
-                "ChatServer", "ChatClient", "ChatStoreSQLite", "ChatTLS", "ChatProtocol", "ChatBench",
+                "ChatServer", "ChatClient", "ChatTerminal", "ChatStoreSQLite", "ChatTLS", "ChatProtocol", "ChatBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -140,6 +155,15 @@ let package = Package(
                 "ChatClient", "ChatProtocol", "ChatTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ChatTerminalTests",
+            dependencies: [
+                "ChatTerminal", "ChatClient", "ChatProtocol", "ChatTestSupport",
+                // The end-to-end tests drive the real executable inside tmux.
+                "chatterbox",
             ],
             swiftSettings: strict
         ),

@@ -1,4 +1,5 @@
 import ChatNetworking
+import Foundation
 public import ChatProtocol
 public import ChatTLS
 public import NIOCore
@@ -59,6 +60,11 @@ public struct ChatConnection: Sendable {
                         channel.eventLoop.makeCompletedFuture {
                             let pipeline = channel.pipeline.syncOperations
                             let handshake = channel.eventLoop.makePromise(of: Void.self)
+                            // A connection that fails before it is up never reaches the handler
+                            // below; the promise must still complete (a no-op if it already has).
+                            channel.closeFuture.whenComplete { _ in
+                                handshake.fail(ConnectionError(description: "the connection closed before it was established"))
+                            }
                             if let sslContext {
                                 try pipeline.addHandler(try NIOSSLClientHandler(context: sslContext, serverHostname: serverHostname))
                                 try pipeline.addHandler(HandshakeWaiter(promise: handshake))
@@ -81,10 +87,12 @@ public struct ChatConnection: Sendable {
             } catch let error as ConnectionError {
                 throw error
             } catch {
-                failures.append("\(address): \(Self.describe(error))")
+                failures.append("\(Self.describe(address)): \(Self.describe(error))")
             }
         }
-        throw ConnectionError(description: "Cannot connect to \(host) port \(port): " + failures.joined(separator: "; "))
+        // With one address its name adds nothing to "Cannot connect to HOST port PORT".
+        let reasons = addresses.count == 1 ? failures.map { String($0.drop { $0 != " " }.dropFirst()) } : failures
+        throw ConnectionError(description: "Cannot connect to \(host) port \(port): " + reasons.joined(separator: "; "))
     }
 
     /// Runs `body` with the connection's frame reader and writer, then closes the connection.
@@ -97,14 +105,24 @@ public struct ChatConnection: Sendable {
         }
     }
 
+    /// "127.0.0.1:9000", "[::1]:9000".
+    static func describe(_ address: SocketAddress) -> String {
+        guard let ip = address.ipAddress, let port = address.port else { return "\(address)" }
+        return ip.contains(":") ? "[\(ip)]:\(port)" : "\(ip):\(port)"
+    }
+
     static func describe(_ error: any Error) -> String {
         if let ssl = error as? NIOSSLError {
             if case .handshakeFailed(let reason) = ssl {
                 return "\(reason)"
             }
+            if case .uncleanShutdown = ssl {
+                return "the connection was cut off"
+            }
             return "\(ssl)"
         }
-        if let io = error as? IOError { return io.description }
+        // "Connection refused" rather than NIO's "connection reset (error set): …".
+        if let io = error as? IOError { return String(cString: strerror(io.errnoCode)) }
         return "\(error)"
     }
 }

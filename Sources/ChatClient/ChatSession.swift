@@ -30,11 +30,23 @@ public struct ChatSession: Sendable {
     public private(set) var locallyBlocked: [String: String] = [:]
     /// Whether the next login asks for extensions.
     public var asksForFeatures = true
+    /// Lines a user interface adds to /Help (its own commands and keys).
+    public var extraHelpLines: [String] = []
 
     public init() {}
 
     /// Whether the server runs slash commands itself.
     public var serverRunsCommands: Bool { enabledFeatures.contains("commands") }
+
+    /// Forgets what belonged to the connection that was lost (the login, the extensions the
+    /// server enabled, who was online), keeping what the user decided: local blocks, and
+    /// whether to ask for extensions (a server that refused them once will again).
+    public mutating func startNewConnection() {
+        username = nil
+        enabledFeatures = []
+        serverUser = nil
+        online = []
+    }
 
     /// The login frame for `name`.
     public func loginFrame(for name: String) -> Frame {
@@ -125,6 +137,7 @@ public struct ChatSession: Sendable {
         case .help:
             var lines = ["Commands (case does not matter):"] + ChatCommand.helpLines.map { "  " + $0 }
             lines.append("  //text - send text that starts with a slash")
+            lines += extraHelpLines
             if !serverRunsCommands {
                 lines.append("This server does not run commands itself; Chatterbox handles them locally (blocking only hides messages on this screen).")
             }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import ChatClient
+import ChatTerminal
 import Foundation
 
 struct ClientCommand: AsyncParsableCommand {
@@ -9,6 +10,10 @@ struct ClientCommand: AsyncParsableCommand {
         discussion: """
             Type a line to send it to everyone, @name text for a direct message, /Help for the \
             commands. /Quit (or end of input) leaves.
+
+            On a terminal the client is full screen (scrollback, status bar, user list, line \
+            editing). When standard input or output is not a terminal, or with --plain, it \
+            prints one line per event instead; --json prints one JSON object per event.
             """
     )
 
@@ -30,7 +35,27 @@ struct ClientCommand: AsyncParsableCommand {
     @Option(name: [.customShort("u"), .customLong("user")], help: "Username to try first, before asking.")
     var user: String?
 
+    @Flag(help: "Line mode even on a terminal: one line per event, no escape codes.")
+    var plain = false
+
+    @Flag(help: "For scripts and bots: one JSON object per event on standard output; standard input lines are typed lines.")
+    var json = false
+
+    @Flag(inversion: .prefixedNo, help: "Ring the terminal bell for direct messages and mentions (full screen).")
+    var bell = true
+
+    @Flag(inversion: .prefixedNo, help: "Show the list of users online beside the messages (full screen; F2 toggles it).")
+    var userList = true
+
+    @Flag(help: "Stop when the connection drops instead of reconnecting.")
+    var noReconnect = false
+
+    @Option(help: "Longest wait between reconnection attempts, in seconds (waits double from half a second up to this).")
+    var maxReconnectDelay: Double = 30
+
     func validate() throws {
+        if plain, json { throw ValidationError("Choose either --plain or --json.") }
+        guard maxReconnectDelay >= 0.1 else { throw ValidationError("--max-reconnect-delay must be at least 0.1 seconds.") }
         if plaintext, caFile != nil || insecure { throw ValidationError("--plaintext uses no TLS; drop -ca/--insecure.") }
         if insecure, caFile != nil { throw ValidationError("Choose either -ca or --insecure.") }
     }
@@ -48,14 +73,31 @@ struct ClientCommand: AsyncParsableCommand {
         } else {
             security = .tls(.system)
         }
-        let client = LineModeClient(host: host, port: port, security: security, initialUsername: user)
-        let ending: LineModeClient.Ending
+        let reconnect: ReconnectPolicy = noReconnect
+            ? .never
+            : ReconnectPolicy(initialDelay: .milliseconds(min(500, Int(maxReconnectDelay * 1000))), maximumDelay: .milliseconds(Int(maxReconnectDelay * 1000)))
+        let configuration = ChatEngine.Configuration(host: host, port: port, security: security, initialUsername: user, reconnect: reconnect)
+        let ending: ChatEngine.Ending
         do {
-            ending = try await client.run(
-                input: StandardInput.lines(),
-                output: { Console.line($0) },
-                prompt: { Console.write($0) }
-            )
+            if json {
+                ending = try await JSONModeClient(configuration).run(input: StandardInput.lines(), output: { Console.line($0) })
+            } else if plain || isatty(0) == 0 || isatty(1) == 0 {
+                let client = LineModeClient(host: host, port: port, security: security, initialUsername: user, reconnect: reconnect)
+                ending = try await client.run(
+                    input: StandardInput.lines(),
+                    output: { Console.line($0) },
+                    prompt: { Console.write($0) }
+                )
+            } else {
+                do {
+                    ending = try await TerminalClient(configuration, showUserList: userList, bellEnabled: bell).run()
+                    if case .serverClosed(let reason) = ending { Console.error(reason) }
+                } catch let unavailable as TerminalUnavailable {
+                    Console.error("chatterbox: cannot go full screen (\(unavailable)); using line mode.")
+                    ending = try await LineModeClient(host: host, port: port, security: security, initialUsername: user, reconnect: reconnect)
+                        .run(input: StandardInput.lines(), output: { Console.line($0) }, prompt: { Console.write($0) })
+                }
+            }
         } catch {
             Console.error("chatterbox: \(error)")
             throw ExitCode(2)

@@ -25,4 +25,32 @@ import Testing
         #expect(TerminalSanitizer.sanitize("one\ntwo", keepNewlines: true) == "one\ntwo")
         #expect(TerminalSanitizer.sanitize("tab\there") == "tab    here")
     }
+
+    @Test func everyControlCharacterIsShownNotSent() {
+        for value in UInt32(0)..<0x20 where value != 0x09 {
+            let shown = TerminalSanitizer.sanitize("a" + String(Unicode.Scalar(value)!) + "b")
+            #expect(shown.unicodeScalars.allSatisfy { $0.value >= 0x20 }, "U+\(value)")
+        }
+        #expect(TerminalSanitizer.sanitize("\u{0}\u{7F}") == "^@^?")
+    }
+
+    @Test func overwritingTricksAreVisible() {
+        // A carriage return or backspaces would let text overwrite what came before it.
+        #expect(TerminalSanitizer.sanitize("harmless\rEVIL") == "harmless^MEVIL")
+        #expect(TerminalSanitizer.sanitize("ok\u{8}\u{8}no") == "ok^H^Hno")
+    }
+
+    @Test func everyBidiControlAndInvisibleSeparatorIsNamed() {
+        let controls: [UInt32] = [0x200E, 0x200F, 0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069, 0x061C, 0x2028, 0x2029, 0xFEFF]
+        for value in controls {
+            let shown = TerminalSanitizer.sanitize(String(Unicode.Scalar(value)!))
+            #expect(shown.hasPrefix("<U+") && shown.hasSuffix(">"), "U+\(String(value, radix: 16))")
+        }
+    }
+
+    @Test func c1ControlsIncludingTheEightBitCSIAreNamed() {
+        for value in UInt32(0x80)..<0xA0 {
+            #expect(TerminalSanitizer.sanitize(String(Unicode.Scalar(value)!)).hasPrefix("<U+00"))
+        }
+    }
 }

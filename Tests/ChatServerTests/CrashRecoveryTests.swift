@@ -58,7 +58,7 @@ import Testing
                 while delivered.value < 20_000, ContinuousClock.now < deadline {
                     try await Task.sleep(for: .milliseconds(5))
                 }
-                try await server.kill()
+                server.kill()
                 return []
             }
             var seen = Set<String>()

@@ -10,27 +10,11 @@ import Testing
 @Suite struct HostileTransportTests {
     /// Runs `openssl s_client` against the server with `arguments`; what it printed.
     private func sClient(_ server: TestServer, _ arguments: [String]) async throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        process.arguments = ["s_client", "-connect", "127.0.0.1:\(server.port)", "-CAfile", server.caPath!] + arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        process.standardInput = FileHandle.nullDevice
-        let text = SharedText()
-        output.fileHandleForReading.readabilityHandler = { text.append(String(decoding: $0.availableData, as: UTF8.self)) }
-        try process.run()
-        let deadline = ContinuousClock.now + TestTiming.scaled(.seconds(20))
-        while process.isRunning {
-            guard ContinuousClock.now < deadline else {
-                process.terminate()
-                throw TestFailure("openssl s_client did not finish")
-            }
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        output.fileHandleForReading.readabilityHandler = nil
-        text.append(String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
-        return text.value
+        try await ChildProcess.runToExit(
+            "/usr/bin/openssl",
+            ["s_client", "-connect", "127.0.0.1:\(server.port)", "-CAfile", server.caPath!] + arguments,
+            timeout: .seconds(20)
+        ).output
     }
 
     @Test(arguments: ["-tls1", "-tls1_1"])

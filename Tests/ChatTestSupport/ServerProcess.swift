@@ -3,9 +3,11 @@ import NIOConcurrencyHelpers
 
 /// The real `chatterbox server` executable, run as a child process.
 public final class ServerProcess: Sendable {
-    public let process: Process
+    public let pid: pid_t
     public let port: Int
-    private let outputText: SharedText
+    private let outputPath: String
+    /// The exit status once the process has been reaped.
+    private let status = NIOLockedValueBox<Int32?>(nil)
 
     /// The `chatterbox` executable built next to the test bundle.
     public static var executable: URL {
@@ -15,106 +17,99 @@ public final class ServerProcess: Sendable {
     /// Runs `chatterbox` with `arguments` to completion (bounded); its exit status and
     /// everything it printed on stdout and stderr.
     public static func runToExit(_ arguments: [String], timeout: Duration = .seconds(30)) async throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        let output = SharedText()
-        pipe.fileHandleForReading.readabilityHandler = { handle in
-            output.append(String(decoding: handle.availableData, as: UTF8.self))
-        }
-        try process.run()
-        let deadline = ContinuousClock.now + TestTiming.scaled(timeout)
-        while process.isRunning {
-            guard ContinuousClock.now < deadline else {
-                process.terminate()
-                throw TestFailure("chatterbox \(arguments) still running after \(timeout)")
-            }
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        pipe.fileHandleForReading.readabilityHandler = nil
-        output.append(String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
-        return (process.terminationStatus, output.value)
+        try await ChildProcess.runToExit(executable.path, arguments, timeout: timeout)
     }
 
-    /// Starts `chatterbox server 127.0.0.1 -p 0` with `arguments` and waits (bounded) until it
-    /// prints the port it listens on.
+    /// Starts `chatterbox server 127.0.0.1 -p PORT` (port 0: any free port) with `arguments` and
+    /// waits (bounded) until it prints the port it listens on. Restarting on the port of a
+    /// server that was stopped lets its clients reconnect; a port still held for a moment is
+    /// tried again for a few seconds.
     public static func start(dataDirectory: String, port: Int = 0, arguments: [String] = []) async throws -> ServerProcess {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = ["server", "127.0.0.1", "-p", String(port), "--data-dir", dataDirectory, "--log-level", "error"] + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        let output = SharedText()
-        pipe.fileHandleForReading.readabilityHandler = { handle in
-            output.append(String(decoding: handle.availableData, as: UTF8.self))
-        }
-        try process.run()
         let deadline = ContinuousClock.now + TestTiming.scaled(.seconds(30))
-        while ContinuousClock.now < deadline {
-            let text = output.value
-            if let range = text.range(of: "Listening on 127.0.0.1 port ") {
-                let digits = text[range.upperBound...].prefix { $0.isNumber }
-                if let port = Int(digits) {
-                    return ServerProcess(process: process, port: port, output: output)
+        var bindRetries = 0
+        while true {
+            let outputPath = ChildProcess.temporaryPath("chatterbox-server-out")
+            // stdout and stderr into one file, opened for appending by both.
+            let pid = try ChildProcess.spawn(
+                executable.path,
+                ["server", "127.0.0.1", "-p", String(port), "--data-dir", dataDirectory, "--log-level", "error"] + arguments,
+                environment: ProcessInfo.processInfo.environment,
+                output: outputPath,
+                errors: outputPath
+            )
+            while ContinuousClock.now < deadline {
+                let text = ChildProcess.contents(of: outputPath)
+                if let range = text.range(of: "Listening on 127.0.0.1 port ") {
+                    let digits = text[range.upperBound...].prefix { $0.isNumber }
+                    if digits.count < text[range.upperBound...].count, let bound = Int(digits) {
+                        return ServerProcess(pid: pid, port: bound, outputPath: outputPath)
+                    }
                 }
+                if let status = ChildProcess.exitStatusIfEnded(pid) {
+                    try? FileManager.default.removeItem(atPath: outputPath)
+                    if text.contains("Address already in use"), port != 0, bindRetries < 50 {
+                        bindRetries += 1
+                        try await Task.sleep(for: .milliseconds(100))
+                        break
+                    }
+                    throw TestFailure("server exited early (\(status)): \(text)")
+                }
+                try await Task.sleep(for: .milliseconds(20))
             }
-            guard process.isRunning else { throw TestFailure("server exited early: \(text)") }
-            try await Task.sleep(for: .milliseconds(20))
+            if ContinuousClock.now >= deadline {
+                Foundation.kill(pid, SIGKILL)
+                _ = ChildProcess.wait(pid)
+                try? FileManager.default.removeItem(atPath: outputPath)
+                throw TestFailure("server did not report its port")
+            }
         }
-        process.terminate()
-        throw TestFailure("server did not report its port")
     }
 
-    private init(process: Process, port: Int, output: SharedText) {
-        self.process = process
+    private init(pid: pid_t, port: Int, outputPath: String) {
+        self.pid = pid
         self.port = port
-        self.outputText = output
+        self.outputPath = outputPath
     }
 
     deinit {
         // Nothing outlives the test, even one that failed half-way.
-        if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
+        if status.withLockedValue({ $0 }) == nil {
+            Foundation.kill(pid, SIGKILL)
+            _ = ChildProcess.wait(pid)
+        }
+        try? FileManager.default.removeItem(atPath: outputPath)
     }
 
     /// Everything the server printed so far (stdout and stderr).
-    public var output: String { outputText.value }
+    public var output: String { ChildProcess.contents(of: outputPath) }
 
-    /// SIGKILL: no chance to flush or close anything.
-    public func kill() async throws {
-        Foundation.kill(process.processIdentifier, SIGKILL)
-        try await waitForExit()
+    /// SIGKILL: no chance to flush or close anything. Reaps the process (a killed process
+    /// ends at once), so it can be called from a `defer`.
+    public func kill() {
+        Foundation.kill(pid, SIGKILL)
+        status.withLockedValue { status in
+            if status == nil { status = ChildProcess.wait(pid) }
+        }
     }
 
     /// SIGTERM, then the exit status.
     public func terminate() async throws -> Int32 {
-        process.terminate()
-        try await waitForExit()
-        return process.terminationStatus
+        Foundation.kill(pid, SIGTERM)
+        return try await waitForExit()
     }
 
-    /// Waits (bounded, without blocking a thread) for the process to exit.
-    public func waitForExit(timeout: Duration = .seconds(30)) async throws {
+    /// Waits (bounded, without blocking a thread) for the process to exit; its exit status.
+    @discardableResult
+    public func waitForExit(timeout: Duration = .seconds(30)) async throws -> Int32 {
         let deadline = ContinuousClock.now + TestTiming.scaled(timeout)
-        while process.isRunning {
+        while true {
+            let ended: Int32? = status.withLockedValue { status in
+                if status == nil { status = ChildProcess.exitStatusIfEnded(pid) }
+                return status
+            }
+            if let ended { return ended }
             guard ContinuousClock.now < deadline else { throw TestFailure("server process still running after \(timeout)") }
             try await Task.sleep(for: .milliseconds(10))
         }
     }
-}
-
-/// Text appended from one thread and read from another.
-public final class SharedText: Sendable {
-    private let text = NIOLockedValueBox("")
-
-    public init() {}
-
-    public func append(_ more: String) {
-        text.withLockedValue { $0 += more }
-    }
-
-    public var value: String { text.withLockedValue { $0 } }
 }

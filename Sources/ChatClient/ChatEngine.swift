@@ -1,0 +1,152 @@
+import ChatProtocol
+import Foundation
+
+/// The client core that every user interface runs on: connects, logs in (asking for a name
+/// when it has none or the server refuses it), turns frames into events, sends what the user
+/// types, and — when the connection drops — reconnects with capped exponential backoff, logs
+/// in again under the same name, and sends the lines typed meanwhile.
+///
+/// Lines go in through an `AsyncStream<String>`; everything to show comes out through one
+/// callback, in order. One loop owns all the state, so nothing is shared.
+public struct ChatEngine: Sendable {
+    /// Why the engine stopped.
+    public enum Ending: Sendable, Equatable {
+        /// The user quit (/Quit, end of input, or the task was cancelled).
+        case quit
+        /// The server closed the connection and reconnecting is off.
+        case serverClosed(String)
+    }
+
+    /// What to connect to and how to behave.
+    public struct Configuration: Sendable {
+        public var host: String
+        public var port: Int
+        public var security: ConnectionSecurity
+        /// A name to log in with before asking.
+        public var initialUsername: String?
+        /// How long a server that answered the login (with extensions) by an ERROR has to
+        /// accept it anyway before the client logs in again as a plain client.
+        public var plainLoginDelay: Duration
+        /// Whether and when to reconnect after the connection drops.
+        public var reconnect: ReconnectPolicy
+        /// Most lines kept while offline; more are refused with a notice.
+        public var queueLimit: Int
+        /// How long one connection attempt may take.
+        public var connectTimeout: Duration
+        /// Lines the user interface adds to /Help (its own commands and keys).
+        public var extraHelpLines: [String] = []
+
+        public init(
+            host: String,
+            port: Int,
+            security: ConnectionSecurity,
+            initialUsername: String? = nil,
+            plainLoginDelay: Duration = .seconds(2),
+            reconnect: ReconnectPolicy = .never,
+            queueLimit: Int = 200,
+            connectTimeout: Duration = .seconds(10)
+        ) {
+            self.host = host
+            self.port = port
+            self.security = security
+            self.initialUsername = initialUsername
+            self.plainLoginDelay = plainLoginDelay
+            self.reconnect = reconnect
+            self.queueLimit = queueLimit
+            self.connectTimeout = connectTimeout
+        }
+    }
+
+    /// What to connect to and how to behave.
+    public var configuration: Configuration
+
+    public init(_ configuration: Configuration) {
+        self.configuration = configuration
+    }
+
+    /// Runs until the user quits or, without reconnection, the server goes away. Throws when
+    /// the very first connection cannot be made.
+    /// - Parameters:
+    ///   - input: lines typed by the user; its end means quit (once queued lines are sent).
+    ///   - updates: receives everything to show, in order.
+    public func run(
+        input: AsyncStream<String>,
+        updates: @escaping @Sendable (ClientUpdate) -> Void
+    ) async throws -> Ending {
+        let (incoming, sink) = AsyncStream<EngineInput>.makeStream()
+        let readLines = Task {
+            for await line in input { sink.yield(.line(line)) }
+            sink.yield(.endOfInput)
+        }
+        var loop = EngineLoop(configuration: configuration, sink: sink, updates: updates)
+        do {
+            let ending = try await loop.run(incoming)
+            readLines.cancel()
+            await loop.shutDown()
+            return ending
+        } catch {
+            readLines.cancel()
+            await loop.shutDown()
+            throw error
+        }
+    }
+}
+
+/// Everything the engine's loop reacts to, from every source, in one stream.
+enum EngineInput: Sendable {
+    case line(String)
+    case endOfInput
+    case connected(connection: Int, writer: FrameWriter, address: String)
+    case frame(connection: Int, DecodedFrame)
+    case closed(connection: Int, reason: String)
+    case connectFailed(connection: Int, reason: String)
+    case loginGraceExpired(attempt: Int)
+    case reconnectDue(connection: Int)
+}
+
+/// Opens one connection and feeds what happens on it into the engine's stream, tagged with
+/// its number so that news from a connection already given up is recognised and ignored.
+enum ConnectionRunner {
+    static func start(
+        number: Int,
+        configuration: ChatEngine.Configuration,
+        sink: AsyncStream<EngineInput>.Continuation
+    ) -> Task<Void, Never> {
+        Task {
+            let connection: ChatConnection
+            do {
+                connection = try await ChatConnection.connect(
+                    host: configuration.host,
+                    port: configuration.port,
+                    security: configuration.security,
+                    connectTimeout: .nanoseconds(configuration.connectTimeout.nanoseconds)
+                )
+            } catch let error as ConnectionError {
+                sink.yield(.connectFailed(connection: number, reason: error.description))
+                return
+            } catch {
+                sink.yield(.connectFailed(connection: number, reason: ChatConnection.describe(error)))
+                return
+            }
+            let address = connection.remoteAddress.map(ChatConnection.describe) ?? configuration.host
+            do {
+                try await connection.run { frames, writer in
+                    sink.yield(.connected(connection: number, writer: writer, address: address))
+                    for try await frame in frames {
+                        sink.yield(.frame(connection: number, frame))
+                    }
+                    sink.yield(.closed(connection: number, reason: "The server closed the connection."))
+                }
+            } catch {
+                sink.yield(.closed(connection: number, reason: "Connection lost: \(ChatConnection.describe(error))"))
+            }
+        }
+    }
+}
+
+extension Duration {
+    /// The duration in whole nanoseconds (NIO's `TimeAmount` unit).
+    var nanoseconds: Int64 {
+        components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000
+    }
+}

@@ -1,0 +1,31 @@
+/// What the ``ChatEngine`` tells the user interface, in order.
+public enum ClientUpdate: Sendable, Equatable {
+    /// Something from the conversation to show.
+    case event(ChatEvent)
+    /// News about the connection, to show as a line.
+    case connection(ConnectionEvent)
+    /// The next line the user types is taken as the username. `reason` explains what the
+    /// refusal shown just before does not (the name was taken while the client was away).
+    case usernameNeeded(reason: String?)
+    /// The state changed (for status bars, user lists, completion).
+    case status(ClientStatus)
+}
+
+/// A change in the connection, as the user should hear of it.
+public enum ConnectionEvent: Sendable, Equatable {
+    /// Starting connection attempt `attempt` after a loss (1 for the first retry).
+    case reconnecting(attempt: Int)
+    /// The connection is up.
+    case connected(address: String, security: SecurityLevel)
+    /// The connection was lost; the next attempt follows in `retryIn`, or never when `nil`.
+    case lost(reason: String, retryIn: Duration?)
+    /// A reconnection attempt failed; the next follows in `retryIn`.
+    case attemptFailed(reason: String, retryIn: Duration)
+    /// Logged in again after a loss. `missedMessages` arrived while the client was away;
+    /// `sentLines` typed meanwhile have now been sent.
+    case backOnline(username: String, missedMessages: Int, sentLines: Int)
+    /// A line typed while offline waits to be sent; `waiting` lines in all.
+    case queued(waiting: Int)
+    /// A line typed while offline was dropped: `limit` lines are already waiting.
+    case queueFull(limit: Int)
+}

@@ -1,0 +1,111 @@
+import ChatProtocol
+import NIOCore
+
+/// Encodes engine updates as JSON lines for scripts and bots (`--json`): one object per
+/// event, pure ASCII (every control character and non-ASCII character escaped), so the text
+/// is exact and nothing in it can act on a terminal.
+///
+/// Every object has `"event"`; the schema is in the README. Status updates are not printed:
+/// `welcome`, `joined` and `left` carry presence.
+public enum JSONEventEncoder {
+    /// The JSON lines for `update` (a history event gives one line per message).
+    public static func lines(for update: ClientUpdate, host: String, port: Int) -> [String] {
+        objects(for: update, host: host, port: port).map(encode)
+    }
+
+    static func objects(for update: ClientUpdate, host: String, port: Int) -> [[(String, JSONValue)]] {
+        switch update {
+        case .event(let event):
+            return objects(for: event)
+        case .connection(let event):
+            return [connectionObject(event, host: host, port: port)]
+        case .usernameNeeded(let reason):
+            var object: [(String, JSONValue)] = [named("username_needed")]
+            if let reason { object.append(("text", .string(reason))) }
+            return [object]
+        case .status:
+            return []
+        }
+    }
+
+    static func objects(for event: ChatEvent) -> [[(String, JSONValue)]] {
+        switch event {
+        case .welcome(let info, let online):
+            var object: [(String, JSONValue)] = [named("welcome")]
+            if let info { object.append(("text", .string(info))) }
+            object.append(("online", .array(online.map(JSONValue.string))))
+            return [object]
+        case .loginRefused(let reason):
+            return [[named("username_refused"), ("text", .string(reason))]]
+        case .history(let messages):
+            return messages.map { message(for: $0, history: true) }
+        case .message(let chat):
+            return [message(for: chat, history: false)]
+        case .joined(let name):
+            return [[named("joined"), ("user", .string(name))]]
+        case .left(let name):
+            return [[named("left"), ("user", .string(name))]]
+        case .info(let text):
+            return [[named("info"), ("text", .string(text))]]
+        case .error(let text):
+            return [[named("error"), ("text", .string(text))]]
+        case .notice(let text):
+            return [[named("notice"), ("text", .string(text))]]
+        case .protocolProblem(let text):
+            return [[named("protocol_problem"), ("text", .string(text))]]
+        }
+    }
+
+    static func message(for message: ChatMessage, history: Bool) -> [(String, JSONValue)] {
+        var object: [(String, JSONValue)] = [
+            named("message"),
+            ("from", .string(message.source)),
+            ("to", .string(message.destination)),
+            ("time", .integer(message.timestamp)),
+            ("text", .string(message.content)),
+        ]
+        if history { object.append(("history", .bool(true))) }
+        return object
+    }
+
+    static func connectionObject(_ event: ConnectionEvent, host: String, port: Int) -> [(String, JSONValue)] {
+        let text: (String, JSONValue) = ("text", .string(ConnectionEventText.describe(event, host: host, port: port)))
+        switch event {
+        case .reconnecting(let attempt):
+            return [named("reconnecting"), ("attempt", .integer(Int64(attempt))), text]
+        case .connected(let address, let security):
+            let name = switch security {
+            case .verifiedTLS: "tls"
+            case .unverifiedTLS: "tls-unverified"
+            case .plaintext: "plaintext"
+            }
+            return [named("connected"), ("address", .string(address)), ("security", .string(name)), text]
+        case .lost(let reason, let retryIn):
+            var object: [(String, JSONValue)] = [named("disconnected"), ("reason", .string(reason))]
+            if let retryIn { object.append(("retry_in", .number(Double(retryIn.nanoseconds) / 1e9))) }
+            object.append(text)
+            return object
+        case .attemptFailed(let reason, let retryIn):
+            return [named("reconnect_failed"), ("reason", .string(reason)), ("retry_in", .number(Double(retryIn.nanoseconds) / 1e9)), text]
+        case .backOnline(let username, let missed, let sent):
+            return [
+                named("reconnected"), ("user", .string(username)),
+                ("missed", .integer(Int64(missed))), ("sent", .integer(Int64(sent))), text,
+            ]
+        case .queued(let waiting):
+            return [named("queued"), ("waiting", .integer(Int64(waiting))), text]
+        case .queueFull(let limit):
+            return [named("queue_full"), ("limit", .integer(Int64(limit))), text]
+        }
+    }
+
+    static func named(_ name: String) -> (String, JSONValue) {
+        ("event", .string(name))
+    }
+
+    static func encode(_ members: [(String, JSONValue)]) -> String {
+        var buffer = ByteBuffer()
+        JSONWriter.writeValue(.object(JSONObject(members.map { JSONObject.Member(key: $0.0, value: $0.1) })), into: &buffer)
+        return String(buffer: buffer)
+    }
+}

@@ -1,0 +1,102 @@
+import ChatClient
+
+/// How the screen reacts to keys: editing, sending, scrolling, completion, its own commands.
+extension ChatScreen {
+    /// Reacts to one key.
+    public mutating func handle(_ key: Key) -> [Effect] {
+        if key != .tab { completion = nil }
+        switch key {
+        case .text(let text), .paste(let text):
+            editor.insert(text)
+        case .enter:
+            return submit()
+        case .left, .ctrl("b"): editor.moveLeft()
+        case .right, .ctrl("f"): editor.moveRight()
+        case .home, .ctrl("a"): editor.moveToStart()
+        case .end, .ctrl("e"): editor.moveToEnd()
+        case .wordLeft, .alt("b"): editor.moveWordLeft()
+        case .wordRight, .alt("f"): editor.moveWordRight()
+        case .backspace, .ctrl("h"): editor.deleteBackward()
+        case .delete, .ctrl("d"): editor.deleteForward()
+        case .ctrl("k"): editor.killToEnd()
+        case .ctrl("u"): editor.killToStart()
+        case .ctrl("w"), .alt("\u{7F}"): editor.killWordBackward()
+        case .alt("d"): editor.killWordForward()
+        case .ctrl("y"): editor.yank()
+        case .up, .ctrl("p"): editor.historyPrevious()
+        case .down, .ctrl("n"): editor.historyNext()
+        case .tab: complete()
+        case .pageUp: scroll(by: max(lastPane.height - 2, 1))
+        case .pageDown: scroll(by: -max(lastPane.height - 2, 1))
+        case .function(2), .alt("u"): showUserList.toggle()
+        case .ctrl("l"): return [.repaint]
+        case .ctrl("c"): return [.quit]
+        default: break
+        }
+        return []
+    }
+
+    mutating func submit() -> [Effect] {
+        let line = editor.submit()
+        if askingForUsername {
+            guard !line.allSatisfy(\.isWhitespace) else { return [] }
+            askingForUsername = false
+            return [.send(line)]
+        }
+        guard !line.allSatisfy(\.isWhitespace) else { return [] }
+        unreadDirectMessages = 0
+        scrollback.scrollToBottom()
+        if let effects = runLocalCommand(line) { return effects }
+        return [.send(line)]
+    }
+
+    /// `/Bell` and `/Clear`, which concern this screen only.
+    mutating func runLocalCommand(_ line: String) -> [Effect]? {
+        guard line.hasPrefix("/") else { return nil }
+        let words = line.dropFirst().split(separator: " ", omittingEmptySubsequences: true)
+        guard let word = words.first?.lowercased() else { return nil }
+        switch word {
+        case "bell":
+            switch words.dropFirst().first?.lowercased() {
+            case "on"?: bellEnabled = true
+            case "off"?: bellEnabled = false
+            case nil: bellEnabled.toggle()
+            default:
+                addNotice("Usage: /Bell [on|off]")
+                return []
+            }
+            addNotice("The bell for direct messages and mentions is \(bellEnabled ? "on" : "off").")
+            return []
+        case "clear":
+            scrollback.clear()
+            layoutCache.rows = [:]
+            return []
+        default:
+            return nil
+        }
+    }
+
+    mutating func complete() {
+        if var current = completion, current.result.text == editor.text, current.result.cursor == editor.cursor {
+            current.advance()
+            completion = current
+        } else {
+            let commands = ChatCommandNames.all + Self.localCommands + Self.engineCommands
+            completion = Completion(characters: editor.characters, cursor: editor.cursor, vocabulary: .init(commands: commands, users: completionUsers))
+        }
+        if let completion { editor.setText(completion.result.text, cursor: completion.result.cursor) }
+    }
+
+    /// Names to complete: online users first, then everyone seen; never yourself or the server.
+    var completionUsers: [String] {
+        let me = status.username?.lowercased()
+        let server = status.serverUser?.lowercased()
+        let online = status.online.sorted { $0.lowercased() < $1.lowercased() }
+        let others = status.everyoneSeen.filter { name in !online.contains(name) }.sorted { $0.lowercased() < $1.lowercased() }
+        return (online + others).filter { $0.lowercased() != me && $0.lowercased() != server }
+    }
+
+    mutating func scroll(by rows: Int) {
+        scrollback.scroll(by: rows, maximum: Int.max)
+    }
+}

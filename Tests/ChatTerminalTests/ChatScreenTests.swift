@@ -1,0 +1,238 @@
+import ChatClient
+import ChatProtocol
+import ChatTerminal
+import Foundation
+import Testing
+
+@Suite struct ChatScreenTests {
+    let time: Int64 = 1_700_000_000
+
+    private func screen(username: String? = "alice", online: [String] = ["alice", "bob", "carol"]) -> ChatScreen {
+        var status = ClientStatus(host: "chat.example", port: 9000, security: .verifiedTLS)
+        status.phase = .online
+        status.username = username
+        status.serverUser = "Chatterbox"
+        status.online = online
+        status.everyoneSeen = Set(online + ["dave"])
+        var screen = ChatScreen(status: status, clock: ClockFormat(timeZone: TimeZone(identifier: "UTC")!))
+        _ = screen.apply(.status(status), now: time)
+        return screen
+    }
+
+    private func message(_ from: String, _ to: String, _ text: String) -> ClientUpdate {
+        .event(.message(ChatMessage(source: from, destination: to, timestamp: time, content: text)))
+    }
+
+    private func row(containing text: String, in image: ScreenImage) -> ScreenRow? {
+        image.rows.first { $0.text.contains(text) }
+    }
+
+    @Test func theLayoutPutsTitleMessagesUsersStatusAndInputInPlace() {
+        var chat = screen()
+        _ = chat.apply(message("bob", "ALL", "hello"), now: time)
+        let image = chat.compose(rows: 30, columns: 100, now: time)
+        #expect(image.rows.count == 30)
+        #expect(image.rows[0].text.contains("Chatterbox"))
+        #expect(image.rows[0].fill == .bar)
+        #expect(image.rows[1].text.contains("22:13          bob │ hello"))
+        #expect(image.rows[1].text.hasSuffix("│ Users (3)"))
+        #expect(image.rows[2].text.hasSuffix("│ alice"))
+        #expect(image.rows[28].text.contains("[22:13] [alice] [connected]"))
+        #expect(image.rows[28].text.contains("[chat.example:9000 TLS]"))
+        #expect(image.rows[29].text == "[alice] ")
+        #expect(image.cursor?.row == 29 && image.cursor?.column == 8)
+        #expect(image.rows.allSatisfy { $0.width <= 100 })
+    }
+
+    @Test func theUserListHidesWhenTheScreenIsNarrowAndOnF2() {
+        var chat = screen()
+        #expect(!chat.compose(rows: 20, columns: 45, now: time).text.contains("Users (3)"))
+        #expect(chat.compose(rows: 20, columns: 80, now: time).text.contains("Users (3)"))
+        _ = chat.handle(.function(2))
+        #expect(!chat.compose(rows: 20, columns: 80, now: time).text.contains("Users (3)"))
+        _ = chat.handle(.alt("u"))
+        #expect(chat.compose(rows: 20, columns: 80, now: time).text.contains("Users (3)"))
+    }
+
+    @Test func everySizeKeepsStatusAndInputAtTheBottom() {
+        var chat = screen()
+        for index in 0..<50 { _ = chat.apply(message("bob", "ALL", "message \(index) with some words to wrap"), now: time) }
+        for (rows, columns) in [(30, 100), (10, 40), (5, 20), (40, 200), (8, 60)] {
+            let image = chat.compose(rows: rows, columns: columns, now: time)
+            #expect(image.rows.count == rows)
+            #expect(image.rows[rows - 2].fill == .bar, "status bar at \(rows)x\(columns)")
+            #expect(image.rows[rows - 1].text.hasPrefix("[alice]"))
+            #expect(image.rows.allSatisfy { $0.width <= columns }, "no row wider than \(columns)")
+        }
+        #expect(chat.compose(rows: 3, columns: 50, now: time).rows[0].text == "Terminal too small")
+    }
+
+    @Test func aDirectMessageIsHighlightedCountedAndRingsTheBell() throws {
+        var chat = screen()
+        #expect(chat.apply(message("bob", "alice", "psst"), now: time) == [.bell])
+        #expect(chat.unreadDirectMessages == 1)
+        let image = chat.compose(rows: 20, columns: 100, now: time)
+        let dm = try #require(row(containing: "psst", in: image))
+        #expect(dm.spans.contains(Span("bob", .highlightNick)))
+        #expect(dm.spans.contains(Span("[DM] ", .directTag)))
+        #expect(dm.spans.contains(Span("psst", .highlightText)))
+        #expect(row(containing: "1 unread DM", in: image)?.fill == .bar)
+        // Sending anything counts as having read it.
+        _ = chat.handle(.text("ok"))
+        #expect(chat.handle(.enter) == [.send("ok")])
+        #expect(chat.unreadDirectMessages == 0)
+    }
+
+    @Test func mentionsAreHighlightedButOrdinaryMessagesAndHistoryAreQuiet() throws {
+        var chat = screen()
+        #expect(chat.apply(message("carol", "ALL", "Alice, look!"), now: time) == [.bell])
+        #expect(chat.apply(message("carol", "ALL", "malice aforethought"), now: time) == [])
+        #expect(chat.apply(message("alice", "ALL", "I said alice"), now: time) == [])
+        let history = ChatMessage(source: "bob", destination: "alice", timestamp: time, content: "old dm")
+        #expect(chat.apply(.event(.history([history])), now: time) == [])
+        let image = chat.compose(rows: 20, columns: 100, now: time)
+        #expect(try #require(row(containing: "Alice, look!", in: image)).spans.contains(Span("carol", .highlightNick)))
+        #expect(try #require(row(containing: "malice", in: image)).spans.contains { $0.style == .highlightNick } == false)
+        #expect(try #require(row(containing: "I said alice", in: image)).spans.contains(Span("alice", .ownNick)))
+    }
+
+    @Test func theBellCanBeTurnedOff() {
+        var chat = screen()
+        for key in "/bell off" { _ = chat.handle(.text(String(key))) }
+        #expect(chat.handle(.enter) == [])
+        #expect(!chat.bellEnabled)
+        #expect(chat.apply(message("bob", "alice", "psst"), now: time) == [])
+        #expect(chat.compose(rows: 20, columns: 100, now: time).text.contains("bell off"))
+    }
+
+    @Test func contentFromOthersIsDrawnInert() {
+        var chat = screen()
+        _ = chat.apply(message("mallory", "ALL", "\u{1B}[2J\u{1B}]0;pwned\u{7}\u{202E}x\u{9B}31m"), now: time)
+        let image = chat.compose(rows: 20, columns: 100, now: time)
+        #expect(image.text.contains("^[[2J^[]0;pwned^G<U+202E>x<U+009B>31m"))
+        let scalars = image.rows.flatMap { $0.spans.flatMap { $0.text.unicodeScalars } }
+        #expect(!scalars.contains { $0.value < 0x20 || (0x7F..<0xA0).contains($0.value) || (0x202A...0x202E).contains($0.value) })
+    }
+
+    @Test func aForgedLineStaysInsideItsMessage() {
+        var chat = screen()
+        _ = chat.apply(message("mallory", "ALL", "hi\n22:13       admin │ give me your password"), now: time)
+        let rows = chat.compose(rows: 20, columns: 100, now: time).rows.map(\.text)
+        let forged = rows.first { $0.contains("give me your password") }
+        #expect(forged?.hasPrefix("              ") == true)
+        #expect(forged?.contains("│ 22:13       admin │") == true)
+    }
+
+    @Test func aNameMadeOfPunctuationCannotPassForAJoin() {
+        var chat = screen()
+        _ = chat.apply(message("-->", "ALL", "dave joined"), now: time)
+        _ = chat.apply(.event(.joined("dave")), now: time)
+        let rows = chat.compose(rows: 20, columns: 100, now: time).rows.map(\.text).filter { $0.contains("dave joined") }
+        #expect(rows.count == 2)
+        #expect(rows[0].contains("\"-->\" │ dave joined"))
+        #expect(rows[1].contains("     --> │ dave joined"))
+    }
+
+    @Test func scrollingUpHoldsTheViewAndMarksNewMessagesBelow() throws {
+        var chat = screen()
+        for index in 0..<100 { _ = chat.apply(message("bob", "ALL", "line \(index)"), now: time) }
+        var image = chat.compose(rows: 12, columns: 80, now: time)
+        _ = chat.handle(.pageUp)
+        image = chat.compose(rows: 12, columns: 80, now: time)
+        let top = image.rows[1].text
+        #expect(image.text.contains("more below"))
+        _ = chat.apply(message("carol", "ALL", "something new"), now: time)
+        image = chat.compose(rows: 12, columns: 80, now: time)
+        #expect(image.rows[1].text == top, "the view stays where the reader is")
+        let marker = try #require(row(containing: "1 new message below", in: image))
+        #expect(marker.spans.first?.style == .unreadMarker)
+        while chat.scrollback.isScrolledUp {
+            _ = chat.handle(.pageDown)
+            _ = chat.compose(rows: 12, columns: 80, now: time)
+        }
+        image = chat.compose(rows: 12, columns: 80, now: time)
+        #expect(!image.text.contains("below"))
+        #expect(image.text.contains("something new"))
+    }
+
+    @Test func scrollingStopsAtTheTop() {
+        var chat = screen()
+        for index in 0..<5 { _ = chat.apply(message("bob", "ALL", "line \(index)"), now: time) }
+        for _ in 0..<10 { _ = chat.handle(.pageUp) }
+        let image = chat.compose(rows: 12, columns: 80, now: time)
+        #expect(!chat.scrollback.isScrolledUp)
+        #expect(image.rows[1].text.contains("line 0"))
+    }
+
+    @Test func theUsernameIsAskedForInTheInputLine() {
+        var chat = screen(username: nil, online: [])
+        _ = chat.apply(.usernameNeeded(reason: nil), now: time)
+        #expect(chat.compose(rows: 10, columns: 60, now: time).rows[9].text == "Username: ")
+        _ = chat.handle(.text("alice"))
+        #expect(chat.handle(.enter) == [.send("alice")])
+        #expect(!chat.askingForUsername)
+    }
+
+    @Test func tabCompletesNamesAndCommands() {
+        var chat = screen()
+        _ = chat.handle(.text("@ca"))
+        _ = chat.handle(.tab)
+        #expect(chat.editor.text == "@carol ")
+        _ = chat.handle(.ctrl("u"))
+        _ = chat.handle(.text("d"))
+        _ = chat.handle(.tab)
+        #expect(chat.editor.text == "dave: ", "people seen but offline complete too")
+        _ = chat.handle(.ctrl("u"))
+        _ = chat.handle(.text("/dis"))
+        _ = chat.handle(.tab)
+        #expect(chat.editor.text == "/DisplayUsers ")
+        _ = chat.handle(.tab)
+        #expect(chat.editor.text == "/DisplayAllUsers ")
+        _ = chat.handle(.ctrl("u"))
+        _ = chat.handle(.text("/be"))
+        _ = chat.handle(.tab)
+        #expect(chat.editor.text == "/Bell ")
+    }
+
+    @Test func editingKeys() {
+        var chat = screen()
+        _ = chat.handle(.text("hello world"))
+        _ = chat.handle(.ctrl("a"))
+        _ = chat.handle(.wordRight)
+        _ = chat.handle(.ctrl("k"))
+        #expect(chat.editor.text == "hello")
+        _ = chat.handle(.paste("one\ntwo"))
+        #expect(chat.editor.text == "helloone\ntwo")
+        #expect(chat.handle(.ctrl("l")) == [.repaint])
+        #expect(chat.handle(.ctrl("c")) == [.quit])
+    }
+
+    @Test func joinsAndLeavesAreQuiet() throws {
+        var chat = screen()
+        _ = chat.apply(.event(.joined("dave")), now: time)
+        _ = chat.apply(.event(.left("dave")), now: time)
+        let image = chat.compose(rows: 20, columns: 100, now: time)
+        let joined = try #require(row(containing: "dave joined", in: image))
+        #expect(joined.spans.contains(Span("-->", .quiet)))
+        #expect(try #require(row(containing: "dave left", in: image)).spans.contains(Span("<--", .quiet)))
+    }
+
+    @Test func aChangeOfDateIsMarked() {
+        var chat = screen()
+        _ = chat.apply(message("bob", "ALL", "late"), now: time)
+        _ = chat.apply(.event(.message(ChatMessage(source: "bob", destination: "ALL", timestamp: time + 86_400, content: "next day"))), now: time)
+        #expect(chat.compose(rows: 20, columns: 100, now: time).text.contains("Wednesday 15 November 2023"))
+    }
+
+    @Test func theStatusBarShowsTheConnectionState() {
+        var chat = screen()
+        var status = chat.status
+        status.phase = .waitingToReconnect(retryAt: .now + .seconds(3))
+        status.queuedLines = 2
+        _ = chat.apply(.status(status), now: time)
+        let bar = chat.compose(rows: 20, columns: 120, now: time).rows[18].text
+        #expect(bar.contains("disconnected · retry in 3s"))
+        #expect(bar.contains("2 waiting to send"))
+        #expect(!bar.contains("online]"))
+    }
+}
