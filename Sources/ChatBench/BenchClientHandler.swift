@@ -71,13 +71,16 @@ final class BenchClientHandler: ChannelInboundHandler {
             }
         case .irc:
             let line = String(buffer: unit)
+            // ":server NUMERIC target ...": the numeric is the second word (not any number in the text).
+            let words = line.split(separator: " ", maxSplits: 2)
+            let numeric = line.hasPrefix(":") && words.count > 1 ? words[1] : ""
             if line.hasPrefix("PING") {
                 reply(toPing: unit, context: context)
-            } else if line.contains(" 001 "), let join = BenchWire.join(protocol: .irc) {
+            } else if numeric == "001", let join = BenchWire.join(protocol: .irc) {
                 context.writeAndFlush(wrapOutboundOut(join), promise: nil)
-            } else if line.contains(" 366 ") {
+            } else if numeric == "366" {
                 succeedLogin()
-            } else if line.contains(" 433 ") || line.hasPrefix("ERROR") {
+            } else if numeric == "433" || line.hasPrefix("ERROR") {
                 loggedIn.fail(BenchError("\(name): \(line)"))
             }
         }

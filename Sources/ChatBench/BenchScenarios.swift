@@ -15,6 +15,9 @@ public struct BenchSettings: Sendable {
     public var externalProtocol: BenchProtocol = .chatterbox
     /// CPU to pin a launched server to.
     public var serverCPU: Int?
+    /// Real-time (SCHED_FIFO) priority of a launched server, so that other work on a shared
+    /// machine cannot preempt it; `nil` for the normal scheduler.
+    public var serverRealtimePriority: Int?
     /// Event loop threads of a launched Chatterbox server (default: its own choice).
     public var serverThreads: Int?
     /// Event loop threads of the load generator.
@@ -55,7 +58,7 @@ public enum BenchScenarios {
             return try await body(target, settings.serverPID)
         }
         let server = try await LaunchedServer.launch(
-            kind, port: settings.port, cpu: settings.serverCPU, chatterbox: settings.chatterboxExecutable,
+            kind, port: settings.port, cpu: settings.serverCPU, realtimePriority: settings.serverRealtimePriority, chatterbox: settings.chatterboxExecutable,
             certificates: settings.certificates, threads: settings.serverThreads, tls: settings.trust != nil,
             extraArguments: settings.serverArguments)
         do {

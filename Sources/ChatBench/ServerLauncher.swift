@@ -29,10 +29,11 @@ public final class LaunchedServer: Sendable {
     }
 
     /// Starts `kind` on 127.0.0.1:`port` with TLS from the certificate in `certificates`
-    /// (a Chatterbox data directory: ca.crt, server.crt, server.key), pinned to `cpu` if given.
+    /// (a Chatterbox data directory: ca.crt, server.crt, server.key), pinned to `cpu` if given,
+    /// with SCHED_FIFO at `realtimePriority` if given.
     /// - Parameter port: where to listen; 0 picks a free port.
     public static func launch(
-        _ kind: BenchServerKind, port requestedPort: Int, cpu: Int?, chatterbox: String, certificates: String, threads: Int?, tls: Bool = true,
+        _ kind: BenchServerKind, port requestedPort: Int, cpu: Int?, realtimePriority: Int? = nil, chatterbox: String, certificates: String, threads: Int?, tls: Bool = true,
         extraArguments: [String] = []
     ) async throws -> LaunchedServer {
         let port = requestedPort == 0 ? try freePort() : requestedPort
@@ -60,6 +61,7 @@ public final class LaunchedServer: Sendable {
             command = ["/usr/sbin/inspircd", "--nofork", "--config", config, "--runasroot"]
         }
         if let cpu { command = ["/usr/bin/taskset", "-c", String(cpu)] + command }
+        if let realtimePriority { command = ["/usr/bin/chrt", "-f", String(realtimePriority)] + command }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: command[0])
         process.arguments = Array(command.dropFirst())
@@ -166,7 +168,7 @@ public final class LaunchedServer: Sendable {
         <module name="ssl_gnutls">
         <sslprofile name="bench" provider="gnutls" certfile="\(certificates)/server.crt" keyfile="\(certificates)/server.key" cafile="" crlfile="" dhfile="" hash="sha256" priority="SECURE256:+SECURE128:-VERS-ALL:+VERS-TLS1.3" requestclientcert="no">
         <bind address="127.0.0.1" port="\(port)" type="clients"\(tls ? " sslprofile=\"bench\"" : "")>
-        <connect allow="*" maxlocal="0" maxglobal="0" maxconnwarn="off" useident="no" limit="100000" threshold="0" commandrate="2000000000" fakelag="off" resolvehostnames="no" sendq="1073741824" recvq="1073741824" softsendq="1073741824" hardsendq="1073741824" pingfreq="3600" timeout="3600" localmax="100000" globalmax="100000" maxchans="100">
+        <connect allow="*" maxlocal="0" maxglobal="0" maxconnwarn="off" useident="no" limit="100000" threshold="1000000" commandrate="2000000000" fakelag="off" resolvehostnames="no" sendq="1073741824" recvq="1073741824" softsendq="1073741824" hardsendq="1073741824" pingfreq="3600" timeout="3600" localmax="100000" globalmax="100000" maxchans="100">
         <channels users="100000" opers="100000">
         <limits maxnick="30" maxchan="64" maxmodes="20" maxident="11" maxhost="64" maxquit="255" maxtopic="307" maxkick="255" maxreal="128" maxgecos="128" maxaway="200">
         <performance netbuffersize="65536" somaxconn="4096" softlimit="100000" clonesonconnect="no" timeskipwarn="0" quietbursts="yes">

@@ -145,6 +145,7 @@ public final class ChatServer: Service, Sendable {
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.allocator, value: LazyPageAllocator.allocator)
             .childChannelOption(.socketOption(.so_keepalive), value: 1)
             .childChannelOption(.writeBufferWaterMark, value: .init(low: limit / 2, high: limit))
             .childChannelInitializer { [self] channel in

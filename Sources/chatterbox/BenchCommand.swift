@@ -44,6 +44,11 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "CPU to pin a started server to.")
     var serverCPU: Int?
 
+    @Flag(help: ArgumentHelp(
+        "Run the load generator and a started server with real-time priority (SCHED_FIFO 10 and 20; needs root or CAP_SYS_NICE).",
+        discussion: "On a shared machine this keeps other work (compilers, other tests) from preempting the measurement."))
+    var realtime = false
+
     @Option(help: "Event loop threads of a started Chatterbox server.")
     var serverThreads: Int?
 
@@ -74,6 +79,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Bytes of message content (frames are about 150 bytes with the default 100).")
     var contentLength: Int = 100
 
+    @Option(help: "Connection counts of scenario d, comma-separated.")
+    var idleCounts: String = "1000,10000"
+
     @Option(help: "Clients that log in and then stop reading, besides the measured ones.")
     var stalledClients: Int = 0
 
@@ -98,6 +106,14 @@ struct BenchCommand: AsyncParsableCommand {
         settings.serverPID = serverPID
         settings.serverCPU = serverCPU
         settings.serverThreads = serverThreads
+        if realtime {
+            // Threads started from here on (the generator's event loops) inherit the policy.
+            var parameters = sched_param(sched_priority: 10)
+            guard sched_setscheduler(0, SCHED_FIFO, &parameters) == 0 else {
+                throw ValidationError("--realtime: cannot use SCHED_FIFO (\(String(cString: strerror(errno)))); run as root or with CAP_SYS_NICE")
+            }
+            settings.serverRealtimePriority = 20
+        }
         settings.clientThreads = clientThreads
         settings.trust = plaintext ? nil : .insecure
         settings.contentLength = contentLength
@@ -125,7 +141,7 @@ struct BenchCommand: AsyncParsableCommand {
             Console.line(report.line)
             summary = try encoder.encode(report)
         case .d:
-            let reports = try await BenchScenarios.idle(settings, counts: [1000, 10_000])
+            let reports = try await BenchScenarios.idle(settings, counts: idleCounts.split(separator: ",").compactMap { Int($0) })
             for report in reports { Console.line(report.line) }
             summary = try encoder.encode(reports)
         case .e:
