@@ -5,8 +5,8 @@
 #   Benchmarks/run-comparison.sh [ROUNDS] [RESULTS_DIR]
 #
 # Needs: a release build (swift build -c release --product chatterbox), ngircd and inspircd
-# (apt-get install ngircd inspircd), root or CAP_SYS_NICE for --realtime, 2+ CPUs.
-# Server on CPU 0 (SCHED_FIFO 20), load generator on CPU 1 (SCHED_FIFO 10).
+# (apt-get install ngircd inspircd), root or CAP_SYS_NICE for --high-priority, 2+ CPUs.
+# Server on CPU 0, load generator on CPU 1 (on both for scenario c), the generator at nice -10, the server at nice -20 (ahead of the generator where they share a CPU).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds="${1:-3}"
@@ -18,7 +18,7 @@ servers=(chatterbox ngircd inspircd)
 run() { # name server args...  (PIN= to let the generator use both CPUs, below the server)
     local name="$1" server="$2"; shift 2
     echo "== $name $server" >&2
-    timeout 900 ${PIN-taskset -c 1} "$bench" bench --realtime --server "$server" --server-cpu 0 \
+    timeout 900 ${PIN-taskset -c 1} "$bench" bench --high-priority --server "$server" --server-cpu 0 \
         --json "$results/$name-$server.json" "$@" 2>&1 | grep -vE '^\s+t=' | tail -3 >&2
 }
 

@@ -15,9 +15,9 @@ public struct BenchSettings: Sendable {
     public var externalProtocol: BenchProtocol = .chatterbox
     /// CPU to pin a launched server to.
     public var serverCPU: Int?
-    /// Real-time (SCHED_FIFO) priority of a launched server, so that other work on a shared
-    /// machine cannot preempt it; `nil` for the normal scheduler.
-    public var serverRealtimePriority: Int?
+    /// Nice value of a launched server (below 0: ahead of other work on a shared machine);
+    /// `nil` to leave it as it is.
+    public var serverNice: Int?
     /// Event loop threads of a launched Chatterbox server (default: its own choice).
     public var serverThreads: Int?
     /// Event loop threads of the load generator.
@@ -58,7 +58,7 @@ public enum BenchScenarios {
             return try await body(target, settings.serverPID)
         }
         let server = try await LaunchedServer.launch(
-            kind, port: settings.port, cpu: settings.serverCPU, realtimePriority: settings.serverRealtimePriority, chatterbox: settings.chatterboxExecutable,
+            kind, port: settings.port, cpu: settings.serverCPU, nice: settings.serverNice, chatterbox: settings.chatterboxExecutable,
             certificates: settings.certificates, threads: settings.serverThreads, tls: settings.trust != nil,
             extraArguments: settings.serverArguments)
         do {
@@ -92,8 +92,13 @@ public enum BenchScenarios {
                 let measurement = try await generator.run(
                     senders: senders, rate: rate, seconds: seconds, contentLength: settings.contentLength,
                     floodRate: settings.floodRate, serverPID: pid, progress: settings.progress)
+                var report = RunReport(server: settings.serverName, clients: clients, senders: senders, measurement: measurement)
+                if settings.stalledClients > 0 {
+                    report.stalledClients = settings.stalledClients
+                    report.stalledClientsDisconnected = generator.disconnectedStalledClients
+                }
                 await generator.shutdown()
-                return RunReport(server: settings.serverName, clients: clients, senders: senders, measurement: measurement)
+                return report
             } catch {
                 await generator.shutdown()
                 throw error
@@ -164,7 +169,9 @@ public enum BenchScenarios {
                     if missing > 0 {
                         _ = try await generator.connect(count: missing, parallel: 64) { settings.progress("  \($0) more connected") }
                     }
-                    try await Task.sleep(for: .seconds(2))
+                    // Idle means idle: the joins' notices (every login is announced to everyone)
+                    // have been delivered and the server's CPU has gone quiet.
+                    try await waitUntilQuiet(pid: pid, progress: settings.progress)
                     guard let now = ProcessStats.read(pid: pid) else { throw BenchError("cannot read /proc/\(pid)") }
                     let report = IdleReport(
                         server: settings.serverName, connections: count, rssBeforeBytes: baseline.residentBytes,
@@ -179,6 +186,19 @@ public enum BenchScenarios {
                 throw error
             }
         }
+    }
+
+    /// Waits until `pid` uses under 2% of a CPU over half a second (at most two minutes).
+    private static func waitUntilQuiet(pid: Int32, progress: @Sendable (String) -> Void) async throws {
+        let deadline = monotonicNanos() + 120_000_000_000
+        var previous = ProcessStats.read(pid: pid)?.cpuSeconds ?? 0
+        while monotonicNanos() < deadline {
+            try await Task.sleep(for: .milliseconds(500))
+            let now = ProcessStats.read(pid: pid)?.cpuSeconds ?? 0
+            if now - previous < 0.01 { return }
+            previous = now
+        }
+        progress("  the server is still busy after two minutes; measuring anyway")
     }
 
     /// `clients` clients logging in at once on a server holding `history` messages each sees.

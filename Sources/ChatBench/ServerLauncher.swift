@@ -30,10 +30,10 @@ public final class LaunchedServer: Sendable {
 
     /// Starts `kind` on 127.0.0.1:`port` with TLS from the certificate in `certificates`
     /// (a Chatterbox data directory: ca.crt, server.crt, server.key), pinned to `cpu` if given,
-    /// with SCHED_FIFO at `realtimePriority` if given.
+    /// at nice value `nice` if given.
     /// - Parameter port: where to listen; 0 picks a free port.
     public static func launch(
-        _ kind: BenchServerKind, port requestedPort: Int, cpu: Int?, realtimePriority: Int? = nil, chatterbox: String, certificates: String, threads: Int?, tls: Bool = true,
+        _ kind: BenchServerKind, port requestedPort: Int, cpu: Int?, nice: Int? = nil, chatterbox: String, certificates: String, threads: Int?, tls: Bool = true,
         extraArguments: [String] = []
     ) async throws -> LaunchedServer {
         let port = requestedPort == 0 ? try freePort() : requestedPort
@@ -61,7 +61,7 @@ public final class LaunchedServer: Sendable {
             command = ["/usr/sbin/inspircd", "--nofork", "--config", config, "--runasroot"]
         }
         if let cpu { command = ["/usr/bin/taskset", "-c", String(cpu)] + command }
-        if let realtimePriority { command = ["/usr/bin/chrt", "-f", String(realtimePriority)] + command }
+        if let nice { command = ["/usr/bin/nice", "-n", String(nice)] + command }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: command[0])
         process.arguments = Array(command.dropFirst())

@@ -104,9 +104,8 @@ final class Hub: Sendable {
             stage(.store(.user(user)), for: connection)
             state.users[key] = user
             enqueueToEveryone(joined, except: nil, state: state)
-            state.presence.insert(connection, key: key)
-            let userList = state.presence.byKey.keys.map { state.users[$0]?.name ?? $0 }
-                .sorted { $0.lowercased() < $1.lowercased() }
+            state.presence.insert(connection, key: key, name: name)
+            let userList = state.presence.sortedNames
             let request = HistoryRequest(
                 userKey: key,
                 excludedSenders: state.blocks.separated(from: key),

@@ -6,6 +6,9 @@ struct Presence {
     private(set) var byLoop: [[ClientConnection]]
     /// Where each connection sits in its loop's list, for O(1) removal.
     private var slots: [ObjectIdentifier: Int] = [:]
+    /// Who is online, sorted by key: a login's USER_LIST is a copy, not a sort of everyone
+    /// (which made a storm of 10,000 logins quadratic in string comparisons).
+    private(set) var sortedMembers: [(key: String, name: String)] = []
 
     init(loopCount: Int) {
         byLoop = Array(repeating: [], count: loopCount)
@@ -15,8 +18,12 @@ struct Presence {
 
     subscript(key: String) -> ClientConnection? { byKey[key] }
 
-    mutating func insert(_ connection: ClientConnection, key: String) {
+    /// The names of everyone online, sorted case-insensitively.
+    var sortedNames: [String] { sortedMembers.map(\.name) }
+
+    mutating func insert(_ connection: ClientConnection, key: String, name: String) {
         byKey[key] = connection
+        sortedMembers.insert((key, name), at: memberIndex(of: key))
         let loop = connection.outbox.index
         slots[ObjectIdentifier(connection)] = byLoop[loop].count
         byLoop[loop].append(connection)
@@ -28,6 +35,8 @@ struct Presence {
             return false
         }
         byKey[key] = nil
+        let index = memberIndex(of: key)
+        if index < sortedMembers.count, sortedMembers[index].key == key { sortedMembers.remove(at: index) }
         let loop = connection.outbox.index
         let last = byLoop[loop].removeLast()
         if slot < byLoop[loop].count {
@@ -35,5 +44,16 @@ struct Presence {
             slots[ObjectIdentifier(last)] = slot
         }
         return true
+    }
+
+    /// The first index in `sortedMembers` whose key is not below `key`.
+    private func memberIndex(of key: String) -> Int {
+        var low = 0
+        var high = sortedMembers.count
+        while low < high {
+            let middle = (low + high) / 2
+            if sortedMembers[middle].key < key { low = middle + 1 } else { high = middle }
+        }
+        return low
     }
 }

@@ -46,6 +46,9 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Longest message CONTENT accepted, in bytes.")
     var maxContentBytes: Int = 64 * 1024
 
+    @Option(help: "Bytes that may wait to be sent to one client before it is disconnected as too slow.")
+    var maxQueuedBytes: Int = 8 << 20
+
     @Option(help: "Name of the server's pseudo-user that answers commands.")
     var serverName: String = "Chatterbox"
 
@@ -83,8 +86,8 @@ struct ServerCommand: AsyncParsableCommand {
         if (cert == nil) != (key == nil) { throw ValidationError("--cert and --key go together.") }
         if plaintext, cert != nil { throw ValidationError("--plaintext serves no certificate; drop --cert/--key.") }
         guard (0...65535).contains(port) else { throw ValidationError("Port must be 0...65535.") }
-        guard historyLimit >= 0, maxFrameBytes >= 64, maxContentBytes >= 1 else {
-            throw ValidationError("Limits must be positive.")
+        guard historyLimit >= 0, maxFrameBytes >= 64, maxContentBytes >= 1, maxQueuedBytes >= 64 << 10 else {
+            throw ValidationError("Limits must be positive (and --max-queued-bytes at least 65536).")
         }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("Unknown log level \(logLevel).") }
         guard maxConnectionsPerAddress >= 0, maxConnections >= 0, messageRate >= 0, messageBurst >= 1,
@@ -107,6 +110,7 @@ struct ServerCommand: AsyncParsableCommand {
         configuration.historyLimit = historyLimit
         configuration.maximumFrameLength = maxFrameBytes
         configuration.maximumContentBytes = maxContentBytes
+        configuration.outboundQueueLimit = maxQueuedBytes
         configuration.serverName = serverName
         configuration.limits = limits
         if let threads { configuration.eventLoopThreads = max(1, threads) }
