@@ -19,19 +19,23 @@ run() { # name server args...  (PIN= to let the generator use both CPUs, below t
     local name="$1" server="$2"; shift 2
     echo "== $name $server" >&2
     timeout 900 ${PIN-taskset -c 1} "$bench" bench --high-priority --server "$server" --server-cpu 0 \
-        --json "$results/$name-$server.json" "$@" 2>&1 | grep -vE '^\s+t=' | tail -3 >&2
+        --json "$results/$name-$server.json" "$@" 2>&1 | grep -vE '^\s+t=' | tail -3 >&2 \
+        || echo "   ($name $server failed)" >&2
 }
 
+if [ -z "${SKIP_FANOUT:-}" ]; then
 for round in $(seq 1 "$rounds"); do
     for server in "${servers[@]}"; do
         run "a-$round" "$server" --scenario a --seconds 10
         run "b-$round" "$server" --scenario b --seconds 10
     done
 done
+fi
 for server in "${servers[@]}"; do
     PIN= run "c" "$server" --scenario c --seconds 3 --start-rate 4000 --client-threads 2
-    run "d" "$server" --scenario d
+    run "d" "$server" --scenario d --idle-counts 1000
 done
+run "d10k" chatterbox --scenario d --idle-counts 10000
 run "e" chatterbox --scenario e
 
 python3 Benchmarks/summarize.py "$results"

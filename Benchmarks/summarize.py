@@ -56,7 +56,7 @@ if runs:
                 print(f"| {server} | {b['deliveriesPerSecond']:,.0f} | {b['latencyMilliseconds']['p50']:.2f} | {b['latencyMilliseconds']['p99']:.2f} "
                       f"| {b.get('serverCPUSecondsPerMillionDeliveries') or float('nan'):.2f} |")
 
-runs = load("d-*.json")
+runs = load("d*-*.json")
 if runs:
     print("\n### (d) Idle TLS connections: server memory per connection\n")
     print("| server | connections | bytes per connection | RSS before → after MiB |")

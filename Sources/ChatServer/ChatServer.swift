@@ -18,6 +18,7 @@ public final class ChatServer: Service, Sendable {
         var listeners: [any Channel] = []
         var started = false
         var stopped = false
+        var trimmer: MemoryTrimmer?
     }
 
     public let configuration: ServerConfiguration
@@ -75,7 +76,12 @@ public final class ChatServer: Service, Sendable {
             for channel in listeners { try? await channel.close() }
             throw error
         }
-        lifecycle.withLockedValue { $0.listeners = listeners }
+        let hub = self.hub
+        let trimmer = MemoryTrimmer(every: .seconds(5), on: group.next(), pool: historyPool) { hub.commitCount }
+        lifecycle.withLockedValue {
+            $0.listeners = listeners
+            $0.trimmer = trimmer
+        }
         return listeners.compactMap(\.localAddress)
     }
 
@@ -90,6 +96,7 @@ public final class ChatServer: Service, Sendable {
         let listeners: [any Channel]? = lifecycle.withLockedValue { state in
             guard !state.stopped else { return nil }
             state.stopped = true
+            state.trimmer?.cancel()
             return state.listeners
         }
         guard let listeners else { return }

@@ -24,6 +24,8 @@ final class Hub: Sendable {
         /// Highest sequence number delivered (committed and queued to recipients).
         var lastDelivered: Int64
         var accepting = true
+        /// Batches committed so far (logins, leaves, messages, blocks): a sign of activity.
+        var commits: UInt64 = 0
     }
 
     let configuration: ServerConfiguration
@@ -201,12 +203,16 @@ final class Hub: Sendable {
         }
     }
 
+    /// How many batches have been committed so far; changes whenever anything happens.
+    var commitCount: UInt64 { state.withLockedValue { $0.commits } }
+
     /// Commits a loop's batch in one transaction, then delivers it in order. Sequence numbers
     /// are given under the lock, so the order in the store is the order everyone sees.
     private func commit(_ batch: TickBatch) {
         let items = batch.take()
         guard !items.isEmpty else { return }
         state.withLockedValue { state in
+            state.commits &+= 1
             var operations: [StoreOperation] = []
             operations.reserveCapacity(items.count)
             var sequences: [Int64] = []
