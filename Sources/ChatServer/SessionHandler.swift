@@ -261,7 +261,14 @@ final class SessionHandler: ChannelInboundHandler {
             write(frame)
         }
         state = .live(user)
-        for frame in heldBack { context?.write(wrapOutboundOut(frame), promise: nil) }
+        if let context, !heldBack.isEmpty {
+            // One write for all of them: thousands of separate writes (a login during a storm
+            // of logins holds back a notice for each) would grow NIO's and NIOSSL's per-channel
+            // write queues, which never shrink back.
+            var gathered = context.channel.allocator.buffer(capacity: heldBackBytes)
+            for frame in heldBack { gathered.writeImmutableBuffer(frame) }
+            context.write(wrapOutboundOut(gathered), promise: nil)
+        }
         heldBack = []
         heldBackBytes = 0
         context?.flush()
