@@ -23,8 +23,9 @@ public struct ConnectionError: Error, Sendable, CustomStringConvertible {
 /// A framed connection to a chat server: a 4-byte length + JSON frame stream over TLS or TCP.
 ///
 /// Connects to each address getaddrinfo returns for the host, in order, until one answers;
-/// with TLS, ``connect(host:port:security:maximumFrameLength:connectTimeout:group:)`` returns
-/// only after the handshake (and the certificate check) succeeded.
+/// with TLS, ``connect(host:port:security:maximumFrameLength:connectTimeout:localAddress:group:)``
+/// returns only after the handshake (and the certificate check) succeeded. `localAddress`, when
+/// given, is the address the connection is made from.
 public struct ChatConnection: Sendable {
     /// Largest frame accepted from a server by default. Servers may send long histories.
     public static let defaultMaximumFrameLength = 16 << 20
@@ -41,6 +42,7 @@ public struct ChatConnection: Sendable {
         security: ConnectionSecurity,
         maximumFrameLength: Int = defaultMaximumFrameLength,
         connectTimeout: TimeAmount = .seconds(10),
+        localAddress: SocketAddress? = nil,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> ChatConnection {
         let sslContext: NIOSSLContext?
@@ -53,8 +55,9 @@ public struct ChatConnection: Sendable {
         var failures: [String] = []
         for address in addresses {
             do {
-                let (channel, handshake) = try await ClientBootstrap(group: group)
-                    .connectTimeout(connectTimeout)
+                var bootstrap = ClientBootstrap(group: group).connectTimeout(connectTimeout)
+                if let localAddress { bootstrap = bootstrap.bind(to: localAddress) }
+                let (channel, handshake) = try await bootstrap
                     .channelOption(.tcpOption(.tcp_nodelay), value: 1)
                     .connect(to: address) { channel in
                         channel.eventLoop.makeCompletedFuture {

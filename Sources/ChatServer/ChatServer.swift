@@ -187,7 +187,7 @@ public final class ChatServer: Service, Sendable {
             try pipeline.addHandler(ReadRateLimiter(framesPerSecond: limits.framesPerSecond, burst: limits.frameBurst))
         }
         let session = SessionHandler(hub: hub)
-        session.connection = ClientConnection(session: session, outbox: hub.outbox(for: channel.eventLoop))
+        session.connection = ClientConnection(session: session, outbox: hub.outbox(for: channel.eventLoop), address: address)
         try pipeline.addHandler(session)
     }
 }

@@ -23,6 +23,7 @@ final class Hub: Sendable {
         var nextSequence: Int64
         /// Highest sequence number delivered (committed and queued to recipients).
         var lastDelivered: Int64
+        var reservations: NameReservations
         var accepting = true
     }
 
@@ -61,7 +62,8 @@ final class Hub: Sendable {
             users: users,
             blocks: BlockGraph(snapshot.blocks),
             nextSequence: snapshot.lastSequence + 1,
-            lastDelivered: snapshot.lastSequence
+            lastDelivered: snapshot.lastSequence,
+            reservations: NameReservations(duration: configuration.nameReservation)
         ))
         self.batches = eventLoops.enumerated().map { TickBatch(eventLoop: $1, index: $0) }
     }
@@ -98,6 +100,13 @@ final class Hub: Sendable {
                 let current = state.users[key]?.name ?? name
                 return .rejected("The username \(current) is already in use. Please choose another.")
             }
+            if let remaining = state.reservations.remaining(for: key, from: connection.address, now: configuration.clock.now()) {
+                let current = state.users[key]?.name ?? name
+                return .rejected(
+                    "The username \(current) is reserved for another \(describeDuration(remaining)): a name stays with the address that last used it for \(describeDuration(configuration.nameReservation)) after its user leaves. Please choose another."
+                )
+            }
+            state.reservations.release(key)
             let through = state.lastDelivered
             let pendingAfter = state.users[key]?.deliveredThrough ?? through
             let user = KnownUser(name: name, deliveredThrough: through)
@@ -130,6 +139,7 @@ final class Hub: Sendable {
     func leave(_ connection: ClientConnection, key: String) {
         state.withLockedValue { state in
             guard state.presence.remove(connection, key: key) else { return }
+            state.reservations.reserve(key, for: connection.address, now: configuration.clock.now())
             let through = state.lastDelivered
             let name = state.users[key]?.name ?? key
             state.users[key] = KnownUser(name: name, deliveredThrough: through)

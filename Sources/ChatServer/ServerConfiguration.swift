@@ -31,6 +31,11 @@ public struct ServerConfiguration: Sendable {
     /// long as its previous flush took). An idle loop flushes at once; a busy one gathers more
     /// frames per syscall.
     public var flushPacing: TimeAmount = .microseconds(250)
+    /// How long a name stays reserved for the address its user last used, after they leave:
+    /// logins under it from any other address are refused meanwhile. Zero switches it off.
+    public var nameReservation: TimeAmount = .minutes(5)
+    /// The clock of the timed rules (name reservations); tests move it by hand.
+    public var clock: ServerClock = .system
 
     /// Protections against slow, flooding and greedy peers. A limit of 0 means unlimited.
     public struct Limits: Sendable {

@@ -64,6 +64,9 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Messages one user may send in a burst.")
     var messageBurst: Int = 20
 
+    @Option(help: "Seconds a name stays reserved for the address that last used it, after its user leaves (0: off).")
+    var nameReservation: Int = 300
+
     @Option(help: "Seconds a connection has to log in.")
     var loginTimeout: Int = 60
 
@@ -88,7 +91,7 @@ struct ServerCommand: AsyncParsableCommand {
         }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("Unknown log level \(logLevel).") }
         guard maxConnectionsPerAddress >= 0, maxConnections >= 0, messageRate >= 0, messageBurst >= 1,
-              loginTimeout >= 1, handshakeTimeout >= 1 else {
+              loginTimeout >= 1, handshakeTimeout >= 1, nameReservation >= 0 else {
             throw ValidationError("Limits must be positive (0 means unlimited where allowed).")
         }
     }
@@ -109,6 +112,7 @@ struct ServerCommand: AsyncParsableCommand {
         configuration.maximumContentBytes = maxContentBytes
         configuration.serverName = serverName
         configuration.limits = limits
+        configuration.nameReservation = .seconds(Int64(nameReservation))
         if let threads { configuration.eventLoopThreads = max(1, threads) }
         configuration.tls = try makeTLS()
 
