@@ -8,13 +8,25 @@ public import ChatProtocol
 /// messages locally, `/DisplayUsers` uses the presence it tracked, and so on.
 public struct ChatSession: Sendable {
     /// Extensions this client asks for at login.
-    public static let requestedFeatures = ["commands"]
+    public static let requestedFeatures = ["commands", "accounts"]
+    /// Passwords the server accepts, in UTF-8 bytes (PROTOCOL.md, Accounts).
+    public static let passwordLength = 8...256
 
     /// What to do for a line the user typed.
     public enum Action: Sendable, Equatable {
         case send(Frame)
         case show(ChatEvent)
         case quit
+        /// Ask for a secret (not echoed); the next line typed is it.
+        case askSecret(SecretRequest)
+    }
+
+    /// A secret the client asks the user for.
+    public enum SecretRequest: Sendable, Equatable {
+        /// The password of `name`, to log in.
+        case loginPassword(name: String)
+        /// A new password for /Register.
+        case newPassword
     }
 
     public private(set) var username: String?
@@ -32,6 +44,10 @@ public struct ChatSession: Sendable {
     public var asksForFeatures = true
     /// Lines a user interface adds to /Help (its own commands and keys).
     public var extraHelpLines: [String] = []
+    /// The password sent with every login (feature `accounts`), if the user gave one.
+    public var password: String?
+    /// Whether the last login refusal said the name needs its password.
+    public private(set) var lastRefusalNeedsPassword = false
 
     public init() {}
 
@@ -48,10 +64,17 @@ public struct ChatSession: Sendable {
         online = []
     }
 
-    /// The login frame for `name`.
+    /// Whether the server enabled accounts (PASSWORD at login, /Register).
+    public var serverHasAccounts: Bool { enabledFeatures.contains("accounts") }
+
+    /// The login frame for `name`. The password goes only with FEATURES: a server that refused
+    /// extensions gets the plain login of the base protocol.
     public func loginFrame(for name: String) -> Frame {
         var frame = Frame(username: name)
-        if asksForFeatures { frame.features = Self.requestedFeatures }
+        if asksForFeatures {
+            frame.features = Self.requestedFeatures
+            if let password { frame.extensions.append(.init(key: Frame.Key.password, value: .string(password))) }
+        }
         return frame
     }
 
@@ -74,6 +97,7 @@ public struct ChatSession: Sendable {
                 }
                 events.append(.welcome(info: frame.info, online: online))
             } else if !accepted {
+                lastRefusalNeedsPassword = frame.extensionValue(Frame.Key.passwordRequired) == .bool(true)
                 events.append(.loginRefused(frame.info ?? "The server refused that username."))
             }
         } else if let info = frame.info {
@@ -144,6 +168,10 @@ public struct ChatSession: Sendable {
             return lines.map { .show(.notice($0)) }
         case .quit:
             return [.quit]
+        case .register(let password):
+            return register(password, now: now)
+        case .unregister where serverHasAccounts:
+            password = nil
         default:
             break
         }
@@ -152,6 +180,22 @@ public struct ChatSession: Sendable {
             return [.send(Frame(messages: [message]))]
         }
         return [.show(.notice(runLocally(command)))]
+    }
+
+    /// /Register: the password goes to the server's pseudo-user only (never to "ALL"), and
+    /// only to a server that enabled accounts; it is then sent with every later login.
+    private mutating func register(_ given: String?, now: Int64) -> [Action] {
+        guard serverHasAccounts, let username else {
+            return [.show(.notice("This server does not support accounts: names cannot be registered here."))]
+        }
+        guard let given else { return [.askSecret(.newPassword)] }
+        guard Self.passwordLength.contains(given.utf8.count) else {
+            return [.show(.notice("Not registered: the password must be \(Self.passwordLength.lowerBound) to \(Self.passwordLength.upperBound) bytes."))]
+        }
+        password = given
+        let destination = serverUser ?? ChatMessage.broadcastDestination
+        let message = ChatMessage(source: username, destination: destination, timestamp: now, content: "/Register " + given)
+        return [.send(Frame(messages: [message]))]
     }
 
     /// A plain server knows none of the commands: answer from what this client has seen.
@@ -180,6 +224,8 @@ public struct ChatSession: Sendable {
             return "Everyone seen since you connected (\(names.count)): " + names.joined(separator: ", ")
         case .unknown(let word):
             return "Unknown command /\(word). Type /Help for the list of commands."
+        case .register, .unregister:
+            return "This server does not support accounts: names cannot be registered here."
         case .help, .quit:
             return ""
         }

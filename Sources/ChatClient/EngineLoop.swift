@@ -29,6 +29,8 @@ struct EngineLoop {
     /// Lines typed while not logged in, oldest first.
     private var queue: [String] = []
     private var inputEnded = false
+    /// Set when the next typed line is a secret the client asked for.
+    private var awaitedSecret: ChatSession.SecretRequest?
 
     /// Messages shown so far, to recognise the ones a server replays after a reconnection.
     private var seen = SeenMessages()
@@ -45,6 +47,7 @@ struct EngineLoop {
         self.sink = sink
         self.updates = updates
         session.extraHelpLines = ["  /Reconnect - reconnect now instead of waiting (when disconnected)"] + configuration.extraHelpLines
+        session.password = configuration.password
         status = ClientStatus(host: configuration.host, port: configuration.port, security: SecurityLevel(configuration.security))
         if let name = configuration.initialUsername?.trimmingCharacters(in: .whitespaces), !name.isEmpty {
             desiredName = name
@@ -143,6 +146,10 @@ struct EngineLoop {
     // MARK: - Typed lines
 
     private mutating func typed(_ line: String) async -> ChatEngine.Ending? {
+        if let request = awaitedSecret {
+            awaitedSecret = nil
+            return await received(secret: line.trimmingTrailingNewline(), for: request)
+        }
         // Before anything else: even at the name prompt, this is not a name.
         if line.trimmingCharacters(in: .whitespaces).lowercased() == "/reconnect" {
             reconnectNow()
@@ -175,6 +182,28 @@ struct EngineLoop {
         }
     }
 
+    /// A secret the client asked for: a login password (an empty line chooses another name
+    /// instead) or the new password of /Register.
+    private mutating func received(secret: String, for request: ChatSession.SecretRequest) async -> ChatEngine.Ending? {
+        switch request {
+        case .loginPassword(let name):
+            guard !secret.isEmpty else {
+                emit(.usernameNeeded(reason: nil))
+                return nil
+            }
+            session.password = secret
+            desiredName = name
+            if writer != nil { await sendLogin(name) }
+            return nil
+        case .newPassword:
+            guard !secret.isEmpty else {
+                emit(.event(.notice("Not registered.")))
+                return nil
+            }
+            return await perform("/Register " + secret)
+        }
+    }
+
     private mutating func perform(_ line: String) async -> ChatEngine.Ending? {
         for action in session.interpret(line, now: Int64(Date().timeIntervalSince1970)) {
             switch action {
@@ -193,6 +222,9 @@ struct EngineLoop {
                 emit(.event(event))
             case .quit:
                 return .quit
+            case .askSecret(let request):
+                awaitedSecret = request
+                emit(.secretNeeded(prompt: "New password for \(session.username ?? "your name") (not shown; empty to cancel): "))
             }
         }
         return nil
@@ -283,6 +315,15 @@ struct EngineLoop {
                 }
                 seen.record(message)
                 emit(.event(event))
+            case .loginRefused where session.lastRefusalNeedsPassword && pendingName != nil:
+                // A registered name: ask for its password rather than for another name.
+                let name = pendingName!
+                pendingName = nil
+                desiredName = nil
+                session.password = nil
+                emit(.event(event))
+                awaitedSecret = .loginPassword(name: name)
+                emit(.secretNeeded(prompt: "Password for \(name) (not shown; empty to choose another name): "))
             case .loginRefused:
                 pendingName = nil
                 emit(.event(event))

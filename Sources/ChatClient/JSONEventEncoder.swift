@@ -23,6 +23,8 @@ public enum JSONEventEncoder {
             var object: [(String, JSONValue)] = [named("username_needed")]
             if let reason { object.append(("text", .string(reason))) }
             return [object]
+        case .secretNeeded(let prompt):
+            return [[named("password_needed"), ("text", .string(prompt))]]
         case .status:
             return []
         }

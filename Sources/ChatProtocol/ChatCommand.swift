@@ -12,6 +12,10 @@ public enum ChatCommand: Sendable, Equatable {
     case blocked
     case displayUsers
     case displayAllUsers
+    /// Register the name with a password (or change it); `nil` when none was given.
+    case register(String?)
+    /// Remove the name's registration.
+    case unregister
     /// A `/word` that is not a known command.
     case unknown(String)
 
@@ -25,6 +29,8 @@ public enum ChatCommand: Sendable, Equatable {
         "/Blocked - list the users you have blocked",
         "/DisplayUsers - list the users online now",
         "/DisplayAllUsers - list every user who has ever been here",
+        "/Register <password> - register your name: from then on it needs the password to log in",
+        "/Unregister - remove your name's registration",
         "@<username> <text> - send a direct message",
     ]
 
@@ -45,6 +51,8 @@ public enum ChatCommand: Sendable, Equatable {
         case "blocked": return .blocked
         case "displayusers": return .displayUsers
         case "displayallusers": return .displayAllUsers
+        case "register": return .register(operand)
+        case "unregister": return .unregister
         default: return .unknown(String(word))
         }
     }

@@ -15,6 +15,10 @@ public struct Frame: Sendable, Equatable {
         public static let error = "ERROR"
         /// Extension negotiation (see PROTOCOL.md): the features a peer supports or enabled.
         public static let features = "FEATURES"
+        /// Account password, at login (feature `accounts`).
+        public static let password = "PASSWORD"
+        /// In a login refusal: the name is registered and needs its password (feature `accounts`).
+        public static let passwordRequired = "PASSWORD_REQUIRED"
 
         /// All base-protocol keys.
         public static let base: Set<String> = [

@@ -24,6 +24,8 @@ final class Hub: Sendable {
         /// Highest sequence number delivered (committed and queued to recipients).
         var lastDelivered: Int64
         var reservations: NameReservations
+        /// Registered names: user key → encoded password hash.
+        var accounts: [String: String]
         var accepting = true
     }
 
@@ -38,6 +40,8 @@ final class Hub: Sendable {
     private let store: any ChatStore
     private let batches: [TickBatch]
     private let historyPool: NIOThreadPool
+    /// Password attempts per name and per address.
+    let loginAttempts: LoginAttemptLimiter
 
     init(
         configuration: ServerConfiguration,
@@ -63,8 +67,14 @@ final class Hub: Sendable {
             blocks: BlockGraph(snapshot.blocks),
             nextSequence: snapshot.lastSequence + 1,
             lastDelivered: snapshot.lastSequence,
-            reservations: NameReservations(duration: configuration.nameReservation)
+            reservations: NameReservations(duration: configuration.nameReservation),
+            accounts: snapshot.accounts
         ))
+        self.loginAttempts = LoginAttemptLimiter(
+            perName: configuration.loginAttemptsPerName,
+            perAddress: configuration.loginAttemptsPerAddress,
+            clock: configuration.clock
+        )
         self.batches = eventLoops.enumerated().map { TickBatch(eventLoop: $1, index: $0) }
     }
 
@@ -86,21 +96,29 @@ final class Hub: Sendable {
     enum LoginOutcome: Sendable {
         case accepted(LoginTicket)
         case rejected(String)
+        /// The name is registered and the login did not prove the password.
+        case needsPassword(String)
     }
 
     /// Registers `connection` as `name`. From here on it receives every event (the session
     /// holds them back until its login reply is sent); everyone else is told it joined.
-    func login(name: String, connection: ClientConnection) -> LoginOutcome {
+    /// - Parameter authenticatedHash: the encoded password hash the login's password was just
+    ///   checked against, for a registered name; it also lifts the name's reservation.
+    func login(name: String, connection: ClientConnection, authenticatedHash: String? = nil) -> LoginOutcome {
         if let problem = rules.problem(with: name) { return .rejected(problem) }
         let key = UsernameRules.key(name)
         let joined = encode(Frame(usersJoined: [name]))
         return state.withLockedValue { state in
             guard state.accepting else { return .rejected("The server is shutting down.") }
+            if let registered = state.accounts[key], registered != authenticatedHash {
+                return .needsPassword(Self.registeredNameText(state.users[key]?.name ?? name))
+            }
             if state.presence[key] != nil {
                 let current = state.users[key]?.name ?? name
                 return .rejected("The username \(current) is already in use. Please choose another.")
             }
-            if let remaining = state.reservations.remaining(for: key, from: connection.address, now: configuration.clock.now()) {
+            if authenticatedHash == nil,
+               let remaining = state.reservations.remaining(for: key, from: connection.address, now: configuration.clock.now()) {
                 let current = state.users[key]?.name ?? name
                 return .rejected(
                     "The username \(current) is reserved for another \(describeDuration(remaining)): a name stays with the address that last used it for \(describeDuration(configuration.nameReservation)) after its user leaves. Please choose another."
@@ -125,6 +143,41 @@ final class Hub: Sendable {
             )
             return .accepted(LoginTicket(name: name, key: key, userList: userList, history: request))
         }
+    }
+
+    /// What a login without the password of registered name `name` is told.
+    static func registeredNameText(_ name: String) -> String {
+        "The username \(name) is registered: log in with its password (PASSWORD in the login object), or choose another name."
+    }
+
+    // MARK: - Accounts
+
+    /// The encoded password hash of the registered name `key`, if it is registered.
+    func accountHash(forKey key: String) -> String? {
+        state.withLockedValue { $0.accounts[key] }
+    }
+
+    /// Records (or, with `nil`, removes) the password hash of the user `key`, logged in on
+    /// `connection`; returns what to tell them.
+    func setAccount(key: String, passwordHash: String?, connection: ClientConnection) -> [String] {
+        state.withLockedValue { state in
+            let name = state.users[key]?.name ?? key
+            let existed = state.accounts[key] != nil
+            guard passwordHash != nil || existed else { return ["\(name) is not registered."] }
+            stage(.store(.account(key: key, passwordHash: passwordHash)), for: connection)
+            state.accounts[key] = passwordHash
+            if passwordHash == nil {
+                return ["\(name) is no longer registered: anyone may use the name when you are away."]
+            }
+            return existed
+                ? ["Password changed for \(name)."]
+                : ["Registered \(name): from now on this name needs its password to log in, from any address."]
+        }
+    }
+
+    /// Runs slow work (password hashing) on the blocking pool; completes on `eventLoop`.
+    func offload<Value: Sendable>(on eventLoop: any EventLoop, _ work: @escaping @Sendable () throws -> Value) -> EventLoopFuture<Value> {
+        historyPool.runIfActive(eventLoop: eventLoop, work)
     }
 
     /// Loads a login's history on the blocking-I/O pool; completes on `eventLoop`.
@@ -308,7 +361,11 @@ final class Hub: Sendable {
         case error(String)
         /// Say goodbye and close the connection.
         case quit(String)
+        /// Hash this password off the loop, then record it with ``setAccount(key:passwordHash:connection:)``.
+        case register(String)
     }
+
+    static let passwordLengthText = "\(PasswordHash.allowedLength.lowerBound) to \(PasswordHash.allowedLength.upperBound) bytes, no spaces at either end"
 
     /// Runs `command` for the user `key` on `connection` (on its loop).
     func perform(_ command: ChatCommand, for key: String, on connection: ClientConnection) -> CommandReply {
@@ -336,6 +393,14 @@ final class Hub: Sendable {
         case .displayAllUsers:
             let names = state.withLockedValue { state in state.users.values.map(\.name) }
             return .lines(["Everyone who has been here (\(names.count)): " + Self.list(names)])
+        case .register(let password):
+            guard let password else { return .error("Usage: /Register <password> (\(Self.passwordLengthText))") }
+            guard PasswordHash.allowedLength.contains(password.utf8.count) else {
+                return .error("Not registered: the password must be \(Self.passwordLengthText).")
+            }
+            return .register(password)
+        case .unregister:
+            return .lines(setAccount(key: key, passwordHash: nil, connection: connection))
         case .unknown(let word):
             return .error("Unknown command /\(word). Type /Help for the list of commands.")
         }

@@ -10,7 +10,7 @@ final class SessionHandler: ChannelInboundHandler {
     typealias OutboundOut = ByteBuffer
 
     /// Extensions this server can enable when a client asks for them in `FEATURES`.
-    static let supportedFeatures = ["commands"]
+    static let supportedFeatures = ["commands", "accounts"]
 
     private struct User {
         var name: String
@@ -19,6 +19,8 @@ final class SessionHandler: ChannelInboundHandler {
 
     private enum State {
         case awaitingLogin
+        /// The password of a registered name is being checked (off the loop).
+        case verifying
         /// Accepted by the hub; the reply waits for the history to load.
         case loggingIn(User, features: [String]?)
         case live(User)
@@ -106,7 +108,7 @@ final class SessionHandler: ChannelInboundHandler {
         case .loggingIn(let user, _), .live(let user):
             hub.leave(connection, key: user.key)
             logger.info("\(user.name) left")
-        case .awaitingLogin, .closed:
+        case .awaitingLogin, .verifying, .closed:
             break
         }
         state = .closed
@@ -137,7 +139,7 @@ final class SessionHandler: ChannelInboundHandler {
     // MARK: - Frames from the client
 
     private func handle(_ frame: Frame, hadProblems: Bool) {
-        if case .loggingIn = state {
+        if isCompletingLogin {
             guard earlyFrames.count < hub.configuration.maximumFramesDuringLogin else {
                 sendError("Too many frames sent before the login completed; this one was dropped.")
                 return
@@ -151,37 +153,55 @@ final class SessionHandler: ChannelInboundHandler {
         }
     }
 
+    /// Whether a login is under way (password check or history), so frames wait for it.
+    private var isCompletingLogin: Bool {
+        switch state {
+        case .verifying, .loggingIn: true
+        case .awaitingLogin, .live, .closed: false
+        }
+    }
+
     private func process(_ frame: Frame, hadProblems: Bool) {
         var problems: [String] = []
         for key in [Frame.Key.usernameAccepted, Frame.Key.userList, Frame.Key.usersJoined, Frame.Key.usersLeft]
         where Self.isPresent(key, in: frame) {
             problems.append("\(key) is sent by servers, not by clients")
         }
-        for member in frame.extensions where member.key != Frame.Key.features {
+        for member in frame.extensions where member.key != Frame.Key.features && member.key != Frame.Key.password {
             problems.append("unknown key \"\(member.key)\"")
         }
         if !problems.isEmpty { sendError("Ignored: " + problems.joined(separator: "; ") + ".") }
         // INFO and ERROR from a client are ignored: answering them could loop with a peer that
         // answers errors.
 
+        let password = frame.extensionValue(Frame.Key.password)
         if let name = frame.username {
             switch state {
             case .awaitingLogin:
-                login(name: name, features: frame.features)
+                if let password, password.stringValue == nil {
+                    sendError("PASSWORD must be a string, got \(password.typeDescription); not logged in.")
+                } else {
+                    login(name: name, password: password?.stringValue, features: frame.features)
+                }
             case .live(let user):
                 sendError("You are already logged in as \(user.name).")
-            case .loggingIn, .closed:
+            case .verifying, .loggingIn, .closed:
                 break
             }
-        } else if frame.extensionValue(Frame.Key.features) != nil, case .live = state {
-            sendError("FEATURES is only accepted with USERNAME at login.")
+        } else {
+            if frame.extensionValue(Frame.Key.features) != nil, case .live = state {
+                sendError("FEATURES is only accepted with USERNAME at login.")
+            }
+            if password != nil {
+                sendError("PASSWORD is only accepted with USERNAME at login.")
+            }
         }
 
         if let messages = frame.messages {
             switch state {
             case .awaitingLogin:
                 sendError("Log in first: send {\"USERNAME\": \"your name\"}.")
-            case .loggingIn:
+            case .verifying, .loggingIn:
                 earlyFrames.append(Frame(messages: messages))
             case .live(let user):
                 var dropped = 0
@@ -214,12 +234,65 @@ final class SessionHandler: ChannelInboundHandler {
 
     // MARK: - Login
 
-    private func login(name: String, features: [String]?) {
-        switch hub.login(name: name, connection: connection) {
+    /// A login under `name`: a registered name first has its password checked, off the loop
+    /// and within the attempt limits; then the hub admits it.
+    private func login(name: String, password: String?, features: [String]?) {
+        let key = UsernameRules.key(name)
+        let asksForAccounts = features?.contains("accounts") == true
+        guard let encoded = hub.accountHash(forKey: key) else {
+            admit(name: name, features: features, authenticatedHash: nil)
+            return
+        }
+        guard let password else {
+            refuse(Hub.registeredNameText(name), name: name, passwordRequired: asksForAccounts)
+            return
+        }
+        guard let stored = PasswordHash(encoded: encoded) else {
+            logger.error("The stored password hash of \(name) is damaged")
+            refuse("The password of \(name) cannot be checked (a problem on the server). Please choose another name.", name: name)
+            return
+        }
+        if let wait = hub.loginAttempts.attempt(nameKey: key, address: connection.address) {
+            refuse("Too many login attempts for \(name): try again in \(describeDuration(wait)).", name: name)
+            return
+        }
+        state = .verifying
+        context?.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
+        let verified = hub.offload(on: connection.eventLoop) { stored.matches(password) }
+        verified.assumeIsolated().whenComplete { result in
+            guard case .verifying = self.state else { return }
+            self.state = .awaitingLogin
+            self.context?.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
+            if case .success(true) = result {
+                self.admit(name: name, features: features, authenticatedHash: encoded)
+            } else {
+                self.refuse("Wrong password for \(name).", name: name, passwordRequired: asksForAccounts)
+            }
+            // Frames that came during the check, if the login did not go ahead.
+            while case .awaitingLogin = self.state, !self.earlyFrames.isEmpty {
+                self.process(self.earlyFrames.removeFirst(), hadProblems: false)
+            }
+        }
+    }
+
+    /// USERNAME_ACCEPTED false with `reason`; PASSWORD_REQUIRED too when the name needs a
+    /// password and the client negotiated accounts.
+    private func refuse(_ reason: String, name: String, passwordRequired: Bool = false) {
+        logger.debug("Login as \(name) refused: \(reason)")
+        var frame = Frame(usernameAccepted: false, info: reason)
+        if passwordRequired {
+            frame.extensions.append(.init(key: Frame.Key.passwordRequired, value: .bool(true)))
+        }
+        write(frame)
+        context?.flush()
+    }
+
+    private func admit(name: String, features: [String]?, authenticatedHash: String?) {
+        switch hub.login(name: name, connection: connection, authenticatedHash: authenticatedHash) {
         case .rejected(let reason):
-            logger.debug("Login as \(name) refused: \(reason)")
-            write(Frame(usernameAccepted: false, info: reason))
-            context?.flush()
+            refuse(reason, name: name)
+        case .needsPassword(let reason):
+            refuse(reason, name: name, passwordRequired: features?.contains("accounts") == true)
         case .accepted(let ticket):
             loginDeadline?.cancel()
             let user = User(name: ticket.name, key: ticket.key)
@@ -334,6 +407,29 @@ final class SessionHandler: ChannelInboundHandler {
             sendError(text, counted: false)
         case .quit(let text):
             close(after: Frame(messages: [pseudoMessage(text, to: user)]))
+        case .register(let password):
+            register(password, for: user)
+        }
+    }
+
+    /// /Register: hashes the password off the loop (within the attempt limits, as hashing is
+    /// what they protect), then records it.
+    private func register(_ password: String, for user: User) {
+        if let wait = hub.loginAttempts.attempt(nameKey: user.key, address: connection.address) {
+            sendError("Not registered: too many password attempts; try again in \(describeDuration(wait)).", counted: false)
+            return
+        }
+        let rounds = hub.configuration.passwordHashRounds
+        let hashed = hub.offload(on: connection.eventLoop) { try PasswordHash(hashing: password, rounds: rounds).encoded }
+        hashed.assumeIsolated().whenComplete { result in
+            guard case .live(let current) = self.state, current.key == user.key else { return }
+            switch result {
+            case .success(let encoded):
+                self.reply(self.hub.setAccount(key: user.key, passwordHash: encoded, connection: self.connection), to: user)
+            case .failure(let error):
+                self.logger.error("Hashing a password failed: \(error)")
+                self.sendError("Not registered: the password could not be hashed.", counted: false)
+            }
         }
     }
 
@@ -380,7 +476,7 @@ final class SessionHandler: ChannelInboundHandler {
                 disconnect(reason: "Disconnected: too many messages queued while logging in.", waitForDelivery: false)
             }
             return false
-        case .awaitingLogin, .closed:
+        case .awaitingLogin, .verifying, .closed:
             return false
         }
     }

@@ -43,11 +43,14 @@ public struct StoreSnapshot: Sendable {
     public var blocks: [BlockRelation]
     /// The highest message sequence number stored, 0 when there is none.
     public var lastSequence: Int64
+    /// Registered names: user key → encoded password hash.
+    public var accounts: [String: String]
 
-    public init(users: [KnownUser] = [], blocks: [BlockRelation] = [], lastSequence: Int64 = 0) {
+    public init(users: [KnownUser] = [], blocks: [BlockRelation] = [], lastSequence: Int64 = 0, accounts: [String: String] = [:]) {
         self.users = users
         self.blocks = blocks
         self.lastSequence = lastSequence
+        self.accounts = accounts
     }
 }
 
@@ -60,6 +63,9 @@ public enum StoreOperation: Sendable, Equatable {
     case user(KnownUser)
     case block(BlockRelation)
     case unblock(BlockRelation)
+    /// The user `key` registered (or changed) their password: `passwordHash` is the encoded
+    /// salted hash, never the password. `nil` removes the registration.
+    case account(key: String, passwordHash: String?)
 }
 
 /// What a user may see of the history, as loaded at login.

@@ -73,6 +73,14 @@ public final class SQLiteChatStore: ChatStore {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v2-accounts") { db in
+            try db.execute(sql: """
+                CREATE TABLE account (
+                    key TEXT PRIMARY KEY,
+                    password_hash TEXT NOT NULL
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 
@@ -85,7 +93,11 @@ public final class SQLiteChatStore: ChatStore {
                 BlockRelation(blocker: $0[0], blocked: $0[1])
             }
             let last = try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM message") ?? 0
-            return StoreSnapshot(users: users, blocks: blocks, lastSequence: last)
+            var accounts: [String: String] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT key, password_hash FROM account") {
+                accounts[row[0]] = row[1]
+            }
+            return StoreSnapshot(users: users, blocks: blocks, lastSequence: last, accounts: accounts)
         }
     }
 
@@ -116,6 +128,13 @@ public final class SQLiteChatStore: ChatStore {
                 case .unblock(let relation):
                     try db.cachedStatement(sql: "DELETE FROM block WHERE blocker = ? AND blocked = ?")
                         .execute(arguments: [relation.blocker, relation.blocked])
+                case .account(let key, let passwordHash?):
+                    try db.cachedStatement(sql: """
+                        INSERT INTO account (key, password_hash) VALUES (?, ?)
+                        ON CONFLICT(key) DO UPDATE SET password_hash = excluded.password_hash
+                        """).execute(arguments: [key, passwordHash])
+                case .account(let key, nil):
+                    try db.cachedStatement(sql: "DELETE FROM account WHERE key = ?").execute(arguments: [key])
                 }
             }
         }

@@ -26,6 +26,9 @@ extension ChatScreen {
             askingForUsername = true
             if let reason { append(.error(reason), time: now) }
             append(.notice("Choose a username: type it below and press Enter."), time: now)
+        case .secretNeeded(let prompt):
+            askingForSecret = prompt
+            append(.notice(TerminalSanitizer.sanitize(prompt) + "(typed characters show as *)"), time: now)
         case .status(let status):
             self.status = status
             if status.phase == .online { askingForUsername = false }
