@@ -8,7 +8,7 @@ public import ChatProtocol
 /// messages locally, `/DisplayUsers` uses the presence it tracked, and so on.
 public struct ChatSession: Sendable {
     /// Extensions this client asks for at login.
-    public static let requestedFeatures = ["commands", "accounts"]
+    public static let requestedFeatures = ["commands", "accounts", "history"]
     /// Passwords the server accepts, in UTF-8 bytes (PROTOCOL.md, Accounts).
     public static let passwordLength = 8...256
 
@@ -48,6 +48,10 @@ public struct ChatSession: Sendable {
     public var password: String?
     /// Whether the last login refusal said the name needs its password.
     public private(set) var lastRefusalNeedsPassword = false
+    /// Where /History continues (feature `history`): the cursor of the oldest message shown.
+    public private(set) var historyCursor: Int64?
+    /// Whether older history remains before ``historyCursor``.
+    public private(set) var historyMore = true
 
     public init() {}
 
@@ -62,10 +66,14 @@ public struct ChatSession: Sendable {
         enabledFeatures = []
         serverUser = nil
         online = []
+        historyCursor = nil
+        historyMore = true
     }
 
     /// Whether the server enabled accounts (PASSWORD at login, /Register).
     public var serverHasAccounts: Bool { enabledFeatures.contains("accounts") }
+    /// Whether the server pages and searches history (HISTORY, SEARCH).
+    public var serverHasHistory: Bool { enabledFeatures.contains("history") }
 
     /// The login frame for `name`. The password goes only with FEATURES: a server that refused
     /// extensions gets the plain login of the base protocol.
@@ -90,6 +98,10 @@ public struct ChatSession: Sendable {
                 username = attemptedName ?? frame.username
                 enabledFeatures = Set(frame.features ?? [])
                 if case .string(let name)? = frame.extensionValue("SERVER_USER") { serverUser = name }
+                if let value = frame.extensionValue(Frame.Key.history), let page = HistoryPageInfo(value) {
+                    historyCursor = page.before
+                    historyMore = page.more
+                }
                 online = frame.userList ?? []
                 everyoneSeen.formUnion(online)
                 if let name = username, !online.contains(where: { $0.lowercased() == name.lowercased() }) {
@@ -107,10 +119,20 @@ public struct ChatSession: Sendable {
             online = users
             everyoneSeen.formUnion(users)
         }
+        let historyPage = frame.usernameAccepted == nil ? frame.extensionValue(Frame.Key.history).flatMap(HistoryPageInfo.init) : nil
+        let searchPage = frame.extensionValue(Frame.Key.search).flatMap(HistoryPageInfo.init)
+        if let page = historyPage, page.before != nil || !page.more {
+            historyCursor = page.before ?? historyCursor
+            historyMore = page.more
+        }
         if let messages = frame.messages {
             for message in messages { everyoneSeen.insert(message.source) }
             let visible = messages.filter { locallyBlocked[$0.source.lowercased()] == nil }
-            if frame.usernameAccepted == true {
+            if let page = historyPage {
+                events.append(.earlierMessages(visible, more: page.more))
+            } else if let page = searchPage {
+                events.append(.searchResults(query: page.query ?? "", messages: visible, more: page.more))
+            } else if frame.usernameAccepted == true {
                 events.append(.history(visible))
             } else {
                 events += visible.map(ChatEvent.message)
@@ -172,6 +194,14 @@ public struct ChatSession: Sendable {
             return register(password, now: now)
         case .unregister where serverHasAccounts:
             password = nil
+        case .history(let operand) where serverHasHistory:
+            return requestHistory(operand)
+        case .search(let operand) where serverHasHistory:
+            guard let words = operand else { return [.show(.notice("Usage: /Search <words>"))] }
+            if let problem = HistoryQuery.queryProblem(words) { return [.show(.notice(problem))] }
+            var frame = Frame()
+            frame.extensions = [.init(key: Frame.Key.search, value: HistoryQuery(query: words).jsonValue)]
+            return [.send(frame)]
         default:
             break
         }
@@ -196,6 +226,21 @@ public struct ChatSession: Sendable {
         let destination = serverUser ?? ChatMessage.broadcastDestination
         let message = ChatMessage(source: username, destination: destination, timestamp: now, content: "/Register " + given)
         return [.send(Frame(messages: [message]))]
+    }
+
+    /// /History [N] as a HISTORY request continuing below the oldest message shown.
+    private func requestHistory(_ operand: String?) -> [Action] {
+        var count = 20
+        if let operand {
+            guard let given = Int(operand), (1...HistoryQuery.maximumLimit).contains(given) else {
+                return [.show(.notice("Usage: /History [N] with N from 1 to \(HistoryQuery.maximumLimit)"))]
+            }
+            count = given
+        }
+        guard historyMore else { return [.show(.notice("No earlier messages: that was the beginning of the history."))] }
+        var frame = Frame()
+        frame.extensions = [.init(key: Frame.Key.history, value: HistoryQuery(before: historyCursor, limit: count).jsonValue)]
+        return [.send(frame)]
     }
 
     /// A plain server knows none of the commands: answer from what this client has seen.
@@ -226,6 +271,8 @@ public struct ChatSession: Sendable {
             return "Unknown command /\(word). Type /Help for the list of commands."
         case .register, .unregister:
             return "This server does not support accounts: names cannot be registered here."
+        case .history, .search:
+            return "This server keeps no history beyond what it sends at login: /History and /Search are not available."
         case .help, .quit:
             return ""
         }

@@ -16,6 +16,10 @@ public enum ChatCommand: Sendable, Equatable {
     case register(String?)
     /// Remove the name's registration.
     case unregister
+    /// Earlier messages; the operand is how many.
+    case history(String?)
+    /// Full-text search of the history; the operand is the words.
+    case search(String?)
     /// A `/word` that is not a known command.
     case unknown(String)
 
@@ -31,6 +35,8 @@ public enum ChatCommand: Sendable, Equatable {
         "/DisplayAllUsers - list every user who has ever been here",
         "/Register <password> - register your name: from then on it needs the password to log in",
         "/Unregister - remove your name's registration",
+        "/History [N] - show N earlier messages (default 20); again for the ones before",
+        "/Search <words> - find messages containing all the words (word* for a prefix)",
         "@<username> <text> - send a direct message",
     ]
 
@@ -53,6 +59,8 @@ public enum ChatCommand: Sendable, Equatable {
         case "displayallusers": return .displayAllUsers
         case "register": return .register(operand)
         case "unregister": return .unregister
+        case "history": return .history(operand)
+        case "search": return .search(operand)
         default: return .unknown(String(word))
         }
     }

@@ -19,6 +19,10 @@ public struct Frame: Sendable, Equatable {
         public static let password = "PASSWORD"
         /// In a login refusal: the name is registered and needs its password (feature `accounts`).
         public static let passwordRequired = "PASSWORD_REQUIRED"
+        /// Request for, and reply with, older history (feature `history`).
+        public static let history = "HISTORY"
+        /// Request for, and reply with, search results (feature `history`).
+        public static let search = "SEARCH"
 
         /// All base-protocol keys.
         public static let base: Set<String> = [

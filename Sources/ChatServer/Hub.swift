@@ -188,6 +188,24 @@ final class Hub: Sendable {
         }
     }
 
+    /// Loads a page of the history `key` may see, or of search results, on the blocking-I/O
+    /// pool; completes on `eventLoop`. Visibility follows the blocks as they are now, and the
+    /// page ends at what has been delivered, like the login replay.
+    func loadPage(for key: String, query: HistoryQuery, on eventLoop: any EventLoop) -> EventLoopFuture<Page> {
+        let request = state.withLockedValue { state in
+            PageRequest(
+                userKey: key,
+                excludedSenders: state.blocks.separated(from: key),
+                before: min(query.before ?? Int64.max, state.lastDelivered + 1),
+                throughSequence: state.lastDelivered,
+                limit: query.limit,
+                words: query.words
+            )
+        }
+        let store = self.store
+        return historyPool.runIfActive(eventLoop: eventLoop) { try store.page(request) }
+    }
+
     /// `connection`, logged in under `key`, has closed. Everyone else is told it left.
     func leave(_ connection: ClientConnection, key: String) {
         state.withLockedValue { state in
@@ -363,6 +381,8 @@ final class Hub: Sendable {
         case quit(String)
         /// Hash this password off the loop, then record it with ``setAccount(key:passwordHash:connection:)``.
         case register(String)
+        /// Load this page of history or search results (``loadPage(for:query:on:)``) and send it.
+        case page(HistoryQuery)
     }
 
     static let passwordLengthText = "\(PasswordHash.allowedLength.lowerBound) to \(PasswordHash.allowedLength.upperBound) bytes, no spaces at either end"
@@ -401,6 +421,16 @@ final class Hub: Sendable {
             return .register(password)
         case .unregister:
             return .lines(setAccount(key: key, passwordHash: nil, connection: connection))
+        case .history(let operand):
+            guard let operand else { return .page(HistoryQuery(limit: 20)) }
+            guard let count = Int(operand), (1...HistoryQuery.maximumLimit).contains(count) else {
+                return .error("Usage: /History [N] with N from 1 to \(HistoryQuery.maximumLimit)")
+            }
+            return .page(HistoryQuery(limit: count))
+        case .search(let operand):
+            guard let operand else { return .error("Usage: /Search <words>") }
+            if let problem = HistoryQuery.queryProblem(operand) { return .error(problem) }
+            return .page(HistoryQuery(limit: HistoryQuery.defaultLimit, query: operand))
         case .unknown(let word):
             return .error("Unknown command /\(word). Type /Help for the list of commands.")
         }

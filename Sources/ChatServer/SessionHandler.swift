@@ -10,7 +10,7 @@ final class SessionHandler: ChannelInboundHandler {
     typealias OutboundOut = ByteBuffer
 
     /// Extensions this server can enable when a client asks for them in `FEATURES`.
-    static let supportedFeatures = ["commands", "accounts"]
+    static let supportedFeatures = ["commands", "accounts", "history"]
 
     private struct User {
         var name: String
@@ -48,6 +48,8 @@ final class SessionHandler: ChannelInboundHandler {
     /// Invalid frames the connection may send before it is disconnected.
     private var errorBudget: TokenBucket
     private var loginDeadline: Scheduled<Void>?
+    /// Where the next /History command continues (older than this sequence number).
+    private var commandHistoryCursor: Int64?
 
     init(hub: Hub) {
         self.hub = hub
@@ -167,7 +169,9 @@ final class SessionHandler: ChannelInboundHandler {
         where Self.isPresent(key, in: frame) {
             problems.append("\(key) is sent by servers, not by clients")
         }
-        for member in frame.extensions where member.key != Frame.Key.features && member.key != Frame.Key.password {
+        let requests: Set<String> = [Frame.Key.history, Frame.Key.search]
+        for member in frame.extensions
+        where member.key != Frame.Key.features && member.key != Frame.Key.password && !requests.contains(member.key) {
             problems.append("unknown key \"\(member.key)\"")
         }
         if !problems.isEmpty { sendError("Ignored: " + problems.joined(separator: "; ") + ".") }
@@ -221,6 +225,17 @@ final class SessionHandler: ChannelInboundHandler {
                 }
             case .closed:
                 break
+            }
+        }
+
+        for member in frame.extensions where requests.contains(member.key) {
+            guard case .live(let user) = state else {
+                if case .awaitingLogin = state { sendError("Log in first: send {\"USERNAME\": \"your name\"}.") }
+                continue
+            }
+            switch HistoryQuery.parse(member.value, search: member.key == Frame.Key.search) {
+            case .success(let query): sendPage(query, for: user, asCommand: false)
+            case .failure(let problem): sendError(problem.text)
             }
         }
 
@@ -325,10 +340,17 @@ final class SessionHandler: ChannelInboundHandler {
             info += " The history could not be loaded."
         }
         var reply = Frame(usernameAccepted: true, info: info, userList: ticket.userList, messages: [])
+        // Paging back starts below the replayed window (or below everything delivered).
+        let cursor = history.pageCursor ?? (ticket.history.throughSequence + 1)
+        commandHistoryCursor = cursor
         if let features {
             let enabled = Self.supportedFeatures.filter(features.contains)
             reply.features = enabled
             reply.extensions.append(.init(key: "SERVER_USER", value: .string(hub.configuration.serverName)))
+            if enabled.contains("history") {
+                let info = HistoryPageInfo(before: cursor, more: history.truncated || (history.pageCursor == nil && cursor > 1))
+                reply.extensions.append(.init(key: Frame.Key.history, value: info.jsonValue))
+            }
         }
         for frame in Self.split(reply, history: history.messages.map(\.message), limit: hub.configuration.maximumFrameLength) {
             write(frame)
@@ -409,6 +431,32 @@ final class SessionHandler: ChannelInboundHandler {
             close(after: Frame(messages: [pseudoMessage(text, to: user)]))
         case .register(let password):
             register(password, for: user)
+        case .page(let query):
+            sendPage(query, for: user, asCommand: true)
+        }
+    }
+
+    /// Loads a page of older history or search results off the loop and sends it after
+    /// everything delivered before the request. /History continues where the last one ended.
+    private func sendPage(_ request: HistoryQuery, for user: User, asCommand: Bool) {
+        var query = request
+        let continuesCommand = asCommand && query.query == nil
+        if continuesCommand { query.before = commandHistoryCursor }
+        let budget = hub.configuration.maximumFrameLength - 1024
+        hub.loadPage(for: user.key, query: query, on: connection.eventLoop).assumeIsolated().whenComplete { result in
+            guard case .live(let current) = self.state, current.key == user.key else { return }
+            switch result {
+            case .success(let page):
+                let reply = HistoryReply(page, budget: budget)
+                if continuesCommand, let cursor = reply.cursor { self.commandHistoryCursor = cursor }
+                let frames = asCommand
+                    ? reply.commandFrames(for: query) { self.pseudoMessage($0, to: user) }
+                    : reply.structuredFrame(for: query)
+                self.hub.deliverInOrder(frames, to: self.connection)
+            case .failure(let error):
+                self.logger.error("A page of history for \(user.name) could not be loaded: \(error)")
+                self.sendError("The history could not be loaded; please try again.", counted: false)
+            }
         }
     }
 

@@ -104,11 +104,54 @@ public struct History: Sendable, Equatable {
     public var truncated: Bool
     /// How many of `messages` are direct messages that arrived while the user was away.
     public var pendingCount: Int
+    /// The oldest sequence number of the most recent window (not counting waiting direct
+    /// messages placed before it): where paging back continues. `nil` when the window is empty.
+    public var pageCursor: Int64?
 
-    public init(messages: [StoredMessage], truncated: Bool, pendingCount: Int) {
+    public init(messages: [StoredMessage], truncated: Bool, pendingCount: Int, pageCursor: Int64? = nil) {
         self.messages = messages
         self.truncated = truncated
         self.pendingCount = pendingCount
+        self.pageCursor = pageCursor
+    }
+}
+
+/// A page of the history a user may see, older than a point: for paging back, or for a
+/// full-text search. Visibility is the login replay's: broadcasts and direct messages to the
+/// user from senders not in `excludedSenders`, and the user's own direct messages.
+public struct PageRequest: Sendable {
+    public var userKey: String
+    public var excludedSenders: Set<String>
+    /// Only messages with a smaller sequence number.
+    public var before: Int64
+    /// Only messages up to this sequence number (those after it reach the user live).
+    public var throughSequence: Int64
+    /// The most messages returned (the most recent ones before `before`).
+    public var limit: Int
+    /// Words the content must all contain, for a search (case and accents do not matter; a
+    /// word ending in `*` matches any word it starts); `nil` for plain paging.
+    public var words: [String]?
+
+    public init(userKey: String, excludedSenders: Set<String>, before: Int64, throughSequence: Int64, limit: Int, words: [String]? = nil) {
+        self.userKey = userKey
+        self.excludedSenders = excludedSenders
+        self.before = before
+        self.throughSequence = throughSequence
+        self.limit = limit
+        self.words = words
+    }
+}
+
+/// What a ``PageRequest`` found.
+public struct Page: Sendable, Equatable {
+    /// Oldest first.
+    public var messages: [StoredMessage]
+    /// Whether more visible (or matching) messages exist before the oldest returned.
+    public var more: Bool
+
+    public init(messages: [StoredMessage], more: Bool) {
+        self.messages = messages
+        self.more = more
     }
 }
 
@@ -121,6 +164,8 @@ public protocol ChatStore: Sendable {
     func apply(_ operations: [StoreOperation]) throws
     /// The history `request` describes.
     func history(_ request: HistoryRequest) throws -> History
+    /// The page of history, or of search results, `request` describes.
+    func page(_ request: PageRequest) throws -> Page
     /// Releases the store. No call may follow.
     func close() throws
 }
