@@ -8,7 +8,7 @@ public import ChatProtocol
 /// messages locally, `/DisplayUsers` uses the presence it tracked, and so on.
 public struct ChatSession: Sendable {
     /// Extensions this client asks for at login.
-    public static let requestedFeatures = ["commands", "accounts", "history"]
+    public static let requestedFeatures = ["commands", "accounts", "history", "deflate"]
     /// Passwords the server accepts, in UTF-8 bytes (PROTOCOL.md, Accounts).
     public static let passwordLength = 8...256
 
@@ -72,6 +72,8 @@ public struct ChatSession: Sendable {
 
     /// Whether the server enabled accounts (PASSWORD at login, /Register).
     public var serverHasAccounts: Bool { enabledFeatures.contains("accounts") }
+    /// Whether frames may be compressed both ways (feature `deflate`).
+    public var compresses: Bool { enabledFeatures.contains("deflate") }
     /// Whether the server pages and searches history (HISTORY, SEARCH).
     public var serverHasHistory: Bool { enabledFeatures.contains("history") }
 

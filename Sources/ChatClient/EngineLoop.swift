@@ -213,7 +213,7 @@ struct EngineLoop {
                     return nil
                 }
                 do {
-                    try await writer.send(frame)
+                    try await writer.send(frame, compress: session.compresses)
                 } catch {
                     // The connection just died; its loss is reported next. Keep the line.
                     queue.insert(line, at: 0)

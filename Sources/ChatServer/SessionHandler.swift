@@ -1,3 +1,4 @@
+import ChatCompression
 import ChatProtocol
 import ChatStore
 import Logging
@@ -10,7 +11,7 @@ final class SessionHandler: ChannelInboundHandler {
     typealias OutboundOut = ByteBuffer
 
     /// Extensions this server can enable when a client asks for them in `FEATURES`.
-    static let supportedFeatures = ["commands", "accounts", "history"]
+    static let supportedFeatures = ["commands", "accounts", "history", "deflate"]
 
     private struct User {
         var name: String
@@ -50,6 +51,8 @@ final class SessionHandler: ChannelInboundHandler {
     private var loginDeadline: Scheduled<Void>?
     /// Where the next /History command continues (older than this sequence number).
     private var commandHistoryCursor: Int64?
+    /// Feature `deflate`: frames both ways may be compressed, from the login acceptance on.
+    private var compressing = false
 
     init(hub: Hub) {
         self.hub = hub
@@ -89,7 +92,18 @@ final class SessionHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let payload = unwrapInboundIn(data)
+        var payload = unwrapInboundIn(data)
+        if compressing, FrameCompression.isCompressed(payload) {
+            do {
+                payload = try FrameCompression.inflate(payload, maximumLength: hub.configuration.maximumFrameLength)
+            } catch FrameCompression.InflateError.tooLarge(let maximum) {
+                disconnect(reason: "Compressed frame inflates beyond the maximum of \(maximum) bytes. Closing the connection.")
+                return
+            } catch {
+                sendError("Frame not read: \(error).")
+                return
+            }
+        }
         let decoded: DecodedFrame
         do {
             decoded = try FrameCoding.decode(payload, strictness: .strict)
@@ -352,11 +366,14 @@ final class SessionHandler: ChannelInboundHandler {
                 reply.extensions.append(.init(key: Frame.Key.history, value: info.jsonValue))
             }
         }
-        for frame in Self.split(reply, history: history.messages.map(\.message), limit: hub.configuration.maximumFrameLength) {
+        for (index, frame) in Self.split(reply, history: history.messages.map(\.message), limit: hub.configuration.maximumFrameLength).enumerated() {
             write(frame)
+            // The acceptance itself goes uncompressed: the client learns from it that it may
+            // receive compressed frames.
+            if index == 0, reply.features?.contains("deflate") == true { compressing = true }
         }
         state = .live(user)
-        for frame in heldBack { context?.write(wrapOutboundOut(frame), promise: nil) }
+        for frame in heldBack { context?.write(wrapOutboundOut(outbound(frame)), promise: nil) }
         heldBack = []
         heldBackBytes = 0
         context?.flush()
@@ -498,7 +515,8 @@ final class SessionHandler: ChannelInboundHandler {
     /// Frames delivered in one outbox drain are gathered into one buffer, written once: one TLS
     /// record and one syscall for all of them instead of one each. A single frame is passed on
     /// as is, still shared with every other recipient.
-    func deliver(_ frame: ByteBuffer) -> Bool {
+    func deliver(_ delivered: ByteBuffer) -> Bool {
+        let frame = outbound(delivered)
         switch state {
         case .live:
             guard var gathered = pendingDeliveries else {
@@ -546,7 +564,12 @@ final class SessionHandler: ChannelInboundHandler {
         guard let context else { return }
         var buffer = context.channel.allocator.buffer(capacity: 256)
         FrameCoding.write(frame, into: &buffer)
-        context.write(wrapOutboundOut(buffer), promise: nil)
+        context.write(wrapOutboundOut(outbound(buffer)), promise: nil)
+    }
+
+    /// Encoded frames as they go out: compressed where it pays when the client asked for it.
+    private func outbound(_ frames: ByteBuffer) -> ByteBuffer {
+        compressing ? FrameCompression.compressFrames(frames) : frames
     }
 
     /// Sends ERROR `text`. Errors caused by malformed input (`counted`) draw on the error

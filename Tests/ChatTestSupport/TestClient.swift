@@ -43,8 +43,8 @@ public final class TestClient: Sendable {
         task.cancel()
     }
 
-    public func send(_ frame: Frame) async throws {
-        try await writer.send(frame)
+    public func send(_ frame: Frame, compress: Bool = false) async throws {
+        try await writer.send(frame, compress: compress)
     }
 
     public func sendRaw(_ bytes: ByteBuffer) async throws {
