@@ -110,7 +110,7 @@ let package = Package(
         .target(
             name: "ChatBench",
             dependencies: [
-                "ChatProtocol", "ChatTLS",
+                "ChatProtocol", "ChatTLS", "ChatCompression",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -23,26 +23,23 @@ public enum FrameCompression {
     }
 
     /// `payload` compressed, with the marker, when that saves at least a tenth; otherwise `nil`.
-    public static func compressedPayload(_ payload: ByteBuffer) -> ByteBuffer? {
+    /// `deflater` is reused if given (much cheaper than a new one per frame).
+    public static func compressedPayload(_ payload: ByteBuffer, using deflater: FrameDeflater? = nil) -> ByteBuffer? {
         guard payload.readableBytes >= minimumPayload else { return nil }
-        var input = payload
-        guard let deflated = try? input.compress(with: .deflate()) else { return nil }
-        guard deflated.readableBytes + 1 <= payload.readableBytes * 9 / 10 else { return nil }
-        var output = ByteBuffer()
-        output.reserveCapacity(deflated.readableBytes + 1)
-        output.writeInteger(marker)
-        output.writeImmutableBuffer(deflated)
+        guard let output = (deflater ?? FrameDeflater()).deflate(payload),
+              output.readableBytes <= payload.readableBytes * 9 / 10
+        else { return nil }
         return output
     }
 
     /// `frames` (whole length-prefixed frames, one or more) with each frame compressed where it
     /// pays. Returns `frames` itself, uncopied, when none is.
-    public static func compressFrames(_ frames: ByteBuffer) -> ByteBuffer {
+    public static func compressFrames(_ frames: ByteBuffer, using deflater: FrameDeflater? = nil) -> ByteBuffer {
         var reader = frames
         var output: ByteBuffer?
         var copiedUpTo = frames.readerIndex
         while let length = reader.readInteger(as: UInt32.self), let payload = reader.readSlice(length: Int(length)) {
-            guard length >= minimumPayload, let compressed = compressedPayload(payload) else { continue }
+            guard length >= minimumPayload, let compressed = compressedPayload(payload, using: deflater) else { continue }
             var out = output ?? ByteBuffer()
             let start = reader.readerIndex - Int(length) - 4
             if start > copiedUpTo, let before = frames.getSlice(at: copiedUpTo, length: start - copiedUpTo) {

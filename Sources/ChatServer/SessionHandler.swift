@@ -516,7 +516,7 @@ final class SessionHandler: ChannelInboundHandler {
     /// record and one syscall for all of them instead of one each. A single frame is passed on
     /// as is, still shared with every other recipient.
     func deliver(_ delivered: ByteBuffer) -> Bool {
-        let frame = outbound(delivered)
+        let frame = compressing ? connection.outbox.compressionCache.compress(delivered) : delivered
         switch state {
         case .live:
             guard var gathered = pendingDeliveries else {
@@ -569,7 +569,7 @@ final class SessionHandler: ChannelInboundHandler {
 
     /// Encoded frames as they go out: compressed where it pays when the client asked for it.
     private func outbound(_ frames: ByteBuffer) -> ByteBuffer {
-        compressing ? FrameCompression.compressFrames(frames) : frames
+        compressing ? FrameCompression.compressFrames(frames, using: connection.outbox.compressionCache.loopDeflater) : frames
     }
 
     /// Sends ERROR `text`. Errors caused by malformed input (`counted`) draw on the error

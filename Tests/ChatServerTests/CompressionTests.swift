@@ -20,6 +20,13 @@ import Testing
             #expect(accepted.frame.usernameAccepted == true)
             #expect(accepted.frame.features == ["deflate"])
             #expect(accepted.compressedLength == nil, "the acceptance itself is plain JSON")
+            // A second client that asked: the broadcast's compressed form is shared on a loop.
+            let other = try await server.connect()
+            var otherLogin = Frame(username: "other")
+            otherLogin.features = ["deflate"]
+            try await other.send(otherLogin)
+            _ = try await other.next { $0.usernameAccepted == true }
+            _ = try await modern.next { $0.usersJoined == ["other"] }
 
             // A long message from the modern client, sent compressed.
             let message = ChatMessage(source: "modern", destination: "ALL", timestamp: 1_700_000_000, content: Self.longText)
@@ -28,6 +35,9 @@ import Testing
             #expect(echo.frame.messages == [message])
             let wire = try #require(echo.compressedLength)
             #expect(wire < Self.longText.utf8.count / 3)
+            let alsoCompressed = try await other.nextDecoded()
+            #expect(alsoCompressed.frame.messages == [message])
+            #expect(alsoCompressed.compressedLength == wire)
             let relayed = try await plain.next { $0.messages != nil }
             #expect(relayed.frame.messages == [message])
             #expect(await plain.pendingFrames().allSatisfy { $0.compressedLength == nil })
