@@ -275,6 +275,8 @@ public struct ChatSession: Sendable {
             return "This server does not support accounts: names cannot be registered here."
         case .history, .search:
             return "This server keeps no history beyond what it sends at login: /History and /Search are not available."
+        case .files, .send, .get:
+            return "This server does not transfer files: /Send, /Files and /Get are not available."
         case .help, .quit:
             return ""
         }

@@ -20,6 +20,12 @@ public enum ChatCommand: Sendable, Equatable {
     case history(String?)
     /// Full-text search of the history; the operand is the words.
     case search(String?)
+    /// The files the user may fetch.
+    case files
+    /// Upload a file (client side): `[@name] PATH`.
+    case send(String?)
+    /// Fetch a file (client side): `ID [PATH]`.
+    case get(String?)
     /// A `/word` that is not a known command.
     case unknown(String)
 
@@ -37,6 +43,9 @@ public enum ChatCommand: Sendable, Equatable {
         "/Unregister - remove your name's registration",
         "/History [N] - show N earlier messages (default 20); again for the ones before",
         "/Search <words> - find messages containing all the words (word* for a prefix)",
+        "/Send [@username] <path> - send a file to everyone or to one user",
+        "/Files - list the files you can fetch",
+        "/Get <id> [path] - fetch a file (resumes an interrupted download)",
         "@<username> <text> - send a direct message",
     ]
 
@@ -61,6 +70,9 @@ public enum ChatCommand: Sendable, Equatable {
         case "unregister": return .unregister
         case "history": return .history(operand)
         case "search": return .search(operand)
+        case "files": return .files
+        case "send": return .send(operand)
+        case "get": return .get(operand)
         default: return .unknown(String(word))
         }
     }

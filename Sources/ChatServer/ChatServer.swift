@@ -42,12 +42,16 @@ public final class ChatServer: Service, Sendable {
         )
         historyPool = NIOThreadPool(numberOfThreads: 2)
         historyPool.start()
+        let shelf = try configuration.fileDirectory.map {
+            try FileShelf(directory: $0, maximumFileBytes: configuration.maximumFileBytes, quotaPerUser: configuration.fileQuotaPerUser, files: snapshot.files)
+        }
         hub = Hub(
             configuration: configuration,
             store: store,
             snapshot: snapshot,
             eventLoops: Array(group.makeIterator()),
             historyPool: historyPool,
+            fileShelf: shelf,
             logger: logger
         )
     }

@@ -42,6 +42,8 @@ final class Hub: Sendable {
     private let historyPool: NIOThreadPool
     /// Password attempts per name and per address.
     let loginAttempts: LoginAttemptLimiter
+    /// Uploaded files (feature `files`); `nil` when file transfer is off.
+    let fileShelf: FileShelf?
 
     init(
         configuration: ServerConfiguration,
@@ -49,8 +51,10 @@ final class Hub: Sendable {
         snapshot: StoreSnapshot,
         eventLoops: [any EventLoop],
         historyPool: NIOThreadPool,
+        fileShelf: FileShelf? = nil,
         logger: Logger
     ) {
+        self.fileShelf = fileShelf
         self.configuration = configuration
         self.rules = configuration.usernameRules
         self.store = store
@@ -204,6 +208,33 @@ final class Hub: Sendable {
         }
         let store = self.store
         return historyPool.runIfActive(eventLoop: eventLoop) { try store.page(request) }
+    }
+
+    /// Where a file from `senderKey` to `destination` goes: "ALL" or a known user's name and
+    /// key, refused as a direct message would be (unknown user, blocks either way).
+    func fileDestination(_ destination: String, from senderKey: String) -> Result<(name: String, key: String), FileTransfer.Problem> {
+        let key = UsernameRules.key(destination)
+        if key == UsernameRules.key(ChatMessage.broadcastDestination) { return .success((ChatMessage.broadcastDestination, key)) }
+        return state.withLockedValue { state in
+            guard let recipient = state.users[key] else { return .failure(.init("File not sent: there is no user named \(destination).")) }
+            if state.blocks.separated(from: senderKey).contains(key) {
+                return .failure(.init("File not sent: you and \(recipient.name) block each other's messages."))
+            }
+            return .success((recipient.name, key))
+        }
+    }
+
+    /// Whether the user `key` may fetch `file`: it is for everyone, for them or from them, and
+    /// no block separates them from its sender.
+    func mayFetch(_ file: StoredFile, key: String) -> Bool {
+        if file.fromKey == key { return true }
+        guard file.toKey == UsernameRules.key(ChatMessage.broadcastDestination) || file.toKey == key else { return false }
+        return state.withLockedValue { !$0.blocks.separated(from: key).contains(file.fromKey) }
+    }
+
+    /// Records a stored file durably (with the tick's other changes).
+    func recordFile(_ file: StoredFile, connection: ClientConnection) {
+        stage(.store(.file(file)), for: connection)
     }
 
     /// `connection`, logged in under `key`, has closed. Everyone else is told it left.
@@ -427,6 +458,11 @@ final class Hub: Sendable {
                 return .error("Usage: /History [N] with N from 1 to \(HistoryQuery.maximumLimit)")
             }
             return .page(HistoryQuery(limit: count))
+        case .files:
+            guard let shelf = fileShelf else { return .error("This server does not keep files.") }
+            return .lines(FileRequests(hub: self, shelf: shelf, connection: connection, userName: key, userKey: key).listLines())
+        case .send, .get:
+            return .error("/Send and /Get need a client that transfers files (feature \"files\"), such as the Chatterbox client.")
         case .search(let operand):
             guard let operand else { return .error("Usage: /Search <words>") }
             if let problem = HistoryQuery.queryProblem(operand) { return .error(problem) }

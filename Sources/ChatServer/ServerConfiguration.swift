@@ -39,6 +39,11 @@ public struct ServerConfiguration: Sendable {
     /// PBKDF2-HMAC-SHA256 rounds for new account password hashes (existing hashes keep the
     /// rounds they were made with). Tests lower it; production keeps OWASP's 600,000.
     public var passwordHashRounds = 600_000
+    /// Where uploaded files are kept (feature `files`); `nil` switches file transfer off.
+    public var fileDirectory: String?
+    /// Largest file accepted, and the most bytes of files one user may have stored.
+    public var maximumFileBytes: Int64 = 64 << 20
+    public var fileQuotaPerUser: Int64 = 512 << 20
     /// Password attempts allowed for one name, and from one address.
     public var loginAttemptsPerName = AttemptLimit(burst: 5, interval: .seconds(12))
     public var loginAttemptsPerAddress = AttemptLimit(burst: 20, interval: .seconds(3))

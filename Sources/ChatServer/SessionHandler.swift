@@ -11,7 +11,7 @@ final class SessionHandler: ChannelInboundHandler {
     typealias OutboundOut = ByteBuffer
 
     /// Extensions this server can enable when a client asks for them in `FEATURES`.
-    static let supportedFeatures = ["commands", "accounts", "history", "deflate"]
+    static let supportedFeatures = ["commands", "accounts", "history", "deflate", "files"]
 
     private struct User {
         var name: String
@@ -183,7 +183,7 @@ final class SessionHandler: ChannelInboundHandler {
         where Self.isPresent(key, in: frame) {
             problems.append("\(key) is sent by servers, not by clients")
         }
-        let requests: Set<String> = [Frame.Key.history, Frame.Key.search]
+        let requests = Set([Frame.Key.history, Frame.Key.search]).union(FileTransfer.Key.all)
         for member in frame.extensions
         where member.key != Frame.Key.features && member.key != Frame.Key.password && !requests.contains(member.key) {
             problems.append("unknown key \"\(member.key)\"")
@@ -245,6 +245,10 @@ final class SessionHandler: ChannelInboundHandler {
         for member in frame.extensions where requests.contains(member.key) {
             guard case .live(let user) = state else {
                 if case .awaitingLogin = state { sendError("Log in first: send {\"USERNAME\": \"your name\"}.") }
+                continue
+            }
+            if FileTransfer.Key.all.contains(member.key) {
+                handleFileRequest(member.key, member.value, for: user)
                 continue
             }
             switch HistoryQuery.parse(member.value, search: member.key == Frame.Key.search) {
@@ -450,6 +454,25 @@ final class SessionHandler: ChannelInboundHandler {
             register(password, for: user)
         case .page(let query):
             sendPage(query, for: user, asCommand: true)
+        }
+    }
+
+    /// A file request (feature `files`): answered directly, in the order the requests came.
+    private func handleFileRequest(_ key: String, _ value: JSONValue, for user: User) {
+        guard let shelf = hub.fileShelf else {
+            sendError("This server does not keep files.", counted: false)
+            return
+        }
+        let requests = FileRequests(hub: hub, shelf: shelf, connection: connection, userName: user.name, userKey: user.key)
+        requests.handle(key, value).assumeIsolated().whenSuccess { answer in
+            guard case .live = self.state else { return }
+            switch answer {
+            case .frame(let frame):
+                self.write(frame)
+                self.context?.flush()
+            case .error(let text):
+                self.sendError(text, counted: false)
+            }
         }
     }
 

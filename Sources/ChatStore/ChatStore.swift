@@ -37,6 +37,35 @@ public struct BlockRelation: Sendable, Hashable {
     }
 }
 
+/// A file a user uploaded (feature `files`), complete and checked.
+public struct StoredFile: Sendable, Equatable {
+    public var id: String
+    public var name: String
+    public var size: Int64
+    /// Lowercase hex SHA-256.
+    public var sha256: String
+    /// The uploader's name and key.
+    public var from: String
+    public var fromKey: String
+    /// "ALL" or the recipient's name, and its key.
+    public var to: String
+    public var toKey: String
+    /// Seconds since the epoch.
+    public var time: Int64
+
+    public init(id: String, name: String, size: Int64, sha256: String, from: String, fromKey: String, to: String, toKey: String, time: Int64) {
+        self.id = id
+        self.name = name
+        self.size = size
+        self.sha256 = sha256
+        self.from = from
+        self.fromKey = fromKey
+        self.to = to
+        self.toKey = toKey
+        self.time = time
+    }
+}
+
 /// Everything the server holds in memory, as loaded at start.
 public struct StoreSnapshot: Sendable {
     public var users: [KnownUser]
@@ -45,12 +74,15 @@ public struct StoreSnapshot: Sendable {
     public var lastSequence: Int64
     /// Registered names: user key → encoded password hash.
     public var accounts: [String: String]
+    /// Files stored for fetching.
+    public var files: [StoredFile]
 
-    public init(users: [KnownUser] = [], blocks: [BlockRelation] = [], lastSequence: Int64 = 0, accounts: [String: String] = [:]) {
+    public init(users: [KnownUser] = [], blocks: [BlockRelation] = [], lastSequence: Int64 = 0, accounts: [String: String] = [:], files: [StoredFile] = []) {
         self.users = users
         self.blocks = blocks
         self.lastSequence = lastSequence
         self.accounts = accounts
+        self.files = files
     }
 }
 
@@ -66,6 +98,8 @@ public enum StoreOperation: Sendable, Equatable {
     /// The user `key` registered (or changed) their password: `passwordHash` is the encoded
     /// salted hash, never the password. `nil` removes the registration.
     case account(key: String, passwordHash: String?)
+    /// A file was uploaded and checked.
+    case file(StoredFile)
 }
 
 /// What a user may see of the history, as loaded at login.

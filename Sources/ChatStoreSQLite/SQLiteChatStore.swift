@@ -97,6 +97,21 @@ public final class SQLiteChatStore: ChatStore {
                 INSERT INTO message_fts(message_fts) VALUES ('rebuild');
                 """)
         }
+        migrator.registerMigration("v4-files") { db in
+            try db.execute(sql: """
+                CREATE TABLE file (
+                    id TEXT PRIMARY KEY,
+                    name TEXT NOT NULL,
+                    size INTEGER NOT NULL,
+                    sha256 TEXT NOT NULL,
+                    src TEXT NOT NULL,
+                    src_key TEXT NOT NULL,
+                    dest TEXT NOT NULL,
+                    dest_key TEXT NOT NULL,
+                    timestamp INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 
@@ -113,7 +128,10 @@ public final class SQLiteChatStore: ChatStore {
             for row in try Row.fetchAll(db, sql: "SELECT key, password_hash FROM account") {
                 accounts[row[0]] = row[1]
             }
-            return StoreSnapshot(users: users, blocks: blocks, lastSequence: last, accounts: accounts)
+            let files = try Row.fetchAll(db, sql: "SELECT id, name, size, sha256, src, src_key, dest, dest_key, timestamp FROM file ORDER BY timestamp, id").map {
+                StoredFile(id: $0[0], name: $0[1], size: $0[2], sha256: $0[3], from: $0[4], fromKey: $0[5], to: $0[6], toKey: $0[7], time: $0[8])
+            }
+            return StoreSnapshot(users: users, blocks: blocks, lastSequence: last, accounts: accounts, files: files)
         }
     }
 
@@ -151,6 +169,11 @@ public final class SQLiteChatStore: ChatStore {
                         """).execute(arguments: [key, passwordHash])
                 case .account(let key, nil):
                     try db.cachedStatement(sql: "DELETE FROM account WHERE key = ?").execute(arguments: [key])
+                case .file(let file):
+                    try db.cachedStatement(sql: """
+                        INSERT OR REPLACE INTO file (id, name, size, sha256, src, src_key, dest, dest_key, timestamp)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """).execute(arguments: [file.id, file.name, file.size, file.sha256, file.from, file.fromKey, file.to, file.toKey, file.time])
                 }
             }
         }

@@ -80,6 +80,7 @@ public final class TestServer: Sendable {
         limits.handshakeTimeout = .seconds(120)
         limits.loginTimeout = .seconds(300)
         var configuration = ServerConfiguration(host: "127.0.0.1", port: 0, eventLoopThreads: 2, limits: limits)
+        configuration.fileDirectory = dataDirectory + "/files"
         var caPath: String?
         if tls {
             let certificates = try LocalCertificateAuthority.loadOrCreate(in: dataDirectory)
