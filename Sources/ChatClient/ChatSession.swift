@@ -8,7 +8,7 @@ public import ChatProtocol
 /// messages locally, `/DisplayUsers` uses the presence it tracked, and so on.
 public struct ChatSession: Sendable {
     /// Extensions this client asks for at login.
-    public static let requestedFeatures = ["commands", "accounts", "history", "deflate"]
+    public static let requestedFeatures = ["commands", "accounts", "history", "deflate", "files"]
     /// Passwords the server accepts, in UTF-8 bytes (PROTOCOL.md, Accounts).
     public static let passwordLength = 8...256
 
@@ -19,6 +19,15 @@ public struct ChatSession: Sendable {
         case quit
         /// Ask for a secret (not echoed); the next line typed is it.
         case askSecret(SecretRequest)
+        /// Start a file transfer or ask for the list (feature `files`).
+        case file(FileCommand)
+    }
+
+    /// What the user asked of file transfer.
+    public enum FileCommand: Sendable, Equatable {
+        case send(path: String, to: String)
+        case get(id: String, path: String?)
+        case list
     }
 
     /// A secret the client asks the user for.
@@ -72,6 +81,8 @@ public struct ChatSession: Sendable {
 
     /// Whether the server enabled accounts (PASSWORD at login, /Register).
     public var serverHasAccounts: Bool { enabledFeatures.contains("accounts") }
+    /// Whether the server transfers files (feature `files`).
+    public var serverHasFiles: Bool { enabledFeatures.contains("files") }
     /// Whether frames may be compressed both ways (feature `deflate`).
     public var compresses: Bool { enabledFeatures.contains("deflate") }
     /// Whether the server pages and searches history (HISTORY, SEARCH).
@@ -196,6 +207,25 @@ public struct ChatSession: Sendable {
             return register(password, now: now)
         case .unregister where serverHasAccounts:
             password = nil
+        case .files where serverHasFiles:
+            return [.file(.list)]
+        case .send(let operand):
+            guard serverHasFiles else { return [.show(.notice(runLocally(command)))] }
+            guard var rest = operand else { return [.show(.notice("Usage: /Send [@username] <path>"))] }
+            var destination = ChatMessage.broadcastDestination
+            if rest.hasPrefix("@") {
+                let name = rest.dropFirst().prefix { !$0.isWhitespace }
+                destination = String(name)
+                rest = String(rest.dropFirst(name.count + 1).drop { $0.isWhitespace })
+            }
+            guard !rest.isEmpty, !destination.isEmpty else { return [.show(.notice("Usage: /Send [@username] <path>"))] }
+            return [.file(.send(path: rest, to: destination))]
+        case .get(let operand):
+            guard serverHasFiles else { return [.show(.notice(runLocally(command)))] }
+            guard let operand else { return [.show(.notice("Usage: /Get <id> [path]"))] }
+            let id = operand.prefix { !$0.isWhitespace }
+            let path = operand.dropFirst(id.count).drop { $0.isWhitespace }
+            return [.file(.get(id: String(id), path: path.isEmpty ? nil : String(path)))]
         case .history(let operand) where serverHasHistory:
             return requestHistory(operand)
         case .search(let operand) where serverHasHistory:

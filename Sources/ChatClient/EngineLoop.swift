@@ -31,6 +31,8 @@ struct EngineLoop {
     private var inputEnded = false
     /// Set when the next typed line is a secret the client asked for.
     private var awaitedSecret: ChatSession.SecretRequest?
+    /// Files being sent and fetched.
+    private var files = FileTransferAgent()
 
     /// Messages shown so far, to recognise the ones a server replays after a reconnection.
     private var seen = SeenMessages()
@@ -222,12 +224,47 @@ struct EngineLoop {
                 emit(.event(event))
             case .quit:
                 return .quit
+            case .file(let command):
+                let outcome: FileTransferAgent.Outcome
+                switch command {
+                case .send(let path, let destination): outcome = files.send(path: path, to: destination)
+                case .get(let id, let path): outcome = files.get(id: id, path: path)
+                case .list: outcome = .init(frames: [FileTransferAgent.frame(FileTransfer.Key.list, .object(JSONObject()))])
+                }
+                await apply(outcome)
             case .askSecret(let request):
                 awaitedSecret = request
                 emit(.secretNeeded(prompt: "New password for \(session.username ?? "your name") (not shown; empty to cancel): "))
             }
         }
         return nil
+    }
+
+    /// Sends a file transfer's frames (compressed where it pays) and shows its lines.
+    private mutating func apply(_ outcome: FileTransferAgent.Outcome) async {
+        for notice in outcome.notices { emit(.event(.notice(notice))) }
+        guard let writer else { return }
+        for frame in outcome.frames {
+            // A failed write means the connection is gone; the transfer resumes on the next.
+            try? await writer.send(frame, compress: session.compresses)
+        }
+    }
+
+    /// File transfer frames from the server.
+    private mutating func receiveFileFrames(_ frame: Frame) async {
+        if let value = frame.extensionValue(FileTransfer.Key.upload), let status = FileTransfer.UploadStatus(value) {
+            await apply(files.received(status))
+        }
+        if let value = frame.extensionValue(FileTransfer.Key.data), let entryValue = frame.extensionValue("FILE"),
+           let entry = FileTransfer.Entry(entryValue), case .success(let chunk) = FileTransfer.Chunk.parse(value, key: FileTransfer.Key.data) {
+            await apply(files.received(chunk, of: entry))
+        }
+        if let list = frame.extensionValue(FileTransfer.Key.list)?.arrayValue {
+            for line in FileTransferAgent.describe(list.compactMap(FileTransfer.Entry.init)) { emit(.event(.notice(line))) }
+        }
+        if let error = frame.error, error.hasPrefix("File "), error.contains("not accepted") || error.contains("not stored") || error.contains("not sent") {
+            await apply(files.uploadFailed())
+        }
     }
 
     private mutating func enqueue(_ line: String) {
@@ -341,9 +378,11 @@ struct EngineLoop {
                 emit(.event(event))
             }
         }
+        await receiveFileFrames(frame)
         if loggedIn {
             let relogin = hasLoggedIn
             hasLoggedIn = true
+            if relogin, session.serverHasFiles { await apply(.init(frames: files.resume())) }
             let sent = await sendQueue()
             if relogin, let name = session.username {
                 emit(.connection(.backOnline(username: name, missedMessages: replay?.missed ?? 0, sentLines: sent)))
