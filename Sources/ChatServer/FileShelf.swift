@@ -27,6 +27,12 @@ final class FileShelf: Sendable {
         var uploads: [String: Upload] = [:]
     }
 
+    /// Uploads one user may have under way, and files one user may have stored: bounds on
+    /// memory, disk entries and rows that sizes alone do not give (empty files cost nothing
+    /// against a quota in bytes).
+    static let maximumUploadsPerUser = 8
+    static let maximumFilesPerUser = 1_000
+
     let directory: String
     let maximumFileBytes: Int64
     let quotaPerUser: Int64
@@ -57,8 +63,15 @@ final class FileShelf: Sendable {
             }) {
                 return .success(existing)
             }
-            let used = state.files.values.filter { $0.fromKey == ownerKey }.reduce(0) { $0 + $1.size }
-                + state.uploads.values.filter { $0.ownerKey == ownerKey }.reduce(0) { $0 + $1.offer.size }
+            let owned = state.files.values.filter { $0.fromKey == ownerKey }
+            let underWay = state.uploads.values.filter { $0.ownerKey == ownerKey }
+            guard underWay.count < Self.maximumUploadsPerUser else {
+                return .failure(.init("File \(offer.name) not accepted: you have \(underWay.count) uploads under way; finish them first."))
+            }
+            guard owned.count + underWay.count < Self.maximumFilesPerUser else {
+                return .failure(.init("File \(offer.name) not accepted: you already have \(Self.maximumFilesPerUser) files here."))
+            }
+            let used = owned.reduce(0) { $0 + $1.size } + underWay.reduce(0) { $0 + $1.offer.size }
             guard used + offer.size <= quotaPerUser else {
                 return .failure(.init("File \(offer.name) not accepted: your files would take more than your quota of \(quotaPerUser) bytes (\(used) in use)."))
             }

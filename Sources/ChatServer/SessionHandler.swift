@@ -13,12 +13,12 @@ final class SessionHandler: ChannelInboundHandler {
     /// Extensions this server can enable when a client asks for them in `FEATURES`.
     static let supportedFeatures = ["commands", "accounts", "history", "deflate", "files"]
 
-    private struct User {
+    struct User {
         var name: String
         var key: String
     }
 
-    private enum State {
+    enum State {
         case awaitingLogin
         /// The password of a registered name is being checked (off the loop).
         case verifying
@@ -28,31 +28,31 @@ final class SessionHandler: ChannelInboundHandler {
         case closed
     }
 
-    private let hub: Hub
-    private var state = State.awaitingLogin
-    private var context: ChannelHandlerContext?
+    let hub: Hub
+    var state = State.awaitingLogin
+    var context: ChannelHandlerContext?
     /// Set right after creation by the channel initializer.
     var connection: ClientConnection!
     /// Frames the hub delivered while the login reply was not yet sent.
-    private var heldBack: [ByteBuffer] = []
-    private var heldBackBytes = 0
+    var heldBack: [ByteBuffer] = []
+    var heldBackBytes = 0
     /// Frames the client sent while its login was completing, handled once it is live.
-    private var earlyFrames: [Frame] = []
+    var earlyFrames: [Frame] = []
     /// Frames delivered since the last flush, gathered for one write.
-    private var pendingDeliveries: ByteBuffer?
+    var pendingDeliveries: ByteBuffer?
     /// Whether `pendingDeliveries` is still a frame shared with other recipients.
-    private var pendingDeliveriesShared = false
-    private var closing = false
-    private var logger: Logger
+    var pendingDeliveriesShared = false
+    var closing = false
+    var logger: Logger
     /// Messages the user may send (rate limit).
-    private var messageBudget: TokenBucket
+    var messageBudget: TokenBucket
     /// Invalid frames the connection may send before it is disconnected.
-    private var errorBudget: TokenBucket
-    private var loginDeadline: Scheduled<Void>?
+    var errorBudget: TokenBucket
+    var loginDeadline: Scheduled<Void>?
     /// Where the next /History command continues (older than this sequence number).
-    private var commandHistoryCursor: Int64?
+    var commandHistoryCursor: Int64?
     /// Feature `deflate`: frames both ways may be compressed, from the login acceptance on.
-    private var compressing = false
+    var compressing = false
 
     init(hub: Hub) {
         self.hub = hub
@@ -81,7 +81,7 @@ final class SessionHandler: ChannelInboundHandler {
     }
 
     /// A connection that has not logged in within the timeout is closed (slowloris).
-    private func armLoginDeadline(_ context: ChannelHandlerContext) {
+    func armLoginDeadline(_ context: ChannelHandlerContext) {
         guard loginDeadline == nil else { return }
         let timeout = hub.configuration.limits.loginTimeout
         let session = NIOLoopBound(self, eventLoop: context.eventLoop)
@@ -154,7 +154,7 @@ final class SessionHandler: ChannelInboundHandler {
 
     // MARK: - Frames from the client
 
-    private func handle(_ frame: Frame, hadProblems: Bool) {
+    func handle(_ frame: Frame, hadProblems: Bool) {
         if isCompletingLogin {
             guard earlyFrames.count < hub.configuration.maximumFramesDuringLogin else {
                 sendError("Too many frames sent before the login completed; this one was dropped.")
@@ -170,14 +170,14 @@ final class SessionHandler: ChannelInboundHandler {
     }
 
     /// Whether a login is under way (password check or history), so frames wait for it.
-    private var isCompletingLogin: Bool {
+    var isCompletingLogin: Bool {
         switch state {
         case .verifying, .loggingIn: true
         case .awaitingLogin, .live, .closed: false
         }
     }
 
-    private func process(_ frame: Frame, hadProblems: Bool) {
+    func process(_ frame: Frame, hadProblems: Bool) {
         var problems: [String] = []
         for key in [Frame.Key.usernameAccepted, Frame.Key.userList, Frame.Key.usersJoined, Frame.Key.usersLeft]
         where Self.isPresent(key, in: frame) {
@@ -265,156 +265,9 @@ final class SessionHandler: ChannelInboundHandler {
         }
     }
 
-    // MARK: - Login
-
-    /// A login under `name`: a registered name first has its password checked, off the loop
-    /// and within the attempt limits; then the hub admits it.
-    private func login(name: String, password: String?, features: [String]?) {
-        let key = UsernameRules.key(name)
-        let asksForAccounts = features?.contains("accounts") == true
-        guard let encoded = hub.accountHash(forKey: key) else {
-            admit(name: name, features: features, authenticatedHash: nil)
-            return
-        }
-        guard let password else {
-            refuse(Hub.registeredNameText(name), name: name, passwordRequired: asksForAccounts)
-            return
-        }
-        guard let stored = PasswordHash(encoded: encoded) else {
-            logger.error("The stored password hash of \(name) is damaged")
-            refuse("The password of \(name) cannot be checked (a problem on the server). Please choose another name.", name: name)
-            return
-        }
-        if let wait = hub.loginAttempts.attempt(nameKey: key, address: connection.address) {
-            refuse("Too many login attempts for \(name): try again in \(describeDuration(wait)).", name: name)
-            return
-        }
-        state = .verifying
-        context?.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
-        let verified = hub.offload(on: connection.eventLoop) { stored.matches(password) }
-        verified.assumeIsolated().whenComplete { result in
-            guard case .verifying = self.state else { return }
-            self.state = .awaitingLogin
-            self.context?.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
-            if case .success(true) = result {
-                self.admit(name: name, features: features, authenticatedHash: encoded)
-            } else {
-                self.refuse("Wrong password for \(name).", name: name, passwordRequired: asksForAccounts)
-            }
-            // Frames that came during the check, if the login did not go ahead.
-            while case .awaitingLogin = self.state, !self.earlyFrames.isEmpty {
-                self.process(self.earlyFrames.removeFirst(), hadProblems: false)
-            }
-        }
-    }
-
-    /// USERNAME_ACCEPTED false with `reason`; PASSWORD_REQUIRED too when the name needs a
-    /// password and the client negotiated accounts.
-    private func refuse(_ reason: String, name: String, passwordRequired: Bool = false) {
-        logger.debug("Login as \(name) refused: \(reason)")
-        var frame = Frame(usernameAccepted: false, info: reason)
-        if passwordRequired {
-            frame.extensions.append(.init(key: Frame.Key.passwordRequired, value: .bool(true)))
-        }
-        write(frame)
-        context?.flush()
-    }
-
-    private func admit(name: String, features: [String]?, authenticatedHash: String?) {
-        switch hub.login(name: name, connection: connection, authenticatedHash: authenticatedHash) {
-        case .rejected(let reason):
-            refuse(reason, name: name)
-        case .needsPassword(let reason):
-            refuse(reason, name: name, passwordRequired: features?.contains("accounts") == true)
-        case .accepted(let ticket):
-            loginDeadline?.cancel()
-            let user = User(name: ticket.name, key: ticket.key)
-            state = .loggingIn(user, features: features)
-            logger.info("\(user.name) joined")
-            context?.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
-            let future = hub.loadHistory(ticket.history, on: connection.eventLoop)
-            future.assumeIsolated().whenComplete { result in
-                self.completeLogin(ticket, result: result)
-            }
-        }
-    }
-
-    private func completeLogin(_ ticket: Hub.LoginTicket, result: Result<History, any Error>) {
-        guard case .loggingIn(let user, let features) = state else { return }
-        var info = "Welcome to Chatterbox, \(user.name)! \(ticket.userList.count) online."
-        let history: History
-        switch result {
-        case .success(let loaded):
-            history = loaded
-            if loaded.truncated {
-                info += " Showing the most recent \(hub.configuration.historyLimit) messages of the history."
-            }
-            if loaded.pendingCount > 0 {
-                info += " \(loaded.pendingCount) direct message\(loaded.pendingCount == 1 ? "" : "s") arrived while you were away."
-            }
-        case .failure(let error):
-            logger.error("History for \(user.name) could not be loaded: \(error)")
-            history = History(messages: [], truncated: false, pendingCount: 0)
-            info += " The history could not be loaded."
-        }
-        var reply = Frame(usernameAccepted: true, info: info, userList: ticket.userList, messages: [])
-        // Paging back starts below the replayed window (or below everything delivered).
-        let cursor = history.pageCursor ?? (ticket.history.throughSequence + 1)
-        commandHistoryCursor = cursor
-        if let features {
-            let enabled = Self.supportedFeatures.filter(features.contains)
-            reply.features = enabled
-            reply.extensions.append(.init(key: "SERVER_USER", value: .string(hub.configuration.serverName)))
-            if enabled.contains("history") {
-                let info = HistoryPageInfo(before: cursor, more: history.truncated || (history.pageCursor == nil && cursor > 1))
-                reply.extensions.append(.init(key: Frame.Key.history, value: info.jsonValue))
-            }
-        }
-        for (index, frame) in Self.split(reply, history: history.messages.map(\.message), limit: hub.configuration.maximumFrameLength).enumerated() {
-            write(frame)
-            // The acceptance itself goes uncompressed: the client learns from it that it may
-            // receive compressed frames.
-            if index == 0, reply.features?.contains("deflate") == true { compressing = true }
-        }
-        state = .live(user)
-        for frame in heldBack { context?.write(wrapOutboundOut(outbound(frame)), promise: nil) }
-        heldBack = []
-        heldBackBytes = 0
-        context?.flush()
-        context?.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
-        let early = earlyFrames
-        earlyFrames = []
-        for frame in early {
-            guard case .live = state else { break }
-            process(frame, hadProblems: false)
-        }
-    }
-
-    /// The login reply carrying `history`, split so that no frame's JSON exceeds `limit`:
-    /// the first frame is the reply itself, the rest are plain MESSAGES frames.
-    static func split(_ reply: Frame, history: [ChatMessage], limit: Int) -> [Frame] {
-        var base = ByteBuffer()
-        FrameCoding.writePayload(reply, into: &base)
-        var frames: [Frame] = []
-        var current = reply
-        var size = base.readableBytes
-        for message in history {
-            let added = FrameCoding.encodedSize(of: message) + 1
-            if size + added > limit, !(current.messages ?? []).isEmpty {
-                frames.append(current)
-                current = Frame(messages: [])
-                size = #"{"MESSAGES":[]}"#.utf8.count
-            }
-            current.messages!.append(message)
-            size += added
-        }
-        frames.append(current)
-        return frames
-    }
-
     // MARK: - Messages
 
-    private func handle(_ message: ChatMessage, from user: User) {
+    func handle(_ message: ChatMessage, from user: User) {
         guard UsernameRules.key(message.source) == user.key else {
             sendError("Message not sent: SRC \"\(message.source)\" is not your username (\(user.name)).")
             return
@@ -442,7 +295,7 @@ final class SessionHandler: ChannelInboundHandler {
         }
     }
 
-    private func run(_ command: ChatCommand, for user: User) {
+    func run(_ command: ChatCommand, for user: User) {
         switch hub.perform(command, for: user.key, on: connection) {
         case .lines(let lines):
             reply(lines, to: user)
@@ -457,77 +310,13 @@ final class SessionHandler: ChannelInboundHandler {
         }
     }
 
-    /// A file request (feature `files`): answered directly, in the order the requests came.
-    private func handleFileRequest(_ key: String, _ value: JSONValue, for user: User) {
-        guard let shelf = hub.fileShelf else {
-            sendError("This server does not keep files.", counted: false)
-            return
-        }
-        let requests = FileRequests(hub: hub, shelf: shelf, connection: connection, userName: user.name, userKey: user.key)
-        requests.handle(key, value).assumeIsolated().whenSuccess { answer in
-            guard case .live = self.state else { return }
-            switch answer {
-            case .frame(let frame):
-                self.write(frame)
-                self.context?.flush()
-            case .error(let text):
-                self.sendError(text, counted: false)
-            }
-        }
-    }
-
-    /// Loads a page of older history or search results off the loop and sends it after
-    /// everything delivered before the request. /History continues where the last one ended.
-    private func sendPage(_ request: HistoryQuery, for user: User, asCommand: Bool) {
-        var query = request
-        let continuesCommand = asCommand && query.query == nil
-        if continuesCommand { query.before = commandHistoryCursor }
-        let budget = hub.configuration.maximumFrameLength - 1024
-        hub.loadPage(for: user.key, query: query, on: connection.eventLoop).assumeIsolated().whenComplete { result in
-            guard case .live(let current) = self.state, current.key == user.key else { return }
-            switch result {
-            case .success(let page):
-                let reply = HistoryReply(page, budget: budget)
-                if continuesCommand, let cursor = reply.cursor { self.commandHistoryCursor = cursor }
-                let frames = asCommand
-                    ? reply.commandFrames(for: query) { self.pseudoMessage($0, to: user) }
-                    : reply.structuredFrame(for: query)
-                self.hub.deliverInOrder(frames, to: self.connection)
-            case .failure(let error):
-                self.logger.error("A page of history for \(user.name) could not be loaded: \(error)")
-                self.sendError("The history could not be loaded; please try again.", counted: false)
-            }
-        }
-    }
-
-    /// /Register: hashes the password off the loop (within the attempt limits, as hashing is
-    /// what they protect), then records it.
-    private func register(_ password: String, for user: User) {
-        if let wait = hub.loginAttempts.attempt(nameKey: user.key, address: connection.address) {
-            sendError("Not registered: too many password attempts; try again in \(describeDuration(wait)).", counted: false)
-            return
-        }
-        let rounds = hub.configuration.passwordHashRounds
-        let hashed = hub.offload(on: connection.eventLoop) { try PasswordHash(hashing: password, rounds: rounds).encoded }
-        hashed.assumeIsolated().whenComplete { result in
-            guard case .live(let current) = self.state, current.key == user.key else { return }
-            switch result {
-            case .success(let encoded):
-                self.reply(self.hub.setAccount(key: user.key, passwordHash: encoded, connection: self.connection), to: user)
-            case .failure(let error):
-                self.logger.error("Hashing a password failed: \(error)")
-                self.sendError("Not registered: the password could not be hashed.", counted: false)
-            }
-        }
-    }
-
     /// Sends `lines` privately as messages from the server's pseudo-user, after the messages
     /// this user sent before the command.
-    private func reply(_ lines: [String], to user: User) {
+    func reply(_ lines: [String], to user: User) {
         hub.deliverInOrder(FrameCoding.encode(Frame(messages: lines.map { pseudoMessage($0, to: user) })), to: connection)
     }
 
-    private func pseudoMessage(_ text: String, to user: User) -> ChatMessage {
+    func pseudoMessage(_ text: String, to user: User) -> ChatMessage {
         ChatMessage(source: hub.configuration.serverName, destination: user.name, timestamp: Hub.now(), content: text)
     }
 
@@ -583,7 +372,7 @@ final class SessionHandler: ChannelInboundHandler {
         return context.channel.closeFuture
     }
 
-    private func write(_ frame: Frame) {
+    func write(_ frame: Frame) {
         guard let context else { return }
         var buffer = context.channel.allocator.buffer(capacity: 256)
         FrameCoding.write(frame, into: &buffer)
@@ -591,13 +380,13 @@ final class SessionHandler: ChannelInboundHandler {
     }
 
     /// Encoded frames as they go out: compressed where it pays when the client asked for it.
-    private func outbound(_ frames: ByteBuffer) -> ByteBuffer {
+    func outbound(_ frames: ByteBuffer) -> ByteBuffer {
         compressing ? FrameCompression.compressFrames(frames, using: connection.outbox.compressionCache.loopDeflater) : frames
     }
 
     /// Sends ERROR `text`. Errors caused by malformed input (`counted`) draw on the error
     /// budget; a connection that exhausts it is disconnected.
-    private func sendError(_ text: String, counted: Bool = true) {
+    func sendError(_ text: String, counted: Bool = true) {
         if counted, !errorBudget.take() {
             disconnect(reason: "Disconnected: too many invalid frames.")
             return
@@ -607,14 +396,14 @@ final class SessionHandler: ChannelInboundHandler {
     }
 
     /// Sends ERROR `reason` as the last frame and closes.
-    private func disconnect(reason: String, waitForDelivery: Bool = true) {
+    func disconnect(reason: String, waitForDelivery: Bool = true) {
         logger.notice("\(reason)")
         close(after: Frame(error: reason), waitForDelivery: waitForDelivery)
     }
 
     /// Writes `last` and closes. A peer that has stopped reading is not waited for;
     /// otherwise the frame gets two seconds to leave.
-    private func close(after last: Frame, waitForDelivery: Bool = true) {
+    func close(after last: Frame, waitForDelivery: Bool = true) {
         guard let context, !closing else { return }
         closing = true
         var buffer = context.channel.allocator.buffer(capacity: 128)
@@ -634,11 +423,11 @@ final class SessionHandler: ChannelInboundHandler {
         }
     }
 
-    private static func format(_ rate: Double) -> String {
+    static func format(_ rate: Double) -> String {
         rate == rate.rounded() ? String(Int(rate)) : String(rate)
     }
 
-    private static func isPresent(_ key: String, in frame: Frame) -> Bool {
+    static func isPresent(_ key: String, in frame: Frame) -> Bool {
         switch key {
         case Frame.Key.usernameAccepted: frame.usernameAccepted != nil
         case Frame.Key.userList: frame.userList != nil

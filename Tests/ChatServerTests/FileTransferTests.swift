@@ -143,6 +143,21 @@ import Testing
             try await request(FileTransfer.Key.offer, second.jsonValue, by: dave)
             #expect(try await dave.nextError().hasPrefix("File two.bin not accepted: your files would take more than your quota"))
 
+            // At most eight uploads under way at once.
+            var emptyIDs: [String] = []
+            for index in 0..<8 {
+                let empty = FileTransfer.Offer(name: "empty\(index)", size: 0, sha256: Self.sha256([UInt8(index)]), to: "ALL")
+                try await request(FileTransfer.Key.offer, empty.jsonValue, by: dave)
+                emptyIDs.append(try await status(of: dave).id)
+            }
+            let ninth = FileTransfer.Offer(name: "ninth", size: 0, sha256: Self.sha256([99]), to: "ALL")
+            try await request(FileTransfer.Key.offer, ninth.jsonValue, by: dave)
+            #expect(try await dave.nextError() == "File ninth not accepted: you have 8 uploads under way; finish them first.")
+            // An empty file is one empty chunk; here its hash does not match, so it is dropped.
+            try await request(FileTransfer.Key.chunk, FileTransfer.Chunk(id: emptyIDs[0], offset: 0, bytes: []).jsonValue, by: dave)
+            #expect(try await dave.nextError().hasPrefix("File empty0 was not stored: its SHA-256 is e3b0c442"))
+            #expect(try await upload([], name: "really-empty", by: dave).done)
+
             // The bytes must match the SHA-256 offered.
             let lie = FileTransfer.Offer(name: "lie.txt", size: 4, sha256: Self.sha256([1, 2, 3, 4]), to: "ALL")
             try await request(FileTransfer.Key.offer, lie.jsonValue, by: dave)
