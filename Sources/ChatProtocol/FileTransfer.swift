@@ -3,6 +3,8 @@
 public enum FileTransfer {
     /// Raw bytes per chunk: 192 KiB, 256 KiB in base64, well under the 1 MiB frame limit.
     public static let chunkSize = 192 * 1024
+    /// The smallest frame limit that carries a chunk with its JSON around it.
+    public static let minimumFrameLength = 300_000
     /// Keys of the feature's frames.
     public enum Key {
         public static let offer = "FILE_OFFER"

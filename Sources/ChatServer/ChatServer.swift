@@ -42,7 +42,12 @@ public final class ChatServer: Service, Sendable {
         )
         historyPool = NIOThreadPool(numberOfThreads: 2)
         historyPool.start()
-        let shelf = try configuration.fileDirectory.map {
+        var fileDirectory = configuration.fileDirectory
+        if fileDirectory != nil, configuration.maximumFrameLength < FileTransfer.minimumFrameLength {
+            logger.warning("File transfer is off: it needs a frame limit of at least \(FileTransfer.minimumFrameLength) bytes (--max-frame-bytes is \(configuration.maximumFrameLength)).")
+            fileDirectory = nil
+        }
+        let shelf = try fileDirectory.map {
             try FileShelf(directory: $0, maximumFileBytes: configuration.maximumFileBytes, quotaPerUser: configuration.fileQuotaPerUser, files: snapshot.files)
         }
         hub = Hub(

@@ -101,7 +101,7 @@ extension SessionHandler {
         let cursor = history.pageCursor ?? (ticket.history.throughSequence + 1)
         commandHistoryCursor = cursor
         if let features {
-            let enabled = Self.supportedFeatures.filter(features.contains)
+            let enabled = Self.supportedFeatures.filter { features.contains($0) && ($0 != "files" || hub.fileShelf != nil) }
             reply.features = enabled
             reply.extensions.append(.init(key: "SERVER_USER", value: .string(hub.configuration.serverName)))
             if enabled.contains("history") {

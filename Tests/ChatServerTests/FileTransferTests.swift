@@ -223,4 +223,19 @@ import Testing
             #expect(try await download(id, by: heidi).bytes == data)
         }
     }
+
+    @Test func withoutAFileDirectoryTheFeatureIsNotOffered() async throws {
+        try await TestServer.with(configure: { $0.fileDirectory = nil }) { server in
+            let client = try await server.connect()
+            let reply = try await client.login("ivan", features: ["commands", "files"])
+            #expect(reply.features == ["commands"])
+            try await request(FileTransfer.Key.list, .object(JSONObject()), by: client)
+            #expect(try await client.nextError() == "This server does not keep files.")
+        }
+        // Nor with a frame limit too small for a chunk.
+        try await TestServer.with(configure: { $0.maximumFrameLength = 100_000 }) { server in
+            let client = try await server.connect()
+            #expect(try await client.login("judy", features: ["files"]).features == [])
+        }
+    }
 }
