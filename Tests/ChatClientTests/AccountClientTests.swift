@@ -72,12 +72,12 @@ import Testing
 
     @Test func aPasswordGivenUpFrontIsSentWithTheLogin() async throws {
         try await TestServer.with(configure: { $0.passwordHashRounds = 2_000 }) { server in
+            let observer = try await server.login("observer")
             let bob = try await server.login("bob", features: ["commands", "accounts"])
             try await bob.say("/Register bobs secret", as: "bob", to: "Chatterbox")
             _ = try await bob.nextMessages()
             await bob.close()
-            let observer = try await server.login("observer")
-            _ = observer
+            _ = try await observer.next { $0.usersLeft == ["bob"] }
             let recorder = UpdateRecorder()
             let (input, typing) = AsyncStream<String>.makeStream()
             defer { typing.finish() }
@@ -111,5 +111,34 @@ import Testing
         #expect(session.loginFrame(for: "alice").extensionValue("PASSWORD") == .string("long enough"))
         session.asksForFeatures = false
         #expect(session.loginFrame(for: "alice").extensions.isEmpty, "a plain login carries no PASSWORD")
+    }
+
+    @Test func lineModeHidesThePasswordAsItIsTyped() async throws {
+        try await TestServer.with(configure: { $0.passwordHashRounds = 2_000 }) { server in
+            let observer = try await server.login("observer")
+            let owner = try await server.login("carol", features: ["commands", "accounts"])
+            try await owner.say("/Register carols secret", as: "carol", to: "Chatterbox")
+            _ = try await owner.nextMessages()
+            await owner.close()
+            _ = try await observer.next { $0.usersLeft == ["carol"] }
+
+            let output = OutputRecorder()
+            let hidden = OutputRecorder()
+            let (input, typing) = AsyncStream<String>.makeStream()
+            let client = LineModeClient(host: "127.0.0.1", port: server.port, security: server.security, initialUsername: "carol")
+            let running = Task {
+                try await client.run(
+                    input: input, output: { output.append($0) }, prompt: { output.append($0) },
+                    hideNextLine: { hidden.append("hidden") })
+            }
+            defer { running.cancel() }
+            try await output.waitFor("Password for carol (not shown; empty to choose another name): ")
+            #expect(hidden.all == ["hidden"], "echo goes off before the prompt")
+            typing.yield("carols secret")
+            try await output.waitFor("Welcome to Chatterbox, carol!")
+            #expect(!output.all.contains { $0.contains("carols secret") })
+            typing.yield("/quit")
+            #expect(try await running.value == .quit)
+        }
     }
 }

@@ -107,13 +107,14 @@ import Testing
     @Test func anInterruptedUploadResumesWhereItStopped() async throws {
         try await TestServer.with { server in
             let data = Self.bytes(FileTransfer.chunkSize * 3 + 100, seed: 3)
+            let observer = try await server.login("observer")
             let first = try await server.login("carol")
             let partial = try await upload(data, name: "resume.bin", by: first, stopAfter: 2)
             #expect(!partial.done && partial.offset == Int64(2 * FileTransfer.chunkSize))
+            // The connection drops in the middle of the upload.
             await first.close()
+            _ = try await observer.next { $0.usersLeft == ["carol"] }
 
-            let observer = try await server.login("observer")
-            _ = observer
             let again = try await server.connect()
             #expect(try await again.login("carol").usernameAccepted == true)
             let offer = FileTransfer.Offer(name: "resume.bin", size: Int64(data.count), sha256: Self.sha256(data), to: "ALL")
