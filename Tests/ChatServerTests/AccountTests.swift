@@ -131,6 +131,7 @@ import Testing
     @Test func unregisteringFreesTheNameAndChangingThePasswordWorks() async throws {
         try await TestServer.with(configure: Self.configure) { server in
             try await register("heidi", password: "first password", on: server)
+            let watcher = try await server.login("watcher")
             let heidi = try await server.connect()
             var frame = Frame(username: "heidi")
             frame.extensions = [.init(key: "PASSWORD", value: .string("first password"))]
@@ -143,6 +144,7 @@ import Testing
             try await heidi.say("/Unregister", as: "heidi")
             #expect(try await heidi.nextMessages().first?.content.contains("no longer registered") == true)
             await heidi.close()
+            _ = try await watcher.next { $0.usersLeft == ["heidi"] }
             #expect(try await login("heidi", on: server).usernameAccepted == true)
         }
     }
