@@ -27,12 +27,22 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
     ],
     targets: [
         // Pure protocol: JSON, frames, the message model and validation. No I/O.
         .target(
             name: "ChatProtocol",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strict
+        ),
+        // Per-frame deflate (feature "deflate"): zlib through compress-nio. No I/O.
+        .target(
+            name: "ChatCompression",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+            ],
             swiftSettings: strict
         ),
         // Storage contract shared by every backend.
@@ -71,7 +81,7 @@ let package = Package(
         .target(
             name: "ChatServer",
             dependencies: [
-                "ChatProtocol", "ChatStore", "ChatTLS", "ChatNetworking",
+                "ChatProtocol", "ChatStore", "ChatTLS", "ChatNetworking", "ChatCompression",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -79,16 +89,21 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                // PBKDF2 for account passwords.
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
             ],
             swiftSettings: strict
         ),
         .target(
             name: "ChatClient",
             dependencies: [
-                "ChatProtocol", "ChatTLS", "ChatNetworking",
+                "ChatProtocol", "ChatTLS", "ChatNetworking", "ChatCompression",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOTLS", package: "swift-nio"),
+                // SHA-256 of files sent and fetched.
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: strict
@@ -97,7 +112,7 @@ let package = Package(
         .target(
             name: "ChatBench",
             dependencies: [
-                "ChatProtocol", "ChatTLS",
+                "ChatProtocol", "ChatTLS", "ChatCompression",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -124,6 +139,7 @@ let package = Package(
             name: "chatterbox",
             dependencies: [
                 "ChatServer", "ChatClient", "ChatTerminal", "ChatStoreSQLite", "ChatTLS", "ChatProtocol", "ChatBench",
+                "ChatCompression",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -134,7 +150,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ChatProtocolTests",
-            dependencies: ["ChatProtocol", .product(name: "NIOEmbedded", package: "swift-nio")],
+            dependencies: ["ChatProtocol", "ChatCompression", .product(name: "NIOEmbedded", package: "swift-nio")],
             swiftSettings: strict
         ),
         .testTarget(
@@ -146,6 +162,7 @@ let package = Package(
                 "chatterbox",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strict
         ),

@@ -1,3 +1,4 @@
+import ChatCompression
 import ChatNetworking
 import Foundation
 public import ChatProtocol
@@ -23,8 +24,9 @@ public struct ConnectionError: Error, Sendable, CustomStringConvertible {
 /// A framed connection to a chat server: a 4-byte length + JSON frame stream over TLS or TCP.
 ///
 /// Connects to each address getaddrinfo returns for the host, in order, until one answers;
-/// with TLS, ``connect(host:port:security:maximumFrameLength:connectTimeout:group:)`` returns
-/// only after the handshake (and the certificate check) succeeded.
+/// with TLS, ``connect(host:port:security:maximumFrameLength:connectTimeout:localAddress:group:)``
+/// returns only after the handshake (and the certificate check) succeeded. `localAddress`, when
+/// given, is the address the connection is made from.
 public struct ChatConnection: Sendable {
     /// Largest frame accepted from a server by default. Servers may send long histories.
     public static let defaultMaximumFrameLength = 16 << 20
@@ -33,6 +35,8 @@ public struct ChatConnection: Sendable {
     public let remoteAddress: SocketAddress?
     /// Whether the connection is encrypted.
     public let isEncrypted: Bool
+    /// Largest frame accepted from the server, also after inflating a compressed one.
+    public let maximumFrameLength: Int
     private let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
 
     public static func connect(
@@ -41,6 +45,7 @@ public struct ChatConnection: Sendable {
         security: ConnectionSecurity,
         maximumFrameLength: Int = defaultMaximumFrameLength,
         connectTimeout: TimeAmount = .seconds(10),
+        localAddress: SocketAddress? = nil,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> ChatConnection {
         let sslContext: NIOSSLContext?
@@ -53,8 +58,9 @@ public struct ChatConnection: Sendable {
         var failures: [String] = []
         for address in addresses {
             do {
-                let (channel, handshake) = try await ClientBootstrap(group: group)
-                    .connectTimeout(connectTimeout)
+                var bootstrap = ClientBootstrap(group: group).connectTimeout(connectTimeout)
+                if let localAddress { bootstrap = bootstrap.bind(to: localAddress) }
+                let (channel, handshake) = try await bootstrap
                     .channelOption(.tcpOption(.tcp_nodelay), value: 1)
                     .connect(to: address) { channel in
                         channel.eventLoop.makeCompletedFuture {
@@ -83,7 +89,7 @@ public struct ChatConnection: Sendable {
                     try? await channel.executeThenClose { _, _ in }
                     throw ConnectionError(description: "TLS handshake with \(address) failed: \(Self.describe(error))")
                 }
-                return ChatConnection(remoteAddress: address, isEncrypted: sslContext != nil, channel: channel)
+                return ChatConnection(remoteAddress: address, isEncrypted: sslContext != nil, maximumFrameLength: maximumFrameLength, channel: channel)
             } catch let error as ConnectionError {
                 throw error
             } catch {
@@ -101,7 +107,7 @@ public struct ChatConnection: Sendable {
         _ body: (_ frames: FrameReader, _ writer: FrameWriter) async throws -> Result
     ) async throws -> Result {
         try await channel.executeThenClose { inbound, outbound in
-            try await body(FrameReader(inbound: inbound), FrameWriter(outbound: outbound))
+            try await body(FrameReader(inbound: inbound, maximumFrameLength: maximumFrameLength), FrameWriter(outbound: outbound))
         }
     }
 
@@ -128,18 +134,32 @@ public struct ChatConnection: Sendable {
 }
 
 /// Frames from the server, decoded leniently. A frame that is not a JSON object becomes a
-/// frame with no keys and one problem describing it, so reading goes on.
+/// frame with no keys and one problem describing it, so reading goes on. Compressed frames
+/// (feature `deflate`; only a server that enabled it sends them) are inflated first.
 public struct FrameReader: AsyncSequence, Sendable {
     public typealias Element = DecodedFrame
     let inbound: NIOAsyncChannelInboundStream<ByteBuffer>
+    let maximumFrameLength: Int
 
     public struct AsyncIterator: AsyncIteratorProtocol {
         var base: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator
+        let maximumFrameLength: Int
 
         public mutating func next() async throws -> DecodedFrame? {
-            guard let payload = try await base.next() else { return nil }
+            guard var payload = try await base.next() else { return nil }
+            var compressedLength: Int?
+            if FrameCompression.isCompressed(payload) {
+                compressedLength = payload.readableBytes
+                do {
+                    payload = try FrameCompression.inflate(payload, maximumLength: maximumFrameLength)
+                } catch {
+                    return DecodedFrame(frame: Frame(), problems: ["\(error)"], compressedLength: compressedLength)
+                }
+            }
             do {
-                return try FrameCoding.decode(payload, strictness: .lenient)
+                var decoded = try FrameCoding.decode(payload, strictness: .lenient)
+                decoded.compressedLength = compressedLength
+                return decoded
             } catch {
                 return DecodedFrame(frame: Frame(), problems: ["\(error)"])
             }
@@ -147,7 +167,7 @@ public struct FrameReader: AsyncSequence, Sendable {
     }
 
     public func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(base: inbound.makeAsyncIterator())
+        AsyncIterator(base: inbound.makeAsyncIterator(), maximumFrameLength: maximumFrameLength)
     }
 }
 
@@ -155,9 +175,11 @@ public struct FrameReader: AsyncSequence, Sendable {
 public struct FrameWriter: Sendable {
     let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
 
-    /// Sends one frame.
-    public func send(_ frame: Frame) async throws {
-        try await outbound.write(FrameCoding.encode(frame))
+    /// Sends one frame; compressed where it pays when `compress` is set (only to a server
+    /// that enabled feature `deflate`).
+    public func send(_ frame: Frame, compress: Bool = false) async throws {
+        let encoded = FrameCoding.encode(frame)
+        try await outbound.write(compress ? FrameCompression.compressFrames(encoded) : encoded)
     }
 
     /// Sends bytes exactly as given (tests of malformed input).

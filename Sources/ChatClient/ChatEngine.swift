@@ -35,6 +35,9 @@ public struct ChatEngine: Sendable {
         public var connectTimeout: Duration
         /// Lines the user interface adds to /Help (its own commands and keys).
         public var extraHelpLines: [String] = []
+        /// The account password to log in with (feature `accounts`); asked for when a server
+        /// says the name needs one.
+        public var password: String?
 
         public init(
             host: String,

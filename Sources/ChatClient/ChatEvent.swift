@@ -8,6 +8,12 @@ public enum ChatEvent: Sendable, Equatable {
     case loginRefused(String)
     /// Messages from before the login, oldest first.
     case history([ChatMessage])
+    /// A page of older history the user asked for (/History), oldest first; `more` when
+    /// older messages remain.
+    case earlierMessages([ChatMessage], more: Bool)
+    /// Messages containing the words of a search (/Search), oldest first; `more` when older
+    /// matches remain.
+    case searchResults(query: String, messages: [ChatMessage], more: Bool)
     /// A new message (broadcast, direct, or from the server's pseudo-user).
     case message(ChatMessage)
     case joined(String)

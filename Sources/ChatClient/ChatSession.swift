@@ -8,13 +8,34 @@ public import ChatProtocol
 /// messages locally, `/DisplayUsers` uses the presence it tracked, and so on.
 public struct ChatSession: Sendable {
     /// Extensions this client asks for at login.
-    public static let requestedFeatures = ["commands"]
+    public static let requestedFeatures = ["commands", "accounts", "history", "deflate", "files"]
+    /// Passwords the server accepts, in UTF-8 bytes (PROTOCOL.md, Accounts).
+    public static let passwordLength = 8...256
 
     /// What to do for a line the user typed.
     public enum Action: Sendable, Equatable {
         case send(Frame)
         case show(ChatEvent)
         case quit
+        /// Ask for a secret (not echoed); the next line typed is it.
+        case askSecret(SecretRequest)
+        /// Start a file transfer or ask for the list (feature `files`).
+        case file(FileCommand)
+    }
+
+    /// What the user asked of file transfer.
+    public enum FileCommand: Sendable, Equatable {
+        case send(path: String, to: String)
+        case get(id: String, path: String?)
+        case list
+    }
+
+    /// A secret the client asks the user for.
+    public enum SecretRequest: Sendable, Equatable {
+        /// The password of `name`, to log in.
+        case loginPassword(name: String)
+        /// A new password for /Register.
+        case newPassword
     }
 
     public private(set) var username: String?
@@ -32,6 +53,14 @@ public struct ChatSession: Sendable {
     public var asksForFeatures = true
     /// Lines a user interface adds to /Help (its own commands and keys).
     public var extraHelpLines: [String] = []
+    /// The password sent with every login (feature `accounts`), if the user gave one.
+    public var password: String?
+    /// Whether the last login refusal said the name needs its password.
+    public private(set) var lastRefusalNeedsPassword = false
+    /// Where /History continues (feature `history`): the cursor of the oldest message shown.
+    public private(set) var historyCursor: Int64?
+    /// Whether older history remains before ``historyCursor``.
+    public private(set) var historyMore = true
 
     public init() {}
 
@@ -46,12 +75,27 @@ public struct ChatSession: Sendable {
         enabledFeatures = []
         serverUser = nil
         online = []
+        historyCursor = nil
+        historyMore = true
     }
 
-    /// The login frame for `name`.
+    /// Whether the server enabled accounts (PASSWORD at login, /Register).
+    public var serverHasAccounts: Bool { enabledFeatures.contains("accounts") }
+    /// Whether the server transfers files (feature `files`).
+    public var serverHasFiles: Bool { enabledFeatures.contains("files") }
+    /// Whether frames may be compressed both ways (feature `deflate`).
+    public var compresses: Bool { enabledFeatures.contains("deflate") }
+    /// Whether the server pages and searches history (HISTORY, SEARCH).
+    public var serverHasHistory: Bool { enabledFeatures.contains("history") }
+
+    /// The login frame for `name`. The password goes only with FEATURES: a server that refused
+    /// extensions gets the plain login of the base protocol.
     public func loginFrame(for name: String) -> Frame {
         var frame = Frame(username: name)
-        if asksForFeatures { frame.features = Self.requestedFeatures }
+        if asksForFeatures {
+            frame.features = Self.requestedFeatures
+            if let password { frame.extensions.append(.init(key: Frame.Key.password, value: .string(password))) }
+        }
         return frame
     }
 
@@ -67,6 +111,10 @@ public struct ChatSession: Sendable {
                 username = attemptedName ?? frame.username
                 enabledFeatures = Set(frame.features ?? [])
                 if case .string(let name)? = frame.extensionValue("SERVER_USER") { serverUser = name }
+                if let value = frame.extensionValue(Frame.Key.history), let page = HistoryPageInfo(value) {
+                    historyCursor = page.before
+                    historyMore = page.more
+                }
                 online = frame.userList ?? []
                 everyoneSeen.formUnion(online)
                 if let name = username, !online.contains(where: { $0.lowercased() == name.lowercased() }) {
@@ -74,6 +122,7 @@ public struct ChatSession: Sendable {
                 }
                 events.append(.welcome(info: frame.info, online: online))
             } else if !accepted {
+                lastRefusalNeedsPassword = frame.extensionValue(Frame.Key.passwordRequired) == .bool(true)
                 events.append(.loginRefused(frame.info ?? "The server refused that username."))
             }
         } else if let info = frame.info {
@@ -83,10 +132,20 @@ public struct ChatSession: Sendable {
             online = users
             everyoneSeen.formUnion(users)
         }
+        let historyPage = frame.usernameAccepted == nil ? frame.extensionValue(Frame.Key.history).flatMap(HistoryPageInfo.init) : nil
+        let searchPage = frame.extensionValue(Frame.Key.search).flatMap(HistoryPageInfo.init)
+        if let page = historyPage, page.before != nil || !page.more {
+            historyCursor = page.before ?? historyCursor
+            historyMore = page.more
+        }
         if let messages = frame.messages {
             for message in messages { everyoneSeen.insert(message.source) }
             let visible = messages.filter { locallyBlocked[$0.source.lowercased()] == nil }
-            if frame.usernameAccepted == true {
+            if let page = historyPage {
+                events.append(.earlierMessages(visible, more: page.more))
+            } else if let page = searchPage {
+                events.append(.searchResults(query: page.query ?? "", messages: visible, more: page.more))
+            } else if frame.usernameAccepted == true {
                 events.append(.history(visible))
             } else {
                 events += visible.map(ChatEvent.message)
@@ -144,6 +203,37 @@ public struct ChatSession: Sendable {
             return lines.map { .show(.notice($0)) }
         case .quit:
             return [.quit]
+        case .register(let password):
+            return register(password, now: now)
+        case .unregister where serverHasAccounts:
+            password = nil
+        case .files where serverHasFiles:
+            return [.file(.list)]
+        case .send(let operand):
+            guard serverHasFiles else { return [.show(.notice(runLocally(command)))] }
+            guard var rest = operand else { return [.show(.notice("Usage: /Send [@username] <path>"))] }
+            var destination = ChatMessage.broadcastDestination
+            if rest.hasPrefix("@") {
+                let name = rest.dropFirst().prefix { !$0.isWhitespace }
+                destination = String(name)
+                rest = String(rest.dropFirst(name.count + 1).drop { $0.isWhitespace })
+            }
+            guard !rest.isEmpty, !destination.isEmpty else { return [.show(.notice("Usage: /Send [@username] <path>"))] }
+            return [.file(.send(path: rest, to: destination))]
+        case .get(let operand):
+            guard serverHasFiles else { return [.show(.notice(runLocally(command)))] }
+            guard let operand else { return [.show(.notice("Usage: /Get <id> [path]"))] }
+            let id = operand.prefix { !$0.isWhitespace }
+            let path = operand.dropFirst(id.count).drop { $0.isWhitespace }
+            return [.file(.get(id: String(id), path: path.isEmpty ? nil : String(path)))]
+        case .history(let operand) where serverHasHistory:
+            return requestHistory(operand)
+        case .search(let operand) where serverHasHistory:
+            guard let words = operand else { return [.show(.notice("Usage: /Search <words>"))] }
+            if let problem = HistoryQuery.queryProblem(words) { return [.show(.notice(problem))] }
+            var frame = Frame()
+            frame.extensions = [.init(key: Frame.Key.search, value: HistoryQuery(query: words).jsonValue)]
+            return [.send(frame)]
         default:
             break
         }
@@ -152,6 +242,37 @@ public struct ChatSession: Sendable {
             return [.send(Frame(messages: [message]))]
         }
         return [.show(.notice(runLocally(command)))]
+    }
+
+    /// /Register: the password goes to the server's pseudo-user only (never to "ALL"), and
+    /// only to a server that enabled accounts; it is then sent with every later login.
+    private mutating func register(_ given: String?, now: Int64) -> [Action] {
+        guard serverHasAccounts, let username else {
+            return [.show(.notice("This server does not support accounts: names cannot be registered here."))]
+        }
+        guard let given else { return [.askSecret(.newPassword)] }
+        guard Self.passwordLength.contains(given.utf8.count) else {
+            return [.show(.notice("Not registered: the password must be \(Self.passwordLength.lowerBound) to \(Self.passwordLength.upperBound) bytes."))]
+        }
+        password = given
+        let destination = serverUser ?? ChatMessage.broadcastDestination
+        let message = ChatMessage(source: username, destination: destination, timestamp: now, content: "/Register " + given)
+        return [.send(Frame(messages: [message]))]
+    }
+
+    /// /History [N] as a HISTORY request continuing below the oldest message shown.
+    private func requestHistory(_ operand: String?) -> [Action] {
+        var count = 20
+        if let operand {
+            guard let given = Int(operand), (1...HistoryQuery.maximumLimit).contains(given) else {
+                return [.show(.notice("Usage: /History [N] with N from 1 to \(HistoryQuery.maximumLimit)"))]
+            }
+            count = given
+        }
+        guard historyMore else { return [.show(.notice("No earlier messages: that was the beginning of the history."))] }
+        var frame = Frame()
+        frame.extensions = [.init(key: Frame.Key.history, value: HistoryQuery(before: historyCursor, limit: count).jsonValue)]
+        return [.send(frame)]
     }
 
     /// A plain server knows none of the commands: answer from what this client has seen.
@@ -180,6 +301,12 @@ public struct ChatSession: Sendable {
             return "Everyone seen since you connected (\(names.count)): " + names.joined(separator: ", ")
         case .unknown(let word):
             return "Unknown command /\(word). Type /Help for the list of commands."
+        case .register, .unregister:
+            return "This server does not support accounts: names cannot be registered here."
+        case .history, .search:
+            return "This server keeps no history beyond what it sends at login: /History and /Search are not available."
+        case .files, .send, .get:
+            return "This server does not transfer files: /Send, /Files and /Get are not available."
         case .help, .quit:
             return ""
         }

@@ -7,6 +7,9 @@ public enum ClientUpdate: Sendable, Equatable {
     /// The next line the user types is taken as the username. `reason` explains what the
     /// refusal shown just before does not (the name was taken while the client was away).
     case usernameNeeded(reason: String?)
+    /// The next line the user types is a secret (a password): do not show it, keep it out of
+    /// input history. `prompt` says what is asked for.
+    case secretNeeded(prompt: String)
     /// The state changed (for status bars, user lists, completion).
     case status(ClientStatus)
 }

@@ -29,6 +29,10 @@ struct EngineLoop {
     /// Lines typed while not logged in, oldest first.
     private var queue: [String] = []
     private var inputEnded = false
+    /// Set when the next typed line is a secret the client asked for.
+    private var awaitedSecret: ChatSession.SecretRequest?
+    /// Files being sent and fetched.
+    private var files = FileTransferAgent()
 
     /// Messages shown so far, to recognise the ones a server replays after a reconnection.
     private var seen = SeenMessages()
@@ -45,6 +49,7 @@ struct EngineLoop {
         self.sink = sink
         self.updates = updates
         session.extraHelpLines = ["  /Reconnect - reconnect now instead of waiting (when disconnected)"] + configuration.extraHelpLines
+        session.password = configuration.password
         status = ClientStatus(host: configuration.host, port: configuration.port, security: SecurityLevel(configuration.security))
         if let name = configuration.initialUsername?.trimmingCharacters(in: .whitespaces), !name.isEmpty {
             desiredName = name
@@ -143,6 +148,10 @@ struct EngineLoop {
     // MARK: - Typed lines
 
     private mutating func typed(_ line: String) async -> ChatEngine.Ending? {
+        if let request = awaitedSecret {
+            awaitedSecret = nil
+            return await received(secret: line.trimmingTrailingNewline(), for: request)
+        }
         // Before anything else: even at the name prompt, this is not a name.
         if line.trimmingCharacters(in: .whitespaces).lowercased() == "/reconnect" {
             reconnectNow()
@@ -175,6 +184,28 @@ struct EngineLoop {
         }
     }
 
+    /// A secret the client asked for: a login password (an empty line chooses another name
+    /// instead) or the new password of /Register.
+    private mutating func received(secret: String, for request: ChatSession.SecretRequest) async -> ChatEngine.Ending? {
+        switch request {
+        case .loginPassword(let name):
+            guard !secret.isEmpty else {
+                emit(.usernameNeeded(reason: nil))
+                return nil
+            }
+            session.password = secret
+            desiredName = name
+            if writer != nil { await sendLogin(name) }
+            return nil
+        case .newPassword:
+            guard !secret.isEmpty else {
+                emit(.event(.notice("Not registered.")))
+                return nil
+            }
+            return await perform("/Register " + secret)
+        }
+    }
+
     private mutating func perform(_ line: String) async -> ChatEngine.Ending? {
         for action in session.interpret(line, now: Int64(Date().timeIntervalSince1970)) {
             switch action {
@@ -184,7 +215,7 @@ struct EngineLoop {
                     return nil
                 }
                 do {
-                    try await writer.send(frame)
+                    try await writer.send(frame, compress: session.compresses)
                 } catch {
                     // The connection just died; its loss is reported next. Keep the line.
                     queue.insert(line, at: 0)
@@ -193,9 +224,47 @@ struct EngineLoop {
                 emit(.event(event))
             case .quit:
                 return .quit
+            case .file(let command):
+                let outcome: FileTransferAgent.Outcome
+                switch command {
+                case .send(let path, let destination): outcome = files.send(path: path, to: destination)
+                case .get(let id, let path): outcome = files.get(id: id, path: path)
+                case .list: outcome = .init(frames: [FileTransferAgent.frame(FileTransfer.Key.list, .object(JSONObject()))])
+                }
+                await apply(outcome)
+            case .askSecret(let request):
+                awaitedSecret = request
+                emit(.secretNeeded(prompt: "New password for \(session.username ?? "your name") (not shown; empty to cancel): "))
             }
         }
         return nil
+    }
+
+    /// Sends a file transfer's frames (compressed where it pays) and shows its lines.
+    private mutating func apply(_ outcome: FileTransferAgent.Outcome) async {
+        for notice in outcome.notices { emit(.event(.notice(notice))) }
+        guard let writer else { return }
+        for frame in outcome.frames {
+            // A failed write means the connection is gone; the transfer resumes on the next.
+            try? await writer.send(frame, compress: session.compresses)
+        }
+    }
+
+    /// File transfer frames from the server.
+    private mutating func receiveFileFrames(_ frame: Frame) async {
+        if let value = frame.extensionValue(FileTransfer.Key.upload), let status = FileTransfer.UploadStatus(value) {
+            await apply(files.received(status))
+        }
+        if let value = frame.extensionValue(FileTransfer.Key.data), let entryValue = frame.extensionValue("FILE"),
+           let entry = FileTransfer.Entry(entryValue), case .success(let chunk) = FileTransfer.Chunk.parse(value, key: FileTransfer.Key.data) {
+            await apply(files.received(chunk, of: entry))
+        }
+        if let list = frame.extensionValue(FileTransfer.Key.list)?.arrayValue {
+            for line in FileTransferAgent.describe(list.compactMap(FileTransfer.Entry.init)) { emit(.event(.notice(line))) }
+        }
+        if let error = frame.error, error.hasPrefix("File "), error.contains("not accepted") || error.contains("not stored") || error.contains("not sent") {
+            await apply(files.uploadFailed())
+        }
     }
 
     private mutating func enqueue(_ line: String) {
@@ -283,6 +352,15 @@ struct EngineLoop {
                 }
                 seen.record(message)
                 emit(.event(event))
+            case .loginRefused where session.lastRefusalNeedsPassword && pendingName != nil:
+                // A registered name: ask for its password rather than for another name.
+                let name = pendingName!
+                pendingName = nil
+                desiredName = nil
+                session.password = nil
+                emit(.event(event))
+                awaitedSecret = .loginPassword(name: name)
+                emit(.secretNeeded(prompt: "Password for \(name) (not shown; empty to choose another name): "))
             case .loginRefused:
                 pendingName = nil
                 emit(.event(event))
@@ -300,9 +378,11 @@ struct EngineLoop {
                 emit(.event(event))
             }
         }
+        await receiveFileFrames(frame)
         if loggedIn {
             let relogin = hasLoggedIn
             hasLoggedIn = true
+            if relogin, session.serverHasFiles { await apply(.init(frames: files.resume())) }
             let sent = await sendQueue()
             if relogin, let name = session.username {
                 emit(.connection(.backOnline(username: name, missedMessages: replay?.missed ?? 0, sentLines: sent)))

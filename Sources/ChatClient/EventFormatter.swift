@@ -30,6 +30,14 @@ public struct EventFormatter: Sendable {
         case .history(let messages):
             if messages.isEmpty { return ["-!- No earlier messages."] }
             return ["-!- Earlier messages:"] + messages.flatMap(format) + ["-!- End of earlier messages."]
+        case .earlierMessages(let messages, let more):
+            if messages.isEmpty { return ["-!- No earlier messages."] }
+            return ["-!- \(messages.count) earlier message\(messages.count == 1 ? "" : "s"):"] + messages.flatMap(format)
+                + ["-!- " + (more ? "/History again for the ones before." : "That was the beginning of the history.")]
+        case .searchResults(let query, let messages, let more):
+            if messages.isEmpty { return ["-!- No messages contain \(clean(query))."] }
+            return ["-!- \(messages.count) message\(messages.count == 1 ? "" : "s") containing \(clean(query)):"] + messages.flatMap(format)
+                + ["-!- End of the results\(more ? " (the most recent matches; older ones exist)" : "")."]
         case .message(let message):
             return format(message)
         case .joined(let name):

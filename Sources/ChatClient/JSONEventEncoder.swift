@@ -23,6 +23,8 @@ public enum JSONEventEncoder {
             var object: [(String, JSONValue)] = [named("username_needed")]
             if let reason { object.append(("text", .string(reason))) }
             return [object]
+        case .secretNeeded(let prompt):
+            return [[named("password_needed"), ("text", .string(prompt))]]
         case .status:
             return []
         }
@@ -39,6 +41,12 @@ public enum JSONEventEncoder {
             return [[named("username_refused"), ("text", .string(reason))]]
         case .history(let messages):
             return messages.map { message(for: $0, history: true) }
+        case .earlierMessages(let messages, let more):
+            return messages.map { message(for: $0, history: true) }
+                + [[named("history_page"), ("count", .integer(Int64(messages.count))), ("more", .bool(more))]]
+        case .searchResults(let query, let messages, let more):
+            return messages.map { message(for: $0, history: true) }
+                + [[named("search_results"), ("query", .string(query)), ("count", .integer(Int64(messages.count))), ("more", .bool(more))]]
         case .message(let chat):
             return [message(for: chat, history: false)]
         case .joined(let name):

@@ -19,6 +19,8 @@ public struct LineModeClient: Sendable {
     public var plainLoginDelay: Duration
     /// Whether and when to reconnect after the connection drops.
     public var reconnect: ReconnectPolicy
+    /// The account password to log in with, if known.
+    public var password: String?
 
     public init(
         host: String,
@@ -40,16 +42,21 @@ public struct LineModeClient: Sendable {
     /// - Parameters:
     ///   - input: lines typed by the user; its end means quit.
     ///   - output: receives every line to show; `prompt` receives prompts (no newline).
+    ///   - hideNextLine: called before the client asks for a password: the next line typed
+    ///     should not be echoed (a terminal turns echo off for one line).
     public func run(
         input: AsyncStream<String>,
         output: @escaping @Sendable (String) -> Void,
-        prompt: @escaping @Sendable (String) -> Void = { _ in }
+        prompt: @escaping @Sendable (String) -> Void = { _ in },
+        hideNextLine: @escaping @Sendable () -> Void = {}
     ) async throws -> Ending {
-        let engine = ChatEngine(.init(
+        var configuration = ChatEngine.Configuration(
             host: host, port: port, security: security, initialUsername: initialUsername,
             plainLoginDelay: plainLoginDelay, reconnect: reconnect
-        ))
-        let printer = LinePrinter(host: host, port: port, output: output, prompt: prompt)
+        )
+        configuration.password = password
+        let engine = ChatEngine(configuration)
+        let printer = LinePrinter(host: host, port: port, output: output, prompt: prompt, hideNextLine: hideNextLine)
         let ending = try await engine.run(input: input) { printer.show($0) }
         if ending == .quit { output("-!- Bye.") }
         return ending
@@ -62,13 +69,18 @@ private final class LinePrinter: Sendable {
     let port: Int
     let output: @Sendable (String) -> Void
     let prompt: @Sendable (String) -> Void
+    let hideNextLine: @Sendable () -> Void
     private let formatter: Mutex<EventFormatter>
 
-    init(host: String, port: Int, output: @escaping @Sendable (String) -> Void, prompt: @escaping @Sendable (String) -> Void) {
+    init(
+        host: String, port: Int, output: @escaping @Sendable (String) -> Void,
+        prompt: @escaping @Sendable (String) -> Void, hideNextLine: @escaping @Sendable () -> Void
+    ) {
         self.host = host
         self.port = port
         self.output = output
         self.prompt = prompt
+        self.hideNextLine = hideNextLine
         formatter = Mutex(EventFormatter())
     }
 
@@ -81,6 +93,9 @@ private final class LinePrinter: Sendable {
         case .usernameNeeded(let reason):
             if let reason { output("-!- " + TerminalSanitizer.sanitize(reason)) }
             prompt("Username: ")
+        case .secretNeeded(let text):
+            hideNextLine()
+            prompt(TerminalSanitizer.sanitize(text))
         case .status(let status):
             formatter.withLock {
                 $0.username = status.username

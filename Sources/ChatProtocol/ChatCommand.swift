@@ -12,6 +12,20 @@ public enum ChatCommand: Sendable, Equatable {
     case blocked
     case displayUsers
     case displayAllUsers
+    /// Register the name with a password (or change it); `nil` when none was given.
+    case register(String?)
+    /// Remove the name's registration.
+    case unregister
+    /// Earlier messages; the operand is how many.
+    case history(String?)
+    /// Full-text search of the history; the operand is the words.
+    case search(String?)
+    /// The files the user may fetch.
+    case files
+    /// Upload a file (client side): `[@name] PATH`.
+    case send(String?)
+    /// Fetch a file (client side): `ID [PATH]`.
+    case get(String?)
     /// A `/word` that is not a known command.
     case unknown(String)
 
@@ -25,6 +39,13 @@ public enum ChatCommand: Sendable, Equatable {
         "/Blocked - list the users you have blocked",
         "/DisplayUsers - list the users online now",
         "/DisplayAllUsers - list every user who has ever been here",
+        "/Register <password> - register your name: from then on it needs the password to log in",
+        "/Unregister - remove your name's registration",
+        "/History [N] - show N earlier messages (default 20); again for the ones before",
+        "/Search <words> - find messages containing all the words (word* for a prefix)",
+        "/Send [@username] <path> - send a file to everyone or to one user",
+        "/Files - list the files you can fetch",
+        "/Get <id> [path] - fetch a file (resumes an interrupted download)",
         "@<username> <text> - send a direct message",
     ]
 
@@ -45,6 +66,13 @@ public enum ChatCommand: Sendable, Equatable {
         case "blocked": return .blocked
         case "displayusers": return .displayUsers
         case "displayallusers": return .displayAllUsers
+        case "register": return .register(operand)
+        case "unregister": return .unregister
+        case "history": return .history(operand)
+        case "search": return .search(operand)
+        case "files": return .files
+        case "send": return .send(operand)
+        case "get": return .get(operand)
         default: return .unknown(String(word))
         }
     }

@@ -15,6 +15,14 @@ public struct Frame: Sendable, Equatable {
         public static let error = "ERROR"
         /// Extension negotiation (see PROTOCOL.md): the features a peer supports or enabled.
         public static let features = "FEATURES"
+        /// Account password, at login (feature `accounts`).
+        public static let password = "PASSWORD"
+        /// In a login refusal: the name is registered and needs its password (feature `accounts`).
+        public static let passwordRequired = "PASSWORD_REQUIRED"
+        /// Request for, and reply with, older history (feature `history`).
+        public static let history = "HISTORY"
+        /// Request for, and reply with, search results (feature `history`).
+        public static let search = "SEARCH"
 
         /// All base-protocol keys.
         public static let base: Set<String> = [

@@ -23,10 +23,14 @@ public struct DecodedFrame: Sendable, Equatable {
     public var frame: Frame
     /// One human-readable line per malformed part, naming the key and what was wrong.
     public var problems: [String]
+    /// For a frame that arrived compressed (feature `deflate`): its payload's size on the
+    /// wire, before inflating. `nil` for a frame sent as plain JSON.
+    public var compressedLength: Int?
 
-    public init(frame: Frame, problems: [String] = []) {
+    public init(frame: Frame, problems: [String] = [], compressedLength: Int? = nil) {
         self.frame = frame
         self.problems = problems
+        self.compressedLength = compressedLength
     }
 }
 

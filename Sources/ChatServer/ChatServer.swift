@@ -43,12 +43,21 @@ public final class ChatServer: Service, Sendable {
         )
         historyPool = NIOThreadPool(numberOfThreads: 2)
         historyPool.start()
+        var fileDirectory = configuration.fileDirectory
+        if fileDirectory != nil, configuration.maximumFrameLength < FileTransfer.minimumFrameLength {
+            logger.warning("File transfer is off: it needs a frame limit of at least \(FileTransfer.minimumFrameLength) bytes (--max-frame-bytes is \(configuration.maximumFrameLength)).")
+            fileDirectory = nil
+        }
+        let shelf = try fileDirectory.map {
+            try FileShelf(directory: $0, maximumFileBytes: configuration.maximumFileBytes, quotaPerUser: configuration.fileQuotaPerUser, files: snapshot.files)
+        }
         hub = Hub(
             configuration: configuration,
             store: store,
             snapshot: snapshot,
             eventLoops: Array(group.makeIterator()),
             historyPool: historyPool,
+            fileShelf: shelf,
             logger: logger
         )
     }
@@ -195,7 +204,7 @@ public final class ChatServer: Service, Sendable {
             try pipeline.addHandler(ReadRateLimiter(framesPerSecond: limits.framesPerSecond, burst: limits.frameBurst))
         }
         let session = SessionHandler(hub: hub)
-        session.connection = ClientConnection(session: session, outbox: hub.outbox(for: channel.eventLoop))
+        session.connection = ClientConnection(session: session, outbox: hub.outbox(for: channel.eventLoop), address: address)
         try pipeline.addHandler(session)
     }
 }

@@ -7,12 +7,16 @@ import NIOCore
 final class ClientConnection: Sendable {
     let eventLoop: any EventLoop
     let outbox: Outbox
+    /// The peer's IP address without the port ("127.0.0.1", "::1"): what names are reserved
+    /// for and login attempts counted by.
+    let address: String
     /// The session on the loop. Emptied when the connection closes, which also breaks the
     /// session ↔ connection reference cycle.
     let session: NIOLoopBoundBox<SessionHandler?>
 
-    init(session: SessionHandler, outbox: Outbox) {
+    init(session: SessionHandler, outbox: Outbox, address: String) {
         self.eventLoop = outbox.eventLoop
+        self.address = address
         self.outbox = outbox
         self.session = NIOLoopBoundBox(session, eventLoop: outbox.eventLoop)
     }

@@ -23,6 +23,9 @@ final class Hub: Sendable {
         var nextSequence: Int64
         /// Highest sequence number delivered (committed and queued to recipients).
         var lastDelivered: Int64
+        var reservations: NameReservations
+        /// Registered names: user key → encoded password hash.
+        var accounts: [String: String]
         var accepting = true
         /// Batches committed so far (logins, leaves, messages, blocks): a sign of activity.
         var commits: UInt64 = 0
@@ -39,6 +42,10 @@ final class Hub: Sendable {
     private let store: any ChatStore
     private let batches: [TickBatch]
     private let historyPool: NIOThreadPool
+    /// Password attempts per name and per address.
+    let loginAttempts: LoginAttemptLimiter
+    /// Uploaded files (feature `files`); `nil` when file transfer is off.
+    let fileShelf: FileShelf?
 
     init(
         configuration: ServerConfiguration,
@@ -46,8 +53,10 @@ final class Hub: Sendable {
         snapshot: StoreSnapshot,
         eventLoops: [any EventLoop],
         historyPool: NIOThreadPool,
+        fileShelf: FileShelf? = nil,
         logger: Logger
     ) {
+        self.fileShelf = fileShelf
         self.configuration = configuration
         self.rules = configuration.usernameRules
         self.store = store
@@ -63,8 +72,15 @@ final class Hub: Sendable {
             users: users,
             blocks: BlockGraph(snapshot.blocks),
             nextSequence: snapshot.lastSequence + 1,
-            lastDelivered: snapshot.lastSequence
+            lastDelivered: snapshot.lastSequence,
+            reservations: NameReservations(duration: configuration.nameReservation),
+            accounts: snapshot.accounts
         ))
+        self.loginAttempts = LoginAttemptLimiter(
+            perName: configuration.loginAttemptsPerName,
+            perAddress: configuration.loginAttemptsPerAddress,
+            clock: configuration.clock
+        )
         self.batches = eventLoops.enumerated().map { TickBatch(eventLoop: $1, index: $0) }
     }
 
@@ -86,20 +102,35 @@ final class Hub: Sendable {
     enum LoginOutcome: Sendable {
         case accepted(LoginTicket)
         case rejected(String)
+        /// The name is registered and the login did not prove the password.
+        case needsPassword(String)
     }
 
     /// Registers `connection` as `name`. From here on it receives every event (the session
     /// holds them back until its login reply is sent); everyone else is told it joined.
-    func login(name: String, connection: ClientConnection) -> LoginOutcome {
+    /// - Parameter authenticatedHash: the encoded password hash the login's password was just
+    ///   checked against, for a registered name; it also lifts the name's reservation.
+    func login(name: String, connection: ClientConnection, authenticatedHash: String? = nil) -> LoginOutcome {
         if let problem = rules.problem(with: name) { return .rejected(problem) }
         let key = UsernameRules.key(name)
         let joined = encode(Frame(usersJoined: [name]))
         return state.withLockedValue { state in
             guard state.accepting else { return .rejected("The server is shutting down.") }
+            if let registered = state.accounts[key], registered != authenticatedHash {
+                return .needsPassword(Self.registeredNameText(state.users[key]?.name ?? name))
+            }
             if state.presence[key] != nil {
                 let current = state.users[key]?.name ?? name
                 return .rejected("The username \(current) is already in use. Please choose another.")
             }
+            if authenticatedHash == nil,
+               let remaining = state.reservations.remaining(for: key, from: connection.address, now: configuration.clock.now()) {
+                let current = state.users[key]?.name ?? name
+                return .rejected(
+                    "The username \(current) is reserved for another \(describeDuration(remaining)): a name stays with the address that last used it for \(describeDuration(configuration.nameReservation)) after its user leaves. Please choose another."
+                )
+            }
+            state.reservations.release(key)
             let through = state.lastDelivered
             let pendingAfter = state.users[key]?.deliveredThrough ?? through
             let user = KnownUser(name: name, deliveredThrough: through)
@@ -119,6 +150,41 @@ final class Hub: Sendable {
         }
     }
 
+    /// What a login without the password of registered name `name` is told.
+    static func registeredNameText(_ name: String) -> String {
+        "The username \(name) is registered: log in with its password (PASSWORD in the login object), or choose another name."
+    }
+
+    // MARK: - Accounts
+
+    /// The encoded password hash of the registered name `key`, if it is registered.
+    func accountHash(forKey key: String) -> String? {
+        state.withLockedValue { $0.accounts[key] }
+    }
+
+    /// Records (or, with `nil`, removes) the password hash of the user `key`, logged in on
+    /// `connection`; returns what to tell them.
+    func setAccount(key: String, passwordHash: String?, connection: ClientConnection) -> [String] {
+        state.withLockedValue { state in
+            let name = state.users[key]?.name ?? key
+            let existed = state.accounts[key] != nil
+            guard passwordHash != nil || existed else { return ["\(name) is not registered."] }
+            stage(.store(.account(key: key, passwordHash: passwordHash)), for: connection)
+            state.accounts[key] = passwordHash
+            if passwordHash == nil {
+                return ["\(name) is no longer registered: anyone may use the name when you are away."]
+            }
+            return existed
+                ? ["Password changed for \(name)."]
+                : ["Registered \(name): from now on this name needs its password to log in, from any address."]
+        }
+    }
+
+    /// Runs slow work (password hashing) on the blocking pool; completes on `eventLoop`.
+    func offload<Value: Sendable>(on eventLoop: any EventLoop, _ work: @escaping @Sendable () throws -> Value) -> EventLoopFuture<Value> {
+        historyPool.runIfActive(eventLoop: eventLoop, work)
+    }
+
     /// Loads a login's history on the blocking-I/O pool; completes on `eventLoop`.
     func loadHistory(_ request: HistoryRequest, on eventLoop: any EventLoop) -> EventLoopFuture<History> {
         let store = self.store
@@ -127,10 +193,56 @@ final class Hub: Sendable {
         }
     }
 
+    /// Loads a page of the history `key` may see, or of search results, on the blocking-I/O
+    /// pool; completes on `eventLoop`. Visibility follows the blocks as they are now, and the
+    /// page ends at what has been delivered, like the login replay.
+    func loadPage(for key: String, query: HistoryQuery, on eventLoop: any EventLoop) -> EventLoopFuture<Page> {
+        let request = state.withLockedValue { state in
+            PageRequest(
+                userKey: key,
+                excludedSenders: state.blocks.separated(from: key),
+                before: min(query.before ?? Int64.max, state.lastDelivered + 1),
+                throughSequence: state.lastDelivered,
+                limit: query.limit,
+                words: query.words
+            )
+        }
+        let store = self.store
+        return historyPool.runIfActive(eventLoop: eventLoop) { try store.page(request) }
+    }
+
+    /// Where a file from `senderKey` to `destination` goes: "ALL" or a known user's name and
+    /// key, refused as a direct message would be (unknown user, blocks either way).
+    func fileDestination(_ destination: String, from senderKey: String) -> Result<(name: String, key: String), FileTransfer.Problem> {
+        let key = UsernameRules.key(destination)
+        if key == UsernameRules.key(ChatMessage.broadcastDestination) { return .success((ChatMessage.broadcastDestination, key)) }
+        return state.withLockedValue { state in
+            guard let recipient = state.users[key] else { return .failure(.init("File not sent: there is no user named \(destination).")) }
+            if state.blocks.separated(from: senderKey).contains(key) {
+                return .failure(.init("File not sent: you and \(recipient.name) block each other's messages."))
+            }
+            return .success((recipient.name, key))
+        }
+    }
+
+    /// Whether the user `key` may fetch `file`: it is for everyone, for them or from them, and
+    /// no block separates them from its sender.
+    func mayFetch(_ file: StoredFile, key: String) -> Bool {
+        if file.fromKey == key { return true }
+        guard file.toKey == UsernameRules.key(ChatMessage.broadcastDestination) || file.toKey == key else { return false }
+        return state.withLockedValue { !$0.blocks.separated(from: key).contains(file.fromKey) }
+    }
+
+    /// Records a stored file durably (with the tick's other changes).
+    func recordFile(_ file: StoredFile, connection: ClientConnection) {
+        stage(.store(.file(file)), for: connection)
+    }
+
     /// `connection`, logged in under `key`, has closed. Everyone else is told it left.
     func leave(_ connection: ClientConnection, key: String) {
         state.withLockedValue { state in
             guard state.presence.remove(connection, key: key) else { return }
+            state.reservations.reserve(key, for: connection.address, now: configuration.clock.now())
             let through = state.lastDelivered
             let name = state.users[key]?.name ?? key
             state.users[key] = KnownUser(name: name, deliveredThrough: through)
@@ -303,7 +415,13 @@ final class Hub: Sendable {
         case error(String)
         /// Say goodbye and close the connection.
         case quit(String)
+        /// Hash this password off the loop, then record it with ``setAccount(key:passwordHash:connection:)``.
+        case register(String)
+        /// Load this page of history or search results (``loadPage(for:query:on:)``) and send it.
+        case page(HistoryQuery)
     }
+
+    static let passwordLengthText = "\(PasswordHash.allowedLength.lowerBound) to \(PasswordHash.allowedLength.upperBound) bytes, no spaces at either end"
 
     /// Runs `command` for the user `key` on `connection` (on its loop).
     func perform(_ command: ChatCommand, for key: String, on connection: ClientConnection) -> CommandReply {
@@ -331,6 +449,29 @@ final class Hub: Sendable {
         case .displayAllUsers:
             let names = state.withLockedValue { state in state.users.values.map(\.name) }
             return .lines(["Everyone who has been here (\(names.count)): " + Self.list(names)])
+        case .register(let password):
+            guard let password else { return .error("Usage: /Register <password> (\(Self.passwordLengthText))") }
+            guard PasswordHash.allowedLength.contains(password.utf8.count) else {
+                return .error("Not registered: the password must be \(Self.passwordLengthText).")
+            }
+            return .register(password)
+        case .unregister:
+            return .lines(setAccount(key: key, passwordHash: nil, connection: connection))
+        case .history(let operand):
+            guard let operand else { return .page(HistoryQuery(limit: 20)) }
+            guard let count = Int(operand), (1...HistoryQuery.maximumLimit).contains(count) else {
+                return .error("Usage: /History [N] with N from 1 to \(HistoryQuery.maximumLimit)")
+            }
+            return .page(HistoryQuery(limit: count))
+        case .files:
+            guard let shelf = fileShelf else { return .error("This server does not keep files.") }
+            return .lines(FileRequests(hub: self, shelf: shelf, connection: connection, userName: key, userKey: key).listLines())
+        case .send, .get:
+            return .error("/Send and /Get need a client that transfers files (feature \"files\"), such as the Chatterbox client.")
+        case .search(let operand):
+            guard let operand else { return .error("Usage: /Search <words>") }
+            if let problem = HistoryQuery.queryProblem(operand) { return .error(problem) }
+            return .page(HistoryQuery(limit: HistoryQuery.defaultLimit, query: operand))
         case .unknown(let word):
             return .error("Unknown command /\(word). Type /Help for the list of commands.")
         }

@@ -33,9 +33,12 @@ final class Outbox: Sendable {
     /// Position among the server's outboxes (one per event loop).
     let index: Int
     private let pacing: TimeAmount
+    /// Broadcasts compressed once for every recipient on this loop that asked for it.
+    let compressionCache: CompressionCache
     private let queue = NIOLockedValueBox(Queue())
 
     init(eventLoop: any EventLoop, index: Int, pacing: TimeAmount) {
+        self.compressionCache = CompressionCache(eventLoop: eventLoop)
         self.eventLoop = eventLoop
         self.index = index
         self.pacing = pacing

@@ -31,6 +31,33 @@ public struct ServerConfiguration: Sendable {
     /// long as its previous flush took). An idle loop flushes at once; a busy one gathers more
     /// frames per syscall.
     public var flushPacing: TimeAmount = .microseconds(250)
+    /// How long a name stays reserved for the address its user last used, after they leave:
+    /// logins under it from any other address are refused meanwhile. Zero switches it off.
+    public var nameReservation: TimeAmount = .minutes(5)
+    /// The clock of the timed rules (name reservations, login attempts); tests move it by hand.
+    public var clock: ServerClock = .system
+    /// PBKDF2-HMAC-SHA256 rounds for new account password hashes (existing hashes keep the
+    /// rounds they were made with). Tests lower it; production keeps OWASP's 600,000.
+    public var passwordHashRounds = 600_000
+    /// Where uploaded files are kept (feature `files`); `nil` switches file transfer off.
+    public var fileDirectory: String?
+    /// Largest file accepted, and the most bytes of files one user may have stored.
+    public var maximumFileBytes: Int64 = 64 << 20
+    public var fileQuotaPerUser: Int64 = 512 << 20
+    /// Password attempts allowed for one name, and from one address.
+    public var loginAttemptsPerName = AttemptLimit(burst: 5, interval: .seconds(12))
+    public var loginAttemptsPerAddress = AttemptLimit(burst: 20, interval: .seconds(3))
+
+    /// Attempts allowed: `burst` at once, then one more every `interval`.
+    public struct AttemptLimit: Sendable {
+        public var burst: Int
+        public var interval: TimeAmount
+
+        public init(burst: Int, interval: TimeAmount) {
+            self.burst = burst
+            self.interval = interval
+        }
+    }
 
     /// Protections against slow, flooding and greedy peers. A limit of 0 means unlimited.
     public struct Limits: Sendable {

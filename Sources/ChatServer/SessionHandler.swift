@@ -1,3 +1,4 @@
+import ChatCompression
 import ChatProtocol
 import ChatStore
 import Logging
@@ -10,42 +11,48 @@ final class SessionHandler: ChannelInboundHandler {
     typealias OutboundOut = ByteBuffer
 
     /// Extensions this server can enable when a client asks for them in `FEATURES`.
-    static let supportedFeatures = ["commands"]
+    static let supportedFeatures = ["commands", "accounts", "history", "deflate", "files"]
 
-    private struct User {
+    struct User {
         var name: String
         var key: String
     }
 
-    private enum State {
+    enum State {
         case awaitingLogin
+        /// The password of a registered name is being checked (off the loop).
+        case verifying
         /// Accepted by the hub; the reply waits for the history to load.
         case loggingIn(User, features: [String]?)
         case live(User)
         case closed
     }
 
-    private let hub: Hub
-    private var state = State.awaitingLogin
-    private var context: ChannelHandlerContext?
+    let hub: Hub
+    var state = State.awaitingLogin
+    var context: ChannelHandlerContext?
     /// Set right after creation by the channel initializer.
     var connection: ClientConnection!
     /// Frames the hub delivered while the login reply was not yet sent.
-    private var heldBack: [ByteBuffer] = []
-    private var heldBackBytes = 0
+    var heldBack: [ByteBuffer] = []
+    var heldBackBytes = 0
     /// Frames the client sent while its login was completing, handled once it is live.
-    private var earlyFrames: [Frame] = []
+    var earlyFrames: [Frame] = []
     /// Frames delivered since the last flush, gathered for one write.
-    private var pendingDeliveries: ByteBuffer?
+    var pendingDeliveries: ByteBuffer?
     /// Whether `pendingDeliveries` is still a frame shared with other recipients.
-    private var pendingDeliveriesShared = false
-    private var closing = false
-    private var logger: Logger
+    var pendingDeliveriesShared = false
+    var closing = false
+    var logger: Logger
     /// Messages the user may send (rate limit).
-    private var messageBudget: TokenBucket
+    var messageBudget: TokenBucket
     /// Invalid frames the connection may send before it is disconnected.
-    private var errorBudget: TokenBucket
-    private var loginDeadline: Scheduled<Void>?
+    var errorBudget: TokenBucket
+    var loginDeadline: Scheduled<Void>?
+    /// Where the next /History command continues (older than this sequence number).
+    var commandHistoryCursor: Int64?
+    /// Feature `deflate`: frames both ways may be compressed, from the login acceptance on.
+    var compressing = false
 
     init(hub: Hub) {
         self.hub = hub
@@ -74,7 +81,7 @@ final class SessionHandler: ChannelInboundHandler {
     }
 
     /// A connection that has not logged in within the timeout is closed (slowloris).
-    private func armLoginDeadline(_ context: ChannelHandlerContext) {
+    func armLoginDeadline(_ context: ChannelHandlerContext) {
         guard loginDeadline == nil else { return }
         let timeout = hub.configuration.limits.loginTimeout
         let session = NIOLoopBound(self, eventLoop: context.eventLoop)
@@ -85,7 +92,18 @@ final class SessionHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let payload = unwrapInboundIn(data)
+        var payload = unwrapInboundIn(data)
+        if compressing, FrameCompression.isCompressed(payload) {
+            do {
+                payload = try FrameCompression.inflate(payload, maximumLength: hub.configuration.maximumFrameLength)
+            } catch FrameCompression.InflateError.tooLarge(let maximum) {
+                disconnect(reason: "Compressed frame inflates beyond the maximum of \(maximum) bytes. Closing the connection.")
+                return
+            } catch {
+                sendError("Frame not read: \(error).")
+                return
+            }
+        }
         let decoded: DecodedFrame
         do {
             decoded = try FrameCoding.decode(payload, strictness: .strict)
@@ -106,7 +124,7 @@ final class SessionHandler: ChannelInboundHandler {
         case .loggingIn(let user, _), .live(let user):
             hub.leave(connection, key: user.key)
             logger.info("\(user.name) left")
-        case .awaitingLogin, .closed:
+        case .awaitingLogin, .verifying, .closed:
             break
         }
         state = .closed
@@ -136,8 +154,8 @@ final class SessionHandler: ChannelInboundHandler {
 
     // MARK: - Frames from the client
 
-    private func handle(_ frame: Frame, hadProblems: Bool) {
-        if case .loggingIn = state {
+    func handle(_ frame: Frame, hadProblems: Bool) {
+        if isCompletingLogin {
             guard earlyFrames.count < hub.configuration.maximumFramesDuringLogin else {
                 sendError("Too many frames sent before the login completed; this one was dropped.")
                 return
@@ -151,37 +169,57 @@ final class SessionHandler: ChannelInboundHandler {
         }
     }
 
-    private func process(_ frame: Frame, hadProblems: Bool) {
+    /// Whether a login is under way (password check or history), so frames wait for it.
+    var isCompletingLogin: Bool {
+        switch state {
+        case .verifying, .loggingIn: true
+        case .awaitingLogin, .live, .closed: false
+        }
+    }
+
+    func process(_ frame: Frame, hadProblems: Bool) {
         var problems: [String] = []
         for key in [Frame.Key.usernameAccepted, Frame.Key.userList, Frame.Key.usersJoined, Frame.Key.usersLeft]
         where Self.isPresent(key, in: frame) {
             problems.append("\(key) is sent by servers, not by clients")
         }
-        for member in frame.extensions where member.key != Frame.Key.features {
+        let requests = Set([Frame.Key.history, Frame.Key.search]).union(FileTransfer.Key.all)
+        for member in frame.extensions
+        where member.key != Frame.Key.features && member.key != Frame.Key.password && !requests.contains(member.key) {
             problems.append("unknown key \"\(member.key)\"")
         }
         if !problems.isEmpty { sendError("Ignored: " + problems.joined(separator: "; ") + ".") }
         // INFO and ERROR from a client are ignored: answering them could loop with a peer that
         // answers errors.
 
+        let password = frame.extensionValue(Frame.Key.password)
         if let name = frame.username {
             switch state {
             case .awaitingLogin:
-                login(name: name, features: frame.features)
+                if let password, password.stringValue == nil {
+                    sendError("PASSWORD must be a string, got \(password.typeDescription); not logged in.")
+                } else {
+                    login(name: name, password: password?.stringValue, features: frame.features)
+                }
             case .live(let user):
                 sendError("You are already logged in as \(user.name).")
-            case .loggingIn, .closed:
+            case .verifying, .loggingIn, .closed:
                 break
             }
-        } else if frame.extensionValue(Frame.Key.features) != nil, case .live = state {
-            sendError("FEATURES is only accepted with USERNAME at login.")
+        } else {
+            if frame.extensionValue(Frame.Key.features) != nil, case .live = state {
+                sendError("FEATURES is only accepted with USERNAME at login.")
+            }
+            if password != nil {
+                sendError("PASSWORD is only accepted with USERNAME at login.")
+            }
         }
 
         if let messages = frame.messages {
             switch state {
             case .awaitingLogin:
                 sendError("Log in first: send {\"USERNAME\": \"your name\"}.")
-            case .loggingIn:
+            case .verifying, .loggingIn:
                 earlyFrames.append(Frame(messages: messages))
             case .live(let user):
                 var dropped = 0
@@ -204,6 +242,21 @@ final class SessionHandler: ChannelInboundHandler {
             }
         }
 
+        for member in frame.extensions where requests.contains(member.key) {
+            guard case .live(let user) = state else {
+                if case .awaitingLogin = state { sendError("Log in first: send {\"USERNAME\": \"your name\"}.") }
+                continue
+            }
+            if FileTransfer.Key.all.contains(member.key) {
+                handleFileRequest(member.key, member.value, for: user)
+                continue
+            }
+            switch HistoryQuery.parse(member.value, search: member.key == Frame.Key.search) {
+            case .success(let query): sendPage(query, for: user, asCommand: false)
+            case .failure(let problem): sendError(problem.text)
+            }
+        }
+
         if frame.isEmpty && !hadProblems {
             sendError("Empty frame: expected USERNAME or MESSAGES.")
         } else if frame.username == nil, frame.messages == nil, case .awaitingLogin = state,
@@ -212,100 +265,9 @@ final class SessionHandler: ChannelInboundHandler {
         }
     }
 
-    // MARK: - Login
-
-    private func login(name: String, features: [String]?) {
-        switch hub.login(name: name, connection: connection) {
-        case .rejected(let reason):
-            logger.debug("Login as \(name) refused: \(reason)")
-            write(Frame(usernameAccepted: false, info: reason))
-            context?.flush()
-        case .accepted(let ticket):
-            loginDeadline?.cancel()
-            let user = User(name: ticket.name, key: ticket.key)
-            state = .loggingIn(user, features: features)
-            logger.info("\(user.name) joined")
-            context?.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
-            let future = hub.loadHistory(ticket.history, on: connection.eventLoop)
-            future.assumeIsolated().whenComplete { result in
-                self.completeLogin(ticket, result: result)
-            }
-        }
-    }
-
-    private func completeLogin(_ ticket: Hub.LoginTicket, result: Result<History, any Error>) {
-        guard case .loggingIn(let user, let features) = state else { return }
-        var info = "Welcome to Chatterbox, \(user.name)! \(ticket.userList.count) online."
-        let history: History
-        switch result {
-        case .success(let loaded):
-            history = loaded
-            if loaded.truncated {
-                info += " Showing the most recent \(hub.configuration.historyLimit) messages of the history."
-            }
-            if loaded.pendingCount > 0 {
-                info += " \(loaded.pendingCount) direct message\(loaded.pendingCount == 1 ? "" : "s") arrived while you were away."
-            }
-        case .failure(let error):
-            logger.error("History for \(user.name) could not be loaded: \(error)")
-            history = History(messages: [], truncated: false, pendingCount: 0)
-            info += " The history could not be loaded."
-        }
-        var reply = Frame(usernameAccepted: true, info: info, userList: ticket.userList, messages: [])
-        if let features {
-            let enabled = Self.supportedFeatures.filter(features.contains)
-            reply.features = enabled
-            reply.extensions.append(.init(key: "SERVER_USER", value: .string(hub.configuration.serverName)))
-        }
-        for frame in Self.split(reply, history: history.messages.map(\.message), limit: hub.configuration.maximumFrameLength) {
-            write(frame)
-        }
-        state = .live(user)
-        if let context, !heldBack.isEmpty {
-            // One write for all of them: thousands of separate writes (a login during a storm
-            // of logins holds back a notice for each) would grow NIO's and NIOSSL's per-channel
-            // write queues, which never shrink back.
-            var gathered = context.channel.allocator.buffer(capacity: heldBackBytes)
-            for frame in heldBack { gathered.writeImmutableBuffer(frame) }
-            context.write(wrapOutboundOut(gathered), promise: nil)
-        }
-        heldBack = []
-        heldBackBytes = 0
-        context?.flush()
-        context?.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
-        let early = earlyFrames
-        earlyFrames = []
-        for frame in early {
-            guard case .live = state else { break }
-            process(frame, hadProblems: false)
-        }
-    }
-
-    /// The login reply carrying `history`, split so that no frame's JSON exceeds `limit`:
-    /// the first frame is the reply itself, the rest are plain MESSAGES frames.
-    static func split(_ reply: Frame, history: [ChatMessage], limit: Int) -> [Frame] {
-        var base = ByteBuffer()
-        FrameCoding.writePayload(reply, into: &base)
-        var frames: [Frame] = []
-        var current = reply
-        var size = base.readableBytes
-        for message in history {
-            let added = FrameCoding.encodedSize(of: message) + 1
-            if size + added > limit, !(current.messages ?? []).isEmpty {
-                frames.append(current)
-                current = Frame(messages: [])
-                size = #"{"MESSAGES":[]}"#.utf8.count
-            }
-            current.messages!.append(message)
-            size += added
-        }
-        frames.append(current)
-        return frames
-    }
-
     // MARK: - Messages
 
-    private func handle(_ message: ChatMessage, from user: User) {
+    func handle(_ message: ChatMessage, from user: User) {
         guard UsernameRules.key(message.source) == user.key else {
             sendError("Message not sent: SRC \"\(message.source)\" is not your username (\(user.name)).")
             return
@@ -333,7 +295,7 @@ final class SessionHandler: ChannelInboundHandler {
         }
     }
 
-    private func run(_ command: ChatCommand, for user: User) {
+    func run(_ command: ChatCommand, for user: User) {
         switch hub.perform(command, for: user.key, on: connection) {
         case .lines(let lines):
             reply(lines, to: user)
@@ -341,16 +303,20 @@ final class SessionHandler: ChannelInboundHandler {
             sendError(text, counted: false)
         case .quit(let text):
             close(after: Frame(messages: [pseudoMessage(text, to: user)]))
+        case .register(let password):
+            register(password, for: user)
+        case .page(let query):
+            sendPage(query, for: user, asCommand: true)
         }
     }
 
     /// Sends `lines` privately as messages from the server's pseudo-user, after the messages
     /// this user sent before the command.
-    private func reply(_ lines: [String], to user: User) {
+    func reply(_ lines: [String], to user: User) {
         hub.deliverInOrder(FrameCoding.encode(Frame(messages: lines.map { pseudoMessage($0, to: user) })), to: connection)
     }
 
-    private func pseudoMessage(_ text: String, to user: User) -> ChatMessage {
+    func pseudoMessage(_ text: String, to user: User) -> ChatMessage {
         ChatMessage(source: hub.configuration.serverName, destination: user.name, timestamp: Hub.now(), content: text)
     }
 
@@ -361,7 +327,8 @@ final class SessionHandler: ChannelInboundHandler {
     /// Frames delivered in one outbox drain are gathered into one buffer, written once: one TLS
     /// record and one syscall for all of them instead of one each. A single frame is passed on
     /// as is, still shared with every other recipient.
-    func deliver(_ frame: ByteBuffer) -> Bool {
+    func deliver(_ delivered: ByteBuffer) -> Bool {
+        let frame = compressing ? connection.outbox.compressionCache.compress(delivered) : delivered
         switch state {
         case .live:
             guard var gathered = pendingDeliveries else {
@@ -387,7 +354,7 @@ final class SessionHandler: ChannelInboundHandler {
                 disconnect(reason: "Disconnected: too many messages queued while logging in.", waitForDelivery: false)
             }
             return false
-        case .awaitingLogin, .closed:
+        case .awaitingLogin, .verifying, .closed:
             return false
         }
     }
@@ -405,16 +372,21 @@ final class SessionHandler: ChannelInboundHandler {
         return context.channel.closeFuture
     }
 
-    private func write(_ frame: Frame) {
+    func write(_ frame: Frame) {
         guard let context else { return }
         var buffer = context.channel.allocator.buffer(capacity: 256)
         FrameCoding.write(frame, into: &buffer)
-        context.write(wrapOutboundOut(buffer), promise: nil)
+        context.write(wrapOutboundOut(outbound(buffer)), promise: nil)
+    }
+
+    /// Encoded frames as they go out: compressed where it pays when the client asked for it.
+    func outbound(_ frames: ByteBuffer) -> ByteBuffer {
+        compressing ? FrameCompression.compressFrames(frames, using: connection.outbox.compressionCache.loopDeflater) : frames
     }
 
     /// Sends ERROR `text`. Errors caused by malformed input (`counted`) draw on the error
     /// budget; a connection that exhausts it is disconnected.
-    private func sendError(_ text: String, counted: Bool = true) {
+    func sendError(_ text: String, counted: Bool = true) {
         if counted, !errorBudget.take() {
             disconnect(reason: "Disconnected: too many invalid frames.")
             return
@@ -424,14 +396,14 @@ final class SessionHandler: ChannelInboundHandler {
     }
 
     /// Sends ERROR `reason` as the last frame and closes.
-    private func disconnect(reason: String, waitForDelivery: Bool = true) {
+    func disconnect(reason: String, waitForDelivery: Bool = true) {
         logger.notice("\(reason)")
         close(after: Frame(error: reason), waitForDelivery: waitForDelivery)
     }
 
     /// Writes `last` and closes. A peer that has stopped reading is not waited for;
     /// otherwise the frame gets two seconds to leave.
-    private func close(after last: Frame, waitForDelivery: Bool = true) {
+    func close(after last: Frame, waitForDelivery: Bool = true) {
         guard let context, !closing else { return }
         closing = true
         var buffer = context.channel.allocator.buffer(capacity: 128)
@@ -451,11 +423,11 @@ final class SessionHandler: ChannelInboundHandler {
         }
     }
 
-    private static func format(_ rate: Double) -> String {
+    static func format(_ rate: Double) -> String {
         rate == rate.rounded() ? String(Int(rate)) : String(rate)
     }
 
-    private static func isPresent(_ key: String, in frame: Frame) -> Bool {
+    static func isPresent(_ key: String, in frame: Frame) -> Bool {
         switch key {
         case Frame.Key.usernameAccepted: frame.usernameAccepted != nil
         case Frame.Key.userList: frame.userList != nil

@@ -48,6 +48,13 @@ struct TokenBucket {
         return .nanoseconds(Int64(((1 - tokens) / rate * 1e9).rounded(.up)))
     }
 
+    /// Whether the bucket is back to its full burst, so it can be forgotten and made anew.
+    mutating func isFull(now: NIODeadline = .now()) -> Bool {
+        guard !isUnlimited else { return true }
+        refill(now: now)
+        return tokens >= burst
+    }
+
     private mutating func refill(now: NIODeadline) {
         let elapsed = Double((now - updated).nanoseconds) / 1e9
         if elapsed > 0 {
@@ -56,3 +63,4 @@ struct TokenBucket {
         }
     }
 }
+

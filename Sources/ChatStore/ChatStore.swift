@@ -37,17 +37,52 @@ public struct BlockRelation: Sendable, Hashable {
     }
 }
 
+/// A file a user uploaded (feature `files`), complete and checked.
+public struct StoredFile: Sendable, Equatable {
+    public var id: String
+    public var name: String
+    public var size: Int64
+    /// Lowercase hex SHA-256.
+    public var sha256: String
+    /// The uploader's name and key.
+    public var from: String
+    public var fromKey: String
+    /// "ALL" or the recipient's name, and its key.
+    public var to: String
+    public var toKey: String
+    /// Seconds since the epoch.
+    public var time: Int64
+
+    public init(id: String, name: String, size: Int64, sha256: String, from: String, fromKey: String, to: String, toKey: String, time: Int64) {
+        self.id = id
+        self.name = name
+        self.size = size
+        self.sha256 = sha256
+        self.from = from
+        self.fromKey = fromKey
+        self.to = to
+        self.toKey = toKey
+        self.time = time
+    }
+}
+
 /// Everything the server holds in memory, as loaded at start.
 public struct StoreSnapshot: Sendable {
     public var users: [KnownUser]
     public var blocks: [BlockRelation]
     /// The highest message sequence number stored, 0 when there is none.
     public var lastSequence: Int64
+    /// Registered names: user key → encoded password hash.
+    public var accounts: [String: String]
+    /// Files stored for fetching.
+    public var files: [StoredFile]
 
-    public init(users: [KnownUser] = [], blocks: [BlockRelation] = [], lastSequence: Int64 = 0) {
+    public init(users: [KnownUser] = [], blocks: [BlockRelation] = [], lastSequence: Int64 = 0, accounts: [String: String] = [:], files: [StoredFile] = []) {
         self.users = users
         self.blocks = blocks
         self.lastSequence = lastSequence
+        self.accounts = accounts
+        self.files = files
     }
 }
 
@@ -60,6 +95,11 @@ public enum StoreOperation: Sendable, Equatable {
     case user(KnownUser)
     case block(BlockRelation)
     case unblock(BlockRelation)
+    /// The user `key` registered (or changed) their password: `passwordHash` is the encoded
+    /// salted hash, never the password. `nil` removes the registration.
+    case account(key: String, passwordHash: String?)
+    /// A file was uploaded and checked.
+    case file(StoredFile)
 }
 
 /// What a user may see of the history, as loaded at login.
@@ -98,11 +138,54 @@ public struct History: Sendable, Equatable {
     public var truncated: Bool
     /// How many of `messages` are direct messages that arrived while the user was away.
     public var pendingCount: Int
+    /// The oldest sequence number of the most recent window (not counting waiting direct
+    /// messages placed before it): where paging back continues. `nil` when the window is empty.
+    public var pageCursor: Int64?
 
-    public init(messages: [StoredMessage], truncated: Bool, pendingCount: Int) {
+    public init(messages: [StoredMessage], truncated: Bool, pendingCount: Int, pageCursor: Int64? = nil) {
         self.messages = messages
         self.truncated = truncated
         self.pendingCount = pendingCount
+        self.pageCursor = pageCursor
+    }
+}
+
+/// A page of the history a user may see, older than a point: for paging back, or for a
+/// full-text search. Visibility is the login replay's: broadcasts and direct messages to the
+/// user from senders not in `excludedSenders`, and the user's own direct messages.
+public struct PageRequest: Sendable {
+    public var userKey: String
+    public var excludedSenders: Set<String>
+    /// Only messages with a smaller sequence number.
+    public var before: Int64
+    /// Only messages up to this sequence number (those after it reach the user live).
+    public var throughSequence: Int64
+    /// The most messages returned (the most recent ones before `before`).
+    public var limit: Int
+    /// Words the content must all contain, for a search (case and accents do not matter; a
+    /// word ending in `*` matches any word it starts); `nil` for plain paging.
+    public var words: [String]?
+
+    public init(userKey: String, excludedSenders: Set<String>, before: Int64, throughSequence: Int64, limit: Int, words: [String]? = nil) {
+        self.userKey = userKey
+        self.excludedSenders = excludedSenders
+        self.before = before
+        self.throughSequence = throughSequence
+        self.limit = limit
+        self.words = words
+    }
+}
+
+/// What a ``PageRequest`` found.
+public struct Page: Sendable, Equatable {
+    /// Oldest first.
+    public var messages: [StoredMessage]
+    /// Whether more visible (or matching) messages exist before the oldest returned.
+    public var more: Bool
+
+    public init(messages: [StoredMessage], more: Bool) {
+        self.messages = messages
+        self.more = more
     }
 }
 
@@ -115,6 +198,8 @@ public protocol ChatStore: Sendable {
     func apply(_ operations: [StoreOperation]) throws
     /// The history `request` describes.
     func history(_ request: HistoryRequest) throws -> History
+    /// The page of history, or of search results, `request` describes.
+    func page(_ request: PageRequest) throws -> Page
     /// Releases the store. No call may follow.
     func close() throws
 }

@@ -73,6 +73,45 @@ public final class SQLiteChatStore: ChatStore {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v2-accounts") { db in
+            try db.execute(sql: """
+                CREATE TABLE account (
+                    key TEXT PRIMARY KEY,
+                    password_hash TEXT NOT NULL
+                ) WITHOUT ROWID;
+                """)
+        }
+        // Full-text search of message contents: an FTS5 index over the message table (external
+        // content: the text is not stored twice), kept up to date by triggers.
+        migrator.registerMigration("v3-search") { db in
+            try db.execute(sql: """
+                CREATE VIRTUAL TABLE message_fts USING fts5(
+                    content, content='message', content_rowid='seq', tokenize='unicode61 remove_diacritics 2'
+                );
+                CREATE TRIGGER message_fts_insert AFTER INSERT ON message BEGIN
+                    INSERT INTO message_fts(rowid, content) VALUES (new.seq, new.content);
+                END;
+                CREATE TRIGGER message_fts_delete AFTER DELETE ON message BEGIN
+                    INSERT INTO message_fts(message_fts, rowid, content) VALUES ('delete', old.seq, old.content);
+                END;
+                INSERT INTO message_fts(message_fts) VALUES ('rebuild');
+                """)
+        }
+        migrator.registerMigration("v4-files") { db in
+            try db.execute(sql: """
+                CREATE TABLE file (
+                    id TEXT PRIMARY KEY,
+                    name TEXT NOT NULL,
+                    size INTEGER NOT NULL,
+                    sha256 TEXT NOT NULL,
+                    src TEXT NOT NULL,
+                    src_key TEXT NOT NULL,
+                    dest TEXT NOT NULL,
+                    dest_key TEXT NOT NULL,
+                    timestamp INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 
@@ -85,7 +124,14 @@ public final class SQLiteChatStore: ChatStore {
                 BlockRelation(blocker: $0[0], blocked: $0[1])
             }
             let last = try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM message") ?? 0
-            return StoreSnapshot(users: users, blocks: blocks, lastSequence: last)
+            var accounts: [String: String] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT key, password_hash FROM account") {
+                accounts[row[0]] = row[1]
+            }
+            let files = try Row.fetchAll(db, sql: "SELECT id, name, size, sha256, src, src_key, dest, dest_key, timestamp FROM file ORDER BY timestamp, id").map {
+                StoredFile(id: $0[0], name: $0[1], size: $0[2], sha256: $0[3], from: $0[4], fromKey: $0[5], to: $0[6], toKey: $0[7], time: $0[8])
+            }
+            return StoreSnapshot(users: users, blocks: blocks, lastSequence: last, accounts: accounts, files: files)
         }
     }
 
@@ -116,6 +162,18 @@ public final class SQLiteChatStore: ChatStore {
                 case .unblock(let relation):
                     try db.cachedStatement(sql: "DELETE FROM block WHERE blocker = ? AND blocked = ?")
                         .execute(arguments: [relation.blocker, relation.blocked])
+                case .account(let key, let passwordHash?):
+                    try db.cachedStatement(sql: """
+                        INSERT INTO account (key, password_hash) VALUES (?, ?)
+                        ON CONFLICT(key) DO UPDATE SET password_hash = excluded.password_hash
+                        """).execute(arguments: [key, passwordHash])
+                case .account(let key, nil):
+                    try db.cachedStatement(sql: "DELETE FROM account WHERE key = ?").execute(arguments: [key])
+                case .file(let file):
+                    try db.cachedStatement(sql: """
+                        INSERT OR REPLACE INTO file (id, name, size, sha256, src, src_key, dest, dest_key, timestamp)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """).execute(arguments: [file.id, file.name, file.size, file.sha256, file.from, file.fromKey, file.to, file.toKey, file.time])
                 }
             }
         }
@@ -165,8 +223,71 @@ public final class SQLiteChatStore: ChatStore {
             let waiting = try Row.fetchAll(db, sql: pending, arguments: StatementArguments(pendingArguments)).map(Self.storedMessage)
             // Direct messages that arrived while away but fall outside the recent window come first.
             let older = waiting.filter { $0.sequence < oldestShown }
-            return History(messages: older + recent, truncated: truncated, pendingCount: waiting.count)
+            return History(messages: older + recent, truncated: truncated, pendingCount: waiting.count, pageCursor: recent.first?.sequence)
         }
+    }
+
+    public func page(_ request: PageRequest) throws -> Page {
+        let broadcastKey = UsernameRules.key(ChatMessage.broadcastDestination)
+        let excluded = request.excludedSenders.sorted()
+        let exclusion = excluded.isEmpty ? "" : " AND src_key NOT IN (" + excluded.map { _ in "?" }.joined(separator: ",") + ")"
+        let fetchLimit = request.limit + 1
+        let rows: [StoredMessage]
+        if let words = request.words {
+            guard let match = Self.ftsQuery(words) else { return Page(messages: [], more: false) }
+            // What the user may see, as in the login replay: broadcasts and direct messages to
+            // them (minus separated senders), and their own direct messages.
+            let sql = """
+                SELECT m.seq, m.src, m.dest, m.timestamp, m.content
+                FROM message_fts JOIN message m ON m.seq = message_fts.rowid
+                WHERE message_fts MATCH ? AND message_fts.rowid < ? AND message_fts.rowid <= ?
+                  AND ((m.dest_key IN (?, ?)\(exclusion)) OR (m.src_key = ? AND m.dest_key NOT IN (?, ?)))
+                ORDER BY message_fts.rowid DESC LIMIT ?
+                """
+            var arguments: [any DatabaseValueConvertible] = [match, request.before, request.throughSequence, broadcastKey, request.userKey]
+            arguments += excluded as [any DatabaseValueConvertible]
+            arguments += [request.userKey, broadcastKey, request.userKey, fetchLimit]
+            rows = try pool.read { db in
+                try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map(Self.storedMessage)
+            }
+        } else {
+            // The login replay's three index walks, below `before`.
+            let bound = "seq < ? AND seq <= ?"
+            let sql = """
+                SELECT seq, src, dest, timestamp, content FROM (
+                    SELECT * FROM (SELECT * FROM message WHERE dest_key = ? AND \(bound)\(exclusion) ORDER BY seq DESC LIMIT ?)
+                    UNION ALL
+                    SELECT * FROM (SELECT * FROM message WHERE dest_key = ? AND \(bound)\(exclusion) ORDER BY seq DESC LIMIT ?)
+                    UNION ALL
+                    SELECT * FROM (SELECT * FROM message WHERE src_key = ? AND dest_key NOT IN (?, ?) AND \(bound) ORDER BY seq DESC LIMIT ?)
+                ) ORDER BY seq DESC LIMIT ?
+                """
+            var arguments: [any DatabaseValueConvertible] = [broadcastKey, request.before, request.throughSequence]
+            arguments += excluded as [any DatabaseValueConvertible]
+            arguments += [fetchLimit, request.userKey, request.before, request.throughSequence]
+            arguments += excluded as [any DatabaseValueConvertible]
+            arguments += [fetchLimit, request.userKey, broadcastKey, request.userKey, request.before, request.throughSequence, fetchLimit, fetchLimit]
+            rows = try pool.read { db in
+                try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map(Self.storedMessage)
+            }
+        }
+        var messages = rows
+        let more = messages.count > request.limit
+        if more { messages.removeLast() }
+        return Page(messages: messages.reversed(), more: more)
+    }
+
+    /// The FTS5 expression for words that must all appear: each word quoted as a string (so
+    /// nothing in it is FTS5 syntax), a trailing `*` kept as a prefix match. `nil` for none.
+    static func ftsQuery(_ words: [String]) -> String? {
+        let terms: [String] = words.compactMap { word in
+            let prefix = word.hasSuffix("*")
+            let bare = prefix ? String(word.dropLast()) : word
+            guard !bare.isEmpty else { return nil }
+            let quoted = "\"" + bare.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+            return prefix ? quoted + " *" : quoted
+        }
+        return terms.isEmpty ? nil : terms.joined(separator: " AND ")
     }
 
     /// SQLite's own consistency check: `["ok"]` for a sound database, otherwise the problems.

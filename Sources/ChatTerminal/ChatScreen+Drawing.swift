@@ -73,7 +73,15 @@ extension ChatScreen {
 
     mutating func inputLine(width: Int) -> (ScreenRow, Int) {
         let promptText: String
-        if askingForUsername {
+        if let secretPrompt = askingForSecret {
+            let prompt = TextWrapper.truncate([Span(TerminalSanitizer.sanitize(secretPrompt), .prompt)], width: max(width / 2, 1))
+            let promptWidth = prompt.reduce(0) { $0 + DisplayWidth.of($1.text) }
+            // One * per character typed: the length shows, the password does not.
+            let room = max(width - promptWidth - 1, 1)
+            let shown = min(editor.characters.count, room)
+            let row = ScreenRow(prompt + [Span(String(repeating: "*", count: shown), .input)])
+            return (row, min(promptWidth + min(editor.cursor, room), max(width - 1, 0)))
+        } else if askingForUsername {
             promptText = "Username: "
         } else if let name = status.username {
             promptText = "[" + TerminalSanitizer.sanitize(name) + "] "

@@ -37,7 +37,13 @@ extension ChatScreen {
     }
 
     mutating func submit() -> [Effect] {
-        let line = editor.submit()
+        if askingForSecret != nil {
+            askingForSecret = nil
+            return [.send(editor.submit(remember: false))]
+        }
+        // A password given inline stays out of the Up-arrow history too.
+        let remember = !editor.text.lowercased().hasPrefix("/register")
+        let line = editor.submit(remember: remember)
         if askingForUsername {
             guard !line.allSatisfy(\.isWhitespace) else { return [] }
             askingForUsername = false

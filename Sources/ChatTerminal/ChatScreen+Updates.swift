@@ -26,6 +26,9 @@ extension ChatScreen {
             askingForUsername = true
             if let reason { append(.error(reason), time: now) }
             append(.notice("Choose a username: type it below and press Enter."), time: now)
+        case .secretNeeded(let prompt):
+            askingForSecret = prompt
+            append(.notice(TerminalSanitizer.sanitize(prompt) + "(typed characters show as *)"), time: now)
         case .status(let status):
             self.status = status
             if status.phase == .online { askingForUsername = false }
@@ -47,6 +50,19 @@ extension ChatScreen {
                 append(.message(message, highlight(message)), time: message.timestamp)
             }
             append(.notice(messages.isEmpty ? "No earlier messages." : "End of earlier messages."), time: now)
+        case .earlierMessages(let messages, let more):
+            // Shown where the user is reading now, marked as older, rather than spliced into
+            // the scrollback above.
+            append(.notice(messages.isEmpty ? "No earlier messages." : "\(messages.count) earlier message\(messages.count == 1 ? "" : "s"):"), time: now)
+            for message in messages { append(.message(message, highlight(message)), time: message.timestamp) }
+            if !messages.isEmpty {
+                append(.notice(more ? "/History again for the ones before." : "That was the beginning of the history."), time: now)
+            }
+        case .searchResults(let query, let messages, let more):
+            let shownQuery = TerminalSanitizer.sanitize(query)
+            append(.notice(messages.isEmpty ? "No messages contain \(shownQuery)." : "\(messages.count) message\(messages.count == 1 ? "" : "s") containing \(shownQuery):"), time: now)
+            for message in messages { append(.message(message, highlight(message)), time: message.timestamp) }
+            if !messages.isEmpty, more { append(.notice("Only the most recent matches are shown."), time: now) }
         case .message(let message):
             let kind = highlight(message)
             append(.message(message, kind), time: message.timestamp)

@@ -31,6 +31,9 @@ public struct ChatScreen: Sendable {
     public internal(set) var unreadDirectMessages = 0
     /// The next line entered is the username.
     public internal(set) var askingForUsername = false
+    /// The next line entered is a secret (a password), with this prompt: masked on screen,
+    /// kept out of input history.
+    public internal(set) var askingForSecret: String?
     /// The server's welcome, shown once (not again after each reconnection).
     public internal(set) var welcome: String?
     var completion: Completion?

@@ -68,9 +68,9 @@ public struct LineEditor: Sendable, Equatable {
     }
 
     /// Takes the line for sending: records it in the history and clears the editor.
-    public mutating func submit() -> String {
+    public mutating func submit(remember: Bool = true) -> String {
         let line = text
-        if !line.allSatisfy(\.isWhitespace), history.last != line {
+        if remember, !line.allSatisfy(\.isWhitespace), history.last != line {
             history.append(line)
             if history.count > historyLimit { history.removeFirst(history.count - historyLimit) }
         }

@@ -10,6 +10,6 @@ struct Chatterbox: AsyncParsableCommand {
             Connect to it:  chatterbox client localhost -p 9000 -ca ./chatterbox-data/ca.crt
             """,
         version: "0.1.0",
-        subcommands: [ServerCommand.self, ClientCommand.self, BenchCommand.self]
+        subcommands: [ServerCommand.self, ClientCommand.self, BenchCommand.self, CompressionReportCommand.self]
     )
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import ChatClient
 import ChatTerminal
 import Foundation
+import Synchronization
 
 struct ClientCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -34,6 +35,9 @@ struct ClientCommand: AsyncParsableCommand {
 
     @Option(name: [.customShort("u"), .customLong("user")], help: "Username to try first, before asking.")
     var user: String?
+
+    @Option(help: "File whose first line is your account password (for a registered name). Without it the client asks when the server says the name needs one.")
+    var passwordFile: String?
 
     @Flag(help: "Line mode even on a terminal: one line per event, no escape codes.")
     var plain = false
@@ -76,17 +80,28 @@ struct ClientCommand: AsyncParsableCommand {
         let reconnect: ReconnectPolicy = noReconnect
             ? .never
             : ReconnectPolicy(initialDelay: .milliseconds(min(500, Int(maxReconnectDelay * 1000))), maximumDelay: .milliseconds(Int(maxReconnectDelay * 1000)))
-        let configuration = ChatEngine.Configuration(host: host, port: port, security: security, initialUsername: user, reconnect: reconnect)
+        var configuration = ChatEngine.Configuration(host: host, port: port, security: security, initialUsername: user, reconnect: reconnect)
+        if let passwordFile {
+            guard let contents = try? String(contentsOfFile: passwordFile, encoding: .utf8),
+                  let first = contents.split(separator: "\n", omittingEmptySubsequences: false).first, !first.isEmpty
+            else {
+                Console.error("chatterbox: cannot read a password from \(passwordFile)")
+                throw ExitCode(2)
+            }
+            configuration.password = String(first)
+        }
         let ending: ChatEngine.Ending
         do {
             if json {
                 ending = try await JSONModeClient(configuration).run(input: StandardInput.lines(), output: { Console.line($0) })
             } else if plain || isatty(0) == 0 || isatty(1) == 0 {
-                let client = LineModeClient(host: host, port: port, security: security, initialUsername: user, reconnect: reconnect)
+                var client = LineModeClient(host: host, port: port, security: security, initialUsername: user, reconnect: reconnect)
+                client.password = configuration.password
                 ending = try await client.run(
                     input: StandardInput.lines(),
                     output: { Console.line($0) },
-                    prompt: { Console.write($0) }
+                    prompt: { Console.write($0) },
+                    hideNextLine: { StandardInput.hideNextLine() }
                 )
             } else {
                 do {
@@ -94,8 +109,11 @@ struct ClientCommand: AsyncParsableCommand {
                     if case .serverClosed(let reason) = ending { Console.error(reason) }
                 } catch let unavailable as TerminalUnavailable {
                     Console.error("chatterbox: cannot go full screen (\(unavailable)); using line mode.")
-                    ending = try await LineModeClient(host: host, port: port, security: security, initialUsername: user, reconnect: reconnect)
-                        .run(input: StandardInput.lines(), output: { Console.line($0) }, prompt: { Console.write($0) })
+                    var client = LineModeClient(host: host, port: port, security: security, initialUsername: user, reconnect: reconnect)
+                    client.password = configuration.password
+                    ending = try await client.run(
+                        input: StandardInput.lines(), output: { Console.line($0) }, prompt: { Console.write($0) },
+                        hideNextLine: { StandardInput.hideNextLine() })
                 }
             }
         } catch {
@@ -113,6 +131,11 @@ enum StandardInput {
         let (stream, continuation) = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingOldest(1024))
         let thread = Thread {
             while let line = readLine(strippingNewline: true) {
+                // A password was typed without echo: echo back on, and end its line.
+                if hiddenLine.withLock({ $0.take() }) != nil {
+                    _ = withUnsafePointer(to: hiddenLine.withLock { $0.saved }) { tcsetattr(0, TCSANOW, $0) }
+                    Console.line("")
+                }
                 continuation.yield(line)
             }
             continuation.finish()
@@ -120,5 +143,33 @@ enum StandardInput {
         thread.name = "chatterbox-stdin"
         thread.start()
         return stream
+    }
+
+    /// The terminal settings to restore after a hidden line.
+    private struct HiddenLine {
+        var pending = false
+        var saved = termios()
+
+        mutating func take() -> Void? {
+            guard pending else { return nil }
+            pending = false
+            return ()
+        }
+    }
+
+    private static let hiddenLine = Mutex(HiddenLine())
+
+    /// Turns the terminal's echo off until the next line has been read (a password prompt).
+    /// Does nothing when standard input is not a terminal.
+    static func hideNextLine() {
+        guard isatty(0) == 1 else { return }
+        hiddenLine.withLock { state in
+            guard !state.pending else { return }
+            var settings = termios()
+            guard tcgetattr(0, &settings) == 0 else { return }
+            state.saved = settings
+            settings.c_lflag &= ~tcflag_t(ECHO)
+            if tcsetattr(0, TCSANOW, &settings) == 0 { state.pending = true }
+        }
     }
 }

@@ -67,6 +67,18 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Messages one user may send in a burst.")
     var messageBurst: Int = 20
 
+    @Option(help: "Seconds a name stays reserved for the address that last used it, after its user leaves (0: off).")
+    var nameReservation: Int = 300
+
+    @Option(help: "Largest file accepted for transfer, in bytes.")
+    var maxFileBytes: Int64 = 64 << 20
+
+    @Option(help: "Most bytes of files one user may have stored.")
+    var fileQuotaBytes: Int64 = 512 << 20
+
+    @Flag(help: "Switch file transfer off.")
+    var noFiles = false
+
     @Option(help: "Seconds a connection has to log in.")
     var loginTimeout: Int = 60
 
@@ -91,7 +103,7 @@ struct ServerCommand: AsyncParsableCommand {
         }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("Unknown log level \(logLevel).") }
         guard maxConnectionsPerAddress >= 0, maxConnections >= 0, messageRate >= 0, messageBurst >= 1,
-              loginTimeout >= 1, handshakeTimeout >= 1 else {
+              loginTimeout >= 1, handshakeTimeout >= 1, nameReservation >= 0, maxFileBytes >= 0, fileQuotaBytes >= 0 else {
             throw ValidationError("Limits must be positive (0 means unlimited where allowed).")
         }
     }
@@ -113,6 +125,10 @@ struct ServerCommand: AsyncParsableCommand {
         configuration.outboundQueueLimit = maxQueuedBytes
         configuration.serverName = serverName
         configuration.limits = limits
+        configuration.nameReservation = .seconds(Int64(nameReservation))
+        configuration.fileDirectory = noFiles ? nil : dataDirectory + "/files"
+        configuration.maximumFileBytes = maxFileBytes
+        configuration.fileQuotaPerUser = fileQuotaBytes
         if let threads { configuration.eventLoopThreads = max(1, threads) }
         configuration.tls = try makeTLS()
 

@@ -11,7 +11,7 @@ import Testing
 
     @Test func loginAsksForFeaturesAndRecordsWhatTheServerEnabled() {
         var session = ChatSession()
-        #expect(session.loginFrame(for: "alice").features == ["commands"])
+        #expect(session.loginFrame(for: "alice").features == ChatSession.requestedFeatures)
         let history = [ChatMessage(source: "bob", destination: "ALL", timestamp: 1, content: "old")]
         let events = session.receive(accepted(features: ["commands"], history: history), attemptedName: "alice")
         #expect(events == [.welcome(info: "Welcome", online: ["alice", "bob"]), .history(history)])

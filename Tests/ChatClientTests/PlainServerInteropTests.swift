@@ -57,7 +57,7 @@ import Testing
             try await output.waitFor("retrying as a plain client")
             try await output.waitFor("Welcome!")
             let logins = server.loginFrames.withLockedValue { $0 }
-            #expect(logins.map(\.features) == [["commands"], nil])
+            #expect(logins.map(\.features) == [ChatSession.requestedFeatures, nil])
             typing.yield("/Quit")
             #expect(try await running.value == .quit)
         }

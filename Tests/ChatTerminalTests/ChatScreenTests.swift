@@ -235,4 +235,22 @@ import Testing
         #expect(bar.contains("2 waiting to send"))
         #expect(!bar.contains("online]"))
     }
+
+    @Test func aPasswordIsMaskedAndKeptOutOfTheInputHistory() {
+        var chat = screen()
+        _ = chat.apply(.secretNeeded(prompt: "Password for alice: "), now: time)
+        _ = chat.handle(.text("s3cret"))
+        let image = chat.compose(rows: 24, columns: 80, now: time)
+        let input = image.rows[23].text
+        #expect(input.contains("Password for alice: ******"))
+        #expect(!image.rows.contains { $0.text.contains("s3cret") })
+        #expect(chat.handle(.enter) == [.send("s3cret")])
+        #expect(chat.askingForSecret == nil)
+        _ = chat.handle(.up)
+        #expect(chat.editor.text.isEmpty, "the password is not in the Up-arrow history")
+        for key in "/Register inline-pass" { _ = chat.handle(.text(String(key))) }
+        _ = chat.handle(.enter)
+        _ = chat.handle(.up)
+        #expect(chat.editor.text.isEmpty, "nor is a password given to /Register")
+    }
 }

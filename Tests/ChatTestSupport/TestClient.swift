@@ -10,8 +10,9 @@ public final class TestClient: Sendable {
     private let writer: FrameWriter
     private let task: Task<Void, Never>
 
-    public static func connect(host: String, port: Int, security: ConnectionSecurity) async throws -> TestClient {
-        let connection = try await ChatConnection.connect(host: host, port: port, security: security)
+    public static func connect(host: String, port: Int, security: ConnectionSecurity, from localAddress: String? = nil) async throws -> TestClient {
+        let local = try localAddress.map { try SocketAddress(ipAddress: $0, port: 0) }
+        let connection = try await ChatConnection.connect(host: host, port: port, security: security, localAddress: local)
         let inbox = FrameInbox()
         let (writerStream, writerContinuation) = AsyncStream<FrameWriter>.makeStream()
         let task = Task {
@@ -42,8 +43,8 @@ public final class TestClient: Sendable {
         task.cancel()
     }
 
-    public func send(_ frame: Frame) async throws {
-        try await writer.send(frame)
+    public func send(_ frame: Frame, compress: Bool = false) async throws {
+        try await writer.send(frame, compress: compress)
     }
 
     public func sendRaw(_ bytes: ByteBuffer) async throws {

@@ -80,6 +80,7 @@ public final class TestServer: Sendable {
         limits.handshakeTimeout = .seconds(120)
         limits.loginTimeout = .seconds(300)
         var configuration = ServerConfiguration(host: "127.0.0.1", port: 0, eventLoopThreads: 2, limits: limits)
+        configuration.fileDirectory = dataDirectory + "/files"
         var caPath: String?
         if tls {
             let certificates = try LocalCertificateAuthority.loadOrCreate(in: dataDirectory)
@@ -110,16 +111,18 @@ public final class TestServer: Sendable {
     }
 
     /// A connected client (not logged in), trusting the server's CA unless told otherwise.
-    public func connect(host: String = "127.0.0.1", security: ConnectionSecurity? = nil) async throws -> TestClient {
-        let client = try await TestClient.connect(host: host, port: port, security: security ?? self.security)
+    /// `localAddress` is the address it connects from (every 127.x.y.z is the loopback on
+    /// Linux: "127.0.0.2" is another machine as far as the server can tell).
+    public func connect(host: String = "127.0.0.1", security: ConnectionSecurity? = nil, from localAddress: String? = nil) async throws -> TestClient {
+        let client = try await TestClient.connect(host: host, port: port, security: security ?? self.security, from: localAddress)
         clients.withLockedValue { $0.append(client) }
         return client
     }
 
     /// A client logged in as `name`; its login reply has been read.
-    public func login(_ name: String) async throws -> TestClient {
-        let client = try await connect()
-        let reply = try await client.login(name)
+    public func login(_ name: String, from localAddress: String? = nil, features: [String]? = nil) async throws -> TestClient {
+        let client = try await connect(from: localAddress)
+        let reply = try await client.login(name, features: features)
         guard reply.usernameAccepted == true else {
             throw TestFailure("login as \(name) refused: \(reply.info ?? "")")
         }

@@ -1,0 +1,160 @@
+import ChatProtocol
+import ChatStore
+import NIOCore
+
+/// Logging in: the password check of registered names (off the loop, within the attempt
+/// limits), admission by the hub, and the acceptance with its history.
+extension SessionHandler {
+
+    /// A login under `name`: a registered name first has its password checked, off the loop
+    /// and within the attempt limits; then the hub admits it.
+    func login(name: String, password: String?, features: [String]?) {
+        let key = UsernameRules.key(name)
+        let asksForAccounts = features?.contains("accounts") == true
+        guard let encoded = hub.accountHash(forKey: key) else {
+            admit(name: name, features: features, authenticatedHash: nil)
+            return
+        }
+        guard let password else {
+            refuse(Hub.registeredNameText(name), name: name, passwordRequired: asksForAccounts)
+            return
+        }
+        guard let stored = PasswordHash(encoded: encoded) else {
+            logger.error("The stored password hash of \(name) is damaged")
+            refuse("The password of \(name) cannot be checked (a problem on the server). Please choose another name.", name: name)
+            return
+        }
+        if let wait = hub.loginAttempts.attempt(nameKey: key, address: connection.address) {
+            refuse("Too many login attempts for \(name): try again in \(describeDuration(wait)).", name: name)
+            return
+        }
+        state = .verifying
+        context?.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
+        let verified = hub.offload(on: connection.eventLoop) { stored.matches(password) }
+        verified.assumeIsolated().whenComplete { result in
+            guard case .verifying = self.state else { return }
+            self.state = .awaitingLogin
+            self.context?.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
+            if case .success(true) = result {
+                self.admit(name: name, features: features, authenticatedHash: encoded)
+            } else {
+                self.refuse("Wrong password for \(name).", name: name, passwordRequired: asksForAccounts)
+            }
+            // Frames that came during the check, if the login did not go ahead.
+            while case .awaitingLogin = self.state, !self.earlyFrames.isEmpty {
+                self.process(self.earlyFrames.removeFirst(), hadProblems: false)
+            }
+        }
+    }
+
+    /// USERNAME_ACCEPTED false with `reason`; PASSWORD_REQUIRED too when the name needs a
+    /// password and the client negotiated accounts.
+    func refuse(_ reason: String, name: String, passwordRequired: Bool = false) {
+        logger.debug("Login as \(name) refused: \(reason)")
+        var frame = Frame(usernameAccepted: false, info: reason)
+        if passwordRequired {
+            frame.extensions.append(.init(key: Frame.Key.passwordRequired, value: .bool(true)))
+        }
+        write(frame)
+        context?.flush()
+    }
+
+    func admit(name: String, features: [String]?, authenticatedHash: String?) {
+        switch hub.login(name: name, connection: connection, authenticatedHash: authenticatedHash) {
+        case .rejected(let reason):
+            refuse(reason, name: name)
+        case .needsPassword(let reason):
+            refuse(reason, name: name, passwordRequired: features?.contains("accounts") == true)
+        case .accepted(let ticket):
+            loginDeadline?.cancel()
+            let user = User(name: ticket.name, key: ticket.key)
+            state = .loggingIn(user, features: features)
+            logger.info("\(user.name) joined")
+            context?.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
+            let future = hub.loadHistory(ticket.history, on: connection.eventLoop)
+            future.assumeIsolated().whenComplete { result in
+                self.completeLogin(ticket, result: result)
+            }
+        }
+    }
+
+    func completeLogin(_ ticket: Hub.LoginTicket, result: Result<History, any Error>) {
+        guard case .loggingIn(let user, let features) = state else { return }
+        var info = "Welcome to Chatterbox, \(user.name)! \(ticket.userList.count) online."
+        let history: History
+        switch result {
+        case .success(let loaded):
+            history = loaded
+            if loaded.truncated {
+                info += " Showing the most recent \(hub.configuration.historyLimit) messages of the history."
+            }
+            if loaded.pendingCount > 0 {
+                info += " \(loaded.pendingCount) direct message\(loaded.pendingCount == 1 ? "" : "s") arrived while you were away."
+            }
+        case .failure(let error):
+            logger.error("History for \(user.name) could not be loaded: \(error)")
+            history = History(messages: [], truncated: false, pendingCount: 0)
+            info += " The history could not be loaded."
+        }
+        var reply = Frame(usernameAccepted: true, info: info, userList: ticket.userList, messages: [])
+        // Paging back starts below the replayed window (or below everything delivered).
+        let cursor = history.pageCursor ?? (ticket.history.throughSequence + 1)
+        commandHistoryCursor = cursor
+        if let features {
+            let enabled = Self.supportedFeatures.filter { features.contains($0) && ($0 != "files" || hub.fileShelf != nil) }
+            reply.features = enabled
+            reply.extensions.append(.init(key: "SERVER_USER", value: .string(hub.configuration.serverName)))
+            if enabled.contains("history") {
+                let info = HistoryPageInfo(before: cursor, more: history.truncated || (history.pageCursor == nil && cursor > 1))
+                reply.extensions.append(.init(key: Frame.Key.history, value: info.jsonValue))
+            }
+        }
+        for (index, frame) in Self.split(reply, history: history.messages.map(\.message), limit: hub.configuration.maximumFrameLength).enumerated() {
+            write(frame)
+            // The acceptance itself goes uncompressed: the client learns from it that it may
+            // receive compressed frames.
+            if index == 0, reply.features?.contains("deflate") == true { compressing = true }
+        }
+        state = .live(user)
+        if let context, !heldBack.isEmpty {
+            // One write for all of them: thousands of separate writes (a login during a storm
+            // of logins holds back a notice for each) would grow NIO's and NIOSSL's per-channel
+            // write queues, which never shrink back.
+            var gathered = context.channel.allocator.buffer(capacity: heldBackBytes)
+            for frame in heldBack { gathered.writeImmutableBuffer(frame) }
+            context.write(wrapOutboundOut(outbound(gathered)), promise: nil)
+        }
+        heldBack = []
+        heldBackBytes = 0
+        context?.flush()
+        context?.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
+        let early = earlyFrames
+        earlyFrames = []
+        for frame in early {
+            guard case .live = state else { break }
+            process(frame, hadProblems: false)
+        }
+    }
+
+    /// The login reply carrying `history`, split so that no frame's JSON exceeds `limit`:
+    /// the first frame is the reply itself, the rest are plain MESSAGES frames.
+    static func split(_ reply: Frame, history: [ChatMessage], limit: Int) -> [Frame] {
+        var base = ByteBuffer()
+        FrameCoding.writePayload(reply, into: &base)
+        var frames: [Frame] = []
+        var current = reply
+        var size = base.readableBytes
+        for message in history {
+            let added = FrameCoding.encodedSize(of: message) + 1
+            if size + added > limit, !(current.messages ?? []).isEmpty {
+                frames.append(current)
+                current = Frame(messages: [])
+                size = #"{"MESSAGES":[]}"#.utf8.count
+            }
+            current.messages!.append(message)
+            size += added
+        }
+        frames.append(current)
+        return frames
+    }
+}
