@@ -130,8 +130,12 @@ import Testing
 
     @Test func unregisteringFreesTheNameAndChangingThePasswordWorks() async throws {
         try await TestServer.with(configure: Self.configure) { server in
-            try await register("heidi", password: "first password", on: server)
             let watcher = try await server.login("watcher")
+            let first = try await server.login("heidi")
+            try await first.say("/Register first password", as: "heidi")
+            #expect(try await first.nextMessages().first?.content.hasPrefix("Registered heidi") == true)
+            await first.close()
+            _ = try await watcher.next { $0.usersLeft == ["heidi"] }
             let heidi = try await server.connect()
             var frame = Frame(username: "heidi")
             frame.extensions = [.init(key: "PASSWORD", value: .string("first password"))]
