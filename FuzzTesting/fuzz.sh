@@ -11,8 +11,13 @@ export PATH="/opt/swift/usr/bin:$PATH"
 seconds="${1:-60}"
 targets=(FrameDecoder FrameParser)
 
-swift build -c release --sanitize=fuzzer --sanitize=address
-bin="$(swift build -c release --sanitize=fuzzer --sanitize=address --show-bin-path)"
+# --sanitize=fuzzer instruments only this package's own targets for coverage; without
+# coverage of the protocol library libFuzzer mutates blind. Every Swift module gets
+# libFuzzer's counters this way (not "edge" alone: that means trace-pc-guard, which
+# today's libFuzzer refuses).
+flags=(-c release --sanitize=fuzzer --sanitize=address -Xswiftc -sanitize-coverage=bb,inline-8bit-counters,pc-table,trace-cmp)
+swift build "${flags[@]}"
+bin="$(swift build "${flags[@]}" --show-bin-path)"
 
 mkdir -p Findings
 for target in "${targets[@]}"; do
@@ -28,6 +33,10 @@ for target in "${targets[@]}"; do
         "$bin/Fuzz$target" "$work" -dict=json.dict -max_len=8192 -timeout=5 -rss_limit_mb=2048 \
             -max_total_time="$seconds" -print_final_stats=1 -artifact_prefix=Findings/"$target"- 2>&1 \
             | grep -E "^#|stat::|ERROR|SUMMARY|Done" | tail -n 12
+        if ls Findings/"$target"-* >/dev/null 2>&1; then
+            echo "== $target: findings in FuzzTesting/Findings" >&2
+            exit 1
+        fi
         rm -rf "$work"
     fi
 done

@@ -32,10 +32,9 @@ public struct RunReport: Sendable, Codable {
     public var serverCPUSeconds: Double?
     public var serverCPUSecondsPerMillionDeliveries: Double?
     public var serverRSSBytes: Int?
-    /// Clients that stopped reading (besides the measured ones), and how many of them the
-    /// server disconnected for it.
+    /// Clients that stopped reading, besides the measured ones. (Whether the server dropped
+    /// them cannot be seen from here: a client that does not read does not see the close.)
     public var stalledClients: Int?
-    public var stalledClientsDisconnected: Int?
 
     init(server: String, clients: Int, senders: Int, measurement: RunMeasurement) {
         self.server = server
@@ -66,7 +65,7 @@ public struct RunReport: Sendable, Codable {
             latencyMilliseconds.p50, latencyMilliseconds.p99, latencyMilliseconds.p999, latencyMilliseconds.max)
         if let cpu = serverCPUSecondsPerMillionDeliveries { text += String(format: ", %.2f CPU-s per million deliveries", cpu) }
         if let rss = serverRSSBytes { text += ", RSS \(rss / 1_048_576) MiB" }
-        if let stalledClients { text += ", stalled clients disconnected \(stalledClientsDisconnected ?? 0) of \(stalledClients)" }
+        if let stalledClients { text += ", \(stalledClients) stalled clients" }
         return text
     }
 }

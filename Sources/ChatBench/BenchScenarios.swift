@@ -93,10 +93,7 @@ public enum BenchScenarios {
                     senders: senders, rate: rate, seconds: seconds, contentLength: settings.contentLength,
                     floodRate: settings.floodRate, serverPID: pid, progress: settings.progress)
                 var report = RunReport(server: settings.serverName, clients: clients, senders: senders, measurement: measurement)
-                if settings.stalledClients > 0 {
-                    report.stalledClients = settings.stalledClients
-                    report.stalledClientsDisconnected = generator.disconnectedStalledClients
-                }
+                if settings.stalledClients > 0 { report.stalledClients = settings.stalledClients }
                 await generator.shutdown()
                 return report
             } catch {

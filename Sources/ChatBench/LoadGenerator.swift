@@ -73,11 +73,6 @@ public final class LoadGenerator: Sendable {
         }
     }
 
-    /// How many of the stalled clients the server has disconnected.
-    public var disconnectedStalledClients: Int {
-        bystanders.withLockedValue { $0.filter { $0.name.hasPrefix("stalled") && !$0.channel.isActive }.count }
-    }
-
     /// Connects a client that will send unmeasured broadcasts at `rate` during each run.
     public func addFlooder() async throws -> String {
         let (client, _) = try await connectOne(name: "flooder")
