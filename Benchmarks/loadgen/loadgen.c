@@ -69,7 +69,7 @@ static struct options {
     .rate = 1000, .seconds = 10, .warmup = 1, .content_length = 100,
     .ciphersuites = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256",
     .min_tls = 13, .threads = 1, .parallel = 128, .name_prefix = NULL, .drain_quiet = 2,
-    .login_timeout = 30,
+    .login_timeout = 120,
 };
 
 static void usage(FILE *to) {
@@ -93,6 +93,7 @@ static void usage(FILE *to) {
         "  --parallel N           connection attempts in flight per thread (default 128)\n"
         "  --name-prefix P        client names P0, P1, ... (default g<pid>n)\n"
         "  --drain-quiet S        after the run, stop waiting when nothing arrives for S s (default 2)\n"
+        "  --login-timeout S      give up on clients not logged in after S s (default 120)\n"
         "  --nice N               set this process's nice value before starting threads\n"
         "  --quiet                no progress on stderr (markers still)\n"
         "Prints a JSON summary on stdout. Exit status: 0 ran, 1 usage, 2 could not run.\n");
@@ -101,7 +102,7 @@ static void usage(FILE *to) {
 static void parse_options(int argc, char **argv) {
     enum { O_HOST = 256, O_PORT, O_PROTOCOL, O_CLIENTS, O_SENDERS, O_RATE, O_SECONDS, O_WARMUP,
            O_CONTENT, O_CA, O_INSECURE, O_PLAIN, O_CIPHERS, O_TLS12, O_THREADS, O_PARALLEL,
-           O_PREFIX, O_DRAIN, O_NICE, O_QUIET, O_HELP };
+           O_PREFIX, O_DRAIN, O_LOGIN_TIMEOUT, O_NICE, O_QUIET, O_HELP };
     static const struct option longs[] = {
         {"host", 1, 0, O_HOST}, {"port", 1, 0, O_PORT}, {"protocol", 1, 0, O_PROTOCOL},
         {"clients", 1, 0, O_CLIENTS}, {"senders", 1, 0, O_SENDERS}, {"rate", 1, 0, O_RATE},
@@ -109,7 +110,7 @@ static void parse_options(int argc, char **argv) {
         {"content-length", 1, 0, O_CONTENT}, {"ca", 1, 0, O_CA}, {"insecure", 0, 0, O_INSECURE},
         {"plaintext", 0, 0, O_PLAIN}, {"ciphersuites", 1, 0, O_CIPHERS}, {"tls12", 0, 0, O_TLS12},
         {"threads", 1, 0, O_THREADS}, {"parallel", 1, 0, O_PARALLEL}, {"name-prefix", 1, 0, O_PREFIX},
-        {"drain-quiet", 1, 0, O_DRAIN}, {"nice", 1, 0, O_NICE}, {"quiet", 0, 0, O_QUIET},
+        {"drain-quiet", 1, 0, O_DRAIN}, {"login-timeout", 1, 0, O_LOGIN_TIMEOUT}, {"nice", 1, 0, O_NICE}, {"quiet", 0, 0, O_QUIET},
         {"help", 0, 0, O_HELP}, {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
@@ -136,6 +137,7 @@ static void parse_options(int argc, char **argv) {
         case O_PARALLEL: opt.parallel = atoi(optarg); break;
         case O_PREFIX: opt.name_prefix = optarg; break;
         case O_DRAIN: opt.drain_quiet = atof(optarg); break;
+        case O_LOGIN_TIMEOUT: opt.login_timeout = atof(optarg); break;
         case O_NICE: opt.nice_set = true; opt.nice = atoi(optarg); break;
         case O_QUIET: opt.quiet = true; break;
         case 'h': case O_HELP: usage(stdout); exit(0);
@@ -191,7 +193,8 @@ static struct run {
 enum conn_state { ST_IDLE, ST_CONNECTING, ST_HANDSHAKE, ST_LOGIN, ST_READY, ST_DEAD };
 
 #define READ_BUFFER (64 * 1024)
-#define WRITE_BUFFER (256 * 1024)
+#define WRITE_BUFFER (256 * 1024)   /* a sender's; the others only log in and answer PINGs */
+#define SMALL_WRITE_BUFFER (8 * 1024)
 #define SENDER_HIGH_WATER (64 * 1024)   /* a sender with this much unsent stops making more */
 #define MAX_FRAME (16u << 20)
 #define MAX_IRC_LINE 65536
@@ -212,7 +215,7 @@ struct conn {
     uint8_t *rbuf;
     size_t rcap, rlen;
     uint8_t *wbuf;
-    size_t whead, wtail;
+    size_t wcap, whead, wtail;
     uint64_t next_seq;          /* sender: next message to make */
     uint64_t phase_offset_ns;   /* sender: senders are spread evenly over one interval */
     uint32_t *received;         /* [senders]: this run's messages received from each */
@@ -293,12 +296,12 @@ static bool conn_flush(struct conn *c) {
 
 /* Room for `need` more bytes at the end of the write buffer (moving unsent bytes to the front). */
 static uint8_t *conn_reserve(struct conn *c, size_t need) {
-    if (WRITE_BUFFER - c->wtail < need && c->whead > 0) {
+    if (c->wcap - c->wtail < need && c->whead > 0) {
         memmove(c->wbuf, c->wbuf + c->whead, c->wtail - c->whead);
         c->wtail -= c->whead;
         c->whead = 0;
     }
-    return WRITE_BUFFER - c->wtail >= need ? c->wbuf + c->wtail : NULL;
+    return c->wcap - c->wtail >= need ? c->wbuf + c->wtail : NULL;
 }
 
 static void conn_queue(struct conn *c, const void *bytes, size_t len) {
@@ -526,7 +529,10 @@ static void conn_fail(struct conn *c, const char *why) {
     if (c->state == ST_CONNECTING || c->state == ST_HANDSHAKE) atomic_fetch_add(&run.failed_connect, 1);
     else if (c->state == ST_LOGIN) atomic_fetch_add(&run.failed_login, 1);
     if (before_login && c->state != ST_IDLE) c->worker->in_flight--;
-    if (!opt.quiet || before_login) {
+    static _Atomic int reported;
+    int nth = atomic_fetch_add(&reported, 1);
+    if (nth == 10) fprintf(stderr, "loadgen: (further connection failures not shown)\n");
+    if (nth < 10) {
         unsigned long err = ERR_peek_last_error();
         char detail[200] = "";
         if (err) ERR_error_string_n(err, detail, sizeof detail);
@@ -727,7 +733,8 @@ static struct worker *make_workers(struct conn **all) {
         snprintf(c->name, sizeof c->name, "%s%d", prefix, i);
         c->rcap = READ_BUFFER;
         c->rbuf = malloc(READ_BUFFER);
-        c->wbuf = malloc(WRITE_BUFFER);
+        c->wcap = c->sender >= 0 ? WRITE_BUFFER : SMALL_WRITE_BUFFER;
+        c->wbuf = malloc(c->wcap);
         c->received = calloc((size_t)opt.senders, sizeof *c->received);
         c->last_seq = malloc((size_t)opt.senders * sizeof *c->last_seq);
         for (int s = 0; s < opt.senders; s++) c->last_seq[s] = -1;
