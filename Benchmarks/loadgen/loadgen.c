@@ -508,7 +508,8 @@ static void conn_read(struct conn *c) {
     for (;;) {
         if (c->rlen == c->rcap) { conn_fail(c, "read buffer full"); return; }
         bool wants_write;
-        ssize_t n = conn_io_read(c, c->rbuf + c->rlen, c->rcap - c->rlen, &wants_write);
+        size_t space = c->rcap - c->rlen;
+        ssize_t n = conn_io_read(c, c->rbuf + c->rlen, space, &wants_write);
         if (n < 0) { conn_fail(c, c->state == ST_READY ? "connection closed" : "closed before login"); return; }
         if (n == 0) {
             c->read_wants_write = wants_write;
@@ -517,6 +518,9 @@ static void conn_read(struct conn *c) {
         }
         c->rlen += (size_t)n;
         if (!process_input(c, now_ns())) return;
+        /* Nothing buffered: epoll (level-triggered) says when more comes, which saves the
+         * read(2) that would only return EAGAIN. */
+        if (c->ssl ? !SSL_has_pending(c->ssl) : (size_t)n < space) break;
     }
     if (c->wtail > c->whead) conn_flush(c);
 }
