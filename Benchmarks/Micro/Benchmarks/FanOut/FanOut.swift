@@ -1,0 +1,148 @@
+// Fan-out: what one broadcast costs once it is accepted, for 100 recipients (scenario a of
+// docs/PERFORMANCE.md), through the parts of the server's write path that are public.
+//
+// The hub's routing (Hub.deliverBroadcast, Presence, Outbox, TickBatch) is internal to the
+// ChatServer target, and ordo-one/benchmark builds in release mode, where `@testable import` is
+// not available. So this suite measures:
+//   - the per-message checks a session makes before the hub (public ChatProtocol API),
+//   - encode once + share the buffer with every recipient (Hub.submit, Outbox.drain),
+//   - the per-recipient gathering of SessionHandler.deliver, re-created here line for line
+//     (it must follow that function if it changes; see docs/MICROBENCHMARKS.md),
+//   - one write and flush per recipient through a NIO channel pipeline (EmbeddedChannel).
+import Benchmark
+import BenchmarkFixtures
+import ChatProtocol
+import NIOCore
+import NIOEmbedded
+
+let metrics: [BenchmarkMetric] = [
+    .wallClock, .cpuTotal, .throughput, .mallocCountTotal, .mallocFreeDelta, .memoryLeakedBytes,
+]
+
+/// Recipients of each broadcast: scenario a's 100 clients.
+let recipients = 100
+
+let benchmarks: @Sendable () -> Void = {
+    Benchmark.defaultConfiguration = .init(metrics: metrics, timeUnits: .nanoseconds, maxDuration: .seconds(2))
+
+    Benchmark("Session checks for one broadcast (SRC, DEST, command, literal)", configuration: .init(scalingFactor: .kilo)) { benchmark in
+        let message = Fixtures.broadcast()
+        let userKey = UsernameRules.key(message.source)
+        let serverKey = UsernameRules.key(UsernameRules().serverName)
+        check(route(message, userKey: userKey, serverKey: serverKey) == .broadcast)
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            blackHole(route(message, userKey: userKey, serverKey: serverKey))
+        }
+    }
+
+    Benchmark("Encode 1 broadcast, share it with \(recipients) recipients", configuration: .init(scalingFactor: .kilo)) { benchmark in
+        let message = Fixtures.broadcast()
+        var pending = [ByteBuffer?](repeating: nil, count: recipients)
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            let frame = FrameCoding.encode(Frame(messages: [message]))
+            for index in pending.indices { pending[index] = frame }
+            // The flush: each recipient's reference goes to its channel and is dropped there.
+            for index in pending.indices {
+                blackHole(pending[index]?.readableBytes)
+                pending[index] = nil
+            }
+        }
+    }
+
+    // Several broadcasts in one outbox drain: from the second frame on, each recipient copies
+    // them into a buffer of its own (one TLS record, one syscall per recipient).
+    for framesPerDrain in [1, 2, 8, 9, 16] {
+        Benchmark(
+            "Gather \(framesPerDrain) broadcast(s) per drain for \(recipients) recipients (SessionHandler.deliver)",
+            configuration: .init(scalingFactor: framesPerDrain <= 2 ? .kilo : .one)
+        ) { benchmark in
+            let frames = (0..<framesPerDrain).map { FrameCoding.encode(Frame(messages: [Fixtures.broadcast(sequence: $0)])) }
+            var sessions = [GatheringSession](repeating: GatheringSession(), count: recipients)
+            benchmark.startMeasurement()
+            for _ in benchmark.scaledIterations {
+                for frame in frames {
+                    for index in sessions.indices { sessions[index].deliver(frame) }
+                }
+                for index in sessions.indices { blackHole(sessions[index].flush()) }
+            }
+        }
+    }
+
+    Benchmark("Write and flush 1 broadcast into \(recipients) EmbeddedChannel pipelines", configuration: .init(scalingFactor: .one)) { benchmark in
+        let frame = Fixtures.messagesFrame
+        let channels = (0..<recipients).map { _ in EmbeddedChannel() }
+        do {
+            benchmark.startMeasurement()
+            for _ in benchmark.scaledIterations {
+                for channel in channels { try channel.writeOutbound(frame) }
+                // What the socket does: take the bytes, drop the reference.
+                for channel in channels { blackHole(try channel.readOutbound(as: ByteBuffer.self)) }
+            }
+            benchmark.stopMeasurement()
+            for channel in channels { _ = try channel.finish() }
+        } catch {
+            benchmark.error("EmbeddedChannel: \(error)")
+        }
+    }
+}
+
+// MARK: - Helpers
+
+func check(_ condition: Bool, _ line: UInt = #line) {
+    precondition(condition, "fixture check failed at line \(line)")
+}
+
+enum Route: Equatable {
+    case notYours, tooLong, command, toServer, broadcast, direct
+}
+
+/// The checks SessionHandler.handle(_:from:) makes on each message before Hub.submit, in its
+/// order: SRC is the user, CONTENT within the limit, DEST's key, a command, `//` unescaped.
+@inline(never)
+func route(_ message: ChatMessage, userKey: String, serverKey: String) -> Route {
+    guard UsernameRules.key(message.source) == userKey else { return .notYours }
+    guard message.content.utf8.count <= 65_536 else { return .tooLong }
+    let destinationKey = UsernameRules.key(message.destination)
+    let toServer = destinationKey == serverKey
+    let toEveryone = destinationKey == UsernameRules.key(ChatMessage.broadcastDestination)
+    if toEveryone || toServer, ChatCommand.parse(message.content) != nil { return .command }
+    if toServer { return .toServer }
+    let literal = ChatCommand.literalText(message.content)
+    blackHole(literal)
+    return toEveryone ? .broadcast : .direct
+}
+
+/// The live-session branch of SessionHandler.deliver and flushDeliveries, without the channel:
+/// the first frame of a drain is kept as the shared buffer; a second one moves both into a
+/// buffer of the session's own, sized four times the two.
+struct GatheringSession {
+    var pendingDeliveries: ByteBuffer?
+    var pendingDeliveriesShared = false
+    let allocator = ByteBufferAllocator()
+
+    mutating func deliver(_ frame: ByteBuffer) {
+        guard var gathered = pendingDeliveries else {
+            pendingDeliveries = frame
+            pendingDeliveriesShared = true
+            return
+        }
+        pendingDeliveries = nil
+        if pendingDeliveriesShared {
+            var own = allocator.buffer(capacity: 4 * (gathered.readableBytes + frame.readableBytes))
+            own.writeImmutableBuffer(gathered)
+            gathered = own
+            pendingDeliveriesShared = false
+        }
+        gathered.writeImmutableBuffer(frame)
+        pendingDeliveries = gathered
+    }
+
+    /// What writeAndFlush hands the channel: the bytes of this drain.
+    mutating func flush() -> Int {
+        guard let gathered = pendingDeliveries else { return 0 }
+        pendingDeliveries = nil
+        return gathered.readableBytes
+    }
+}

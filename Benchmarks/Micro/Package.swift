@@ -1,0 +1,59 @@
+// swift-tools-version:6.1
+// Micro-benchmarks of the protocol hot paths (docs/MICROBENCHMARKS.md). A package of its own so
+// that the main build and CI never compile ordo-one/benchmark or its malloc interposer.
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "ChatterboxMicroBenchmarks",
+    platforms: [.macOS(.v14)],
+    dependencies: [
+        // Named: a path dependency is otherwise known by its folder, which differs between clones.
+        .package(name: "Chatterbox", path: "../.."),
+        // The interposer trait only: the default traits also pull in a Swift runtime interposer
+        // (ARC counters on Linux with Swift 6.3), which is not needed for these metrics.
+        .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+    ],
+    targets: [
+        // Inputs shared by the suites: the same ~150-byte broadcast the load generator sends.
+        .target(
+            name: "BenchmarkFixtures",
+            dependencies: [
+                .product(name: "ChatProtocol", package: "Chatterbox"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "FrameCodingBenchmarks",
+            dependencies: [
+                "BenchmarkFixtures",
+                .product(name: "ChatProtocol", package: "Chatterbox"),
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            path: "Benchmarks/FrameCoding",
+            swiftSettings: strict,
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        .executableTarget(
+            name: "FanOutBenchmarks",
+            dependencies: [
+                "BenchmarkFixtures",
+                .product(name: "ChatProtocol", package: "Chatterbox"),
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            path: "Benchmarks/FanOut",
+            swiftSettings: strict,
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)
