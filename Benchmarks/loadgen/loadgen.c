@@ -94,7 +94,7 @@ static void usage(FILE *to) {
         "  --name-prefix P        client names P0, P1, ... (default g<pid>n)\n"
         "  --drain-quiet S        after the run, stop waiting when nothing arrives for S s (default 2)\n"
         "  --login-timeout S      give up on clients not logged in after S s (default 120)\n"
-        "  --nice N               set this process's nice value before starting threads\n"
+        "  --nice N               nice value (and a session of its own with that autogroup nice)\n"
         "  --quiet                no progress on stderr (markers still)\n"
         "Prints a JSON summary on stdout. Exit status: 0 ran, 1 usage, 2 could not run.\n");
 }
@@ -760,13 +760,29 @@ static void sleep_until(uint64_t deadline) {
     while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &t, NULL) == EINTR) {}
 }
 
+/* A nice value alone does not order processes of different sessions: with autogroups
+ * (sched_autogroup_enabled, the default of most distributions) each session shares one CPU
+ * weight, whatever its processes' nice values. So a session of our own, with the nice value
+ * on its autogroup as well. */
+static void set_priority(int nice) {
+    if (setpriority(PRIO_PROCESS, 0, nice) != 0) {
+        fprintf(stderr, "loadgen: --nice %d: %s\n", nice, strerror(errno));
+        exit(2);
+    }
+    if (access("/proc/self/autogroup", F_OK) != 0) return;
+    if (getsid(0) != getpid() && setsid() < 0) {
+        fprintf(stderr, "loadgen: --nice: cannot start a session of our own (%s); the autogroup keeps its weight\n", strerror(errno));
+        return;
+    }
+    FILE *autogroup = fopen("/proc/self/autogroup", "w");
+    if (!autogroup || fprintf(autogroup, "%d", nice) < 0 || fclose(autogroup) != 0)
+        fprintf(stderr, "loadgen: --nice: cannot set the autogroup's nice value (%s)\n", strerror(errno));
+}
+
 int main(int argc, char **argv) {
     parse_options(argc, argv);
     signal(SIGPIPE, SIG_IGN);
-    if (opt.nice_set && setpriority(PRIO_PROCESS, 0, opt.nice) != 0) {
-        fprintf(stderr, "loadgen: --nice %d: %s\n", opt.nice, strerror(errno));
-        return 2;
-    }
+    if (opt.nice_set) set_priority(opt.nice);
     resolve();
     setup_tls();
     run.sent = calloc((size_t)opt.senders, sizeof *run.sent);
