@@ -191,7 +191,7 @@ public final class ChatServer: Service, Sendable {
 
         let pipeline = channel.pipeline.syncOperations
         if let tls = configuration.tls {
-            try pipeline.addHandler(NIOSSLServerHandler(context: tls))
+            try pipeline.addHandler(tls.makeHandler())
             try pipeline.addHandler(HandshakeDeadline(timeout: limits.handshakeTimeout))
         }
         if let refusal {

@@ -1,6 +1,6 @@
 public import ChatProtocol
 public import NIOCore
-public import NIOSSL
+public import ChatTLS
 
 /// Everything the server's behaviour can be tuned by. Defaults are production values.
 public struct ServerConfiguration: Sendable {
@@ -10,7 +10,7 @@ public struct ServerConfiguration: Sendable {
     /// TCP port; 0 picks a free one (tests).
     public var port: Int
     /// TLS settings; `nil` serves plain TCP (`--plaintext`).
-    public var tls: NIOSSLContext?
+    public var tls: ServerTLSContext?
     /// Largest frame accepted from a client, in bytes of JSON.
     public var maximumFrameLength: Int
     /// Most recent messages replayed at login.
@@ -98,7 +98,7 @@ public struct ServerConfiguration: Sendable {
     public init(
         host: String = "",
         port: Int = 9000,
-        tls: NIOSSLContext? = nil,
+        tls: ServerTLSContext? = nil,
         maximumFrameLength: Int = FrameDecoder.defaultMaximumFrameLength,
         historyLimit: Int = 1000,
         maximumContentBytes: Int = 64 * 1024,

@@ -7,8 +7,17 @@ public enum TLSContexts {
     /// TLS 1.2 suites allowed (TLS 1.3's suites are all modern and always on).
     static let modernTLS12CipherSuites = "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!eNULL:!MD5:!SHA1"
 
-    /// A server context from a PEM certificate chain file and a PEM private key file.
-    public static func server(certificateChainPath: String, privateKeyPath: String) throws -> NIOSSLContext {
+    /// The server's TLS settings from a PEM certificate chain file and a PEM private key file.
+    public static func server(
+        certificateChainPath: String,
+        privateKeyPath: String,
+        engine: ServerTLSContext.Engine = .direct
+    ) throws -> ServerTLSContext {
+        try ServerTLSContext(certificateChainPath: certificateChainPath, privateKeyPath: privateKeyPath, engine: engine)
+    }
+
+    /// The same settings for swift-nio-ssl's server handler (``ServerTLSContext/Engine/nioSSL``).
+    static func nioSSLServer(certificateChainPath: String, privateKeyPath: String) throws -> NIOSSLContext {
         let chain = try NIOSSLCertificate.fromPEMFile(certificateChainPath)
         guard !chain.isEmpty else {
             throw CertificateFileError(path: certificateChainPath, reason: "contains no PEM certificate")

@@ -5,7 +5,7 @@ import ChatTLS
 import Foundation
 import Logging
 import NIOCore
-import NIOSSL
+
 import ServiceLifecycle
 
 struct ServerCommand: AsyncParsableCommand {
@@ -87,6 +87,9 @@ struct ServerCommand: AsyncParsableCommand {
 
     @Flag(help: "Switch off connection, message, frame and error limits (benchmarks only).")
     var noLimits = false
+
+    @Option(help: ArgumentHelp("Which TLS handler serves connections: direct (our own, default) or niossl (swift-nio-ssl's), for side-by-side benchmarks.", visibility: .hidden))
+    var tlsEngine: String = ServerTLSContext.Engine.direct.rawValue
 
     @Option(help: "Event loop threads (default: one per core).")
     var threads: Int?
@@ -175,15 +178,18 @@ struct ServerCommand: AsyncParsableCommand {
     }
 
     /// The TLS context: the given certificate, or the generated one; `nil` for --plaintext.
-    private func makeTLS() throws -> NIOSSLContext? {
+    private func makeTLS() throws -> ServerTLSContext? {
         if plaintext {
             Console.error("WARNING: --plaintext: messages and usernames cross the network UNENCRYPTED.")
             return nil
         }
         do {
+            guard let engine = ServerTLSContext.Engine(rawValue: tlsEngine) else {
+                throw ValidationError("--tls-engine: expected one of \(ServerTLSContext.Engine.allCases.map(\.rawValue).joined(separator: ", ")).")
+            }
             if let cert, let key {
                 warnIfReadableByOthers(key)
-                return try TLSContexts.server(certificateChainPath: cert, privateKeyPath: key)
+                return try TLSContexts.server(certificateChainPath: cert, privateKeyPath: key, engine: engine)
             }
             var names = LocalCertificateAuthority.defaultHostNames()
             if !host.isEmpty, !names.contains(host), host != "0.0.0.0", host != "::" { names.append(host) }
@@ -191,7 +197,8 @@ struct ServerCommand: AsyncParsableCommand {
             warnIfReadableByOthers(generated.server.privateKeyPath)
             let context = try TLSContexts.server(
                 certificateChainPath: generated.server.certificatePath,
-                privateKeyPath: generated.server.privateKeyPath
+                privateKeyPath: generated.server.privateKeyPath,
+                engine: engine
             )
             let caPath = URL(fileURLWithPath: generated.caCertificatePath).standardizedFileURL.path
             if generated.createdAuthority { Console.line("Created a certificate authority for this server: \(caPath)") }

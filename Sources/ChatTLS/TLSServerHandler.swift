@@ -1,0 +1,375 @@
+internal import CNIOBoringSSL
+public import NIOCore
+import NIOTLS
+
+/// Terminates TLS for one server connection, driving BoringSSL's `SSL` object directly.
+///
+/// Why not swift-nio-ssl's `NIOSSLServerHandler`: it holds a 32 KiB plaintext buffer, a
+/// ciphertext buffer that never shrinks and a queue of buffered writes for the whole life of
+/// every connection, and each write waits in that queue until a flush. A chat server keeps
+/// thousands of mostly idle connections and writes small frames to many of them at once, so
+/// here nothing is held between events: received ciphertext is read straight out of the
+/// channel's buffer, decrypted into a buffer sized to what arrived, and each write is
+/// encrypted at once into a buffer of its exact size and passed on with the caller's promise.
+/// An idle connection costs the `SSL` object (a few KB) and this handler.
+///
+/// Behaviour at the edges follows swift-nio-ssl's: writes before the handshake completes
+/// wait for it; `TLSUserEvent.handshakeCompleted` is fired when it does; closing sends
+/// close_notify and waits (at most `closeNotifyTimeout`) for the peer's, so that a peer
+/// still sending cannot turn the close into a reset that destroys the last frames sent to
+/// it; a protocol error is fired as ``TLSServerError`` and closes the connection.
+public final class TLSServerHandler: ChannelDuplexHandler {
+    public typealias InboundIn = ByteBuffer
+    public typealias InboundOut = ByteBuffer
+    public typealias OutboundIn = ByteBuffer
+    public typealias OutboundOut = ByteBuffer
+
+    private enum State {
+        case handshaking
+        case active
+        /// close_notify sent; waiting for the peer's, the end of the connection, or the timeout.
+        case closing(EventLoopPromise<Void>?, Scheduled<Void>?)
+        case closed
+    }
+
+    /// How long a closing connection waits for the peer's close_notify.
+    static let closeNotifyTimeout: TimeAmount = .seconds(1)
+    /// Largest plaintext buffer handed on in one read: below `LazyPageAllocator`'s 16 KiB, so
+    /// reads never map pages of their own.
+    private static let maximumReadChunk = 8 * 1024
+
+    private let tlsContext: ServerTLSContext
+    private var ssl: OpaquePointer?
+    private var state = State.handshaking
+    private var allocator = ByteBufferAllocator()
+    /// Received ciphertext BoringSSL has not consumed yet (normally empty between reads).
+    private var inbound: ByteBuffer?
+    /// Ciphertext BoringSSL produced that has not been passed down the pipeline yet.
+    private var outbound: ByteBuffer?
+    /// Size to allocate `outbound` with when BoringSSL starts writing.
+    private var outboundSizeHint = 0
+    /// Writes made before the handshake completed, sent when it does.
+    private var writesBeforeHandshake: [(ByteBuffer, EventLoopPromise<Void>?)] = []
+    private var flushBeforeHandshake = false
+
+    init(context: ServerTLSContext) {
+        self.tlsContext = context
+    }
+
+    deinit {
+        freeSSL()
+    }
+
+    // MARK: Lifecycle
+
+    public func handlerAdded(context: ChannelHandlerContext) {
+        allocator = context.channel.allocator
+        guard let ssl = SSL_new(tlsContext.context) else {
+            state = .closed
+            context.close(promise: nil)
+            return
+        }
+        guard let bio = RecordBIO.make(for: self) else {
+            SSL_free(ssl)
+            state = .closed
+            context.close(promise: nil)
+            return
+        }
+        // One BIO for both directions: SSL_set_bio takes the single reference BIO_new returned.
+        SSL_set_bio(ssl, bio, bio)
+        SSL_set_accept_state(ssl)
+        self.ssl = ssl
+    }
+
+    public func handlerRemoved(context: ChannelHandlerContext) {
+        failWritesBeforeHandshake(ChannelError.ioOnClosedChannel)
+        freeSSL()
+    }
+
+    private func freeSSL() {
+        guard let ssl else { return }
+        if let bio = SSL_get_rbio(ssl) { RecordBIO.detach(bio) }
+        SSL_free(ssl)
+        self.ssl = nil
+    }
+
+    public func channelInactive(context: ChannelHandlerContext) {
+        if case .closing(let promise, let timeout) = state {
+            timeout?.cancel()
+            promise?.succeed()
+        }
+        state = .closed
+        failWritesBeforeHandshake(ChannelError.ioOnClosedChannel)
+        inbound = nil
+        context.fireChannelInactive()
+    }
+
+    // MARK: Reading
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var received = unwrapInboundIn(data)
+        guard ssl != nil else { return }
+        if case .closed = state { return }
+        if inbound == nil {
+            inbound = received
+        } else {
+            inbound!.writeBuffer(&received)
+        }
+        if case .handshaking = state {
+            guard continueHandshake(context) else { return }
+        }
+        readApplicationData(context)
+        if inbound?.readableBytes == 0 { inbound = nil }
+    }
+
+    /// Returns true once the handshake is complete (and the caller may read data).
+    private func continueHandshake(_ context: ChannelHandlerContext) -> Bool {
+        guard let ssl else { return false }
+        outboundSizeHint = 4096
+        ERR_clear_error()
+        let result = SSL_do_handshake(ssl)
+        passOutboundDown(context, flush: true)
+        if result == 1 {
+            state = .active
+            context.fireUserInboundEventTriggered(TLSUserEvent.handshakeCompleted(negotiatedProtocol: nil))
+            sendWritesBeforeHandshake(context)
+            return true
+        }
+        let error = SSL_get_error(ssl, result)
+        if error != SSL_ERROR_WANT_READ {
+            fail(context, reason: ServerTLSContext.lastError(or: "handshake failed (\(error))"))
+        }
+        return false
+    }
+
+    private func readApplicationData(_ context: ChannelHandlerContext) {
+        guard let ssl else { return }
+        var plaintext: ByteBuffer? = nil
+        var peerClosed = false
+        var failure: String? = nil
+        ERR_clear_error()
+        reading: while true {
+            let waiting = (inbound?.readableBytes ?? 0) + Int(SSL_pending(ssl))
+            if plaintext == nil || plaintext!.writableBytes == 0 {
+                if let full = plaintext { forward(full, context) }
+                plaintext = allocator.buffer(capacity: min(max(waiting, 512), Self.maximumReadChunk))
+            }
+            var result: CInt = 0
+            plaintext!.writeWithUnsafeMutableBytes(minimumWritableBytes: 0) { space in
+                result = SSL_read(ssl, space.baseAddress, CInt(space.count))
+                return Int(max(0, result))
+            }
+            if result > 0 { continue }
+            let error = SSL_get_error(ssl, result)
+            switch error {
+            case SSL_ERROR_WANT_READ:
+                break reading
+            case SSL_ERROR_ZERO_RETURN:
+                peerClosed = true
+                break reading
+            default:
+                failure = ServerTLSContext.lastError(or: "cannot read a record (\(error))")
+                break reading
+            }
+        }
+        if let plaintext, plaintext.readableBytes > 0 { forward(plaintext, context) }
+        // Reading can make BoringSSL answer (a key update, an alert).
+        passOutboundDown(context, flush: true)
+        if let failure {
+            fail(context, reason: failure)
+        } else if peerClosed {
+            answerCloseNotify(context)
+        }
+    }
+
+    private func forward(_ plaintext: ByteBuffer, _ context: ChannelHandlerContext) {
+        // While closing, what the peer still says is of no use to anyone.
+        guard case .active = state else { return }
+        context.fireChannelRead(wrapInboundOut(plaintext))
+    }
+
+    // MARK: Writing
+
+    public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let plaintext = unwrapOutboundIn(data)
+        switch state {
+        case .handshaking:
+            writesBeforeHandshake.append((plaintext, promise))
+        case .active:
+            encryptAndPass(plaintext, promise: promise, context)
+        case .closing, .closed:
+            promise?.fail(ChannelError.ioOnClosedChannel)
+        }
+    }
+
+    public func flush(context: ChannelHandlerContext) {
+        switch state {
+        case .handshaking:
+            flushBeforeHandshake = true
+        case .active, .closing:
+            context.flush()
+        case .closed:
+            break
+        }
+    }
+
+    private func encryptAndPass(_ plaintext: ByteBuffer, promise: EventLoopPromise<Void>?, _ context: ChannelHandlerContext) {
+        guard let ssl else {
+            promise?.fail(ChannelError.ioOnClosedChannel)
+            return
+        }
+        let length = plaintext.readableBytes
+        guard length > 0 else {
+            // BoringSSL refuses empty writes; pass the empty buffer on so the promise completes in order.
+            context.write(wrapOutboundOut(plaintext), promise: promise)
+            return
+        }
+        // Each record adds at most 29 bytes (TLS 1.2 AES-GCM: header, explicit nonce, tag).
+        let records = (length + Int(SSL3_RT_MAX_PLAIN_LENGTH) - 1) / Int(SSL3_RT_MAX_PLAIN_LENGTH)
+        outboundSizeHint = length + records * 29
+        ERR_clear_error()
+        let written = plaintext.withUnsafeReadableBytes { bytes in
+            SSL_write(ssl, bytes.baseAddress, CInt(bytes.count))
+        }
+        guard written == CInt(length), let ciphertext = outbound else {
+            promise?.fail(TLSServerError.library(ServerTLSContext.lastError(or: "cannot encrypt a write")))
+            fail(context, reason: "cannot encrypt a write")
+            return
+        }
+        outbound = nil
+        context.write(wrapOutboundOut(ciphertext), promise: promise)
+    }
+
+    private func sendWritesBeforeHandshake(_ context: ChannelHandlerContext) {
+        let writes = writesBeforeHandshake
+        writesBeforeHandshake = []
+        for (plaintext, promise) in writes {
+            encryptAndPass(plaintext, promise: promise, context)
+        }
+        if flushBeforeHandshake || !writes.isEmpty {
+            flushBeforeHandshake = false
+            context.flush()
+        }
+    }
+
+    private func failWritesBeforeHandshake(_ error: any Error) {
+        let writes = writesBeforeHandshake
+        writesBeforeHandshake = []
+        for (_, promise) in writes { promise?.fail(error) }
+    }
+
+    /// Passes the ciphertext BoringSSL produced (handshake records, alerts) down the pipeline.
+    private func passOutboundDown(_ context: ChannelHandlerContext, flush: Bool) {
+        guard let ciphertext = outbound else { return }
+        outbound = nil
+        context.write(wrapOutboundOut(ciphertext), promise: nil)
+        if flush { context.flush() }
+    }
+
+    // MARK: Closing
+
+    public func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        guard mode == .all else {
+            context.close(mode: mode, promise: promise)
+            return
+        }
+        switch state {
+        case .handshaking:
+            state = .closed
+            failWritesBeforeHandshake(ChannelError.ioOnClosedChannel)
+            context.close(promise: promise)
+        case .active:
+            sendCloseNotify(context)
+            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            let timeout = context.eventLoop.scheduleTask(in: Self.closeNotifyTimeout) {
+                let (handler, context) = bound.value
+                handler.stopWaitingForCloseNotify(context)
+            }
+            state = .closing(promise, timeout)
+        case .closing(let pending, let timeout):
+            if let pending {
+                if let promise { pending.futureResult.cascade(to: promise) }
+            } else {
+                state = .closing(promise, timeout)
+            }
+        case .closed:
+            context.close(promise: promise)
+        }
+    }
+
+    private func stopWaitingForCloseNotify(_ context: ChannelHandlerContext) {
+        guard case .closing(let promise, _) = state else { return }
+        state = .closed
+        context.close(promise: promise)
+    }
+
+    /// The peer sent close_notify: answer it and close.
+    private func answerCloseNotify(_ context: ChannelHandlerContext) {
+        switch state {
+        case .active:
+            sendCloseNotify(context)
+            state = .closed
+            context.close(promise: nil)
+        case .closing(let promise, let timeout):
+            timeout?.cancel()
+            state = .closed
+            context.close(promise: promise)
+        case .handshaking, .closed:
+            break
+        }
+    }
+
+    private func sendCloseNotify(_ context: ChannelHandlerContext) {
+        guard let ssl else { return }
+        outboundSizeHint = 64
+        ERR_clear_error()
+        _ = SSL_shutdown(ssl)
+        ERR_clear_error()
+        passOutboundDown(context, flush: true)
+    }
+
+    private func fail(_ context: ChannelHandlerContext, reason: String) {
+        // BoringSSL has queued an alert for the peer when it could; send it before closing.
+        passOutboundDown(context, flush: true)
+        let promise: EventLoopPromise<Void>?
+        switch state {
+        case .closed:
+            return
+        case .closing(let pending, let timeout):
+            timeout?.cancel()
+            promise = pending
+        case .handshaking, .active:
+            promise = nil
+        }
+        state = .closed
+        failWritesBeforeHandshake(ChannelError.ioOnClosedChannel)
+        context.fireErrorCaught(TLSServerError.protocolViolation(reason))
+        context.close(promise: promise)
+    }
+
+    /// Bytes of buffers the handler holds right now (zero on an idle connection).
+    var heldBufferBytes: Int {
+        (inbound?.capacity ?? 0) + (outbound?.capacity ?? 0) + writesBeforeHandshake.reduce(0) { $0 + $1.0.capacity }
+    }
+
+    // MARK: BIO callbacks
+
+    func readCiphertext(into destination: UnsafeMutableRawBufferPointer) -> Int {
+        guard var source = inbound, source.readableBytes > 0 else { return 0 }
+        inbound = nil  // keeps `source` uniquely referenced while it is read
+        let count = min(destination.count, source.readableBytes)
+        source.readWithUnsafeReadableBytes { bytes in
+            destination.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes.prefix(count)))
+            return count
+        }
+        inbound = source
+        return count
+    }
+
+    func writeCiphertext(_ bytes: UnsafeRawBufferPointer) {
+        if outbound == nil {
+            outbound = allocator.buffer(capacity: max(outboundSizeHint, bytes.count))
+        }
+        outbound!.writeBytes(bytes)
+    }
+}
