@@ -18,6 +18,12 @@ let benchmarks: @Sendable () -> Void = {
     // Single frames take about a microsecond: 1,000 per sample keeps the timer's cost out.
     let perFrame = Benchmark.Configuration(scalingFactor: .kilo)
 
+    // What the harness itself counts per sample when nothing is measured: subtract it from the
+    // figures of the benchmarks that run one operation per sample (scaling factor 1).
+    Benchmark("Harness overhead (empty sample, scaling factor 1)") { benchmark in
+        for _ in benchmark.scaledIterations { blackHole(0) }
+    }
+
     // MARK: Decoding
 
     Benchmark("Split one MESSAGES frame (FrameDecoder only)", configuration: perFrame) { benchmark in
