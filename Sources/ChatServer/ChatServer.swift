@@ -162,6 +162,10 @@ public final class ChatServer: Service, Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelOption(.allocator, value: LazyPageAllocator.allocator)
+            // Each channel keeps its last receive buffer for the next read. NIO starts at
+            // 2 KiB; an idle chat connection has sent a ClientHello and a login, and a busy
+            // one doubles its buffer on every full read.
+            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 64 * 1024))
             .childChannelOption(.socketOption(.so_keepalive), value: 1)
             .childChannelOption(.writeBufferWaterMark, value: .init(low: limit / 2, high: limit))
             .childChannelInitializer { [self] channel in

@@ -112,6 +112,22 @@ public final class SQLiteChatStore: ChatStore {
                 ) WITHOUT ROWID;
                 """)
         }
+        // Indexing a message for search in the transaction that stores it cost four times the
+        // insert itself (FTS5 writes a new index segment per transaction, and the hub commits
+        // per event-loop tick). The index now trails the table: `SearchIndexer` adds what is
+        // new in batches, and a search first catches up, so results are the same.
+        migrator.registerMigration("v5-deferred-search-index") { db in
+            try db.execute(sql: """
+                DROP TRIGGER message_fts_insert;
+                DROP TRIGGER message_fts_delete;
+                CREATE TABLE search_index (indexed_through INTEGER NOT NULL);
+                INSERT INTO search_index VALUES ((SELECT COALESCE(MAX(seq), 0) FROM message));
+                CREATE TRIGGER message_fts_delete AFTER DELETE ON message
+                WHEN old.seq <= (SELECT indexed_through FROM search_index) BEGIN
+                    INSERT INTO message_fts(message_fts, rowid, content) VALUES ('delete', old.seq, old.content);
+                END;
+                """)
+        }
         return migrator
     }
 
@@ -247,6 +263,8 @@ public final class SQLiteChatStore: ChatStore {
             var arguments: [any DatabaseValueConvertible] = [match, request.before, request.throughSequence, broadcastKey, request.userKey]
             arguments += excluded as [any DatabaseValueConvertible]
             arguments += [request.userKey, broadcastKey, request.userKey, fetchLimit]
+            // Everything stored so far becomes searchable first (usually a few messages).
+            try pool.write { db in _ = try SearchIndexer.indexPending(db, limit: nil) }
             rows = try pool.read { db in
                 try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map(Self.storedMessage)
             }
@@ -288,6 +306,11 @@ public final class SQLiteChatStore: ChatStore {
             return prefix ? quoted + " *" : quoted
         }
         return terms.isEmpty ? nil : terms.joined(separator: " AND ")
+    }
+
+    /// The newest message sequence number in the search index (it trails what is stored).
+    public func searchIndexedThrough() throws -> Int64 {
+        try pool.read { db in try Int64.fetchOne(db, sql: "SELECT indexed_through FROM search_index") ?? 0 }
     }
 
     /// SQLite's own consistency check: `["ok"]` for a sound database, otherwise the problems.
@@ -336,12 +359,47 @@ final class Checkpointer: Sendable {
     }
 
     private func run() {
+        var round = 0
         while true {
             let done = stopRequested.wait(timeout: .now() + .milliseconds(200)) == .success
+            round += 1
+            if round % SearchIndexer.roundsBetweenBatches == 0 || done {
+                _ = try? queue.write { try SearchIndexer.indexPending($0, limit: SearchIndexer.batchLimit) }
+            }
             // The last checkpoint on the way out copies everything and empties the log file.
             _ = try? queue.writeWithoutTransaction { try $0.checkpoint(done ? .truncate : .passive) }
             if done { break }
         }
         finished.signal()
+    }
+}
+
+/// Adds stored messages to the full-text index after the fact, many per transaction.
+enum SearchIndexer {
+    /// The checkpointer indexes every fifth round (once a second).
+    static let roundsBetweenBatches = 5
+    /// Most messages indexed in one background transaction, which holds the write lock: a
+    /// commit on an event loop waits for it, so it stays short. Searches catch up on the rest.
+    static let batchLimit = 2000
+
+    /// Indexes up to `limit` messages not yet in the index (all of them for `nil`), oldest
+    /// first, inside the caller's write transaction. Returns how many.
+    static func indexPending(_ db: Database, limit: Int?) throws -> Int {
+        let indexedThrough = try Int64.fetchOne(db, sql: "SELECT indexed_through FROM search_index") ?? 0
+        let newest = try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM message") ?? 0
+        guard newest > indexedThrough else { return 0 }
+        let through: Int64
+        if let limit {
+            through = try Int64.fetchOne(db, sql: """
+                SELECT MAX(seq) FROM (SELECT seq FROM message WHERE seq > ? ORDER BY seq LIMIT ?)
+                """, arguments: [indexedThrough, limit]) ?? indexedThrough
+        } else {
+            through = newest
+        }
+        try db.execute(sql: """
+            INSERT INTO message_fts(rowid, content) SELECT seq, content FROM message WHERE seq > ? AND seq <= ? ORDER BY seq
+            """, arguments: [indexedThrough, through])
+        try db.execute(sql: "UPDATE search_index SET indexed_through = ?", arguments: [through])
+        return Int(through - indexedThrough)
     }
 }
