@@ -2,23 +2,39 @@
 # Runs the scenarios of docs/PERFORMANCE.md against Chatterbox, ngIRCd and InspIRCd, side by
 # side (the servers alternate within each round), and prints the medians.
 #
-#   Benchmarks/run-comparison.sh [ROUNDS] [RESULTS_DIR]
+#   Benchmarks/run-comparison.sh [--swift-generator] [--both-generators] [ROUNDS] [RESULTS_DIR]
 #
 # Needs: a release build (swift build -c release --product chatterbox), ngircd and inspircd
-# (apt-get install ngircd inspircd), root or CAP_SYS_NICE for --high-priority, 2+ CPUs.
-# Server on CPU 0, load generator on CPU 1 (on both for scenario c), the generator at nice -10, the server at nice -20 (ahead of the generator where they share a CPU).
+# (apt-get install ngircd inspircd), root or CAP_SYS_NICE for --high-priority, 2+ CPUs, and for
+# scenario c the C load generator (make -C Benchmarks/loadgen: gcc, make, libssl-dev).
+# Server on CPU 0, load generator on CPU 1, the generator at nice -10, the server at nice -20.
+# Scenario c uses the C generator (Benchmarks/loadgen), one core of which offers several times
+# what the Swift one can; --swift-generator falls back to the Swift generator on both CPUs
+# (below the server's priority), --both-generators runs c with each, for comparison.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+c_generators=(c)
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --swift-generator) c_generators=(swift); shift ;;
+        --both-generators) c_generators=(c swift); shift ;;
+        *) break ;;
+    esac
+done
 rounds="${1:-3}"
 results="${2:-/tmp/chatterbox-bench-results}"
 bench=.build/release/chatterbox
+if [[ " ${c_generators[*]} " == *" c "* ]] && [ -z "${SKIP_C:-}" ]; then
+    make -s -C Benchmarks/loadgen || { echo "cannot build Benchmarks/loadgen (apt-get install gcc make libssl-dev), or run with --swift-generator" >&2; exit 1; }
+fi
 mkdir -p "$results"
 servers=(chatterbox ngircd inspircd)
 
 run() { # name server args...  (PIN= to let the generator use both CPUs, below the server)
     local name="$1" server="$2"; shift 2
     echo "== $name $server" >&2
-    timeout 900 ${PIN-taskset -c 1} "$bench" bench --high-priority --server "$server" --server-cpu 0 \
+    # setsid: a session of its own, whose autogroup --high-priority raises (see bench --help)
+    setsid -w timeout 900 ${PIN-taskset -c 1} "$bench" bench --high-priority --server "$server" --server-cpu 0 \
         --json "$results/$name-$server.json" "$@" 2>&1 | grep -vE '^\s+t=' | tail -3 >&2 \
         || echo "   ($name $server failed)" >&2
 }
@@ -31,8 +47,20 @@ for round in $(seq 1 "$rounds"); do
     done
 done
 fi
+if [ -z "${SKIP_C:-}" ]; then
+for round in $(seq 1 "$rounds"); do
+    for server in "${servers[@]}"; do
+        for generator in "${c_generators[@]}"; do
+            if [ "$generator" = c ]; then
+                run "c-$round" "$server" --scenario c --seconds 3 --start-rate 4000 --generator c --generator-cpus 1
+            else  # the Swift generator needs both CPUs (two event loops) to come near the servers
+                PIN= run "cswift-$round" "$server" --scenario c --seconds 3 --start-rate 4000 --client-threads 2
+            fi
+        done
+    done
+done
+fi
 for server in "${servers[@]}"; do
-    PIN= run "c" "$server" --scenario c --seconds 3 --start-rate 4000 --client-threads 2
     run "d" "$server" --scenario d --idle-counts 1000
 done
 run "d10k" chatterbox --scenario d --idle-counts 10000

@@ -15,6 +15,13 @@ public struct LatencySummary: Sendable, Codable {
         p999 = milliseconds(histogram.valueAtPercentile(99.9))
         max = milliseconds(histogram.max)
     }
+
+    init(p50: Double, p99: Double, p999: Double, max: Double) {
+        self.p50 = p50
+        self.p99 = p99
+        self.p999 = p999
+        self.max = max
+    }
 }
 
 /// The machine-readable summary of one measured run.
@@ -35,6 +42,11 @@ public struct RunReport: Sendable, Codable {
     /// Clients that stopped reading, besides the measured ones. (Whether the server dropped
     /// them cannot be seen from here: a client that does not read does not see the close.)
     public var stalledClients: Int?
+    /// `c` when the C load generator (Benchmarks/loadgen) measured the run; absent for the Swift one.
+    public var generator: String?
+    /// CPU seconds the C load generator used during the measured window (its headroom:
+    /// near `seconds` per thread means it, not the server, may set the latency).
+    public var generatorCPUSeconds: Double?
 
     init(server: String, clients: Int, senders: Int, measurement: RunMeasurement) {
         self.server = server
@@ -57,6 +69,30 @@ public struct RunReport: Sendable, Codable {
         }
     }
 
+    init(server: String, external summary: ExternalRunSummary, serverBefore: ProcessStats?, serverAfter: ProcessStats?) {
+        self.server = server
+        clients = summary.clients
+        senders = summary.senders
+        offeredMessagesPerSecond = summary.offeredMessagesPerSecond
+        seconds = summary.seconds
+        messagesSent = summary.messagesSent
+        deliveries = summary.deliveries
+        deliveriesPerSecond = summary.deliveriesPerSecond
+        lost = summary.lost
+        let latency = summary.latencyMs
+        latencyMilliseconds = LatencySummary(p50: latency.p50, p99: latency.p99, p999: latency.p999, max: latency.max)
+        if let before = serverBefore, let after = serverAfter {
+            let cpu = after.cpuSeconds - before.cpuSeconds
+            serverCPUSeconds = cpu
+            if summary.deliveriesSinceWindowStart > 0 {
+                serverCPUSecondsPerMillionDeliveries = (cpu / Double(summary.deliveriesSinceWindowStart) * 1e6 * 100).rounded() / 100
+            }
+            serverRSSBytes = after.residentBytes
+        }
+        generator = "c"
+        generatorCPUSeconds = summary.generatorCpuSecondsInWindow
+    }
+
     /// One line for the screen.
     public var line: String {
         var text = String(
@@ -66,6 +102,7 @@ public struct RunReport: Sendable, Codable {
         if let cpu = serverCPUSecondsPerMillionDeliveries { text += String(format: ", %.2f CPU-s per million deliveries", cpu) }
         if let rss = serverRSSBytes { text += ", RSS \(rss / 1_048_576) MiB" }
         if let stalledClients { text += ", \(stalledClients) stalled clients" }
+        if let generatorCPUSeconds { text += String(format: ", C generator at %.0f%% CPU", 100 * generatorCPUSeconds / seconds) }
         return text
     }
 }

@@ -36,6 +36,8 @@ public struct BenchSettings: Sendable {
     public var stalledClients = 0
     /// Messages per second from one extra, unmeasured client during the run.
     public var floodRate = 0.0
+    /// The C load generator, one process per run; `nil` for the Swift generator in this process.
+    public var externalGenerator: ExternalGenerator?
     public var progress: @Sendable (String) -> Void = { _ in }
 
     public init(chatterboxExecutable: String, certificates: String) {
@@ -76,6 +78,12 @@ public enum BenchScenarios {
     /// N clients, S of them sending broadcasts at `rate` messages per second in all.
     public static func fanout(_ settings: BenchSettings, clients: Int, senders: Int, rate: Double, seconds: Double) async throws -> RunReport {
         try await withServer(settings) { target, pid in
+            if let external = settings.externalGenerator {
+                settings.progress("\(settings.serverName): C generator, \(clients) clients, \(senders) senders, \(Int(rate)) msg/s for \(seconds) s")
+                return try await external.run(
+                    target: target, clients: clients, senders: senders, rate: rate, seconds: seconds,
+                    contentLength: settings.contentLength, serverName: settings.serverName, serverPID: pid, progress: settings.progress)
+            }
             let generator = try LoadGenerator(target: target, threads: settings.clientThreads)
             do {
                 settings.progress("\(settings.serverName): connecting \(clients) clients")
@@ -110,44 +118,65 @@ public enum BenchScenarios {
         startRate: Double, probeSeconds: Double, steps: Int = 5
     ) async throws -> MaximumRateReport {
         try await withServer(settings) { target, pid in
+            if let external = settings.externalGenerator {
+                // A fresh generator process per probe: it connects its clients, runs, and exits.
+                return try await bisect(settings, clients: clients, p99Limit: p99Limit, startRate: startRate, steps: steps) { rate in
+                    try await external.run(
+                        target: target, clients: clients, senders: senders, rate: rate, seconds: probeSeconds,
+                        contentLength: settings.contentLength, serverName: settings.serverName, serverPID: pid,
+                        progress: { line in if !line.hasPrefix("  t=") { settings.progress(line) } })
+                }
+            }
             let generator = try LoadGenerator(target: target, threads: settings.clientThreads)
             do {
                 _ = try await generator.connect(count: clients)
-                var probes: [RunReport] = []
-                var best: RunReport?
-                var low = 0.0
-                var high: Double?
-                var rate = startRate
-                for _ in 0..<(steps + 12) {
+                let report = try await bisect(settings, clients: clients, p99Limit: p99Limit, startRate: startRate, steps: steps) { rate in
                     let measurement = try await generator.run(
                         senders: senders, rate: rate, seconds: probeSeconds, contentLength: settings.contentLength,
                         serverPID: pid)
-                    let report = RunReport(server: settings.serverName, clients: clients, senders: senders, measurement: measurement)
-                    probes.append(report)
-                    let held = report.lost == 0 && report.latencyMilliseconds.p99 <= p99Limit
-                    settings.progress((held ? "  held: " : "  failed: ") + report.line)
-                    if held {
-                        low = rate
-                        if best == nil || report.deliveriesPerSecond > best!.deliveriesPerSecond { best = report }
-                    } else {
-                        high = rate
-                    }
-                    if let high {
-                        if high / max(low, 1) < 1.06 || probes.count >= steps + 12 { break }
-                        rate = low > 0 ? (low + high) / 2 : high / 2
-                    } else {
-                        rate *= 2
-                    }
-                    // Let queues empty between probes.
-                    try await Task.sleep(for: .seconds(1))
+                    return RunReport(server: settings.serverName, clients: clients, senders: senders, measurement: measurement)
                 }
                 await generator.shutdown()
-                return MaximumRateReport(server: settings.serverName, clients: clients, p99LimitMilliseconds: p99Limit, best: best, probes: probes)
+                return report
             } catch {
                 await generator.shutdown()
                 throw error
             }
         }
+    }
+
+    /// Doubles the rate from `startRate` until a probe fails, then bisects between the last
+    /// pass and the failure.
+    private static func bisect(
+        _ settings: BenchSettings, clients: Int, p99Limit: Double, startRate: Double, steps: Int,
+        probe: (Double) async throws -> RunReport
+    ) async throws -> MaximumRateReport {
+        var probes: [RunReport] = []
+        var best: RunReport?
+        var low = 0.0
+        var high: Double?
+        var rate = startRate
+        for _ in 0..<(steps + 12) {
+            let report = try await probe(rate)
+            probes.append(report)
+            let held = report.lost == 0 && report.latencyMilliseconds.p99 <= p99Limit
+            settings.progress((held ? "  held: " : "  failed: ") + report.line)
+            if held {
+                low = rate
+                if best == nil || report.deliveriesPerSecond > best!.deliveriesPerSecond { best = report }
+            } else {
+                high = rate
+            }
+            if let high {
+                if high / max(low, 1) < 1.06 || probes.count >= steps + 12 { break }
+                rate = low > 0 ? (low + high) / 2 : high / 2
+            } else {
+                rate *= 2
+            }
+            // Let queues empty between probes.
+            try await Task.sleep(for: .seconds(1))
+        }
+        return MaximumRateReport(server: settings.serverName, clients: clients, p99LimitMilliseconds: p99Limit, best: best, probes: probes)
     }
 
     /// Server memory per idle, logged-in TLS connection, at each of `counts` connections.

@@ -19,11 +19,19 @@ struct BenchCommand: AsyncParsableCommand {
             With --server the benchmark starts that server itself on 127.0.0.1 (pinned with
             --server-cpu), with TLS and its throttles off; run the benchmark pinned to another
             core: taskset -c 1 chatterbox bench --server chatterbox --server-cpu 0 --scenario a
+
+            --generator c runs the C load generator (Benchmarks/loadgen) once per measured run,
+            pinned with --generator-cpus, for scenarios a, b, c and custom: one core of it offers
+            several times what the Swift generator can.
             """
     )
 
     enum Scenario: String, ExpressibleByArgument, CaseIterable {
         case a, b, c, d, e, custom
+    }
+
+    enum Generator: String, ExpressibleByArgument, CaseIterable {
+        case swift, c
     }
 
     @Option(help: "Scenario: \(Scenario.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -45,15 +53,24 @@ struct BenchCommand: AsyncParsableCommand {
     var serverCPU: Int?
 
     @Flag(help: ArgumentHelp(
-        "Run the load generator at nice -10 and a started server at nice -20 (needs root or CAP_SYS_NICE).",
-        discussion: "On a shared machine this keeps other work (compilers, other tests) from taking their CPUs. Not SCHED_FIFO: the kernel throttles real-time threads that use 95% of a CPU, which stalls a saturated load generator for 50 ms at a time."))
+        "Run the load generator at nice -10 and a started server at nice -20, each in a session (autogroup) of that nice value (needs root or CAP_SYS_NICE).",
+        discussion: "On a shared machine this keeps other work (compilers, other tests) from taking their CPUs. Where the kernel groups processes by session (autogroups), nice values count only within a session, so the bench also sets the nice value of its own session (run it under setsid to keep that to the bench) and starts the server and the C generator in sessions of their own. Not SCHED_FIFO: the kernel throttles real-time threads that use 95% of a CPU, which stalls a saturated load generator for 50 ms at a time."))
     var highPriority = false
 
     @Option(help: "Event loop threads of a started Chatterbox server.")
     var serverThreads: Int?
 
-    @Option(help: "Event loop threads of the load generator.")
+    @Option(help: "Event loop threads of the load generator (worker threads of the C one).")
     var clientThreads: Int = 1
+
+    @Option(help: "Load generator: swift (in this process) or c (Benchmarks/loadgen, a process per run).")
+    var generator: Generator = .swift
+
+    @Option(help: "The C load generator's executable (default: Benchmarks/loadgen/loadgen, built with make if needed).")
+    var loadgen: String?
+
+    @Option(help: "CPUs to pin the C load generator to (taskset -c LIST), e.g. 1 or 0,1.")
+    var generatorCPUs: String?
 
     @Flag(help: "Plain TCP instead of TLS.")
     var plaintext = false
@@ -111,6 +128,9 @@ struct BenchCommand: AsyncParsableCommand {
             guard setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, -10) == 0 else {
                 throw ValidationError("--high-priority: cannot raise the priority (\(String(cString: strerror(errno)))); run as root or with CAP_SYS_NICE")
             }
+            // With autogroups the session's weight counts between sessions, not the nice value:
+            // run the bench in a session of its own (setsid), as run-comparison.sh does.
+            LaunchedServer.setAutogroupNice(-10, pid: getpid())
             settings.serverNice = -20
         }
         settings.clientThreads = clientThreads
@@ -120,6 +140,17 @@ struct BenchCommand: AsyncParsableCommand {
         settings.floodRate = floodRate
         settings.serverArguments = serverArguments.map { $0.split(separator: " ").map(String.init) } ?? []
         settings.progress = { Console.error($0) }
+        if generator == .c {
+            guard [.a, .b, .c, .custom].contains(scenario) else {
+                throw ValidationError("--generator c runs scenarios a, b, c and custom; d and e need the Swift generator")
+            }
+            guard stalledClients == 0, floodRate == 0 else {
+                throw ValidationError("--stalled-clients and --flood-rate need the Swift generator")
+            }
+            let executable = try loadgen ?? ExternalGenerator.defaultExecutable(near: settings.chatterboxExecutable)
+            settings.externalGenerator = ExternalGenerator(
+                executable: executable, cpus: generatorCPUs, nice: highPriority ? -10 : nil, threads: clientThreads)
+        }
 
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
