@@ -16,11 +16,12 @@ let metrics: [BenchmarkMetric] = [
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(metrics: metrics, timeUnits: .nanoseconds, maxDuration: .seconds(2))
     // Single frames take about a microsecond: 1,000 per sample keeps the timer's cost out.
-    let perFrame = Benchmark.Configuration(scalingFactor: .kilo)
+    let perFrame = scaled(.kilo)
+    let perBatch = scaled(.one)
 
     // What the harness itself counts per sample when nothing is measured: subtract it from the
     // figures of the benchmarks that run one operation per sample (scaling factor 1).
-    Benchmark("Harness overhead (empty sample, scaling factor 1)") { benchmark in
+    Benchmark("Harness overhead (empty sample)", configuration: scaled(.one)) { benchmark in
         for _ in benchmark.scaledIterations { blackHole(0) }
     }
 
@@ -56,7 +57,7 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
-    Benchmark("Decode 100 MESSAGES frames from one buffer (14.9 KB)") { benchmark in
+    Benchmark("Decode 100 MESSAGES frames from one buffer (14.9 KB)", configuration: perBatch) { benchmark in
         let input = Fixtures.hundredFrames
         var decoder = FrameDecoder()
         var check = input
@@ -72,7 +73,7 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
-    Benchmark("Read path: 100 frames through ByteToMessageHandler(FrameDecoder) + decode") { benchmark in
+    Benchmark("Read path: 100 frames through ByteToMessageHandler(FrameDecoder) + decode", configuration: perBatch) { benchmark in
         let sink = DecodingSink()
         let channel = EmbeddedChannel(handlers: [ByteToMessageHandler(FrameDecoder()), sink])
         let input = Fixtures.hundredFrames
@@ -149,6 +150,13 @@ let benchmarks: @Sendable () -> Void = {
 }
 
 // MARK: - Helpers (outside the measured closures, so the closures read as what is measured)
+
+/// A configuration running `factor` operations per sample, with the factor in the benchmark's
+/// name (as a tag), so that exported results (summarize.py) can be turned into per-operation
+/// figures.
+func scaled(_ factor: BenchmarkScalingFactor) -> Benchmark.Configuration {
+    .init(tags: ["ops per sample": "\(factor.rawValue)"], scalingFactor: factor)
+}
 
 /// Stops the run with a message when an input does not decode as expected: a benchmark of an
 /// error path by mistake would be worse than none.
