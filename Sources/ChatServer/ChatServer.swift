@@ -160,7 +160,7 @@ public final class ChatServer: Service, Sendable {
         var bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: configuration.sendsImmediately ? 1 : 0)
             .childChannelOption(.allocator, value: LazyPageAllocator.allocator)
             // Each channel keeps its last receive buffer for the next read. NIO starts at
             // 2 KiB; an idle chat connection has sent a ClientHello and a login, and a busy

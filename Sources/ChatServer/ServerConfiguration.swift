@@ -31,6 +31,10 @@ public struct ServerConfiguration: Sendable {
     /// long as its previous flush took). An idle loop flushes at once; a busy one gathers more
     /// frames per syscall.
     public var flushPacing: TimeAmount = .microseconds(250)
+    /// Sends each write at once (`TCP_NODELAY`). Off, the kernel holds small writes back
+    /// while earlier ones are unacknowledged (Nagle): fewer, fuller segments for more latency.
+    /// Some IRC servers run that way; the switch exists to measure like against like.
+    public var sendsImmediately = true
     /// How long a name stays reserved for the address its user last used, after they leave:
     /// logins under it from any other address are refused meanwhile. Zero switches it off.
     public var nameReservation: TimeAmount = .minutes(5)

@@ -91,6 +91,9 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Which TLS handler serves connections: direct (our own, default) or niossl (swift-nio-ssl's), for side-by-side benchmarks.", visibility: .hidden))
     var tlsEngine: String = ServerTLSContext.Engine.direct.rawValue
 
+    @Flag(help: ArgumentHelp("Let the kernel delay small writes (Nagle's algorithm, no TCP_NODELAY), to compare with servers that do.", visibility: .hidden))
+    var nagle = false
+
     @Option(help: "Event loop threads (default: one per core).")
     var threads: Int?
 
@@ -128,6 +131,7 @@ struct ServerCommand: AsyncParsableCommand {
         configuration.outboundQueueLimit = maxQueuedBytes
         configuration.serverName = serverName
         configuration.limits = limits
+        configuration.sendsImmediately = !nagle
         configuration.nameReservation = .seconds(Int64(nameReservation))
         configuration.fileDirectory = noFiles ? nil : dataDirectory + "/files"
         configuration.maximumFileBytes = maxFileBytes
