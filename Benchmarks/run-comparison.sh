@@ -39,6 +39,8 @@ run() { # name server args...  (PIN= to let the generator use both CPUs, below t
         || echo "   ($name $server failed)" >&2
 }
 
+# SKIP_FANOUT=1 skips a and b, SKIP_C=1 skips c, ONLY_C=1 runs c alone.
+[ -n "${ONLY_C:-}" ] && SKIP_FANOUT=1
 if [ -z "${SKIP_FANOUT:-}" ]; then
 for round in $(seq 1 "$rounds"); do
     for server in "${servers[@]}"; do
@@ -60,10 +62,12 @@ for round in $(seq 1 "$rounds"); do
     done
 done
 fi
+if [ -z "${ONLY_C:-}" ]; then
 for server in "${servers[@]}"; do
     run "d" "$server" --scenario d --idle-counts 1000
 done
 run "d10k" chatterbox --scenario d --idle-counts 10000
 run "e" chatterbox --scenario e
+fi
 
 python3 Benchmarks/summarize.py "$results"

@@ -64,6 +64,7 @@ static struct options {
     bool nice_set;
     int nice;
     bool quiet;
+    bool stagger;
 } opt = {
     .host = "127.0.0.1", .port = NULL, .protocol = PROTO_CHATTERBOX, .clients = 100, .senders = 10,
     .rate = 1000, .seconds = 10, .warmup = 1, .content_length = 100,
@@ -94,7 +95,8 @@ static void usage(FILE *to) {
         "  --name-prefix P        client names P0, P1, ... (default g<pid>n)\n"
         "  --drain-quiet S        after the run, stop waiting when nothing arrives for S s (default 2)\n"
         "  --login-timeout S      give up on clients not logged in after S s (default 120)\n"
-        "  --nice N               nice value (and a session of its own with that autogroup nice)\n"
+        "  --nice N               nice value (a session leader sets its session's too: setsid loadgen ...)\n"
+        "  --stagger              spread the senders evenly over one interval (default: they send together)\n"
         "  --quiet                no progress on stderr (markers still)\n"
         "Prints a JSON summary on stdout. Exit status: 0 ran, 1 usage, 2 could not run.\n");
 }
@@ -102,7 +104,7 @@ static void usage(FILE *to) {
 static void parse_options(int argc, char **argv) {
     enum { O_HOST = 256, O_PORT, O_PROTOCOL, O_CLIENTS, O_SENDERS, O_RATE, O_SECONDS, O_WARMUP,
            O_CONTENT, O_CA, O_INSECURE, O_PLAIN, O_CIPHERS, O_TLS12, O_THREADS, O_PARALLEL,
-           O_PREFIX, O_DRAIN, O_LOGIN_TIMEOUT, O_NICE, O_QUIET, O_HELP };
+           O_PREFIX, O_DRAIN, O_LOGIN_TIMEOUT, O_NICE, O_QUIET, O_STAGGER, O_HELP };
     static const struct option longs[] = {
         {"host", 1, 0, O_HOST}, {"port", 1, 0, O_PORT}, {"protocol", 1, 0, O_PROTOCOL},
         {"clients", 1, 0, O_CLIENTS}, {"senders", 1, 0, O_SENDERS}, {"rate", 1, 0, O_RATE},
@@ -110,7 +112,7 @@ static void parse_options(int argc, char **argv) {
         {"content-length", 1, 0, O_CONTENT}, {"ca", 1, 0, O_CA}, {"insecure", 0, 0, O_INSECURE},
         {"plaintext", 0, 0, O_PLAIN}, {"ciphersuites", 1, 0, O_CIPHERS}, {"tls12", 0, 0, O_TLS12},
         {"threads", 1, 0, O_THREADS}, {"parallel", 1, 0, O_PARALLEL}, {"name-prefix", 1, 0, O_PREFIX},
-        {"drain-quiet", 1, 0, O_DRAIN}, {"login-timeout", 1, 0, O_LOGIN_TIMEOUT}, {"nice", 1, 0, O_NICE}, {"quiet", 0, 0, O_QUIET},
+        {"drain-quiet", 1, 0, O_DRAIN}, {"login-timeout", 1, 0, O_LOGIN_TIMEOUT}, {"nice", 1, 0, O_NICE}, {"quiet", 0, 0, O_QUIET}, {"stagger", 0, 0, O_STAGGER},
         {"help", 0, 0, O_HELP}, {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
@@ -140,6 +142,7 @@ static void parse_options(int argc, char **argv) {
         case O_LOGIN_TIMEOUT: opt.login_timeout = atof(optarg); break;
         case O_NICE: opt.nice_set = true; opt.nice = atoi(optarg); break;
         case O_QUIET: opt.quiet = true; break;
+        case O_STAGGER: opt.stagger = true; break;
         case 'h': case O_HELP: usage(stdout); exit(0);
         default: usage(stderr); exit(1);
         }
@@ -155,6 +158,13 @@ static void parse_options(int argc, char **argv) {
     else if (opt.threads < 1 || opt.threads > 64 || opt.threads > opt.clients) problem = "--threads must be 1...min(64, clients)";
     else if (opt.parallel < 1) problem = "--parallel must be positive";
     if (problem) { fprintf(stderr, "loadgen: %s\n", problem); usage(stderr); exit(1); }
+}
+
+/* Allocation at start only; running out of memory there ends the run. */
+static void *xcalloc(size_t count, size_t size) {
+    void *p = calloc(count, size);
+    if (!p) { fprintf(stderr, "loadgen: out of memory\n"); exit(2); }
+    return p;
 }
 
 /* ---------------------------------------------------------------- time */
@@ -217,7 +227,7 @@ struct conn {
     uint8_t *wbuf;
     size_t wcap, whead, wtail;
     uint64_t next_seq;          /* sender: next message to make */
-    uint64_t phase_offset_ns;   /* sender: senders are spread evenly over one interval */
+    uint64_t phase_offset_ns;   /* sender: its schedule's offset (--stagger) */
     uint32_t *received;         /* [senders]: this run's messages received from each */
     int64_t *last_seq;          /* [senders]: to count reordering and duplicates */
 };
@@ -718,17 +728,17 @@ static void resolve(void) {
 }
 
 static struct worker *make_workers(struct conn **all) {
-    struct worker *workers = calloc((size_t)opt.threads, sizeof *workers);
+    struct worker *workers = xcalloc((size_t)opt.threads, sizeof *workers);
     const char *prefix = opt.name_prefix;
     char generated[32];
     if (!prefix) { snprintf(generated, sizeof generated, "g%dn", (int)(getpid() % 100000)); prefix = generated; }
     for (int t = 0; t < opt.threads; t++) {
         workers[t].id = t;
         workers[t].epfd = epoll_create1(EPOLL_CLOEXEC);
-        workers[t].conns = calloc((size_t)opt.clients / (size_t)opt.threads + 1, sizeof(struct conn *));
+        workers[t].conns = xcalloc((size_t)opt.clients / (size_t)opt.threads + 1, sizeof(struct conn *));
     }
     for (int i = 0; i < opt.clients; i++) {
-        struct conn *c = calloc(1, sizeof *c);
+        struct conn *c = xcalloc(1, sizeof *c);
         struct worker *w = &workers[i % opt.threads];   /* senders spread over the workers too */
         c->fd = -1;
         c->index = i;
@@ -762,21 +772,19 @@ static void sleep_until(uint64_t deadline) {
 
 /* A nice value alone does not order processes of different sessions: with autogroups
  * (sched_autogroup_enabled, the default of most distributions) each session shares one CPU
- * weight, whatever its processes' nice values. So a session of our own, with the nice value
- * on its autogroup as well. */
+ * weight, whatever its processes' nice values. A session leader (`setsid loadgen ...`) sets
+ * its session's nice value too; under `chatterbox bench --high-priority` the bench has raised
+ * its session already. */
 static void set_priority(int nice) {
     if (setpriority(PRIO_PROCESS, 0, nice) != 0) {
         fprintf(stderr, "loadgen: --nice %d: %s\n", nice, strerror(errno));
         exit(2);
     }
-    if (access("/proc/self/autogroup", F_OK) != 0) return;
-    if (getsid(0) != getpid() && setsid() < 0) {
-        fprintf(stderr, "loadgen: --nice: cannot start a session of our own (%s); the autogroup keeps its weight\n", strerror(errno));
-        return;
-    }
+    if (getsid(0) != getpid() || access("/proc/self/autogroup", F_OK) != 0) return;
     FILE *autogroup = fopen("/proc/self/autogroup", "w");
-    if (!autogroup || fprintf(autogroup, "%d", nice) < 0 || fclose(autogroup) != 0)
-        fprintf(stderr, "loadgen: --nice: cannot set the autogroup's nice value (%s)\n", strerror(errno));
+    bool written = autogroup && fprintf(autogroup, "%d", nice) > 0;
+    if (autogroup && fclose(autogroup) != 0) written = false;
+    if (!written) fprintf(stderr, "loadgen: --nice: cannot set the session's nice value (%s)\n", strerror(errno));
 }
 
 int main(int argc, char **argv) {
@@ -785,8 +793,8 @@ int main(int argc, char **argv) {
     if (opt.nice_set) set_priority(opt.nice);
     resolve();
     setup_tls();
-    run.sent = calloc((size_t)opt.senders, sizeof *run.sent);
-    struct conn **all = calloc((size_t)opt.clients, sizeof *all);
+    run.sent = xcalloc((size_t)opt.senders, sizeof *run.sent);
+    struct conn **all = xcalloc((size_t)opt.clients, sizeof *all);
     struct worker *workers = make_workers(all);
 
     /* Connect and log in everyone. */
@@ -801,14 +809,18 @@ int main(int argc, char **argv) {
     }
     bool can_run = atomic_load(&run.logged_in) >= 2;
 
-    /* The schedule: senders are spread evenly over one interval. */
+    /* The schedule: every sender's message i is intended at start + i * interval, as in the
+     * Swift generator (the senders' messages arrive together); --stagger spreads the senders
+     * evenly over one interval instead (each message fanned out alone: more writes and
+     * wake-ups for the server and the generator at the same rate). */
     double per_sender_rate = opt.rate / opt.senders;
     run.interval_ns = 1e9 / per_sender_rate;
     run.start_ns = now_ns() + 50000000;
     run.window_ns = run.start_ns + (uint64_t)(opt.warmup * 1e9);
     run.end_ns = run.window_ns + (uint64_t)(opt.seconds * 1e9);
     run.per_sender_total = can_run ? (uint64_t)((double)(run.end_ns - run.start_ns) / run.interval_ns) : 0;
-    for (int s = 0; s < opt.senders; s++) all[s]->phase_offset_ns = (uint64_t)(run.interval_ns * s / opt.senders);
+    if (opt.stagger)
+        for (int s = 0; s < opt.senders; s++) all[s]->phase_offset_ns = (uint64_t)(run.interval_ns * s / opt.senders);
     atomic_store(&run.phase, PHASE_RUN);
     /* Once every worker has seen the run begin, no login can complete any more: the count is final. */
     while (atomic_load(&run.workers_running) < opt.threads) usleep(500);
@@ -860,7 +872,7 @@ int main(int argc, char **argv) {
     for (int t = 0; t < opt.threads; t++) pthread_join(workers[t].thread, NULL);
 
     /* Merge and report. */
-    struct histogram *latency = calloc(1, sizeof *latency);
+    struct histogram *latency = xcalloc(1, sizeof *latency);
     uint64_t deliveries = 0, since_window = 0, out_of_order = 0, duplicates = 0;
     for (int t = 0; t < opt.threads; t++) {
         hist_add(latency, &workers[t].latency);

@@ -59,6 +59,11 @@ public struct RunReport: Sendable, Codable {
         deliveriesPerSecond = (Double(measurement.latency.totalCount) / measurement.seconds).rounded()
         lost = measurement.lost
         latencyMilliseconds = LatencySummary(measurement.latency)
+        // Explicitly nil: left to their implicit initial value, stalledClients read as garbage
+        // in release builds (Swift 6.3.1; seen as "7440303175170666312 stalled clients").
+        stalledClients = nil
+        generator = nil
+        generatorCPUSeconds = nil
         if let before = measurement.serverBefore, let after = measurement.serverAfter {
             let cpu = after.cpuSeconds - before.cpuSeconds
             serverCPUSeconds = cpu
@@ -81,6 +86,7 @@ public struct RunReport: Sendable, Codable {
         lost = summary.lost
         let latency = summary.latencyMs
         latencyMilliseconds = LatencySummary(p50: latency.p50, p99: latency.p99, p999: latency.p999, max: latency.max)
+        stalledClients = nil
         if let before = serverBefore, let after = serverAfter {
             let cpu = after.cpuSeconds - before.cpuSeconds
             serverCPUSeconds = cpu

@@ -61,9 +61,7 @@ public final class LaunchedServer: Sendable {
             command = ["/usr/sbin/inspircd", "--nofork", "--config", config, "--runasroot"]
         }
         if let cpu { command = ["/usr/bin/taskset", "-c", String(cpu)] + command }
-        // A session of its own: with autogroups, nice values only order processes within a
-        // session; the session's weight is set below.
-        if let nice { command = ["/usr/bin/setsid", "/usr/bin/nice", "-n", String(nice)] + command }
+        if let nice { command = ["/usr/bin/nice", "-n", String(nice)] + command }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: command[0])
         process.arguments = Array(command.dropFirst())
@@ -77,12 +75,12 @@ public final class LaunchedServer: Sendable {
         try process.run()
         let server = LaunchedServer(kind: kind, port: port, process: process, directory: directory, caFile: certificates + "/ca.crt")
         try await server.waitUntilListening()
-        if let nice { setAutogroupNice(nice, pid: server.pid) }
         return server
     }
 
     /// Gives the autogroup (session) of `pid` the nice value `nice`, where the kernel has
-    /// autogroups: between sessions only that value counts, not the nice values of the processes.
+    /// autogroups: between sessions only that value counts, not the nice values of the processes
+    /// (those order the processes within the session).
     public static func setAutogroupNice(_ nice: Int, pid: Int32) {
         let path = "/proc/\(pid)/autogroup"
         guard FileManager.default.fileExists(atPath: path), let file = FileHandle(forWritingAtPath: path) else { return }

@@ -53,8 +53,8 @@ struct BenchCommand: AsyncParsableCommand {
     var serverCPU: Int?
 
     @Flag(help: ArgumentHelp(
-        "Run the load generator at nice -10 and a started server at nice -20, each in a session (autogroup) of that nice value (needs root or CAP_SYS_NICE).",
-        discussion: "On a shared machine this keeps other work (compilers, other tests) from taking their CPUs. Where the kernel groups processes by session (autogroups), nice values count only within a session, so the bench also sets the nice value of its own session (run it under setsid to keep that to the bench) and starts the server and the C generator in sessions of their own. Not SCHED_FIFO: the kernel throttles real-time threads that use 95% of a CPU, which stalls a saturated load generator for 50 ms at a time."))
+        "Run the load generator at nice -10 and a started server at nice -20, in a session (autogroup) at nice -20 (needs root or CAP_SYS_NICE).",
+        discussion: "On a shared machine this keeps other work (compilers, other tests) from taking their CPUs. Where the kernel groups processes by session (autogroups), nice values count only within a session, so the bench also gives its session (which the server and the C generator share) nice -20: run it under setsid to keep that to the bench. Not SCHED_FIFO: the kernel throttles real-time threads that use 95% of a CPU, which stalls a saturated load generator for 50 ms at a time."))
     var highPriority = false
 
     @Option(help: "Event loop threads of a started Chatterbox server.")
@@ -69,7 +69,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "The C load generator's executable (default: Benchmarks/loadgen/loadgen, built with make if needed).")
     var loadgen: String?
 
-    @Option(help: "CPUs to pin the C load generator to (taskset -c LIST), e.g. 1 or 0,1.")
+    @Option(name: .customLong("generator-cpus"), help: "CPUs to pin the C load generator to (taskset -c LIST), e.g. 1 or 0,1.")
     var generatorCPUs: String?
 
     @Flag(help: "Plain TCP instead of TLS.")
@@ -128,9 +128,11 @@ struct BenchCommand: AsyncParsableCommand {
             guard setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, -10) == 0 else {
                 throw ValidationError("--high-priority: cannot raise the priority (\(String(cString: strerror(errno)))); run as root or with CAP_SYS_NICE")
             }
-            // With autogroups the session's weight counts between sessions, not the nice value:
-            // run the bench in a session of its own (setsid), as run-comparison.sh does.
-            LaunchedServer.setAutogroupNice(-10, pid: getpid())
+            // With autogroups the session's weight counts between sessions, not the nice values
+            // (these order the server, generator and bench within it): raise the session, which
+            // the launched server and C generator share. Run the bench in a session of its own
+            // (setsid), as run-comparison.sh does, so that nothing else shares the raise.
+            LaunchedServer.setAutogroupNice(-20, pid: getpid())
             settings.serverNice = -20
         }
         settings.clientThreads = clientThreads
