@@ -79,13 +79,13 @@ struct ServerCommand: AsyncParsableCommand {
     @Flag(help: "Switch file transfer off.")
     var noFiles = false
 
-    @Option(help: "Seconds a connection has to log in.")
-    var loginTimeout: Int = 60
+    @Option(help: "Seconds a connection has to log in (default 60; 300 with --no-limits).")
+    var loginTimeout: Int?
 
-    @Option(help: "Seconds a TLS handshake may take.")
-    var handshakeTimeout: Int = 10
+    @Option(help: "Seconds a TLS handshake may take (default 10; 300 with --no-limits).")
+    var handshakeTimeout: Int?
 
-    @Flag(help: "Switch off connection, message, frame and error limits (benchmarks only).")
+    @Flag(help: "Switch off connection, message, frame and error limits and lengthen the timeouts (benchmarks only).")
     var noLimits = false
 
     @Option(help: ArgumentHelp("Which TLS handler serves connections: direct (our own, default) or niossl (swift-nio-ssl's), for side-by-side benchmarks.", visibility: .hidden))
@@ -109,7 +109,7 @@ struct ServerCommand: AsyncParsableCommand {
         }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("Unknown log level \(logLevel).") }
         guard maxConnectionsPerAddress >= 0, maxConnections >= 0, messageRate >= 0, messageBurst >= 1,
-              loginTimeout >= 1, handshakeTimeout >= 1, nameReservation >= 0, maxFileBytes >= 0, fileQuotaBytes >= 0 else {
+              (loginTimeout ?? 1) >= 1, (handshakeTimeout ?? 1) >= 1, nameReservation >= 0, maxFileBytes >= 0, fileQuotaBytes >= 0 else {
             throw ValidationError("Limits must be positive (0 means unlimited where allowed).")
         }
     }
@@ -176,8 +176,11 @@ struct ServerCommand: AsyncParsableCommand {
             limits.messagesPerSecond = messageRate
             limits.messageBurst = messageBurst
         }
-        limits.loginTimeout = .seconds(Int64(loginTimeout))
-        limits.handshakeTimeout = .seconds(Int64(handshakeTimeout))
+        // A benchmark's storm of a thousand handshakes on one core may take longer than a
+        // real client ever should: --no-limits waits minutes unless told otherwise.
+        let patience = noLimits ? 300 : nil
+        limits.loginTimeout = .seconds(Int64(loginTimeout ?? patience ?? 60))
+        limits.handshakeTimeout = .seconds(Int64(handshakeTimeout ?? patience ?? 10))
         return limits
     }
 
