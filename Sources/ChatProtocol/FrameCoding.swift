@@ -60,7 +60,12 @@ public enum FrameCoding {
 
     /// Encodes a complete frame (length prefix and JSON) into a new buffer.
     public static func encode(_ frame: Frame, allocator: ByteBufferAllocator = ByteBufferAllocator()) -> ByteBuffer {
-        var buffer = allocator.buffer(capacity: 64)
+        // Room for what is known up front, so a message frame is not reallocated mid-write.
+        var capacity = 64
+        for message in frame.messages ?? [] {
+            capacity += message.content.utf8.count + message.source.utf8.count + message.destination.utf8.count + 40
+        }
+        var buffer = allocator.buffer(capacity: capacity)
         write(frame, into: &buffer)
         return buffer
     }

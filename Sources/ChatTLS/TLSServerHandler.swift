@@ -227,7 +227,8 @@ public final class TLSServerHandler: ChannelDuplexHandler {
         // Each record adds at most 29 bytes (TLS 1.2 AES-GCM: header, explicit nonce, tag).
         let records = (length + Int(SSL3_RT_MAX_PLAIN_LENGTH) - 1) / Int(SSL3_RT_MAX_PLAIN_LENGTH)
         outboundSizeHint = length + records * 29
-        ERR_clear_error()
+        // No ERR_clear_error here (a thread-local lookup per write): nothing below asks
+        // SSL_get_error, and a failure's message drains the queue.
         let written = plaintext.withUnsafeReadableBytes { bytes in
             SSL_write(ssl, bytes.baseAddress, CInt(bytes.count))
         }
