@@ -39,9 +39,7 @@ final class SessionHandler: ChannelInboundHandler {
     /// Frames the client sent while its login was completing, handled once it is live.
     var earlyFrames: [Frame] = []
     /// Frames delivered since the last flush, gathered for one write.
-    var pendingDeliveries: ByteBuffer?
-    /// Whether `pendingDeliveries` is still a frame shared with other recipients.
-    var pendingDeliveriesShared = false
+    var pendingDeliveries = DeliveryGathering()
     var closing = false
     var logger: Logger
     /// Messages the user may send (rate limit).
@@ -322,31 +320,13 @@ final class SessionHandler: ChannelInboundHandler {
 
     // MARK: - Output
 
-    /// Writes a frame the hub delivered; true when this session now needs a flush.
-    ///
-    /// Frames delivered in one outbox drain are gathered into one buffer, written once: one TLS
-    /// record and one syscall for all of them instead of one each. A single frame is passed on
-    /// as is, still shared with every other recipient.
+    /// Writes a frame the hub delivered; true when this session now needs a flush
+    /// (``flushDeliveries()`` at the end of the drain, see ``DeliveryGathering``).
     func deliver(_ delivered: ByteBuffer) -> Bool {
         let frame = compressing ? connection.outbox.compressionCache.compress(delivered) : delivered
         switch state {
         case .live:
-            guard var gathered = pendingDeliveries else {
-                pendingDeliveries = frame
-                pendingDeliveriesShared = true
-                return true
-            }
-            pendingDeliveries = nil  // keeps `gathered` uniquely referenced, so appends do not copy it again
-            if pendingDeliveriesShared {
-                // Second frame: move off the shared broadcast buffer into one of our own.
-                var own = context?.channel.allocator.buffer(capacity: 4 * (gathered.readableBytes + frame.readableBytes)) ?? ByteBuffer()
-                own.writeImmutableBuffer(gathered)
-                gathered = own
-                pendingDeliveriesShared = false
-            }
-            gathered.writeImmutableBuffer(frame)
-            pendingDeliveries = gathered
-            return false
+            return pendingDeliveries.add(frame, allocator: context?.channel.allocator ?? ByteBufferAllocator())
         case .loggingIn:
             heldBack.append(frame)
             heldBackBytes += frame.readableBytes
@@ -360,8 +340,7 @@ final class SessionHandler: ChannelInboundHandler {
     }
 
     func flushDeliveries() {
-        guard let gathered = pendingDeliveries else { return }
-        pendingDeliveries = nil
+        guard let gathered = pendingDeliveries.take() else { return }
         context?.writeAndFlush(wrapOutboundOut(gathered), promise: nil)
     }
 
