@@ -46,6 +46,8 @@ let package = Package(
             dependencies: [
                 "BenchmarkFixtures",
                 .product(name: "ChatProtocol", package: "Chatterbox"),
+                // For DeliveryGathering (SPI "Benchmarks"), the session's per-drain gathering.
+                .product(name: "ChatServer", package: "Chatterbox"),
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

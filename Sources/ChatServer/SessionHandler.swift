@@ -326,7 +326,9 @@ final class SessionHandler: ChannelInboundHandler {
         let frame = compressing ? connection.outbox.compressionCache.compress(delivered) : delivered
         switch state {
         case .live:
-            return pendingDeliveries.add(frame, allocator: context?.channel.allocator ?? ByteBufferAllocator())
+            // Plain malloc: the buffer lives for one drain (the channel's allocator would map
+            // large ones with mmap, per drain and recipient at high rates).
+            return pendingDeliveries.add(frame, allocator: ByteBufferAllocator())
         case .loggingIn:
             heldBack.append(frame)
             heldBackBytes += frame.readableBytes

@@ -41,7 +41,10 @@ public final class TLSServerHandler: ChannelDuplexHandler {
     private let tlsContext: ServerTLSContext
     private var ssl: OpaquePointer?
     private var state = State.handshaking
-    private var allocator = ByteBufferAllocator()
+    /// Plain malloc, not the channel's allocator: every buffer here lives only until the
+    /// write or read completes, and the channel's (LazyPageAllocator) maps large blocks with
+    /// mmap, a pair of syscalls and page faults per write at high rates.
+    private let allocator = ByteBufferAllocator()
     /// Received ciphertext BoringSSL has not consumed yet (normally empty between reads).
     private var inbound: ByteBuffer?
     /// Ciphertext BoringSSL produced that has not been passed down the pipeline yet.
@@ -63,7 +66,6 @@ public final class TLSServerHandler: ChannelDuplexHandler {
     // MARK: Lifecycle
 
     public func handlerAdded(context: ChannelHandlerContext) {
-        allocator = context.channel.allocator
         guard let ssl = SSL_new(tlsContext.context) else {
             state = .closed
             context.close(promise: nil)
@@ -151,7 +153,11 @@ public final class TLSServerHandler: ChannelDuplexHandler {
         reading: while true {
             let waiting = (inbound?.readableBytes ?? 0) + Int(SSL_pending(ssl))
             if plaintext == nil || plaintext!.writableBytes == 0 {
-                if let full = plaintext { forward(full, context) }
+                if let full = plaintext {
+                    forward(full, context)
+                    // What the data led to may have ended the connection meanwhile.
+                    if case .closed = state { return }
+                }
                 plaintext = allocator.buffer(capacity: min(max(waiting, 512), Self.maximumReadChunk))
             }
             var result: CInt = 0

@@ -6,13 +6,14 @@
 // not available. So this suite measures:
 //   - the per-message checks a session makes before the hub (public ChatProtocol API),
 //   - encode once + share the buffer with every recipient (Hub.submit, Outbox.drain),
-//   - the per-recipient gathering of SessionHandler.deliver, re-created here line for line
-//     (it must follow that function if it changes; see docs/MICROBENCHMARKS.md),
+//   - the per-recipient gathering of SessionHandler.deliver (DeliveryGathering, the server's
+//     own code, through its "Benchmarks" SPI),
 //   - one write and flush per recipient through a NIO channel pipeline (EmbeddedChannel, with a
 //     handler standing for the socket).
 import Benchmark
 import BenchmarkFixtures
 import ChatProtocol
+@_spi(Benchmarks) import ChatServer
 import NIOCore
 import NIOEmbedded
 
@@ -67,13 +68,14 @@ let benchmarks: @Sendable () -> Void = {
             configuration: scaled(framesPerDrain <= 2 ? .kilo : .one)
         ) { benchmark in
             let frames = (0..<framesPerDrain).map { FrameCoding.encode(Frame(messages: [Fixtures.broadcast(sequence: $0)])) }
-            var sessions = [GatheringSession](repeating: GatheringSession(), count: recipients)
+            var sessions = [DeliveryGathering](repeating: DeliveryGathering(), count: recipients)
+            let allocator = ByteBufferAllocator()
             benchmark.startMeasurement()
             for _ in benchmark.scaledIterations {
                 for frame in frames {
-                    for index in sessions.indices { sessions[index].deliver(frame) }
+                    for index in sessions.indices { blackHole(sessions[index].add(frame, allocator: allocator)) }
                 }
-                for index in sessions.indices { blackHole(sessions[index].flush()) }
+                for index in sessions.indices { blackHole(sessions[index].take()?.readableBytes) }
             }
         }
     }
@@ -141,37 +143,4 @@ func route(_ message: ChatMessage, userKey: String, serverKey: String) -> Route 
     let literal = ChatCommand.literalText(message.content)
     blackHole(literal)
     return toEveryone ? .broadcast : .direct
-}
-
-/// The live-session branch of SessionHandler.deliver and flushDeliveries, without the channel:
-/// the first frame of a drain is kept as the shared buffer; a second one moves both into a
-/// buffer of the session's own, sized four times the two.
-struct GatheringSession {
-    var pendingDeliveries: ByteBuffer?
-    var pendingDeliveriesShared = false
-    let allocator = ByteBufferAllocator()
-
-    mutating func deliver(_ frame: ByteBuffer) {
-        guard var gathered = pendingDeliveries else {
-            pendingDeliveries = frame
-            pendingDeliveriesShared = true
-            return
-        }
-        pendingDeliveries = nil
-        if pendingDeliveriesShared {
-            var own = allocator.buffer(capacity: 4 * (gathered.readableBytes + frame.readableBytes))
-            own.writeImmutableBuffer(gathered)
-            gathered = own
-            pendingDeliveriesShared = false
-        }
-        gathered.writeImmutableBuffer(frame)
-        pendingDeliveries = gathered
-    }
-
-    /// What writeAndFlush hands the channel: the bytes of this drain.
-    mutating func flush() -> Int {
-        guard let gathered = pendingDeliveries else { return 0 }
-        pendingDeliveries = nil
-        return gathered.readableBytes
-    }
 }
