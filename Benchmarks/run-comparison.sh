@@ -8,8 +8,8 @@
 # (apt-get install ngircd inspircd), root or CAP_SYS_NICE for --high-priority, 2+ CPUs, and for
 # scenario c the C load generator (make -C Benchmarks/loadgen: gcc, make, libssl-dev).
 # Server on CPU 0, load generator on CPU 1, the generator at nice -10, the server at nice -20.
-# Scenario c uses the C generator (Benchmarks/loadgen), one core of which offers several times
-# what the Swift one can; --swift-generator falls back to the Swift generator on both CPUs
+# Scenarios a, b and c use the C generator (Benchmarks/loadgen), one core of which offers several
+# times what the Swift one can; --swift-generator falls back to the Swift generator on both CPUs
 # (below the server's priority), --both-generators runs c with each, for comparison.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +27,8 @@ bench=.build/release/chatterbox
 if [[ " ${c_generators[*]} " == *" c "* ]] && [ -z "${SKIP_C:-}" ]; then
     make -s -C Benchmarks/loadgen || { echo "cannot build Benchmarks/loadgen (apt-get install gcc make libssl-dev), or run with --swift-generator" >&2; exit 1; }
 fi
+fanout_generator=(--generator c --generator-cpus 1)
+[ "${c_generators[*]}" = swift ] && fanout_generator=()
 mkdir -p "$results"
 servers=(chatterbox ngircd inspircd)
 
@@ -44,8 +46,10 @@ run() { # name server args...  (PIN= to let the generator use both CPUs, below t
 if [ -z "${SKIP_FANOUT:-}" ]; then
 for round in $(seq 1 "$rounds"); do
     for server in "${servers[@]}"; do
-        run "a-$round" "$server" --scenario a --seconds 10
-        run "b-$round" "$server" --scenario b --seconds 10
+        # The C generator here too unless --swift-generator: the Swift one's own delay (about
+        # 5 ms to read 100 deliveries per message) would set every server's latency.
+        run "a-$round" "$server" --scenario a --seconds 10 "${fanout_generator[@]}"
+        run "b-$round" "$server" --scenario b --seconds 10 "${fanout_generator[@]}"
     done
 done
 fi
