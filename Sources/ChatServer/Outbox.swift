@@ -37,19 +37,24 @@ final class Outbox: Sendable {
     let compressionCache: CompressionCache
     private let queue = NIOLockedValueBox(Queue())
 
-    init(eventLoop: any EventLoop, index: Int, pacing: TimeAmount) {
+    /// How long the first frame after a quiet spell waits for others to join it.
+    private let gatherWindow: TimeAmount
+
+    init(eventLoop: any EventLoop, index: Int, pacing: TimeAmount, gatherWindow: TimeAmount = .zero) {
         self.compressionCache = CompressionCache(eventLoop: eventLoop)
         self.eventLoop = eventLoop
         self.index = index
         self.pacing = pacing
+        self.gatherWindow = gatherWindow
     }
 
     func enqueue(_ frame: ByteBuffer, to recipients: Recipients) {
+        let gatherUntil = gatherWindow > .zero ? NIODeadline.now() + gatherWindow : .distantPast
         let drainAt: NIODeadline? = queue.withLockedValue { queue in
             queue.deliveries.append(Delivery(frame: frame, recipients: recipients))
             guard !queue.drainScheduled else { return nil }
             queue.drainScheduled = true
-            return queue.lastDrain + max(pacing, queue.lastDrainDuration)
+            return max(queue.lastDrain + max(pacing, queue.lastDrainDuration), gatherUntil)
         }
         guard let drainAt else { return }
         if drainAt <= .now() {

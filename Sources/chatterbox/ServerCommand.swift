@@ -94,6 +94,9 @@ struct ServerCommand: AsyncParsableCommand {
     @Flag(help: ArgumentHelp("Let the kernel delay small writes (Nagle's algorithm, no TCP_NODELAY), to compare with servers that do.", visibility: .hidden))
     var nagle = false
 
+    @Option(help: ArgumentHelp("Microseconds the first delivery after a quiet spell waits for others to share its writes.", visibility: .hidden))
+    var gatherWindowMicroseconds: Int64?
+
     @Option(help: "Event loop threads (default: one per core).")
     var threads: Int?
 
@@ -132,6 +135,7 @@ struct ServerCommand: AsyncParsableCommand {
         configuration.serverName = serverName
         configuration.limits = limits
         configuration.sendsImmediately = !nagle
+        if let gatherWindowMicroseconds { configuration.gatherWindow = .microseconds(max(0, gatherWindowMicroseconds)) }
         configuration.nameReservation = .seconds(Int64(nameReservation))
         configuration.fileDirectory = noFiles ? nil : dataDirectory + "/files"
         configuration.maximumFileBytes = maxFileBytes
