@@ -77,11 +77,16 @@ public struct JSONParser {
         }
     }
 
+    /// Members up to which duplicate keys are found by a scan rather than a set.
+    private static let smallObject = 8
+
     private mutating func parseObject() throws(JSONParseError) -> JSONValue {
         try enterContainer()
         index += 1  // {
         var members: [JSONObject.Member] = []
-        var keys = Set<String>()
+        // Duplicate keys are refused. Protocol objects have a handful of members, which a scan
+        // checks without allocating; past `smallObject` members a set keeps it linear.
+        var keys: Set<String>? = nil
         skipWhitespace()
         if peek() == UInt8(ascii: "}") {
             index += 1
@@ -93,7 +98,14 @@ public struct JSONParser {
             guard peek() == UInt8(ascii: "\"") else { throw error("expected a string key") }
             let keyOffset = index
             let key = try parseString()
-            guard keys.insert(key).inserted else {
+            let duplicate: Bool
+            if members.count < Self.smallObject {
+                duplicate = members.contains { $0.key == key }
+            } else {
+                if keys == nil { keys = Set(members.lazy.map(\.key)) }
+                duplicate = !keys!.insert(key).inserted
+            }
+            guard !duplicate else {
                 throw JSONParseError(reason: "duplicate key \"\(key)\"", offset: keyOffset)
             }
             skipWhitespace()
@@ -125,6 +137,8 @@ public struct JSONParser {
             depth -= 1
             return .array(elements)
         }
+        // Room for a message's four elements at once (the commonest array), not three regrowths.
+        elements.reserveCapacity(4)
         while true {
             skipWhitespace()
             elements.append(try parseValue())

@@ -26,6 +26,24 @@ import Testing
         #expect(value == expected)
     }
 
+    @Test(arguments: [2, 7, 8, 9, 40])
+    func duplicateKeysAreRefusedInSmallAndLargeObjects(members: Int) throws {
+        // Every position of the repeated key: among the first members (found by a scan) and
+        // past them (found by a set).
+        for repeated in 0..<members {
+            var pairs = (0..<members).map { "\"k\($0)\": \($0)" }
+            pairs.append("\"k\(repeated)\": 0")
+            let error = parseError(Array(("{" + pairs.joined(separator: ",") + "}").utf8))
+            #expect(error?.reason == "duplicate key \"k\(repeated)\"", "\(members) members, k\(repeated) repeated")
+        }
+        let distinct = "{" + (0..<members).map { "\"k\($0)\": \($0)" }.joined(separator: ",") + "}"
+        guard case .object(let object) = try parse(distinct) else {
+            Issue.record("not an object")
+            return
+        }
+        #expect(object.members.count == members)
+    }
+
     @Test func keepsMemberOrder() throws {
         guard case .object(let object) = try parse(#"{"z":1,"a":2,"m":3}"#) else {
             Issue.record("not an object")
