@@ -39,12 +39,14 @@ import Testing
         let directory = TemporaryDirectory()
         let store = try SQLiteChatStore(path: directory.path + "/chatterbox.sqlite")
         defer { try? store.close() }
-        try self.store(50, in: store)
-        let deadline = ContinuousClock.now + .seconds(10)
-        while try store.searchIndexedThrough() < 50, ContinuousClock.now < deadline {
+        // More than one background batch (2,000), so the indexer must come back for the rest.
+        try self.store(2_500, in: store)
+        let deadline = ContinuousClock.now + .seconds(20)
+        while try store.searchIndexedThrough() < 2_500, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(50))
         }
-        #expect(try store.searchIndexedThrough() == 50)
+        #expect(try store.searchIndexedThrough() == 2_500)
+        #expect(try search(["number", "2345"], in: store, through: 2_500) == [2345])
         #expect(try store.integrityCheck() == ["ok"])
     }
 
