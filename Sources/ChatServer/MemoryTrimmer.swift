@@ -14,32 +14,26 @@ import NIOPosix
 /// the previous interval saw activity and the last one none (it walks the whole heap and
 /// holds each arena's lock meanwhile, which a busy server should not pay for).
 final class MemoryTrimmer: Sendable {
-    private typealias MallocTrim = @convention(c) (Int) -> Int32
-    /// glibc's `malloc_trim` (not imported into Swift); `nil` elsewhere.
-    private static let mallocTrim: MallocTrim? = {
+    /// A glibc function that Swift does not import, looked up by name; `nil` elsewhere.
+    private static func libcFunction<Function>(_ name: String, as type: Function.Type) -> Function? {
         #if canImport(Glibc)
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return nil }
-        return unsafeBitCast(symbol, to: MallocTrim.self)
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), name) else { return nil }
+        return unsafeBitCast(symbol, to: type)
         #else
         return nil
         #endif
-    }()
+    }
+
+    private typealias MallocTrim = @convention(c) (Int) -> Int32
+    private static let mallocTrim = libcFunction("malloc_trim", as: MallocTrim.self)
+
+    private typealias MallocOption = @convention(c) (Int32, Int32) -> Int32
+    private static let mallocOption = libcFunction("mallopt", as: MallocOption.self)
 
     /// Returns free heap memory to the system, where the C library can.
     static let releaseFreeMemory: (@Sendable () -> Void)? = {
         guard let mallocTrim else { return nil }
         return { _ = mallocTrim(0) }
-    }()
-
-    private typealias MallocOption = @convention(c) (Int32, Int32) -> Int32
-    /// glibc's `mallopt`; `nil` elsewhere.
-    private static let mallocOption: MallocOption? = {
-        #if canImport(Glibc)
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") else { return nil }
-        return unsafeBitCast(symbol, to: MallocOption.self)
-        #else
-        return nil
-        #endif
     }()
 
     /// Stops glibc from giving memory back on its own in the middle of a burst.

@@ -40,7 +40,7 @@ final class Outbox: Sendable {
     /// How long the first frame after a quiet spell waits for others to join it.
     private let gatherWindow: TimeAmount
 
-    init(eventLoop: any EventLoop, index: Int, pacing: TimeAmount, gatherWindow: TimeAmount = .zero) {
+    init(eventLoop: any EventLoop, index: Int, pacing: TimeAmount, gatherWindow: TimeAmount) {
         self.compressionCache = CompressionCache(eventLoop: eventLoop)
         self.eventLoop = eventLoop
         self.index = index
@@ -49,12 +49,12 @@ final class Outbox: Sendable {
     }
 
     func enqueue(_ frame: ByteBuffer, to recipients: Recipients) {
-        let gatherUntil = gatherWindow > .zero ? NIODeadline.now() + gatherWindow : .distantPast
         let drainAt: NIODeadline? = queue.withLockedValue { queue in
             queue.deliveries.append(Delivery(frame: frame, recipients: recipients))
             guard !queue.drainScheduled else { return nil }
             queue.drainScheduled = true
-            return max(queue.lastDrain + max(pacing, queue.lastDrainDuration), gatherUntil)
+            let paced = queue.lastDrain + max(pacing, queue.lastDrainDuration)
+            return gatherWindow > .zero ? max(paced, .now() + gatherWindow) : paced
         }
         guard let drainAt else { return }
         if drainAt <= .now() {
