@@ -17,12 +17,16 @@ public struct ExternalGenerator: Sendable {
     public var nice: Int?
     /// Worker threads, each with its own epoll set and share of the clients.
     public var threads: Int
+    /// Spread the senders evenly over one interval instead of sending together, so that each
+    /// message is fanned out on its own (`--stagger` of loadgen).
+    public var stagger: Bool
 
-    public init(executable: String, cpus: String?, nice: Int?, threads: Int) {
+    public init(executable: String, cpus: String?, nice: Int?, threads: Int, stagger: Bool = false) {
         self.executable = executable
         self.cpus = cpus
         self.nice = nice
         self.threads = threads
+        self.stagger = stagger
     }
 
     /// The default executable: `Benchmarks/loadgen/loadgen` of the checkout that holds
@@ -68,6 +72,7 @@ public struct ExternalGenerator: Sendable {
             "--threads", String(threads),
         ]
         if let nice { command += ["--nice", String(nice)] }
+        if stagger { command.append("--stagger") }
         if let cpus { command = ["/usr/bin/taskset", "-c", cpus] + command }
 
         let process = Process()

@@ -86,14 +86,44 @@ final class Outbox: Sendable {
             guard let session = connection.session.value else { return }
             if session.deliver(frame) { touched.append(session) }
         }
-        for delivery in deliveries {
-            switch delivery.recipients {
+        var index = deliveries.startIndex
+        while index < deliveries.endIndex {
+            switch deliveries[index].recipients {
             case .one(let connection):
-                deliver(delivery.frame, to: connection)
+                deliver(deliveries[index].frame, to: connection)
+                index += 1
             case .many(let connections):
-                for connection in connections { deliver(delivery.frame, to: connection) }
+                // Broadcasts in a row to the same list (the loop's presence list, unchanged
+                // between them) reach every member as the same bytes: gather them once for all.
+                var end = index + 1
+                while end < deliveries.endIndex, case .many(let next) = deliveries[end].recipients,
+                    Self.isSameList(next, connections)
+                {
+                    end += 1
+                }
+                let frames = Self.concatenate(deliveries[index..<end])
+                if touched.isEmpty { touched.reserveCapacity(connections.count) }
+                for connection in connections { deliver(frames, to: connection) }
+                index = end
             }
         }
         for session in touched { session.flushDeliveries() }
+    }
+
+    /// Whether two recipient lists are one array (the same storage), as the hub's copies of a
+    /// loop's presence list are until someone joins or leaves.
+    private static func isSameList(_ first: [ClientConnection], _ second: [ClientConnection]) -> Bool {
+        first.count == second.count
+            && first.withUnsafeBufferPointer { $0.baseAddress } == second.withUnsafeBufferPointer { $0.baseAddress }
+    }
+
+    /// The frames of `deliveries` as one buffer; a single frame as it is (shared, not copied).
+    private static func concatenate(_ deliveries: ArraySlice<Delivery>) -> ByteBuffer {
+        guard deliveries.count > 1 else { return deliveries[deliveries.startIndex].frame }
+        let size = deliveries.reduce(0) { $0 + $1.frame.readableBytes }
+        // Plain malloc: the buffer lives for one drain (see SessionHandler.deliver).
+        var frames = ByteBufferAllocator().buffer(capacity: size)
+        for delivery in deliveries { frames.writeImmutableBuffer(delivery.frame) }
+        return frames
     }
 }

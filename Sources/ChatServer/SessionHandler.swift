@@ -175,15 +175,17 @@ final class SessionHandler: ChannelInboundHandler {
         }
     }
 
+    /// Extension keys a logged-in client may send as requests.
+    private static let requestKeys = Set([Frame.Key.history, Frame.Key.search]).union(FileTransfer.Key.all)
+
     func process(_ frame: Frame, hadProblems: Bool) {
         var problems: [String] = []
         for key in [Frame.Key.usernameAccepted, Frame.Key.userList, Frame.Key.usersJoined, Frame.Key.usersLeft]
         where Self.isPresent(key, in: frame) {
             problems.append("\(key) is sent by servers, not by clients")
         }
-        let requests = Set([Frame.Key.history, Frame.Key.search]).union(FileTransfer.Key.all)
         for member in frame.extensions
-        where member.key != Frame.Key.features && member.key != Frame.Key.password && !requests.contains(member.key) {
+        where member.key != Frame.Key.features && member.key != Frame.Key.password && !Self.requestKeys.contains(member.key) {
             problems.append("unknown key \"\(member.key)\"")
         }
         if !problems.isEmpty { sendError("Ignored: " + problems.joined(separator: "; ") + ".") }
@@ -240,7 +242,7 @@ final class SessionHandler: ChannelInboundHandler {
             }
         }
 
-        for member in frame.extensions where requests.contains(member.key) {
+        for member in frame.extensions where Self.requestKeys.contains(member.key) {
             guard case .live(let user) = state else {
                 if case .awaitingLogin = state { sendError("Log in first: send {\"USERNAME\": \"your name\"}.") }
                 continue

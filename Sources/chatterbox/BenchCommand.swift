@@ -72,6 +72,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(name: .customLong("generator-cpus"), help: "CPUs to pin the C load generator to (taskset -c LIST), e.g. 1 or 0,1.")
     var generatorCPUs: String?
 
+    @Flag(help: "C generator: spread the senders evenly over one interval instead of sending together.")
+    var stagger = false
+
     @Flag(help: "Plain TCP instead of TLS.")
     var plaintext = false
 
@@ -151,7 +154,10 @@ struct BenchCommand: AsyncParsableCommand {
             }
             let executable = try loadgen ?? ExternalGenerator.defaultExecutable(near: settings.chatterboxExecutable)
             settings.externalGenerator = ExternalGenerator(
-                executable: executable, cpus: generatorCPUs, nice: highPriority ? -10 : nil, threads: clientThreads)
+                executable: executable, cpus: generatorCPUs, nice: highPriority ? -10 : nil, threads: clientThreads,
+                stagger: stagger)
+        } else if stagger {
+            throw ValidationError("--stagger needs --generator c")
         }
 
         let encoder = JSONEncoder()
