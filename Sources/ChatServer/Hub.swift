@@ -310,7 +310,14 @@ final class Hub: Sendable {
     /// item of a tick schedules the commit for when the tick's reading is done.
     func stage(_ item: TickBatch.Item, for connection: ClientConnection) {
         let batch = batches[connection.outbox.index]
-        if batch.add(item) {
+        guard batch.add(item) else { return }
+        // The gather window starts here rather than at delivery: the messages of a burst then
+        // share one commit (a commit per tick cost five per burst at 50,000 deliveries/s, 8% of
+        // the CPU), and the outboxes deliver at once after it, so the window is spent once.
+        let window = configuration.gatherWindow
+        if window > .zero {
+            batch.eventLoop.scheduleTask(in: window) { self.commit(batch) }
+        } else {
             batch.eventLoop.execute { self.commit(batch) }
         }
     }
@@ -321,7 +328,7 @@ final class Hub: Sendable {
     /// Commits a loop's batch in one transaction, then delivers it in order. Sequence numbers
     /// are given under the lock, so the order in the store is the order everyone sees.
     private func commit(_ batch: TickBatch) {
-        let items = batch.take()
+        let (items, openedAt) = batch.take()
         guard !items.isEmpty else { return }
         state.withLockedValue { state in
             state.commits &+= 1
@@ -350,18 +357,18 @@ final class Hub: Sendable {
                     guard failure == nil else {
                         if let sender = state.presence[senderKey] {
                             let error = "Message not sent: the server could not store it. Please try again."
-                            sender.outbox.enqueue(encode(Frame(error: error)), to: sender)
+                            sender.outbox.enqueue(encode(Frame(error: error)), to: sender, gatheringSince: openedAt)
                         }
                         continue
                     }
                     state.lastDelivered = sequence
                     if message.isBroadcast {
-                        deliverBroadcast(frame, from: senderKey, state: state)
+                        deliverBroadcast(frame, from: senderKey, gatheringSince: openedAt, state: state)
                     } else {
-                        deliverDirect(frame, message: message, senderKey: senderKey, state: state)
+                        deliverDirect(frame, message: message, senderKey: senderKey, gatheringSince: openedAt, state: state)
                     }
                 case .reply(let frame, let connection):
-                    connection.outbox.enqueue(frame, to: connection)
+                    connection.outbox.enqueue(frame, to: connection, gatheringSince: openedAt)
                 case .store:
                     break
                 }
@@ -376,32 +383,34 @@ final class Hub: Sendable {
         }
     }
 
-    private func deliverBroadcast(_ frame: ByteBuffer, from senderKey: String, state: State) {
+    private func deliverBroadcast(_ frame: ByteBuffer, from senderKey: String, gatheringSince: NIODeadline, state: State) {
         let separated = state.blocks.separated(from: senderKey)
         let excluded = Set(separated.compactMap { state.presence[$0].map(ObjectIdentifier.init) })
         for outbox in outboxes {
             let members = state.presence.byLoop[outbox.index]
             if members.isEmpty { continue }
             if excluded.isEmpty {
-                outbox.enqueue(frame, to: .many(members))
+                outbox.enqueue(frame, to: .many(members), gatheringSince: gatheringSince)
             } else {
                 let allowed = members.filter { !excluded.contains(ObjectIdentifier($0)) }
-                if !allowed.isEmpty { outbox.enqueue(frame, to: .many(allowed)) }
+                if !allowed.isEmpty { outbox.enqueue(frame, to: .many(allowed), gatheringSince: gatheringSince) }
             }
         }
     }
 
-    private func deliverDirect(_ frame: ByteBuffer, message: ChatMessage, senderKey: String, state: State) {
+    private func deliverDirect(
+        _ frame: ByteBuffer, message: ChatMessage, senderKey: String, gatheringSince: NIODeadline, state: State
+    ) {
         let recipientKey = UsernameRules.key(message.destination)
         let sender = state.presence[senderKey]
         let separated = state.blocks.separated(from: senderKey).contains(recipientKey)
         if let recipient = state.presence[recipientKey] {
-            if !separated, recipient !== sender { recipient.outbox.enqueue(frame, to: recipient) }
-            if let sender { sender.outbox.enqueue(frame, to: sender) }
+            if !separated, recipient !== sender { recipient.outbox.enqueue(frame, to: recipient, gatheringSince: gatheringSince) }
+            if let sender { sender.outbox.enqueue(frame, to: sender, gatheringSince: gatheringSince) }
         } else if let sender {
-            sender.outbox.enqueue(frame, to: sender)
+            sender.outbox.enqueue(frame, to: sender, gatheringSince: gatheringSince)
             let note = "\(message.destination) is offline; they will get your message when they next log in."
-            sender.outbox.enqueue(encode(Frame(info: note)), to: sender)
+            sender.outbox.enqueue(encode(Frame(info: note)), to: sender, gatheringSince: gatheringSince)
         }
     }
 

@@ -48,13 +48,16 @@ final class Outbox: Sendable {
         self.gatherWindow = gatherWindow
     }
 
-    func enqueue(_ frame: ByteBuffer, to recipients: Recipients) {
+    /// Queues `frame` for `recipients`. `gatheringSince` is when the frame's gather window
+    /// opened, if it opened before now (a commit that already waited for its burst); by
+    /// default it opens now.
+    func enqueue(_ frame: ByteBuffer, to recipients: Recipients, gatheringSince: NIODeadline? = nil) {
         let drainAt: NIODeadline? = queue.withLockedValue { queue in
             queue.deliveries.append(Delivery(frame: frame, recipients: recipients))
             guard !queue.drainScheduled else { return nil }
             queue.drainScheduled = true
             let paced = queue.lastDrain + max(pacing, queue.lastDrainDuration)
-            return gatherWindow > .zero ? max(paced, .now() + gatherWindow) : paced
+            return gatherWindow > .zero ? max(paced, (gatheringSince ?? .now()) + gatherWindow) : paced
         }
         guard let drainAt else { return }
         if drainAt <= .now() {
@@ -64,8 +67,8 @@ final class Outbox: Sendable {
         }
     }
 
-    func enqueue(_ frame: ByteBuffer, to connection: ClientConnection) {
-        enqueue(frame, to: .one(connection))
+    func enqueue(_ frame: ByteBuffer, to connection: ClientConnection, gatheringSince: NIODeadline? = nil) {
+        enqueue(frame, to: .one(connection), gatheringSince: gatheringSince)
     }
 
     private func drain() {

@@ -2,10 +2,11 @@ import ChatProtocol
 import ChatStore
 import NIOCore
 
-/// What one event loop accepted during its current tick: messages, other changes to store, and
-/// replies that must follow them. The hub commits a batch in one transaction once the tick's
-/// reading is done, then delivers it, so a burst of messages costs one commit and no thread
-/// hand-off, and nothing is delivered before it is stored.
+/// What one event loop accepted since its last commit: messages, other changes to store, and
+/// replies that must follow them. The hub commits a batch in one transaction once the gather
+/// window after its first item has passed (or at the end of the tick without one), then
+/// delivers it, so a burst of messages costs one commit and no thread hand-off, and nothing is
+/// delivered before it is stored.
 final class TickBatch: Sendable {
     enum Item: Sendable {
         /// An accepted message (its sequence number is given at commit) and its encoded frame.
@@ -19,24 +20,29 @@ final class TickBatch: Sendable {
     /// Position among the hub's batches (one per event loop).
     let index: Int
     private let items: NIOLoopBoundBox<[Item]>
+    /// When the first item since the last take was added.
+    private let openedAt: NIOLoopBoundBox<NIODeadline>
 
     init(eventLoop: any EventLoop, index: Int) {
         self.eventLoop = eventLoop
         self.index = index
         self.items = .makeBoxSendingValue([], eventLoop: eventLoop)
+        self.openedAt = .makeBoxSendingValue(.distantPast, eventLoop: eventLoop)
     }
 
-    /// Adds `item` (on the batch's loop). True when it is the first of the tick: the caller
-    /// then schedules the commit.
+    /// Adds `item` (on the batch's loop). True when it is the first since the last take: the
+    /// caller then schedules the commit.
     func add(_ item: Item) -> Bool {
         items.value.append(item)
-        return items.value.count == 1
+        guard items.value.count == 1 else { return false }
+        openedAt.value = .now()
+        return true
     }
 
-    /// Everything added since the last take (on the batch's loop).
-    func take() -> [Item] {
+    /// Everything added since the last take, and when the first of it was (on the batch's loop).
+    func take() -> (items: [Item], openedAt: NIODeadline) {
         let taken = items.value
         items.value = []
-        return taken
+        return (taken, openedAt.value)
     }
 }

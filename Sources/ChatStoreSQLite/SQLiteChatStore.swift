@@ -128,8 +128,22 @@ public final class SQLiteChatStore: ChatStore {
                 END;
                 """)
         }
+        // Each broadcast added an entry to the sender index, a page of its own per sender: a
+        // commit of ten senders' broadcasts wrote ten more 4 KiB pages to the log. Only direct
+        // messages are looked up by sender (a user's own, for their history), so the index
+        // now holds just those.
+        migrator.registerMigration("v6-direct-messages-by-sender") { db in
+            try db.execute(sql: """
+                DROP INDEX message_by_src;
+                CREATE INDEX message_direct_by_src ON message(src_key, seq) WHERE \(directOnly);
+                """)
+        }
         return migrator
     }
+
+    /// The condition of `message_direct_by_src`, which a query must repeat word for word for
+    /// SQLite to use that index. The broadcast key is a constant.
+    static let directOnly = "dest_key <> '\(UsernameRules.key(ChatMessage.broadcastDestination))'"
 
     public func load() throws -> StoreSnapshot {
         try pool.read { db in
@@ -203,23 +217,13 @@ public final class SQLiteChatStore: ChatStore {
             excludedArguments = request.excludedSenders.sorted()
             exclusion = " AND src_key NOT IN (" + excludedArguments.map { _ in "?" }.joined(separator: ",") + ")"
         }
-        // Each branch walks its own index newest first and stops at the limit, so the cost
-        // follows what the user can see, not the size of the whole history.
-        let visible = """
-            SELECT seq, src, dest, timestamp, content FROM (
-                SELECT * FROM (SELECT * FROM message WHERE dest_key = ? AND seq <= ?\(exclusion) ORDER BY seq DESC LIMIT ?)
-                UNION ALL
-                SELECT * FROM (SELECT * FROM message WHERE dest_key = ? AND seq <= ?\(exclusion) ORDER BY seq DESC LIMIT ?)
-                UNION ALL
-                SELECT * FROM (SELECT * FROM message WHERE src_key = ? AND dest_key NOT IN (?, ?) AND seq <= ? ORDER BY seq DESC LIMIT ?)
-            ) ORDER BY seq DESC LIMIT ?
-            """
+        let visible = Self.visibleHistorySQL(exclusion: exclusion)
         let fetchLimit = request.limit + 1
         var visibleArguments: [any DatabaseValueConvertible] = [broadcastKey, request.throughSequence]
         visibleArguments += excludedArguments as [any DatabaseValueConvertible]
         visibleArguments += [fetchLimit, request.userKey, request.throughSequence]
         visibleArguments += excludedArguments as [any DatabaseValueConvertible]
-        visibleArguments += [fetchLimit, request.userKey, broadcastKey, request.userKey, request.throughSequence, fetchLimit, fetchLimit]
+        visibleArguments += [fetchLimit, request.userKey, request.userKey, request.throughSequence, fetchLimit, fetchLimit]
 
         let pending = """
             SELECT seq, src, dest, timestamp, content FROM message
@@ -240,6 +244,29 @@ public final class SQLiteChatStore: ChatStore {
             // Direct messages that arrived while away but fall outside the recent window come first.
             let older = waiting.filter { $0.sequence < oldestShown }
             return History(messages: older + recent, truncated: truncated, pendingCount: waiting.count, pageCursor: recent.first?.sequence)
+        }
+    }
+
+    /// The newest messages a user may see, through a sequence number: broadcasts and direct
+    /// messages to them (minus `exclusion`, a condition on `src_key`), and their own direct
+    /// messages. Each branch walks its own index newest first and stops at the limit, so the
+    /// cost follows what the user can see, not the size of the whole history.
+    static func visibleHistorySQL(exclusion: String) -> String {
+        """
+        SELECT seq, src, dest, timestamp, content FROM (
+            SELECT * FROM (SELECT * FROM message WHERE dest_key = ? AND seq <= ?\(exclusion) ORDER BY seq DESC LIMIT ?)
+            UNION ALL
+            SELECT * FROM (SELECT * FROM message WHERE dest_key = ? AND seq <= ?\(exclusion) ORDER BY seq DESC LIMIT ?)
+            UNION ALL
+            SELECT * FROM (SELECT * FROM message WHERE src_key = ? AND \(directOnly) AND dest_key <> ? AND seq <= ? ORDER BY seq DESC LIMIT ?)
+        ) ORDER BY seq DESC LIMIT ?
+        """
+    }
+
+    /// The plan SQLite chooses for `sql` (the `detail` of each step), for tests of index use.
+    func queryPlan(_ sql: String, arguments: [String]) throws -> [String] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql, arguments: StatementArguments(arguments)).map { $0["detail"] }
         }
     }
 
@@ -277,14 +304,14 @@ public final class SQLiteChatStore: ChatStore {
                     UNION ALL
                     SELECT * FROM (SELECT * FROM message WHERE dest_key = ? AND \(bound)\(exclusion) ORDER BY seq DESC LIMIT ?)
                     UNION ALL
-                    SELECT * FROM (SELECT * FROM message WHERE src_key = ? AND dest_key NOT IN (?, ?) AND \(bound) ORDER BY seq DESC LIMIT ?)
+                    SELECT * FROM (SELECT * FROM message WHERE src_key = ? AND \(Self.directOnly) AND dest_key <> ? AND \(bound) ORDER BY seq DESC LIMIT ?)
                 ) ORDER BY seq DESC LIMIT ?
                 """
             var arguments: [any DatabaseValueConvertible] = [broadcastKey, request.before, request.throughSequence]
             arguments += excluded as [any DatabaseValueConvertible]
             arguments += [fetchLimit, request.userKey, request.before, request.throughSequence]
             arguments += excluded as [any DatabaseValueConvertible]
-            arguments += [fetchLimit, request.userKey, broadcastKey, request.userKey, request.before, request.throughSequence, fetchLimit, fetchLimit]
+            arguments += [fetchLimit, request.userKey, request.userKey, request.before, request.throughSequence, fetchLimit, fetchLimit]
             rows = try pool.read { db in
                 try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map(Self.storedMessage)
             }
