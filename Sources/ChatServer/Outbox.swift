@@ -110,7 +110,10 @@ final class Outbox: Sendable {
                 index = end
             }
         }
-        for session in touched { session.flushDeliveries() }
+        // Encrypt everything first, then send: the syscalls go out back to back, so a reader
+        // that keeps up is woken once per burst rather than once per write.
+        let written = touched.filter { $0.writeDeliveries() }
+        for session in written { session.flushDeliveries() }
     }
 
     /// Whether two recipient lists are one array (the same storage), as the hub's copies of a

@@ -323,7 +323,7 @@ final class SessionHandler: ChannelInboundHandler {
     // MARK: - Output
 
     /// Writes a frame the hub delivered; true when this session now needs a flush
-    /// (``flushDeliveries()`` at the end of the drain, see ``DeliveryGathering``).
+    /// (``writeDeliveries()`` and ``flushDeliveries()`` at the end of the drain, see ``DeliveryGathering``).
     func deliver(_ delivered: ByteBuffer) -> Bool {
         let frame = compressing ? connection.outbox.compressionCache.compress(delivered) : delivered
         switch state {
@@ -343,9 +343,15 @@ final class SessionHandler: ChannelInboundHandler {
         }
     }
 
+    /// Encrypts and queues what the drain gathered; true when there is something to flush.
+    func writeDeliveries() -> Bool {
+        guard let gathered = pendingDeliveries.take(), let context else { return false }
+        context.write(wrapOutboundOut(gathered), promise: nil)
+        return true
+    }
+
     func flushDeliveries() {
-        guard let gathered = pendingDeliveries.take() else { return }
-        context?.writeAndFlush(wrapOutboundOut(gathered), promise: nil)
+        context?.flush()
     }
 
     /// Tells the client the server is stopping, then closes; completes once closed.
