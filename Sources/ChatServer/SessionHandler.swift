@@ -343,11 +343,11 @@ final class SessionHandler: ChannelInboundHandler {
         }
     }
 
-    /// Encrypts and queues what the drain gathered; true when there is something to flush.
-    func writeDeliveries() -> Bool {
-        guard let gathered = pendingDeliveries.take(), let context else { return false }
+    /// Encrypts and queues what the drain gathered; the bytes queued (0: nothing to flush).
+    func writeDeliveries() -> Int {
+        guard let gathered = pendingDeliveries.take(), let context else { return 0 }
         context.write(wrapOutboundOut(gathered), promise: nil)
-        return true
+        return gathered.readableBytes
     }
 
     func flushDeliveries() {
