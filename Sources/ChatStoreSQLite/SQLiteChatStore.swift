@@ -168,18 +168,18 @@ public final class SQLiteChatStore: ChatStore {
     public func apply(_ operations: [StoreOperation]) throws {
         guard !operations.isEmpty else { return }
         try pool.write { db in
+            var messages: [StoredMessage] = []
             for operation in operations {
+                if case .message(let stored) = operation {
+                    messages.append(stored)
+                    continue
+                }
+                // Everything else in order, after the messages before it.
+                try Self.insert(messages, db)
+                messages.removeAll(keepingCapacity: true)
                 switch operation {
-                case .message(let stored):
-                    let message = stored.message
-                    try db.cachedStatement(sql: """
-                        INSERT INTO message (seq, src, src_key, dest, dest_key, timestamp, content)
-                        VALUES (?, ?, ?, ?, ?, ?, ?)
-                        """).execute(arguments: [
-                            stored.sequence, message.source, UsernameRules.key(message.source),
-                            message.destination, UsernameRules.key(message.destination),
-                            message.timestamp, message.content,
-                        ])
+                case .message:
+                    break
                 case .user(let user):
                     try db.cachedStatement(sql: """
                         INSERT INTO user (key, name, delivered_through) VALUES (?, ?, ?)
@@ -206,6 +206,39 @@ public final class SQLiteChatStore: ChatStore {
                         """).execute(arguments: [file.id, file.name, file.size, file.sha256, file.from, file.fromKey, file.to, file.toKey, file.time])
                 }
             }
+            try Self.insert(messages, db)
+        }
+    }
+
+    /// Rows per multi-row INSERT: one statement step stores this many messages (a busy tick
+    /// commits hundreds of them).
+    static let insertChunk = 16
+    private static let insertOne = insertSQL(rows: 1)
+    private static let insertMany = insertSQL(rows: insertChunk)
+
+    private static func insertSQL(rows: Int) -> String {
+        "INSERT INTO message (seq, src, src_key, dest, dest_key, timestamp, content) VALUES "
+            + Array(repeating: "(?, ?, ?, ?, ?, ?, ?)", count: rows).joined(separator: ", ")
+    }
+
+    /// Stores `messages`: full chunks through one multi-row statement, the rest one by one.
+    private static func insert(_ messages: [StoredMessage], _ db: Database) throws {
+        guard !messages.isEmpty else { return }
+        var index = messages.startIndex
+        while index < messages.endIndex {
+            let count = messages.endIndex - index >= insertChunk ? insertChunk : 1
+            let sql = count == 1 ? insertOne : insertMany
+            var arguments: [any DatabaseValueConvertible] = []
+            arguments.reserveCapacity(7 * count)
+            for stored in messages[index..<(index + count)] {
+                let message = stored.message
+                arguments += [
+                    stored.sequence, message.source, UsernameRules.key(message.source),
+                    message.destination, UsernameRules.key(message.destination), message.timestamp, message.content,
+                ] as [any DatabaseValueConvertible]
+            }
+            try db.cachedStatement(sql: sql).execute(arguments: StatementArguments(arguments))
+            index += count
         }
     }
 
