@@ -170,11 +170,14 @@ final class EventRecorder: ChannelInboundHandler {
 
 /// A certificate authority and server certificate for "localhost", made once per test run.
 enum TestIdentity {
+    /// Where the files live for this test run; removed when the process exits.
+    private static let directory = FileManager.default.temporaryDirectory
+        .appendingPathComponent("chatterbox-tls-tests-\(getpid())").path
+
     private static let made: Result<LocalCertificateAuthority.Result, any Error> = Result {
-        let directory = FileManager.default.temporaryDirectory
-            .appendingPathComponent("chatterbox-tls-tests-\(getpid())")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        return try LocalCertificateAuthority.loadOrCreate(in: directory.path, hostNames: ["localhost"])
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        atexit { try? FileManager.default.removeItem(atPath: TestIdentity.directory) }
+        return try LocalCertificateAuthority.loadOrCreate(in: directory, hostNames: ["localhost"])
     }
 
     static func shared() throws -> LocalCertificateAuthority.Result {

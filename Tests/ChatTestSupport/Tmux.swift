@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 
 /// A private tmux server for end-to-end tests of the full-screen client: sessions run real
 /// programs in real (virtual) terminals, `type` and `press` send keys, and `waitForScreen`
@@ -12,6 +13,9 @@ public final class Tmux: Sendable {
     private let executable: URL
     /// Where the socket lives (`TMUX_TMPDIR`), removed with the server.
     private let socketDirectory: String
+    /// The tmux server's process once a session started: killed directly when `kill-server`
+    /// cannot reach it (its socket already gone), so that no program outlives the test.
+    private let serverPID = NIOLockedValueBox<pid_t?>(nil)
 
     /// Runs `body` with a fresh tmux server, then kills it. Throws (the test fails) when tmux
     /// is not installed: CI installs it.
@@ -61,6 +65,10 @@ public final class Tmux: Sendable {
         let shellCommand = (["env", "TERM=tmux-256color", "LANG=C.UTF-8", "LC_ALL=C.UTF-8"] + command).map(Self.quote).joined(separator: " ")
         try run(["new-session", "-d", "-s", name, "-x", String(width), "-y", String(height), shellCommand])
         try run(["set-option", "-t", name, "remain-on-exit", "on"])
+        if serverPID.withLockedValue({ $0 }) == nil {
+            let pid = pid_t(try display(name, "#{pid}").trimmingCharacters(in: .whitespacesAndNewlines))
+            serverPID.withLockedValue { $0 = pid }
+        }
     }
 
     /// Types `text` literally.
@@ -129,7 +137,12 @@ public final class Tmux: Sendable {
 
     /// Kills the tmux server and every program in it.
     public func killServer() {
-        _ = try? run(["kill-server"])
+        let reached = (try? run(["kill-server"])) != nil
+        if !reached, let pid = serverPID.withLockedValue({ $0 }),
+            (try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8))?.hasPrefix("tmux") == true
+        {
+            kill(pid, SIGTERM)  // tmux hangs up on the programs in its panes as it goes
+        }
         try? FileManager.default.removeItem(atPath: socketDirectory)
     }
 
