@@ -31,11 +31,12 @@ public struct ServerConfiguration: Sendable {
     /// long as its previous flush took). An idle loop flushes at once; a busy one gathers more
     /// frames per syscall.
     public var flushPacing: TimeAmount = .microseconds(250)
-    /// How long the first frame after a quiet spell waits for more to share its writes. Zero
-    /// sends it at once; a few hundred microseconds lets the messages of a burst (several
-    /// senders at the same moment) reach each recipient in one write instead of several: at
-    /// 50,000 deliveries/s, 250 µs took a quarter off the CPU per delivery and lowered the
-    /// latency too (docs/PERFORMANCE.md).
+    /// How long the first message after a quiet spell waits for more to share its commit and
+    /// its writes. Zero commits and sends it at once; a few hundred microseconds lets the
+    /// messages of a burst (several senders at the same moment) be stored in one transaction
+    /// and reach each recipient in one write instead of several: at 50,000 deliveries/s,
+    /// 250 µs took a quarter off the CPU per delivery and lowered the latency too
+    /// (docs/PERFORMANCE.md).
     public var gatherWindow: TimeAmount = .microseconds(250)
     /// Sends each write at once (`TCP_NODELAY`). Off, the kernel holds small writes back
     /// while earlier ones are unacknowledged (Nagle): fewer, fuller segments for more latency.
