@@ -307,13 +307,15 @@ final class Hub: Sendable {
     // MARK: - Commit and delivery
 
     /// Stages `item` in the batch of `connection`'s event loop (call on that loop); the first
-    /// item of a tick schedules the commit for when the tick's reading is done.
+    /// item since the last commit schedules the next one, a gather window later (or when the
+    /// tick's reading is done, without a window).
     func stage(_ item: TickBatch.Item, for connection: ClientConnection) {
         let batch = batches[connection.outbox.index]
         guard batch.add(item) else { return }
         // The gather window starts here rather than at delivery: the messages of a burst then
-        // share one commit (a commit per tick cost five per burst at 50,000 deliveries/s, 8% of
-        // the CPU), and the outboxes deliver at once after it, so the window is spent once.
+        // share one commit (a commit per tick took several, as a burst's messages arrive over
+        // more than one tick), and the outboxes deliver at once after it, so the window is
+        // spent once.
         let window = configuration.gatherWindow
         if window > .zero {
             batch.eventLoop.scheduleTask(in: window) { self.commit(batch) }
