@@ -64,7 +64,7 @@ import Testing
         // Noise that happens to open like a TLS record (type 22, a version, a length above
         // what was sent) is waited for until the handshake deadline: keep that well inside
         // the wait below.
-        try await TestServer.with(configure: { $0.limits.handshakeTimeout = .seconds(2) }) { server in
+        try await TestServer.with(configure: { $0.limits.handshakeTimeout = .seconds(5) }) { server in
             let alice = try await server.login("alice")
             let bob = try await server.login("bob")
             var generator = SystemRandomNumberGenerator()
