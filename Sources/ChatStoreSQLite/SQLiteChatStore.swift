@@ -280,18 +280,19 @@ public final class SQLiteChatStore: ChatStore {
         }
     }
 
-    /// The newest messages a user may see, through a sequence number: broadcasts and direct
-    /// messages to them (minus `exclusion`, a condition on `src_key`), and their own direct
-    /// messages. Each branch walks its own index newest first and stops at the limit, so the
-    /// cost follows what the user can see, not the size of the whole history.
-    static func visibleHistorySQL(exclusion: String) -> String {
+    /// The newest messages a user may see within `bound` (a condition on `seq`): broadcasts
+    /// and direct messages to them (minus `exclusion`, a condition on `src_key`), and their
+    /// own direct messages. Each branch walks its own index newest first and stops at the
+    /// limit, so the cost follows what the user can see, not the size of the whole history.
+    /// Used by the login replay (`seq <= ?`) and by history pages (`seq < ? AND seq <= ?`).
+    static func visibleHistorySQL(bound: String = "seq <= ?", exclusion: String) -> String {
         """
         SELECT seq, src, dest, timestamp, content FROM (
-            SELECT * FROM (SELECT * FROM message WHERE dest_key = ? AND seq <= ?\(exclusion) ORDER BY seq DESC LIMIT ?)
+            SELECT * FROM (SELECT * FROM message WHERE dest_key = ? AND \(bound)\(exclusion) ORDER BY seq DESC LIMIT ?)
             UNION ALL
-            SELECT * FROM (SELECT * FROM message WHERE dest_key = ? AND seq <= ?\(exclusion) ORDER BY seq DESC LIMIT ?)
+            SELECT * FROM (SELECT * FROM message WHERE dest_key = ? AND \(bound)\(exclusion) ORDER BY seq DESC LIMIT ?)
             UNION ALL
-            SELECT * FROM (SELECT * FROM message WHERE src_key = ? AND \(directOnly) AND dest_key <> ? AND seq <= ? ORDER BY seq DESC LIMIT ?)
+            SELECT * FROM (SELECT * FROM message WHERE src_key = ? AND \(directOnly) AND dest_key <> ? AND \(bound) ORDER BY seq DESC LIMIT ?)
         ) ORDER BY seq DESC LIMIT ?
         """
     }
@@ -330,16 +331,7 @@ public final class SQLiteChatStore: ChatStore {
             }
         } else {
             // The login replay's three index walks, below `before`.
-            let bound = "seq < ? AND seq <= ?"
-            let sql = """
-                SELECT seq, src, dest, timestamp, content FROM (
-                    SELECT * FROM (SELECT * FROM message WHERE dest_key = ? AND \(bound)\(exclusion) ORDER BY seq DESC LIMIT ?)
-                    UNION ALL
-                    SELECT * FROM (SELECT * FROM message WHERE dest_key = ? AND \(bound)\(exclusion) ORDER BY seq DESC LIMIT ?)
-                    UNION ALL
-                    SELECT * FROM (SELECT * FROM message WHERE src_key = ? AND \(Self.directOnly) AND dest_key <> ? AND \(bound) ORDER BY seq DESC LIMIT ?)
-                ) ORDER BY seq DESC LIMIT ?
-                """
+            let sql = Self.visibleHistorySQL(bound: "seq < ? AND seq <= ?", exclusion: exclusion)
             var arguments: [any DatabaseValueConvertible] = [broadcastKey, request.before, request.throughSequence]
             arguments += excluded as [any DatabaseValueConvertible]
             arguments += [fetchLimit, request.userKey, request.before, request.throughSequence]
