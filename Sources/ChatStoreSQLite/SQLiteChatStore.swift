@@ -33,6 +33,12 @@ public final class SQLiteChatStore: ChatStore {
         configuration.busyMode = .timeout(10)
         let synchronous = durability == .powerLoss ? "FULL" : "NORMAL"
         configuration.prepareDatabase { db in
+            // Readers search, so they see the index; the writer does not open it (its BEGIN
+            // IMMEDIATE would lock the index's file too, and wait for the indexer).
+            if db.configuration.readonly {
+                try SearchIndex.attach(db, storePath: path)
+                return
+            }
             try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
             // Checkpoints run on the checkpointer's own connection, never inside a commit.
             _ = try Int.fetchOne(db, sql: "PRAGMA wal_autocheckpoint = 0")
@@ -40,9 +46,10 @@ public final class SQLiteChatStore: ChatStore {
                 _ = try Int.fetchOne(db, sql: "PRAGMA max_page_count = \(maximumPageCount)")
             }
         }
+        try SearchIndex.prepare(storePath: path)
         pool = try DatabasePool(path: path, configuration: configuration)
         try Self.migrator.migrate(pool)
-        checkpointer = try Checkpointer(path: path)
+        checkpointer = try Checkpointer(storePath: path)
         checkpointer.start()
     }
 
@@ -114,7 +121,7 @@ public final class SQLiteChatStore: ChatStore {
         }
         // Indexing a message for search in the transaction that stores it cost four times the
         // insert itself (FTS5 writes a new index segment per transaction, and the hub commits
-        // per event-loop tick). The index now trails the table: `SearchIndexer` adds what is
+        // per event-loop tick). The index now trails the table: the indexer adds what is
         // new in batches, and a search first catches up, so results are the same.
         migrator.registerMigration("v5-deferred-search-index") { db in
             try db.execute(sql: """
@@ -136,6 +143,15 @@ public final class SQLiteChatStore: ChatStore {
             try db.execute(sql: """
                 DROP INDEX message_by_src;
                 CREATE INDEX message_direct_by_src ON message(src_key, seq) WHERE \(directOnly);
+                """)
+        }
+        // The search index moves to a file of its own (`SearchIndex`), rebuilt there from the
+        // messages in the background.
+        migrator.registerMigration("v7-search-index-in-its-own-file") { db in
+            try db.execute(sql: """
+                DROP TRIGGER message_fts_delete;
+                DROP TABLE main.message_fts;
+                DROP TABLE main.search_index;
                 """)
         }
         return migrator
@@ -316,7 +332,7 @@ public final class SQLiteChatStore: ChatStore {
             // them (minus separated senders), and their own direct messages.
             let sql = """
                 SELECT m.seq, m.src, m.dest, m.timestamp, m.content
-                FROM message_fts JOIN message m ON m.seq = message_fts.rowid
+                FROM search.message_fts JOIN main.message m ON m.seq = message_fts.rowid
                 WHERE message_fts MATCH ? AND message_fts.rowid < ? AND message_fts.rowid <= ?
                   AND ((m.dest_key IN (?, ?)\(exclusion)) OR (m.src_key = ? AND m.dest_key NOT IN (?, ?)))
                 ORDER BY message_fts.rowid DESC LIMIT ?
@@ -325,7 +341,7 @@ public final class SQLiteChatStore: ChatStore {
             arguments += excluded as [any DatabaseValueConvertible]
             arguments += [request.userKey, broadcastKey, request.userKey, fetchLimit]
             // Everything stored so far becomes searchable first (usually a few messages).
-            try pool.write { db in _ = try SearchIndexer.indexPending(db, limit: nil) }
+            try checkpointer.catchUpSearchIndex()
             rows = try pool.read { db in
                 try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map(Self.storedMessage)
             }
@@ -362,7 +378,7 @@ public final class SQLiteChatStore: ChatStore {
 
     /// The newest message sequence number in the search index (it trails what is stored).
     public func searchIndexedThrough() throws -> Int64 {
-        try pool.read { db in try Int64.fetchOne(db, sql: "SELECT indexed_through FROM search_index") ?? 0 }
+        try pool.read { db in try Int64.fetchOne(db, sql: "SELECT indexed_through FROM search.search_index") ?? 0 }
     }
 
     /// SQLite's own consistency check: `["ok"]` for a sound database, otherwise the problems.
@@ -380,89 +396,5 @@ public final class SQLiteChatStore: ChatStore {
             sequence: row[0],
             message: ChatMessage(source: row[1], destination: row[2], timestamp: row[3], content: row[4])
         )
-    }
-}
-
-/// Checkpoints the write-ahead log in the background once a second, and indexes new messages
-/// for search (``SearchIndexer``). PASSIVE checkpoints never block the writer; the log file is
-/// reused once fully copied.
-final class Checkpointer: Sendable {
-    /// Rounds of 200 ms per second: the thread wakes every round, works on the second.
-    static let roundsPerSecond = 5
-    private let queue: DatabaseQueue
-    private let stopRequested = DispatchSemaphore(value: 0)
-    private let finished = DispatchSemaphore(value: 0)
-
-    init(path: String) throws {
-        var configuration = Configuration()
-        configuration.label = "chatterbox.checkpointer"
-        configuration.busyMode = .timeout(10)
-        queue = try DatabaseQueue(path: path, configuration: configuration)
-    }
-
-    func start() {
-        let thread = Thread { [self] in run() }
-        thread.name = "chatterbox-checkpoint"
-        thread.start()
-    }
-
-    /// Stops the thread after a last, full checkpoint. Call once.
-    func stop() {
-        stopRequested.signal()
-        finished.wait()
-        try? queue.close()
-    }
-
-    private func run() {
-        var round = 0
-        var behind = false
-        while true {
-            let done = stopRequested.wait(timeout: .now() + .milliseconds(200)) == .success
-            round += 1
-            let onTheSecond = round % Self.roundsPerSecond == 0
-            // Once a second; every round while a full batch leaves more behind (a sustained
-            // rate above a batch a second must not leave the index ever further back).
-            if onTheSecond || behind || done {
-                let indexed = (try? queue.write { try SearchIndexer.indexPending($0, limit: SearchIndexer.batchLimit) }) ?? 0
-                behind = indexed >= SearchIndexer.batchLimit
-            }
-            // Once a second too: a checkpoint costs two fsyncs (the log, then the database),
-            // 3% of the server's CPU at 500 messages a second when it ran every round. The
-            // last one on the way out copies everything and empties the log file.
-            if onTheSecond || done {
-                _ = try? queue.writeWithoutTransaction { try $0.checkpoint(done ? .truncate : .passive) }
-            }
-            if done { break }
-        }
-        finished.signal()
-    }
-}
-
-/// Adds stored messages to the full-text index after the fact, many per transaction.
-enum SearchIndexer {
-    /// Most messages indexed in one background transaction, which holds the write lock: a
-    /// commit on an event loop waits for it, so it stays short. Searches catch up on the rest.
-    /// With a batch every 200 ms while behind, up to 10,000 messages a second are indexed.
-    static let batchLimit = 2000
-
-    /// Indexes up to `limit` messages not yet in the index (all of them for `nil`), oldest
-    /// first, inside the caller's write transaction. Returns how many.
-    static func indexPending(_ db: Database, limit: Int?) throws -> Int {
-        let indexedThrough = try Int64.fetchOne(db, sql: "SELECT indexed_through FROM search_index") ?? 0
-        let newest = try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM message") ?? 0
-        guard newest > indexedThrough else { return 0 }
-        let through: Int64
-        if let limit {
-            through = try Int64.fetchOne(db, sql: """
-                SELECT MAX(seq) FROM (SELECT seq FROM message WHERE seq > ? ORDER BY seq LIMIT ?)
-                """, arguments: [indexedThrough, limit]) ?? indexedThrough
-        } else {
-            through = newest
-        }
-        try db.execute(sql: """
-            INSERT INTO message_fts(rowid, content) SELECT seq, content FROM message WHERE seq > ? AND seq <= ? ORDER BY seq
-            """, arguments: [indexedThrough, through])
-        try db.execute(sql: "UPDATE search_index SET indexed_through = ?", arguments: [through])
-        return Int(through - indexedThrough)
     }
 }

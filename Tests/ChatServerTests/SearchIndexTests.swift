@@ -1,12 +1,15 @@
 import ChatProtocol
 import ChatStore
-import ChatStoreSQLite
+@testable import ChatStoreSQLite
 import ChatTestSupport
 import Foundation
+import GRDB
 import Testing
 
 /// The full-text index trails the message table (it is filled in batches, not per commit):
 /// a search still sees everything stored, and the background indexer catches up by itself.
+/// It lives in a file of its own, which the writer of messages never waits for, and it is
+/// derived data: rebuilt when missing, damaged or ahead of the messages.
 @Suite struct SearchIndexTests {
     private func store(_ count: Int, in store: SQLiteChatStore, from first: Int64 = 1) throws {
         try store.apply((first..<(first + Int64(count))).map { sequence in
@@ -64,5 +67,103 @@ import Testing
         try self.store(3, in: reopened, from: 21)
         #expect(try search(["otters"], in: reopened, through: 23) == Array(1...23))
         #expect(try reopened.integrityCheck() == ["ok"])
+    }
+
+    @Test func messagesAreStoredWhileTheIndexIsLockedForWriting() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.path + "/chatterbox.sqlite"
+        let store = try SQLiteChatStore(path: path)
+        defer { try? store.close() }
+        try self.store(10, in: store)
+        // Another connection holds the index's write lock, as a long FTS5 merge would. A
+        // writer that touched the index would wait for it, then fail with SQLITE_BUSY.
+        let indexer = try DatabaseQueue(path: SearchIndex.path(forStoreAt: path))
+        defer { try? indexer.close() }
+        try indexer.writeWithoutTransaction { db in
+            try db.execute(sql: "BEGIN IMMEDIATE")
+            defer { try? db.execute(sql: "ROLLBACK") }
+            try self.store(10, in: store, from: 11)
+        }
+        #expect(try store.load().lastSequence == 20)
+        #expect(try search(["otters"], in: store, through: 20) == Array(1...20))
+    }
+
+    @Test func aMissingOrDamagedIndexIsRebuiltFromTheMessages() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.path + "/chatterbox.sqlite"
+        do {
+            let store = try SQLiteChatStore(path: path)
+            try self.store(20, in: store)
+            #expect(try search(["otters"], in: store, through: 20) == Array(1...20))
+            try store.close()
+        }
+        for file in SearchIndex.files(forStoreAt: path) { try? FileManager.default.removeItem(atPath: file) }
+        do {
+            let store = try SQLiteChatStore(path: path)
+            #expect(try search(["number", "7"], in: store, through: 20) == [7])
+            #expect(try store.searchIndexedThrough() == 20)
+            try store.close()
+        }
+        // Not a database at all: replaced, then rebuilt.
+        try Data(repeating: 0x5A, count: 8192).write(to: URL(fileURLWithPath: SearchIndex.path(forStoreAt: path)))
+        let store = try SQLiteChatStore(path: path)
+        defer { try? store.close() }
+        #expect(try search(["otters"], in: store, through: 20) == Array(1...20))
+        #expect(try store.integrityCheck() == ["ok"])
+    }
+
+    @Test func anIndexAheadOfTheMessagesStartsOver() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.path + "/chatterbox.sqlite"
+        do {
+            let store = try SQLiteChatStore(path: path)
+            try self.store(20, in: store)
+            #expect(try search(["otters"], in: store, through: 20) == Array(1...20))
+            try store.close()
+        }
+        // The newest five removed by hand: their numbers will be used again, for other words.
+        do {
+            let database = try DatabaseQueue(path: path)
+            try database.write { try $0.execute(sql: "DELETE FROM message WHERE seq > 15") }
+            try database.close()
+        }
+        let store = try SQLiteChatStore(path: path)
+        defer { try? store.close() }
+        try store.apply((16...20).map { sequence in
+            .message(StoredMessage(
+                sequence: Int64(sequence),
+                message: ChatMessage(source: "bob", destination: "ALL", timestamp: 1_700_000_100, content: "a remark on beavers")))
+        })
+        #expect(try search(["otters"], in: store, through: 20) == Array(1...15))
+        #expect(try search(["beavers"], in: store, through: 20) == Array(16...20))
+    }
+
+    @Test func aStoreFromBeforeTheIndexHadItsOwnFileIsUpgraded() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.path + "/chatterbox.sqlite"
+        // A store as version 6 left it: the index inside the store's own file.
+        do {
+            let database = try DatabasePool(path: path)
+            try SQLiteChatStore.migrator.migrate(database, upTo: "v6-direct-messages-by-sender")
+            try database.write { db in
+                for sequence in 1...12 {
+                    try db.execute(sql: """
+                        INSERT INTO message (seq, src, src_key, dest, dest_key, timestamp, content)
+                        VALUES (?, 'alice', 'alice', 'ALL', 'all', 1700000000, ?)
+                        """, arguments: [sequence, "note number \(sequence) about otters"])
+                }
+                try db.execute(sql: "INSERT INTO message_fts(message_fts) VALUES ('rebuild')")
+                try db.execute(sql: "UPDATE search_index SET indexed_through = 12")
+            }
+            try database.close()
+        }
+        let store = try SQLiteChatStore(path: path)
+        defer { try? store.close() }
+        #expect(try search(["otters"], in: store, through: 12) == Array(1...12))
+        let left = try DatabaseQueue(path: path).read { db in
+            try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE name LIKE 'message_fts%' OR name = 'search_index'")
+        }
+        #expect(left.isEmpty, "left in the store's file: \(left)")
+        #expect(try store.integrityCheck() == ["ok"])
     }
 }
