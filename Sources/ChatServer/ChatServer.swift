@@ -36,6 +36,9 @@ public final class ChatServer: Service, Sendable {
         self.store = store
         self.logger = logger
         let snapshot = try store.load()
+        let windowSize = Hub.broadcastWindowSize(configuration)
+        let broadcasts = try store.recentBroadcasts(limit: windowSize)
+        let window = BroadcastWindow(messages: broadcasts, reachesBeginning: broadcasts.count < windowSize)
         group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoopThreads))
         connectionLimiter = ConnectionLimiter(
             perAddress: configuration.limits.connectionsPerAddress,
@@ -57,6 +60,7 @@ public final class ChatServer: Service, Sendable {
             snapshot: snapshot,
             eventLoops: Array(group.makeIterator()),
             historyPool: historyPool,
+            recentBroadcasts: window,
             fileShelf: shelf,
             logger: logger
         )

@@ -29,6 +29,10 @@ final class Hub: Sendable {
         var accepting = true
         /// Batches committed so far (logins, leaves, messages, blocks): a sign of activity.
         var commits: UInt64 = 0
+        /// The newest broadcasts delivered (as many as a login replays, plus one), for logins.
+        var recentBroadcasts: CircularBuffer<StoredMessage>
+        /// Whether `recentBroadcasts` holds every broadcast ever stored.
+        var recentBroadcastsReachBeginning: Bool
     }
 
     let configuration: ServerConfiguration
@@ -53,6 +57,7 @@ final class Hub: Sendable {
         snapshot: StoreSnapshot,
         eventLoops: [any EventLoop],
         historyPool: NIOThreadPool,
+        recentBroadcasts: BroadcastWindow? = nil,
         fileShelf: FileShelf? = nil,
         logger: Logger
     ) {
@@ -74,7 +79,10 @@ final class Hub: Sendable {
             nextSequence: snapshot.lastSequence + 1,
             lastDelivered: snapshot.lastSequence,
             reservations: NameReservations(duration: configuration.nameReservation),
-            accounts: snapshot.accounts
+            accounts: snapshot.accounts,
+            recentBroadcasts: CircularBuffer((recentBroadcasts?.messages ?? []).suffix(Self.broadcastWindowSize(configuration))),
+            // Without a window from the store, the hub's reaches back only once it is full.
+            recentBroadcastsReachBeginning: recentBroadcasts?.reachesBeginning ?? false
         ))
         self.loginAttempts = LoginAttemptLimiter(
             perName: configuration.loginAttemptsPerName,
@@ -82,6 +90,12 @@ final class Hub: Sendable {
             clock: configuration.clock
         )
         self.batches = eventLoops.enumerated().map { TickBatch(eventLoop: $1, index: $0) }
+    }
+
+    /// Broadcasts the hub keeps for logins: a login's replay, and one more to tell whether
+    /// there are older ones.
+    static func broadcastWindowSize(_ configuration: ServerConfiguration) -> Int {
+        configuration.historyLimit + 1
     }
 
     /// The outbox of `eventLoop` (one of the server's loops).
@@ -144,7 +158,11 @@ final class Hub: Sendable {
                 excludedSenders: state.blocks.separated(from: key),
                 limit: configuration.historyLimit,
                 throughSequence: through,
-                pendingAfter: pendingAfter
+                pendingAfter: pendingAfter,
+                recentBroadcasts: BroadcastWindow(
+                    messages: Array(state.recentBroadcasts),
+                    reachesBeginning: state.recentBroadcastsReachBeginning
+                )
             )
             return .accepted(LoginTicket(name: name, key: key, userList: userList, history: request))
         }
@@ -365,6 +383,7 @@ final class Hub: Sendable {
                     }
                     state.lastDelivered = sequence
                     if message.isBroadcast {
+                        keepForLogins(StoredMessage(sequence: sequence, message: message), state: &state)
                         deliverBroadcast(frame, from: senderKey, gatheringSince: openedAt, state: state)
                     } else {
                         deliverDirect(frame, message: message, senderKey: senderKey, gatheringSince: openedAt, state: state)
@@ -376,6 +395,14 @@ final class Hub: Sendable {
                 }
             }
         }
+    }
+
+    private func keepForLogins(_ broadcast: StoredMessage, state: inout State) {
+        if state.recentBroadcasts.count == Self.broadcastWindowSize(configuration) {
+            state.recentBroadcasts.removeFirst()
+            state.recentBroadcastsReachBeginning = false
+        }
+        state.recentBroadcasts.append(broadcast)
     }
 
     /// Runs every commit the loops have scheduled so far (before the store closes).

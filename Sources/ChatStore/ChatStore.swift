@@ -116,10 +116,14 @@ public struct HistoryRequest: Sendable {
     /// `limit` (they arrived while the user was away), up to `pendingLimit`.
     public var pendingAfter: Int64
     public var pendingLimit: Int
+    /// The newest broadcasts as the server holds them in memory. When they reach back far
+    /// enough for this user, the store takes the history's broadcasts from here instead of
+    /// reading them; the history is the same either way.
+    public var recentBroadcasts: BroadcastWindow?
 
     public init(
         userKey: String, excludedSenders: Set<String>, limit: Int, throughSequence: Int64,
-        pendingAfter: Int64, pendingLimit: Int = 10_000
+        pendingAfter: Int64, pendingLimit: Int = 10_000, recentBroadcasts: BroadcastWindow? = nil
     ) {
         self.userKey = userKey
         self.excludedSenders = excludedSenders
@@ -127,6 +131,36 @@ public struct HistoryRequest: Sendable {
         self.throughSequence = throughSequence
         self.pendingAfter = pendingAfter
         self.pendingLimit = pendingLimit
+        self.recentBroadcasts = recentBroadcasts
+    }
+}
+
+/// The newest broadcasts, oldest first: every broadcast stored after the first one's place,
+/// none left out. A login's history takes its broadcasts from here (all logins want the same
+/// ones) when the window holds enough of them.
+public struct BroadcastWindow: Sendable, Equatable {
+    /// Oldest first, consecutive in the order of broadcasts.
+    public var messages: [StoredMessage]
+    /// Whether `messages` begins with the first broadcast ever stored (nothing older exists).
+    public var reachesBeginning: Bool
+
+    public init(messages: [StoredMessage], reachesBeginning: Bool) {
+        self.messages = messages
+        self.reachesBeginning = reachesBeginning
+    }
+
+    /// The newest `count` broadcasts up to `throughSequence` not from `excludedSenders` (keys),
+    /// newest first; `nil` when the window cannot tell (it holds fewer and does not reach back
+    /// to the beginning), so that the caller reads them from the store.
+    public func newest(_ count: Int, through throughSequence: Int64, excluding excludedSenders: Set<String>) -> [StoredMessage]? {
+        var found: [StoredMessage] = []
+        found.reserveCapacity(min(count, messages.count))
+        for stored in messages.reversed() where stored.sequence <= throughSequence {
+            if found.count == count { break }
+            if !excludedSenders.isEmpty, excludedSenders.contains(UsernameRules.key(stored.message.source)) { continue }
+            found.append(stored)
+        }
+        return found.count == count || reachesBeginning ? found : nil
     }
 }
 
@@ -194,6 +228,8 @@ public struct Page: Sendable, Equatable {
 public protocol ChatStore: Sendable {
     /// Loads the users, blocks and last sequence number.
     func load() throws -> StoreSnapshot
+    /// The newest `limit` broadcasts, oldest first (to fill the server's ``BroadcastWindow``).
+    func recentBroadcasts(limit: Int) throws -> [StoredMessage]
     /// Applies `operations` in order, atomically, durably against a process crash.
     func apply(_ operations: [StoreOperation]) throws
     /// The history `request` describes.

@@ -268,9 +268,12 @@ public final class SQLiteChatStore: ChatStore {
         }
         let visible = Self.visibleHistorySQL(exclusion: exclusion)
         let fetchLimit = request.limit + 1
+        // Broadcasts from the server's window when it holds enough of them (the broadcast
+        // branch then asks for none): at a login storm every login wants the same ones.
+        let windowed = request.recentBroadcasts?.newest(fetchLimit, through: request.throughSequence, excluding: request.excludedSenders)
         var visibleArguments: [any DatabaseValueConvertible] = [broadcastKey, request.throughSequence]
         visibleArguments += excludedArguments as [any DatabaseValueConvertible]
-        visibleArguments += [fetchLimit, request.userKey, request.throughSequence]
+        visibleArguments += [windowed == nil ? fetchLimit : 0, request.userKey, request.throughSequence]
         visibleArguments += excludedArguments as [any DatabaseValueConvertible]
         visibleArguments += [fetchLimit, request.userKey, request.userKey, request.throughSequence, fetchLimit, fetchLimit]
 
@@ -285,6 +288,7 @@ public final class SQLiteChatStore: ChatStore {
 
         return try pool.read { db in
             var recent = try Row.fetchAll(db, sql: visible, arguments: StatementArguments(visibleArguments)).map(Self.storedMessage)
+            if let windowed { recent = Self.mergeNewestFirst(recent, windowed, limit: fetchLimit) }
             let truncated = recent.count > request.limit
             if truncated { recent.removeLast() }
             recent.reverse()
@@ -293,6 +297,32 @@ public final class SQLiteChatStore: ChatStore {
             // Direct messages that arrived while away but fall outside the recent window come first.
             let older = waiting.filter { $0.sequence < oldestShown }
             return History(messages: older + recent, truncated: truncated, pendingCount: waiting.count, pageCursor: recent.first?.sequence)
+        }
+    }
+
+    /// The first `limit` of two lists ordered newest first, merged.
+    static func mergeNewestFirst(_ first: [StoredMessage], _ second: [StoredMessage], limit: Int) -> [StoredMessage] {
+        var merged: [StoredMessage] = []
+        merged.reserveCapacity(min(limit, first.count + second.count))
+        var i = first.startIndex
+        var j = second.startIndex
+        while merged.count < limit, i < first.endIndex || j < second.endIndex {
+            if j == second.endIndex || (i < first.endIndex && first[i].sequence > second[j].sequence) {
+                merged.append(first[i])
+                i += 1
+            } else {
+                merged.append(second[j])
+                j += 1
+            }
+        }
+        return merged
+    }
+
+    public func recentBroadcasts(limit: Int) throws -> [StoredMessage] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT seq, src, dest, timestamp, content FROM message WHERE dest_key = ? ORDER BY seq DESC LIMIT ?
+                """, arguments: [UsernameRules.key(ChatMessage.broadcastDestination), limit]).map(Self.storedMessage).reversed()
         }
     }
 

@@ -1,0 +1,85 @@
+import ChatProtocol
+import ChatStore
+import ChatStoreSQLite
+import ChatTestSupport
+import Testing
+
+/// A login's broadcasts come from the hub's window of recent broadcasts when it reaches back
+/// far enough, and from the database otherwise: the history is the same either way.
+@Suite struct BroadcastWindowTests {
+    private static let users = ["alice", "bob", "carol", "dave"]
+
+    /// 90 messages: mostly broadcasts, every fifth a direct message between two of the users.
+    private func filledStore(in directory: borrowing TemporaryDirectory) throws -> SQLiteChatStore {
+        let store = try SQLiteChatStore(path: directory.path + "/chatterbox.sqlite")
+        try store.apply((1...90).map { sequence -> StoreOperation in
+            let source = Self.users[sequence % 4]
+            let destination = sequence % 5 == 0 ? Self.users[(sequence / 5) % 4] : "ALL"
+            return .message(StoredMessage(
+                sequence: Int64(sequence),
+                message: ChatMessage(source: source, destination: destination, timestamp: 1_700_000_000 + Int64(sequence), content: "m\(sequence)")))
+        })
+        return store
+    }
+
+    @Test func theWindowGivesTheHistoryTheDatabaseGives() throws {
+        let directory = TemporaryDirectory()
+        let store = try filledStore(in: directory)
+        defer { try? store.close() }
+        var windowsUsed = 0
+        for user in Self.users + ["erin"] {
+            for limit in [1, 4, 20, 200] {
+                for excluded in [Set<String>(), ["bob"], ["bob", "carol"]] {
+                    for through: Int64 in [90, 57] {
+                        let plain = HistoryRequest(userKey: user, excludedSenders: excluded, limit: limit, throughSequence: through, pendingAfter: 40)
+                        let expected = try store.history(plain)
+                        // As the server holds it: the newest limit + 1 broadcasts of everyone.
+                        let newest = try store.recentBroadcasts(limit: limit + 1).filter { $0.sequence <= through }
+                        let all = try store.recentBroadcasts(limit: 1_000).filter { $0.sequence <= through }
+                        for window in [
+                            BroadcastWindow(messages: newest, reachesBeginning: newest.count == all.count),
+                            BroadcastWindow(messages: all, reachesBeginning: true),
+                        ] {
+                            var windowed = plain
+                            windowed.recentBroadcasts = window
+                            if window.newest(limit + 1, through: through, excluding: excluded) != nil { windowsUsed += 1 }
+                            #expect(try store.history(windowed) == expected, "\(user), limit \(limit), excluding \(excluded), through \(through)")
+                        }
+                    }
+                }
+            }
+        }
+        #expect(windowsUsed > 100, "the window was used in \(windowsUsed) cases")
+    }
+
+    @Test func aWindowThatReachesFarEnoughIsUsedAndOneThatDoesNotIsNot() throws {
+        let directory = TemporaryDirectory()
+        let store = try filledStore(in: directory)
+        defer { try? store.close() }
+        // A broadcast only the window knows of: it shows that the window was read.
+        let onlyInMemory = StoredMessage(sequence: 91, message: ChatMessage(source: "bob", destination: "ALL", timestamp: 1_700_000_091, content: "only in memory"))
+        let stored = try store.recentBroadcasts(limit: 5)
+        let request = HistoryRequest(userKey: "alice", excludedSenders: [], limit: 5, throughSequence: 91, pendingAfter: 91)
+
+        var enough = request
+        enough.recentBroadcasts = BroadcastWindow(messages: stored + [onlyInMemory], reachesBeginning: false)
+        #expect(try store.history(enough).messages.last == onlyInMemory)
+
+        // Leaving bob out, the window holds too few of the others and does not reach back.
+        var excluding = enough
+        excluding.excludedSenders = ["bob"]
+        #expect(try store.history(excluding).messages.contains(onlyInMemory) == false)
+        var plainExcluding = request
+        plainExcluding.excludedSenders = ["bob"]
+        #expect(try store.history(excluding) == store.history(plainExcluding))
+    }
+
+    @Test func theNewestBroadcastsComeOldestFirst() throws {
+        let directory = TemporaryDirectory()
+        let store = try filledStore(in: directory)
+        defer { try? store.close() }
+        // 90 is a direct message.
+        #expect(try store.recentBroadcasts(limit: 3).map { $0.sequence } == [87, 88, 89])
+        #expect(try store.recentBroadcasts(limit: 1_000).count == 72)
+    }
+}
