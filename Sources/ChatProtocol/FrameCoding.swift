@@ -60,14 +60,22 @@ public enum FrameCoding {
 
     /// Encodes a complete frame (length prefix and JSON) into a new buffer.
     public static func encode(_ frame: Frame, allocator: ByteBufferAllocator = ByteBufferAllocator()) -> ByteBuffer {
-        // Room for what is known up front, so a message frame is not reallocated mid-write.
-        var capacity = 64
+        var buffer = allocator.buffer(capacity: capacityEstimate(for: frame))
+        write(frame, into: &buffer)
+        return buffer
+    }
+
+    /// Room for what is known of `frame` up front, so that a frame of many messages (a login's
+    /// history) is not reallocated again and again while it is written.
+    public static func capacityEstimate(for frame: Frame) -> Int {
+        var capacity = 64 + (frame.info?.utf8.count ?? 0)
         for message in frame.messages ?? [] {
             capacity += message.content.utf8.count + message.source.utf8.count + message.destination.utf8.count + 40
         }
-        var buffer = allocator.buffer(capacity: capacity)
-        write(frame, into: &buffer)
-        return buffer
+        for name in frame.userList ?? [] {
+            capacity += name.utf8.count + 3
+        }
+        return capacity
     }
 
     /// Appends only the JSON object of `frame`.
@@ -146,9 +154,9 @@ public enum FrameCoding {
 
     /// The number of bytes `message` takes inside a `MESSAGES` array (without the comma).
     public static func encodedSize(of message: ChatMessage) -> Int {
-        var buffer = ByteBuffer()
-        writeMessage(message, into: &buffer)
-        return buffer.readableBytes
+        // Brackets and three commas around the four fields.
+        5 + JSONWriter.encodedSize(ofString: message.source) + JSONWriter.encodedSize(ofString: message.destination)
+            + JSONWriter.encodedSize(ofInteger: message.timestamp) + JSONWriter.encodedSize(ofString: message.content)
     }
 
     // MARK: Decoding

@@ -61,6 +61,36 @@ public enum JSONWriter {
         buffer.writeString(String(value))
     }
 
+    /// The bytes ``writeString(_:into:)`` writes for `string`, counted without writing.
+    public static func encodedSize(ofString string: String) -> Int {
+        var string = string
+        let plain = string.withUTF8 { utf8 in
+            utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }
+        }
+        if plain { return string.utf8.count + 2 }
+        var size = 2
+        for scalar in string.unicodeScalars {
+            switch scalar.value {
+            case 0x22, 0x5C, 0x0A, 0x0D, 0x09, 0x08, 0x0C: size += 2
+            case 0x20..<0x7F: size += 1
+            case 0x10000...: size += 12
+            default: size += 6
+            }
+        }
+        return size
+    }
+
+    /// The bytes ``writeInteger(_:into:)`` writes for `value`, counted without writing.
+    public static func encodedSize(ofInteger value: Int64) -> Int {
+        var size = value < 0 ? 2 : 1
+        var rest = value.magnitude
+        while rest >= 10 {
+            rest /= 10
+            size += 1
+        }
+        return size
+    }
+
     /// Appends an array of strings.
     public static func writeStringArray(_ strings: [String], into buffer: inout ByteBuffer) {
         buffer.writeInteger(UInt8(ascii: "["))

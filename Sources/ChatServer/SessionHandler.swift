@@ -363,7 +363,7 @@ final class SessionHandler: ChannelInboundHandler {
 
     func write(_ frame: Frame) {
         guard let context else { return }
-        var buffer = context.channel.allocator.buffer(capacity: 256)
+        var buffer = context.channel.allocator.buffer(capacity: FrameCoding.capacityEstimate(for: frame))
         FrameCoding.write(frame, into: &buffer)
         context.write(wrapOutboundOut(outbound(buffer)), promise: nil)
     }

@@ -32,6 +32,31 @@ import Testing
         #expect(try JSONParser.parse(bytes) == .string(original))
     }
 
+    /// Sizes are counted without writing (to split a login's history into frames); the count
+    /// must be exactly what is written, for every kind of character and timestamp.
+    @Test func countedSizesAreTheWrittenSizes() {
+        let pieces = ["a", "Z", " ", "\"", "\\", "\n", "\r", "\t", "\u{8}", "\u{C}", "\u{0}", "\u{1F}", "\u{7F}", "é", "中", "\u{FFFF}", "😀", "\u{10FFFF}", "🏽"]
+        var generator = SystemRandomNumberGenerator()
+        for round in 0..<500 {
+            let length = round % 40
+            let string = (0..<length).map { _ in pieces.randomElement(using: &generator)! }.joined()
+            var buffer = ByteBuffer()
+            JSONWriter.writeString(string, into: &buffer)
+            #expect(JSONWriter.encodedSize(ofString: string) == buffer.readableBytes, "\(string.debugDescription)")
+
+            let timestamp = Int64.random(in: Int64.min...Int64.max, using: &generator) >> Int64(round % 64)
+            let message = ChatMessage(source: string, destination: "ALL", timestamp: timestamp, content: String(string.reversed()))
+            var messageBuffer = ByteBuffer()
+            FrameCoding.writeMessage(message, into: &messageBuffer)
+            #expect(FrameCoding.encodedSize(of: message) == messageBuffer.readableBytes, "\(message)")
+        }
+        for value: Int64 in [0, 9, 10, 99, 100, -1, -9, -10, Int64.max, Int64.min, 1_700_000_000] {
+            var buffer = ByteBuffer()
+            JSONWriter.writeInteger(value, into: &buffer)
+            #expect(JSONWriter.encodedSize(ofInteger: value) == buffer.readableBytes, "\(value)")
+        }
+    }
+
     @Test func writesNestedValuesThatParseBack() throws {
         let value = JSONValue.object(JSONObject([
             .init(key: "FEATURES", value: .array([.string("a"), .integer(-3), .bool(false), .null, .number(2.5)])),
