@@ -141,6 +141,32 @@ public enum FrameCoding {
 
     /// Appends one message as `[SRC,DEST,TIMESTAMP,CONTENT]`.
     public static func writeMessage(_ message: ChatMessage, into buffer: inout ByteBuffer) {
+        // The usual message, all printable ASCII: written in one go.
+        var source = message.source
+        var destination = message.destination
+        var content = message.content
+        let written = source.withUTF8 { source in
+            destination.withUTF8 { destination in
+                content.withUTF8 { content -> Bool in
+                    guard JSONWriter.isPlain(source), JSONWriter.isPlain(destination), JSONWriter.isPlain(content) else { return false }
+                    let size = 11 + source.count + destination.count + content.count + JSONWriter.encodedSize(ofInteger: message.timestamp)
+                    buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { out in
+                        out[0] = UInt8(ascii: "[")
+                        var offset = JSONWriter.copyQuoted(source, to: out, at: 1)
+                        out[offset] = UInt8(ascii: ",")
+                        offset = JSONWriter.copyQuoted(destination, to: out, at: offset + 1)
+                        out[offset] = UInt8(ascii: ",")
+                        offset = JSONWriter.copyInteger(message.timestamp, to: out, at: offset + 1)
+                        out[offset] = UInt8(ascii: ",")
+                        offset = JSONWriter.copyQuoted(content, to: out, at: offset + 1)
+                        out[offset] = UInt8(ascii: "]")
+                        return offset + 1
+                    }
+                    return true
+                }
+            }
+        }
+        if written { return }
         buffer.writeInteger(UInt8(ascii: "["))
         JSONWriter.writeString(message.source, into: &buffer)
         buffer.writeInteger(UInt8(ascii: ","))

@@ -49,6 +49,12 @@ import Testing
             var messageBuffer = ByteBuffer()
             FrameCoding.writeMessage(message, into: &messageBuffer)
             #expect(FrameCoding.encodedSize(of: message) == messageBuffer.readableBytes, "\(message)")
+            let plain = ChatMessage(source: "alice", destination: "ALL", timestamp: timestamp, content: "plain \(round)")
+            var plainBuffer = ByteBuffer()
+            FrameCoding.writeMessage(plain, into: &plainBuffer)
+            let parsed = try? JSONParser.parse(Array(plainBuffer.readableBytesView))
+            #expect(parsed == .array([.string("alice"), .string("ALL"), .integer(timestamp), .string("plain \(round)")]), "\(timestamp)")
+            #expect(FrameCoding.encodedSize(of: plain) == plainBuffer.readableBytes)
         }
         for value: Int64 in [0, 9, 10, 99, 100, -1, -9, -10, Int64.max, Int64.min, 1_700_000_000] {
             var buffer = ByteBuffer()
