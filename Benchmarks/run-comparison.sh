@@ -50,6 +50,8 @@ for round in $(seq 1 "$rounds"); do
         # 5 ms to read 100 deliveries per message) would set every server's latency.
         run "a-$round" "$server" --scenario a --seconds 10 "${fanout_generator[@]}"
         run "b-$round" "$server" --scenario b --seconds 10 "${fanout_generator[@]}"
+        # The same load with the senders spread over each interval (C generator only).
+        [ ${#fanout_generator[@]} -gt 0 ] && run "as-$round" "$server" --scenario a --seconds 10 --stagger "${fanout_generator[@]}"
     done
 done
 fi

@@ -43,6 +43,7 @@ def fanout_table(scenario, title):
 
 fanout_table("a", "(a) 100 clients, 10 senders, 500 msg/s (50,000 deliveries/s)")
 fanout_table("b", "(b) 1,000 clients, 10 senders, 100 msg/s (100,000 deliveries/s)")
+fanout_table("as", "(a) with staggered senders (--stagger: spread over each interval)")
 
 def maximum_table(pattern, title):
     runs = load(pattern)

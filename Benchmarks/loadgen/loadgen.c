@@ -65,6 +65,7 @@ static struct options {
     int nice;
     bool quiet;
     bool stagger;
+    const char *late_log;   /* --late-log FILE: late deliveries per 10 ms of the window */
 } opt = {
     .host = "127.0.0.1", .port = NULL, .protocol = PROTO_CHATTERBOX, .clients = 100, .senders = 10,
     .rate = 1000, .seconds = 10, .warmup = 1, .content_length = 100,
@@ -97,6 +98,8 @@ static void usage(FILE *to) {
         "  --login-timeout S      give up on clients not logged in after S s (default 120)\n"
         "  --nice N               nice value (a session leader sets its session's too: setsid loadgen ...)\n"
         "  --stagger              spread the senders evenly over one interval (default: they send together)\n"
+        "  --late-log FILE        per 10 ms of the window (by intended send time): deliveries, those\n"
+        "                         later than 5 ms, the latest (us) -- to see whether stalls recur\n"
         "  --quiet                no progress on stderr (markers still)\n"
         "Prints a JSON summary on stdout. Exit status: 0 ran, 1 usage, 2 could not run.\n");
 }
@@ -104,7 +107,7 @@ static void usage(FILE *to) {
 static void parse_options(int argc, char **argv) {
     enum { O_HOST = 256, O_PORT, O_PROTOCOL, O_CLIENTS, O_SENDERS, O_RATE, O_SECONDS, O_WARMUP,
            O_CONTENT, O_CA, O_INSECURE, O_PLAIN, O_CIPHERS, O_TLS12, O_THREADS, O_PARALLEL,
-           O_PREFIX, O_DRAIN, O_LOGIN_TIMEOUT, O_NICE, O_QUIET, O_STAGGER, O_HELP };
+           O_PREFIX, O_DRAIN, O_LOGIN_TIMEOUT, O_NICE, O_QUIET, O_STAGGER, O_LATE_LOG, O_HELP };
     static const struct option longs[] = {
         {"host", 1, 0, O_HOST}, {"port", 1, 0, O_PORT}, {"protocol", 1, 0, O_PROTOCOL},
         {"clients", 1, 0, O_CLIENTS}, {"senders", 1, 0, O_SENDERS}, {"rate", 1, 0, O_RATE},
@@ -112,7 +115,7 @@ static void parse_options(int argc, char **argv) {
         {"content-length", 1, 0, O_CONTENT}, {"ca", 1, 0, O_CA}, {"insecure", 0, 0, O_INSECURE},
         {"plaintext", 0, 0, O_PLAIN}, {"ciphersuites", 1, 0, O_CIPHERS}, {"tls12", 0, 0, O_TLS12},
         {"threads", 1, 0, O_THREADS}, {"parallel", 1, 0, O_PARALLEL}, {"name-prefix", 1, 0, O_PREFIX},
-        {"drain-quiet", 1, 0, O_DRAIN}, {"login-timeout", 1, 0, O_LOGIN_TIMEOUT}, {"nice", 1, 0, O_NICE}, {"quiet", 0, 0, O_QUIET}, {"stagger", 0, 0, O_STAGGER},
+        {"drain-quiet", 1, 0, O_DRAIN}, {"login-timeout", 1, 0, O_LOGIN_TIMEOUT}, {"nice", 1, 0, O_NICE}, {"quiet", 0, 0, O_QUIET}, {"stagger", 0, 0, O_STAGGER}, {"late-log", 1, 0, O_LATE_LOG},
         {"help", 0, 0, O_HELP}, {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
@@ -143,6 +146,7 @@ static void parse_options(int argc, char **argv) {
         case O_NICE: opt.nice_set = true; opt.nice = atoi(optarg); break;
         case O_QUIET: opt.quiet = true; break;
         case O_STAGGER: opt.stagger = true; break;
+        case O_LATE_LOG: opt.late_log = optarg; break;
         case 'h': case O_HELP: usage(stdout); exit(0);
         default: usage(stderr); exit(1);
         }
@@ -245,7 +249,13 @@ struct worker {
     uint64_t since_window;      /* received at or after the window's start */
     uint64_t out_of_order, duplicates;
     _Atomic uint64_t published_deliveries;
+    /* --late-log: per 10 ms slot of the window, deliveries, late ones (> 5 ms), latest (us). */
+    uint32_t *slot_all, *slot_late, *slot_latest;
 };
+
+#define LATE_SLOT_NS 10000000u
+#define LATE_THRESHOLD_US 5000u
+static size_t late_slots;
 
 static SSL_CTX *ssl_ctx;
 static struct addrinfo *server_address;
@@ -393,8 +403,16 @@ static void record_delivery(struct conn *c, const uint64_t fields[3], uint64_t n
         c->last_seq[sender] = (int64_t)seq;
     }
     if (now >= run.window_ns) w->since_window++;
-    if (intended >= run.window_ns && intended < run.end_ns)
-        hist_record(&w->latency, now > intended ? (now - intended) / 1000 : 0);
+    if (intended >= run.window_ns && intended < run.end_ns) {
+        uint64_t latency = now > intended ? (now - intended) / 1000 : 0;
+        hist_record(&w->latency, latency);
+        size_t slot = (size_t)((intended - run.window_ns) / LATE_SLOT_NS);
+        if (w->slot_all && slot < late_slots) {
+            w->slot_all[slot]++;
+            if (latency > LATE_THRESHOLD_US) w->slot_late[slot]++;
+            if (latency > w->slot_latest[slot]) w->slot_latest[slot] = (uint32_t)(latency > UINT32_MAX ? UINT32_MAX : latency);
+        }
+    }
 }
 
 /* Every broadcast in one Chatterbox frame: a content string opens with `"B<digit>`. */
@@ -727,6 +745,23 @@ static void resolve(void) {
     host_is_ip = inet_pton(AF_INET, opt.host, &scratch) == 1 || inet_pton(AF_INET6, opt.host, &scratch) == 1;
 }
 
+/* --late-log: one line per 10 ms slot of the window that had a late delivery. */
+static void write_late_log(struct worker *workers) {
+    FILE *f = fopen(opt.late_log, "w");
+    if (!f) { fprintf(stderr, "loadgen: cannot write %s\n", opt.late_log); return; }
+    fprintf(f, "# slot start ms (by intended send time), deliveries, later than %u ms, latest us\n", LATE_THRESHOLD_US / 1000);
+    for (size_t slot = 0; slot < late_slots; slot++) {
+        uint64_t all = 0, late = 0, latest = 0;
+        for (int t = 0; t < opt.threads; t++) {
+            all += workers[t].slot_all[slot];
+            late += workers[t].slot_late[slot];
+            if (workers[t].slot_latest[slot] > latest) latest = workers[t].slot_latest[slot];
+        }
+        if (late) fprintf(f, "%zu %llu %llu %llu\n", slot * (LATE_SLOT_NS / 1000000u), (unsigned long long)all, (unsigned long long)late, (unsigned long long)latest);
+    }
+    fclose(f);
+}
+
 static struct worker *make_workers(struct conn **all) {
     struct worker *workers = xcalloc((size_t)opt.threads, sizeof *workers);
     const char *prefix = opt.name_prefix;
@@ -736,6 +771,12 @@ static struct worker *make_workers(struct conn **all) {
         workers[t].id = t;
         workers[t].epfd = epoll_create1(EPOLL_CLOEXEC);
         workers[t].conns = xcalloc((size_t)opt.clients / (size_t)opt.threads + 1, sizeof(struct conn *));
+        if (opt.late_log) {
+            late_slots = (size_t)(opt.seconds * 1e9 / LATE_SLOT_NS) + 1;
+            workers[t].slot_all = xcalloc(late_slots, sizeof(uint32_t));
+            workers[t].slot_late = xcalloc(late_slots, sizeof(uint32_t));
+            workers[t].slot_latest = xcalloc(late_slots, sizeof(uint32_t));
+        }
     }
     for (int i = 0; i < opt.clients; i++) {
         struct conn *c = xcalloc(1, sizeof *c);
@@ -881,6 +922,7 @@ int main(int argc, char **argv) {
         out_of_order += workers[t].out_of_order;
         duplicates += workers[t].duplicates;
     }
+    if (opt.late_log) write_late_log(workers);
     /* Lost: per recipient and sender, messages sent that never arrived (a client the server
      * dropped during the run loses everything it did not get). */
     uint64_t sent_total = 0, expected = 0, received = 0;

@@ -20,13 +20,17 @@ public struct ExternalGenerator: Sendable {
     /// Spread the senders evenly over one interval instead of sending together, so that each
     /// message is fanned out on its own (`--stagger` of loadgen).
     public var stagger: Bool
+    /// A file for the late deliveries per 10 ms of the window (`--late-log` of loadgen; a
+    /// scenario c probe overwrites the previous one's).
+    public var lateLog: String?
 
-    public init(executable: String, cpus: String?, nice: Int?, threads: Int, stagger: Bool = false) {
+    public init(executable: String, cpus: String?, nice: Int?, threads: Int, stagger: Bool = false, lateLog: String? = nil) {
         self.executable = executable
         self.cpus = cpus
         self.nice = nice
         self.threads = threads
         self.stagger = stagger
+        self.lateLog = lateLog
     }
 
     /// The default executable: `Benchmarks/loadgen/loadgen` of the checkout that holds
@@ -73,6 +77,7 @@ public struct ExternalGenerator: Sendable {
         ]
         if let nice { command += ["--nice", String(nice)] }
         if stagger { command.append("--stagger") }
+        if let lateLog { command += ["--late-log", lateLog] }
         if let cpus { command = ["/usr/bin/taskset", "-c", cpus] + command }
 
         let process = Process()

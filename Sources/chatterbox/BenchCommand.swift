@@ -75,6 +75,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Flag(help: "C generator: spread the senders evenly over one interval instead of sending together.")
     var stagger = false
 
+    @Option(name: .customLong("late-log"), help: "C generator: write to this file, per 10 ms of the window, the deliveries later than 5 ms (to see whether stalls recur).")
+    var lateLog: String?
+
     @Flag(help: "Plain TCP instead of TLS.")
     var plaintext = false
 
@@ -155,9 +158,9 @@ struct BenchCommand: AsyncParsableCommand {
             let executable = try loadgen ?? ExternalGenerator.defaultExecutable(near: settings.chatterboxExecutable)
             settings.externalGenerator = ExternalGenerator(
                 executable: executable, cpus: generatorCPUs, nice: highPriority ? -10 : nil, threads: clientThreads,
-                stagger: stagger)
-        } else if stagger {
-            throw ValidationError("--stagger needs --generator c")
+                stagger: stagger, lateLog: lateLog)
+        } else if stagger || lateLog != nil {
+            throw ValidationError("--stagger and --late-log need --generator c")
         }
 
         let encoder = JSONEncoder()
