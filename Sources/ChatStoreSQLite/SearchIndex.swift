@@ -29,12 +29,13 @@ enum SearchIndex {
     /// With a batch every 200 ms while behind, up to 10,000 messages a second are indexed.
     static let batchLimit = 2000
 
-    /// Creates the index's database if needed (WAL, tables). An index that cannot be opened is
-    /// removed and created anew: it is rebuilt from the messages.
+    /// Creates the index's database if needed (WAL, tables). A damaged index (or a file that is
+    /// not a database) is removed and created anew: it is rebuilt from the messages. Any other
+    /// failure (a lock, permissions) is the caller's: the file may be someone else's to use.
     static func prepare(storePath: String) throws {
         do {
             try create(at: path(forStoreAt: storePath))
-        } catch {
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_CORRUPT || error.resultCode == .SQLITE_NOTADB {
             for file in files(forStoreAt: storePath) {
                 try? FileManager.default.removeItem(atPath: file)
             }
