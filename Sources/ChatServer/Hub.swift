@@ -93,9 +93,10 @@ final class Hub: Sendable {
     }
 
     /// Broadcasts the hub keeps for logins: a login's replay, and one more to tell whether
-    /// there are older ones.
+    /// there are older ones. At most 5,001: each login copies the window under the hub's lock,
+    /// and beyond it logins read their broadcasts from the store as before.
     static func broadcastWindowSize(_ configuration: ServerConfiguration) -> Int {
-        configuration.historyLimit + 1
+        min(configuration.historyLimit, 5_000) + 1
     }
 
     /// The outbox of `eventLoop` (one of the server's loops).
