@@ -9,22 +9,27 @@ import Testing
 @Suite struct MemoryTrimmerTests {
     /// Runs a trimmer on an embedded loop; `steps` says how much activity each interval sees.
     private func trims(forActivityPerInterval steps: [UInt64]) async throws -> Int {
-        let loop = EmbeddedEventLoop()
         let pool = NIOThreadPool(numberOfThreads: 1)
         pool.start()
-        let activity = NIOLockedValueBox<UInt64>(0)
         let trims = NIOLockedValueBox(0)
-        let trimmer = MemoryTrimmer(every: .seconds(5), on: loop, pool: pool, activity: { activity.withLockedValue { $0 } }) {
-            trims.withLockedValue { $0 += 1 }
-        }
+        try run(steps, pool: pool) { trims.withLockedValue { $0 += 1 } }
+        // Whatever was submitted has run once the pool shuts down.
+        try await pool.shutdownGracefully()
+        return trims.withLockedValue { $0 }
+    }
+
+    /// The embedded loop's part, on one thread from start to end (an `EmbeddedEventLoop` may
+    /// only be used, and released, on the thread that made it; an `await` may change threads).
+    private func run(_ steps: [UInt64], pool: NIOThreadPool, trim: @escaping @Sendable () -> Void) throws {
+        let loop = EmbeddedEventLoop()
+        let activity = NIOLockedValueBox<UInt64>(0)
+        let trimmer = MemoryTrimmer(every: .seconds(5), on: loop, pool: pool, activity: { activity.withLockedValue { $0 } }, trim: trim)
         for step in steps {
             activity.withLockedValue { $0 += step }
             loop.advanceTime(by: .seconds(5))
         }
         trimmer.cancel()
-        // Whatever was submitted has run once the pool shuts down.
-        try await pool.shutdownGracefully()
-        return trims.withLockedValue { $0 }
+        try loop.syncShutdownGracefully()
     }
 
     @Test func trimsOnceWhenABurstEnds() async throws {
