@@ -36,7 +36,7 @@ public final class ChatServer: Service, Sendable {
         self.store = store
         self.logger = logger
         let snapshot = try store.load()
-        let windowSize = Hub.broadcastWindowSize(configuration)
+        let windowSize = RecentBroadcasts.capacity(forHistoryLimit: configuration.historyLimit)
         let broadcasts = try store.recentBroadcasts(limit: windowSize)
         let window = BroadcastWindow(messages: broadcasts, reachesBeginning: broadcasts.count < windowSize)
         group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoopThreads))

@@ -29,10 +29,8 @@ final class Hub: Sendable {
         var accepting = true
         /// Batches committed so far (logins, leaves, messages, blocks): a sign of activity.
         var commits: UInt64 = 0
-        /// The newest broadcasts delivered (as many as a login replays, plus one), for logins.
-        var recentBroadcasts: CircularBuffer<StoredMessage>
-        /// Whether `recentBroadcasts` holds every broadcast ever stored.
-        var recentBroadcastsReachBeginning: Bool
+        /// The newest broadcasts delivered, for logins.
+        var recentBroadcasts: RecentBroadcasts
     }
 
     let configuration: ServerConfiguration
@@ -80,9 +78,7 @@ final class Hub: Sendable {
             lastDelivered: snapshot.lastSequence,
             reservations: NameReservations(duration: configuration.nameReservation),
             accounts: snapshot.accounts,
-            recentBroadcasts: CircularBuffer((recentBroadcasts?.messages ?? []).suffix(Self.broadcastWindowSize(configuration))),
-            // Without a window from the store, the hub's reaches back only once it is full.
-            recentBroadcastsReachBeginning: recentBroadcasts?.reachesBeginning ?? false
+            recentBroadcasts: RecentBroadcasts(historyLimit: configuration.historyLimit, loaded: recentBroadcasts)
         ))
         self.loginAttempts = LoginAttemptLimiter(
             perName: configuration.loginAttemptsPerName,
@@ -90,13 +86,6 @@ final class Hub: Sendable {
             clock: configuration.clock
         )
         self.batches = eventLoops.enumerated().map { TickBatch(eventLoop: $1, index: $0) }
-    }
-
-    /// Broadcasts the hub keeps for logins: a login's replay, and one more to tell whether
-    /// there are older ones. At most 5,001: each login copies the window under the hub's lock,
-    /// and beyond it logins read their broadcasts from the store as before.
-    static func broadcastWindowSize(_ configuration: ServerConfiguration) -> Int {
-        min(configuration.historyLimit, 5_000) + 1
     }
 
     /// The outbox of `eventLoop` (one of the server's loops).
@@ -160,10 +149,7 @@ final class Hub: Sendable {
                 limit: configuration.historyLimit,
                 throughSequence: through,
                 pendingAfter: pendingAfter,
-                recentBroadcasts: BroadcastWindow(
-                    messages: Array(state.recentBroadcasts),
-                    reachesBeginning: state.recentBroadcastsReachBeginning
-                )
+                recentBroadcasts: state.recentBroadcasts.window
             )
             return .accepted(LoginTicket(name: name, key: key, userList: userList, history: request))
         }
@@ -384,7 +370,7 @@ final class Hub: Sendable {
                     }
                     state.lastDelivered = sequence
                     if message.isBroadcast {
-                        keepForLogins(StoredMessage(sequence: sequence, message: message), state: &state)
+                        state.recentBroadcasts.append(StoredMessage(sequence: sequence, message: message))
                         deliverBroadcast(frame, from: senderKey, gatheringSince: openedAt, state: state)
                     } else {
                         deliverDirect(frame, message: message, senderKey: senderKey, gatheringSince: openedAt, state: state)
@@ -396,14 +382,6 @@ final class Hub: Sendable {
                 }
             }
         }
-    }
-
-    private func keepForLogins(_ broadcast: StoredMessage, state: inout State) {
-        if state.recentBroadcasts.count == Self.broadcastWindowSize(configuration) {
-            state.recentBroadcasts.removeFirst()
-            state.recentBroadcastsReachBeginning = false
-        }
-        state.recentBroadcasts.append(broadcast)
     }
 
     /// Runs every commit the loops have scheduled so far (before the store closes).

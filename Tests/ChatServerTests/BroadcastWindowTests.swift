@@ -1,4 +1,5 @@
 import ChatProtocol
+@testable import ChatServer
 import ChatStore
 import ChatStoreSQLite
 import ChatTestSupport
@@ -81,5 +82,25 @@ import Testing
         // 90 is a direct message.
         #expect(try store.recentBroadcasts(limit: 3).map { $0.sequence } == [87, 88, 89])
         #expect(try store.recentBroadcasts(limit: 1_000).count == 72)
+    }
+
+    @Test func theHubsWindowKeepsTheNewestAndKnowsWhenItReachesTheBeginning() {
+        func broadcast(_ sequence: Int64) -> StoredMessage {
+            StoredMessage(sequence: sequence, message: ChatMessage(source: "bob", destination: "ALL", timestamp: sequence, content: "m\(sequence)"))
+        }
+        // A store with two broadcasts in all: the window holds everything there is.
+        var recent = RecentBroadcasts(historyLimit: 3, loaded: BroadcastWindow(messages: [broadcast(1), broadcast(2)], reachesBeginning: true))
+        #expect(recent.window == BroadcastWindow(messages: [broadcast(1), broadcast(2)], reachesBeginning: true))
+        recent.append(broadcast(3))
+        recent.append(broadcast(4))
+        #expect(recent.window == BroadcastWindow(messages: [1, 2, 3, 4].map(broadcast), reachesBeginning: true))
+        // Full (history limit 3, plus one): the oldest goes, and with it the beginning.
+        recent.append(broadcast(5))
+        #expect(recent.window == BroadcastWindow(messages: [2, 3, 4, 5].map(broadcast), reachesBeginning: false))
+        // Nothing loaded: it cannot tell what is older until it is full.
+        let fresh = RecentBroadcasts(historyLimit: 3, loaded: nil)
+        #expect(fresh.window.reachesBeginning == false)
+        #expect(RecentBroadcasts.capacity(forHistoryLimit: 1_000) == 1_001)
+        #expect(RecentBroadcasts.capacity(forHistoryLimit: 100_000) == 5_001)
     }
 }

@@ -1,0 +1,40 @@
+import ChatStore
+import NIOCore
+
+/// The newest broadcasts delivered, kept by the hub for logins: every login of a storm wants
+/// the same ones, so they come from here instead of the store (``BroadcastWindow``).
+struct RecentBroadcasts {
+    /// Broadcasts kept for a login replay of `historyLimit`: the replay, and one more to tell
+    /// whether there are older ones. At most 5,001: each login copies the window under the
+    /// hub's lock, and beyond it logins read their broadcasts from the store as before.
+    static func capacity(forHistoryLimit historyLimit: Int) -> Int {
+        min(historyLimit, 5_000) + 1
+    }
+
+    private let capacity: Int
+    private var messages: CircularBuffer<StoredMessage>
+    /// Whether `messages` holds every broadcast ever stored.
+    private var reachesBeginning: Bool
+
+    /// Starts from what the store holds (`nil`: nothing known yet, so the window reaches back
+    /// far enough only once it is full).
+    init(historyLimit: Int, loaded: BroadcastWindow?) {
+        capacity = Self.capacity(forHistoryLimit: historyLimit)
+        messages = CircularBuffer((loaded?.messages ?? []).suffix(capacity))
+        reachesBeginning = loaded?.reachesBeginning ?? false
+    }
+
+    /// Keeps `broadcast`, just delivered, forgetting the oldest when full.
+    mutating func append(_ broadcast: StoredMessage) {
+        if messages.count == capacity {
+            messages.removeFirst()
+            reachesBeginning = false
+        }
+        messages.append(broadcast)
+    }
+
+    /// A copy for a login's history request.
+    var window: BroadcastWindow {
+        BroadcastWindow(messages: Array(messages), reachesBeginning: reachesBeginning)
+    }
+}
