@@ -104,10 +104,7 @@ public enum JSONWriter {
     /// The bytes ``writeString(_:into:)`` writes for `string`, counted without writing.
     public static func encodedSize(ofString string: String) -> Int {
         var string = string
-        let plain = string.withUTF8 { utf8 in
-            utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }
-        }
-        if plain { return string.utf8.count + 2 }
+        if string.withUTF8(isPlain) { return string.utf8.count + 2 }
         var size = 2
         for scalar in string.unicodeScalars {
             switch scalar.value {

@@ -36,9 +36,7 @@ public final class ChatServer: Service, Sendable {
         self.store = store
         self.logger = logger
         let snapshot = try store.load()
-        let windowSize = RecentBroadcasts.capacity(forHistoryLimit: configuration.historyLimit)
-        let broadcasts = try store.recentBroadcasts(limit: windowSize)
-        let window = BroadcastWindow(messages: broadcasts, reachesBeginning: broadcasts.count < windowSize)
+        let storedBroadcasts = try store.recentBroadcasts(limit: RecentBroadcasts.capacity(forHistoryLimit: configuration.historyLimit))
         group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoopThreads))
         connectionLimiter = ConnectionLimiter(
             perAddress: configuration.limits.connectionsPerAddress,
@@ -60,7 +58,7 @@ public final class ChatServer: Service, Sendable {
             snapshot: snapshot,
             eventLoops: Array(group.makeIterator()),
             historyPool: historyPool,
-            recentBroadcasts: window,
+            storedBroadcasts: storedBroadcasts,
             fileShelf: shelf,
             logger: logger
         )

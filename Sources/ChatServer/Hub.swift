@@ -55,7 +55,7 @@ final class Hub: Sendable {
         snapshot: StoreSnapshot,
         eventLoops: [any EventLoop],
         historyPool: NIOThreadPool,
-        recentBroadcasts: BroadcastWindow? = nil,
+        storedBroadcasts: [StoredMessage]? = nil,
         fileShelf: FileShelf? = nil,
         logger: Logger
     ) {
@@ -78,7 +78,7 @@ final class Hub: Sendable {
             lastDelivered: snapshot.lastSequence,
             reservations: NameReservations(duration: configuration.nameReservation),
             accounts: snapshot.accounts,
-            recentBroadcasts: RecentBroadcasts(historyLimit: configuration.historyLimit, loaded: recentBroadcasts)
+            recentBroadcasts: RecentBroadcasts(historyLimit: configuration.historyLimit, stored: storedBroadcasts)
         ))
         self.loginAttempts = LoginAttemptLimiter(
             perName: configuration.loginAttemptsPerName,

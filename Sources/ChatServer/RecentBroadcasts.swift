@@ -16,12 +16,14 @@ struct RecentBroadcasts {
     /// Whether `messages` holds every broadcast ever stored.
     private var reachesBeginning: Bool
 
-    /// Starts from what the store holds (`nil`: nothing known yet, so the window reaches back
-    /// far enough only once it is full).
-    init(historyLimit: Int, loaded: BroadcastWindow?) {
-        capacity = Self.capacity(forHistoryLimit: historyLimit)
-        messages = CircularBuffer((loaded?.messages ?? []).suffix(capacity))
-        reachesBeginning = loaded?.reachesBeginning ?? false
+    /// Starts from the store's newest broadcasts, oldest first, as many as it has up to the
+    /// capacity: fewer means they are all there are. `nil`: nothing known yet, so the window
+    /// reaches back far enough only once it is full.
+    init(historyLimit: Int, stored: [StoredMessage]?) {
+        let capacity = Self.capacity(forHistoryLimit: historyLimit)
+        self.capacity = capacity
+        messages = CircularBuffer((stored ?? []).suffix(capacity))
+        reachesBeginning = stored.map { $0.count < capacity } ?? false
     }
 
     /// Keeps `broadcast`, just delivered, forgetting the oldest when full.

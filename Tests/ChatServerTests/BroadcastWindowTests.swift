@@ -89,7 +89,7 @@ import Testing
             StoredMessage(sequence: sequence, message: ChatMessage(source: "bob", destination: "ALL", timestamp: sequence, content: "m\(sequence)"))
         }
         // A store with two broadcasts in all: the window holds everything there is.
-        var recent = RecentBroadcasts(historyLimit: 3, loaded: BroadcastWindow(messages: [broadcast(1), broadcast(2)], reachesBeginning: true))
+        var recent = RecentBroadcasts(historyLimit: 3, stored: [broadcast(1), broadcast(2)])
         #expect(recent.window == BroadcastWindow(messages: [broadcast(1), broadcast(2)], reachesBeginning: true))
         recent.append(broadcast(3))
         recent.append(broadcast(4))
@@ -98,8 +98,11 @@ import Testing
         recent.append(broadcast(5))
         #expect(recent.window == BroadcastWindow(messages: [2, 3, 4, 5].map(broadcast), reachesBeginning: false))
         // Nothing loaded: it cannot tell what is older until it is full.
-        let fresh = RecentBroadcasts(historyLimit: 3, loaded: nil)
+        let fresh = RecentBroadcasts(historyLimit: 3, stored: nil)
         #expect(fresh.window.reachesBeginning == false)
+        // The store had as many as the window holds: there may be older ones.
+        let full = RecentBroadcasts(historyLimit: 3, stored: [1, 2, 3, 4].map(broadcast))
+        #expect(full.window == BroadcastWindow(messages: [1, 2, 3, 4].map(broadcast), reachesBeginning: false))
         #expect(RecentBroadcasts.capacity(forHistoryLimit: 1_000) == 1_001)
         #expect(RecentBroadcasts.capacity(forHistoryLimit: 100_000) == 5_001)
     }

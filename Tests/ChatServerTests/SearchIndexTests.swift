@@ -24,6 +24,14 @@ import Testing
             .messages.map(\.sequence)
     }
 
+    /// A store at `path` with `count` messages, all of them searchable, closed again.
+    private func closedStoreWithIndexedMessages(_ count: Int, at path: String) throws {
+        let store = try SQLiteChatStore(path: path)
+        defer { try? store.close() }
+        try self.store(count, in: store)
+        #expect(try search(["otters"], in: store, through: Int64(count)) == Array(1...Int64(count)))
+    }
+
     @Test func aSearchSeesMessagesStoredAMomentAgo() throws {
         let directory = TemporaryDirectory()
         let store = try SQLiteChatStore(path: directory.path + "/chatterbox.sqlite")
@@ -91,12 +99,7 @@ import Testing
     @Test func aMissingOrDamagedIndexIsRebuiltFromTheMessages() throws {
         let directory = TemporaryDirectory()
         let path = directory.path + "/chatterbox.sqlite"
-        do {
-            let store = try SQLiteChatStore(path: path)
-            try self.store(20, in: store)
-            #expect(try search(["otters"], in: store, through: 20) == Array(1...20))
-            try store.close()
-        }
+        try closedStoreWithIndexedMessages(20, at: path)
         for file in SearchIndex.files(forStoreAt: path) { try? FileManager.default.removeItem(atPath: file) }
         do {
             let store = try SQLiteChatStore(path: path)
@@ -115,12 +118,7 @@ import Testing
     @Test func anIndexAheadOfTheMessagesStartsOver() throws {
         let directory = TemporaryDirectory()
         let path = directory.path + "/chatterbox.sqlite"
-        do {
-            let store = try SQLiteChatStore(path: path)
-            try self.store(20, in: store)
-            #expect(try search(["otters"], in: store, through: 20) == Array(1...20))
-            try store.close()
-        }
+        try closedStoreWithIndexedMessages(20, at: path)
         // The newest five removed by hand: their numbers will be used again, for other words.
         do {
             let database = try DatabaseQueue(path: path)
