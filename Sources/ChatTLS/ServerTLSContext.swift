@@ -22,13 +22,17 @@ public final class ServerTLSContext: @unchecked Sendable {
 
     /// The handler new connections get.
     public let engine: Engine
+    /// Whether ``TLSServerHandler`` sends ciphertext to the socket itself while the channel has
+    /// nothing queued (``SocketSender``), or always down the pipeline (kept to measure both).
+    public let sendsToSocket: Bool
     // `SSL_CTX` is reference counted and safe to share across threads once configured.
     let context: OpaquePointer
     private let nioSSLContext: NIOSSLContext?
 
     /// Loads a PEM certificate chain (leaf first) and its PEM private key.
-    public init(certificateChainPath: String, privateKeyPath: String, engine: Engine = .direct) throws {
+    public init(certificateChainPath: String, privateKeyPath: String, engine: Engine = .direct, sendsToSocket: Bool = true) throws {
         self.engine = engine
+        self.sendsToSocket = sendsToSocket
         self.nioSSLContext =
             engine == .nioSSL
             ? try TLSContexts.nioSSLServer(certificateChainPath: certificateChainPath, privateKeyPath: privateKeyPath)

@@ -11,9 +11,11 @@ public enum TLSContexts {
     public static func server(
         certificateChainPath: String,
         privateKeyPath: String,
-        engine: ServerTLSContext.Engine = .direct
+        engine: ServerTLSContext.Engine = .direct,
+        sendsToSocket: Bool = true
     ) throws -> ServerTLSContext {
-        try ServerTLSContext(certificateChainPath: certificateChainPath, privateKeyPath: privateKeyPath, engine: engine)
+        try ServerTLSContext(
+            certificateChainPath: certificateChainPath, privateKeyPath: privateKeyPath, engine: engine, sendsToSocket: sendsToSocket)
     }
 
     /// The same settings for swift-nio-ssl's server handler (``ServerTLSContext/Engine/nioSSL``).

@@ -10,8 +10,9 @@ import NIOTLS
 /// thousands of mostly idle connections and writes small frames to many of them at once, so
 /// here nothing is held between events: received ciphertext is read straight out of the
 /// channel's buffer, decrypted into a buffer sized to what arrived, and each write is
-/// encrypted at once into a buffer of its exact size and passed on with the caller's promise.
-/// An idle connection costs the `SSL` object (a few KB) and this handler.
+/// encrypted at once; at the flush its ciphertext goes straight to the socket (``SocketSender``)
+/// when the channel has nothing queued, or down the pipeline when it has. An idle connection
+/// costs the `SSL` object (a few KB) and this handler.
 ///
 /// Behaviour at the edges follows swift-nio-ssl's: writes before the handshake completes
 /// wait for it; `TLSUserEvent.handshakeCompleted` is fired when it does; closing sends
@@ -40,6 +41,15 @@ public final class TLSServerHandler: ChannelDuplexHandler {
 
     private let tlsContext: ServerTLSContext
     private var ssl: OpaquePointer?
+    /// Sends ciphertext to the socket itself; nil when the channel has no socket it can find
+    /// (embedded channels in tests) or the context says not to.
+    private var socket: SocketSender?
+    /// Buffers passed down the pipeline that the channel has not finished writing. The socket
+    /// is written directly only while there are none, so that bytes go out in order.
+    private var queuedInChannel = 0
+    /// Flushes sent to the socket whole, and those (or their rests) passed to the channel.
+    private(set) var sendsToSocket = 0
+    private(set) var sendsThroughChannel = 0
     private var state = State.handshaking
     /// Plain malloc, not the channel's allocator: every buffer here lives only until the
     /// write or read completes, and the channel's (LazyPageAllocator) maps large blocks with
@@ -47,8 +57,10 @@ public final class TLSServerHandler: ChannelDuplexHandler {
     private let allocator = ByteBufferAllocator()
     /// Received ciphertext BoringSSL has not consumed yet (normally empty between reads).
     private var inbound: ByteBuffer?
-    /// Ciphertext BoringSSL produced that has not been passed down the pipeline yet.
+    /// Ciphertext BoringSSL produced since the last flush (writes, handshake records, alerts).
     private var outbound: ByteBuffer?
+    /// Promises of the writes whose ciphertext is in `outbound`, completed when it is sent.
+    private var outboundPromises: [EventLoopPromise<Void>] = []
     /// Size to allocate `outbound` with when BoringSSL starts writing.
     private var outboundSizeHint = 0
     /// Writes made before the handshake completed, sent when it does.
@@ -81,10 +93,13 @@ public final class TLSServerHandler: ChannelDuplexHandler {
         SSL_set_bio(ssl, bio, bio)
         SSL_set_accept_state(ssl)
         self.ssl = ssl
+        if tlsContext.sendsToSocket { socket = SocketSender(channel: context.channel) }
     }
 
     public func handlerRemoved(context: ChannelHandlerContext) {
         failWritesBeforeHandshake(ChannelError.ioOnClosedChannel)
+        failUnsentWrites(ChannelError.ioOnClosedChannel)
+        socket = nil
         freeSSL()
     }
 
@@ -102,6 +117,8 @@ public final class TLSServerHandler: ChannelDuplexHandler {
         }
         state = .closed
         failWritesBeforeHandshake(ChannelError.ioOnClosedChannel)
+        failUnsentWrites(ChannelError.ioOnClosedChannel)
+        socket = nil  // it held the channel
         inbound = nil
         context.fireChannelInactive()
     }
@@ -130,7 +147,7 @@ public final class TLSServerHandler: ChannelDuplexHandler {
         outboundSizeHint = 4096
         ERR_clear_error()
         let result = SSL_do_handshake(ssl)
-        passOutboundDown(context, flush: true)
+        passOutboundDown(context)
         if result == 1 {
             state = .active
             context.fireUserInboundEventTriggered(TLSUserEvent.handshakeCompleted(negotiatedProtocol: nil))
@@ -180,7 +197,7 @@ public final class TLSServerHandler: ChannelDuplexHandler {
         }
         if let plaintext, plaintext.readableBytes > 0 { forward(plaintext, context) }
         // Reading can make BoringSSL answer (a key update, an alert).
-        passOutboundDown(context, flush: true)
+        passOutboundDown(context)
         if let failure {
             fail(context, reason: failure)
         } else if peerClosed {
@@ -213,7 +230,7 @@ public final class TLSServerHandler: ChannelDuplexHandler {
         case .handshaking:
             flushBeforeHandshake = true
         case .active, .closing:
-            context.flush()
+            sendOutbound(context)
         case .closed:
             break
         }
@@ -226,8 +243,8 @@ public final class TLSServerHandler: ChannelDuplexHandler {
         }
         let length = plaintext.readableBytes
         guard length > 0 else {
-            // BoringSSL refuses empty writes; pass the empty buffer on so the promise completes in order.
-            context.write(wrapOutboundOut(plaintext), promise: promise)
+            // BoringSSL refuses empty writes; the promise completes in order at the flush.
+            if let promise { outboundPromises.append(promise) }
             return
         }
         // Each record adds at most 29 bytes (TLS 1.2 AES-GCM: header, explicit nonce, tag).
@@ -238,13 +255,12 @@ public final class TLSServerHandler: ChannelDuplexHandler {
         let written = plaintext.withUnsafeReadableBytes { bytes in
             SSL_write(ssl, bytes.baseAddress, CInt(bytes.count))
         }
-        guard written == CInt(length), let ciphertext = outbound else {
+        guard written == CInt(length), outbound != nil else {
             promise?.fail(TLSServerError.library(ServerTLSContext.lastError(or: "cannot encrypt a write")))
             fail(context, reason: "cannot encrypt a write")
             return
         }
-        outbound = nil
-        context.write(wrapOutboundOut(ciphertext), promise: promise)
+        if let promise { outboundPromises.append(promise) }
     }
 
     private func sendWritesBeforeHandshake(_ context: ChannelHandlerContext) {
@@ -255,7 +271,7 @@ public final class TLSServerHandler: ChannelDuplexHandler {
         }
         if flushBeforeHandshake || !writes.isEmpty {
             flushBeforeHandshake = false
-            context.flush()
+            sendOutbound(context)
         }
     }
 
@@ -265,12 +281,64 @@ public final class TLSServerHandler: ChannelDuplexHandler {
         for (_, promise) in writes { promise?.fail(error) }
     }
 
-    /// Passes the ciphertext BoringSSL produced (handshake records, alerts) down the pipeline.
-    private func passOutboundDown(_ context: ChannelHandlerContext, flush: Bool) {
-        guard let ciphertext = outbound else { return }
+    /// Sends what BoringSSL produced on its own (handshake records, alerts), if anything.
+    private func passOutboundDown(_ context: ChannelHandlerContext) {
+        guard outbound != nil || !outboundPromises.isEmpty else { return }
+        sendOutbound(context)
+    }
+
+    /// Sends the ciphertext produced since the last flush: straight to the socket when the
+    /// channel has nothing queued, else — and whatever the socket did not take — down the
+    /// pipeline, flushed.
+    private func sendOutbound(_ context: ChannelHandlerContext) {
+        guard outbound != nil || !outboundPromises.isEmpty else {
+            // Nothing new; a flush still reaches the channel when it holds something of ours.
+            if queuedInChannel > 0 || socket == nil { context.flush() }
+            return
+        }
+        var ciphertext = outbound ?? allocator.buffer(capacity: 0)
+        let promises = outboundPromises
         outbound = nil
-        context.write(wrapOutboundOut(ciphertext), promise: nil)
-        if flush { context.flush() }
+        outboundPromises = []
+        guard let socket else {
+            sendsThroughChannel &+= 1
+            context.write(wrapOutboundOut(ciphertext), promise: Self.combined(promises, on: context.eventLoop))
+            context.flush()
+            return
+        }
+        if queuedInChannel == 0, socket.send(&ciphertext) == .sent {
+            sendsToSocket &+= 1
+            for promise in promises { promise.succeed() }
+            return
+        }
+        sendsThroughChannel &+= 1
+        // The socket is full, failed or has earlier bytes queued in the channel: the channel
+        // writes the rest when it can, or meets the error and closes.
+        queuedInChannel += 1
+        let written = context.eventLoop.makePromise(of: Void.self)
+        written.futureResult.assumeIsolated().whenComplete { result in
+            self.queuedInChannel -= 1
+            for promise in promises { promise.completeWith(result) }
+        }
+        context.write(wrapOutboundOut(ciphertext), promise: written)
+        context.flush()
+    }
+
+    /// One promise standing for `promises` (nil for none).
+    private static func combined(_ promises: [EventLoopPromise<Void>], on eventLoop: any EventLoop) -> EventLoopPromise<Void>? {
+        guard promises.count > 1 else { return promises.first }
+        let all = eventLoop.makePromise(of: Void.self)
+        all.futureResult.whenComplete { result in
+            for promise in promises { promise.completeWith(result) }
+        }
+        return all
+    }
+
+    private func failUnsentWrites(_ error: any Error) {
+        let promises = outboundPromises
+        outboundPromises = []
+        outbound = nil
+        for promise in promises { promise.fail(error) }
     }
 
     // MARK: Closing
@@ -332,12 +400,12 @@ public final class TLSServerHandler: ChannelDuplexHandler {
         ERR_clear_error()
         _ = SSL_shutdown(ssl)
         ERR_clear_error()
-        passOutboundDown(context, flush: true)
+        passOutboundDown(context)
     }
 
     private func fail(_ context: ChannelHandlerContext, reason: String) {
         // BoringSSL has queued an alert for the peer when it could; send it before closing.
-        passOutboundDown(context, flush: true)
+        passOutboundDown(context)
         let promise: EventLoopPromise<Void>?
         switch state {
         case .closed:

@@ -91,6 +91,9 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Which TLS handler serves connections: direct (our own, default) or niossl (swift-nio-ssl's), for side-by-side benchmarks.", visibility: .hidden))
     var tlsEngine: String = ServerTLSContext.Engine.direct.rawValue
 
+    @Flag(help: ArgumentHelp("Pass every write down the channel pipeline instead of sending to the socket directly while nothing is queued, for side-by-side benchmarks.", visibility: .hidden))
+    var pipelineWrites = false
+
     @Flag(help: ArgumentHelp("Let the kernel delay small writes (Nagle's algorithm, no TCP_NODELAY), to compare with servers that do.", visibility: .hidden))
     var nagle = false
 
@@ -200,7 +203,7 @@ struct ServerCommand: AsyncParsableCommand {
             }
             if let cert, let key {
                 warnIfReadableByOthers(key)
-                return try TLSContexts.server(certificateChainPath: cert, privateKeyPath: key, engine: engine)
+                return try TLSContexts.server(certificateChainPath: cert, privateKeyPath: key, engine: engine, sendsToSocket: !pipelineWrites)
             }
             var names = LocalCertificateAuthority.defaultHostNames()
             if !host.isEmpty, !names.contains(host), host != "0.0.0.0", host != "::" { names.append(host) }
@@ -209,7 +212,8 @@ struct ServerCommand: AsyncParsableCommand {
             let context = try TLSContexts.server(
                 certificateChainPath: generated.server.certificatePath,
                 privateKeyPath: generated.server.privateKeyPath,
-                engine: engine
+                engine: engine,
+                sendsToSocket: !pipelineWrites
             )
             let caPath = URL(fileURLWithPath: generated.caCertificatePath).standardizedFileURL.path
             if generated.createdAuthority { Console.line("Created a certificate authority for this server: \(caPath)") }
