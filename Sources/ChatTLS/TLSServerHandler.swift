@@ -44,6 +44,8 @@ public final class TLSServerHandler: ChannelDuplexHandler {
     /// Sends ciphertext to the socket itself; nil when the channel has no socket it can find
     /// (embedded channels in tests) or the context says not to.
     private var socket: SocketSender?
+    /// Where ciphertext buffers come from and go back to after a direct send (with `socket`).
+    private var pool: CiphertextPool?
     /// Buffers passed down the pipeline that the channel has not finished writing. The socket
     /// is written directly only while there are none, so that bytes go out in order.
     private var queuedInChannel = 0
@@ -93,7 +95,10 @@ public final class TLSServerHandler: ChannelDuplexHandler {
         SSL_set_bio(ssl, bio, bio)
         SSL_set_accept_state(ssl)
         self.ssl = ssl
-        if tlsContext.sendsToSocket { socket = SocketSender(channel: context.channel) }
+        if tlsContext.sendsToSocket, let socket = SocketSender(channel: context.channel) {
+            self.socket = socket
+            pool = CiphertextPool.forThisThread
+        }
     }
 
     public func handlerRemoved(context: ChannelHandlerContext) {
@@ -308,6 +313,8 @@ public final class TLSServerHandler: ChannelDuplexHandler {
         }
         if queuedInChannel == 0, socket.send(&ciphertext) == .sent {
             sendsToSocket &+= 1
+            ciphertext.clear()  // ours alone now, so its storage stays
+            pool?.give(ciphertext)
             for promise in promises { promise.succeed() }
             return
         }
@@ -443,7 +450,13 @@ public final class TLSServerHandler: ChannelDuplexHandler {
 
     func writeCiphertext(_ bytes: UnsafeRawBufferPointer) {
         if outbound == nil {
-            outbound = allocator.buffer(capacity: max(outboundSizeHint, bytes.count))
+            let size = max(outboundSizeHint, bytes.count)
+            if var reused = pool?.take() {
+                reused.reserveCapacity(size)
+                outbound = reused
+            } else {
+                outbound = allocator.buffer(capacity: size)
+            }
         }
         outbound!.writeBytes(bytes)
     }
