@@ -196,8 +196,13 @@ public enum BenchScenarios {
                         _ = try await generator.connect(count: missing, parallel: 64) { settings.progress("  \($0) more connected") }
                     }
                     // Idle means idle: the joins' notices (every login is announced to everyone)
-                    // have been delivered and the server's CPU has gone quiet.
+                    // have been delivered and the server's CPU has gone quiet — and has stayed
+                    // quiet long enough for a server that gives freed memory back when idle
+                    // (Chatterbox checks every 5 s) to have done so: the steady state, not
+                    // the storm's high-water mark, which differed from run to run by 3 KB per
+                    // connection depending on whether the measurement came before or after.
                     try await waitUntilQuiet(pid: pid, progress: settings.progress)
+                    try await Task.sleep(for: idleSettling)
                     guard let now = ProcessStats.read(pid: pid) else { throw BenchError("cannot read /proc/\(pid)") }
                     let report = IdleReport(
                         server: settings.serverName, connections: count, rssBeforeBytes: baseline.residentBytes,
@@ -213,6 +218,9 @@ public enum BenchScenarios {
             }
         }
     }
+
+    /// How long a quiet server is left alone before its idle memory is read.
+    static let idleSettling: Duration = .seconds(11)
 
     /// Waits until `pid` uses under 2% of a CPU over half a second (at most two minutes).
     private static func waitUntilQuiet(pid: Int32, progress: @Sendable (String) -> Void) async throws {

@@ -46,9 +46,14 @@ public final class TLSServerHandler: ChannelDuplexHandler {
     private var socket: SocketSender?
     /// Where ciphertext buffers come from and go back to after a direct send (with `socket`).
     private var pool: CiphertextPool?
-    /// Buffers passed down the pipeline that the channel has not finished writing. The socket
-    /// is written directly only while there are none, so that bytes go out in order.
-    private var queuedInChannel = 0
+    /// Whether ciphertext passed down the pipeline may still wait in the channel. The socket is
+    /// written directly only while none does, so that bytes go out in order.
+    private var channelBusy = false
+    /// An empty write with a promise follows our latest buffer into the channel, one at a time:
+    /// its completion says the channel has written everything before it.
+    private var drainMarkerPending = false
+    /// Whether buffers followed the pending marker into the channel (it then gets a successor).
+    private var writtenSinceDrainMarker = false
     /// Flushes sent to the socket whole, and those (or their rests) passed to the channel.
     private(set) var sendsToSocket = 0
     private(set) var sendsThroughChannel = 0
@@ -298,7 +303,7 @@ public final class TLSServerHandler: ChannelDuplexHandler {
     private func sendOutbound(_ context: ChannelHandlerContext) {
         guard outbound != nil || !outboundPromises.isEmpty else {
             // Nothing new; a flush still reaches the channel when it holds something of ours.
-            if queuedInChannel > 0 || socket == nil { context.flush() }
+            if channelBusy || socket == nil { context.flush() }
             return
         }
         var ciphertext = outbound ?? allocator.buffer(capacity: 0)
@@ -311,7 +316,7 @@ public final class TLSServerHandler: ChannelDuplexHandler {
             context.flush()
             return
         }
-        if queuedInChannel == 0, socket.send(&ciphertext) == .sent {
+        if !channelBusy, socket.send(&ciphertext) == .sent {
             sendsToSocket &+= 1
             ciphertext.clear()  // ours alone now, so its storage stays
             pool?.give(ciphertext)
@@ -321,14 +326,36 @@ public final class TLSServerHandler: ChannelDuplexHandler {
         sendsThroughChannel &+= 1
         // The socket is full, failed or has earlier bytes queued in the channel: the channel
         // writes the rest when it can, or meets the error and closes.
-        queuedInChannel += 1
-        let written = context.eventLoop.makePromise(of: Void.self)
-        written.futureResult.assumeIsolated().whenComplete { result in
-            self.queuedInChannel -= 1
-            for promise in promises { promise.completeWith(result) }
+        context.write(wrapOutboundOut(ciphertext), promise: Self.combined(promises, on: context.eventLoop))
+        channelBusy = true
+        if drainMarkerPending {
+            writtenSinceDrainMarker = true
+        } else {
+            writeDrainMarker(context)
         }
-        context.write(wrapOutboundOut(ciphertext), promise: written)
         context.flush()
+    }
+
+    /// Follows what was just passed down with an empty write whose completion says the channel
+    /// has written all of it; a promise per marker, not per buffer, so a connection that has
+    /// stopped reading costs no more per queued write than through NIO alone.
+    private func writeDrainMarker(_ context: ChannelHandlerContext) {
+        drainMarkerPending = true
+        writtenSinceDrainMarker = false
+        let marker = context.eventLoop.makePromise(of: Void.self)
+        marker.futureResult.assumeIsolated().whenComplete { result in
+            self.drainMarkerPending = false
+            // A failed write means the channel is closing: it stays busy, nothing is sent directly.
+            guard case .success = result else { return }
+            if self.writtenSinceDrainMarker {
+                // NIO picks up a write made while it completes the previous ones.
+                self.writeDrainMarker(context)
+                context.flush()
+            } else {
+                self.channelBusy = false
+            }
+        }
+        context.write(wrapOutboundOut(allocator.buffer(capacity: 0)), promise: marker)
     }
 
     /// One promise standing for `promises` (nil for none).
