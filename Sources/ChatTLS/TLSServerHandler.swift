@@ -325,7 +325,15 @@ public final class TLSServerHandler: ChannelDuplexHandler {
         }
         sendsThroughChannel &+= 1
         // The socket is full, failed or has earlier bytes queued in the channel: the channel
-        // writes the rest when it can, or meets the error and closes.
+        // writes the rest when it can, or meets the error and closes. A pooled buffer much
+        // larger than what is left goes back to the pool, and the rest waits in one of its size.
+        if let pool, ciphertext.capacity > 2 * ciphertext.readableBytes + 1024 {
+            var rest = allocator.buffer(capacity: ciphertext.readableBytes)
+            rest.writeImmutableBuffer(ciphertext)
+            ciphertext.clear()
+            pool.give(ciphertext)
+            ciphertext = rest
+        }
         context.write(wrapOutboundOut(ciphertext), promise: Self.combined(promises, on: context.eventLoop))
         channelBusy = true
         if drainMarkerPending {
