@@ -3,6 +3,7 @@ import ChatProtocol
 import ChatStore
 import Logging
 import NIOCore
+import NIOTLS
 
 /// One client connection's protocol logic, on its event loop: login, message validation,
 /// commands, and writing what the hub delivers.
@@ -65,7 +66,7 @@ final class SessionHandler: ChannelInboundHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         if let remote = context.channel.remoteAddress { logger[metadataKey: "peer"] = "\(remote)" }
-        if context.channel.isActive { armLoginDeadline(context) }
+        if context.channel.isActive, !securedByTLS { armLoginDeadline(context) }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -74,9 +75,19 @@ final class SessionHandler: ChannelInboundHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        armLoginDeadline(context)
+        if !securedByTLS { armLoginDeadline(context) }
         context.fireChannelActive()
     }
+
+    /// Over TLS the login clock starts when the handshake is done (the handshake has a deadline
+    /// of its own), so a slow handshake on a busy machine does not eat the time to log in, and
+    /// the timeout's ERROR can always be sent.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .handshakeCompleted = event as? TLSUserEvent { armLoginDeadline(context) }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    private var securedByTLS: Bool { hub.configuration.tls != nil }
 
     /// A connection that has not logged in within the timeout is closed (slowloris).
     func armLoginDeadline(_ context: ChannelHandlerContext) {
