@@ -74,7 +74,7 @@ public struct ServerConfiguration: Sendable {
     public struct Limits: Sendable {
         /// Time for a TLS handshake to complete after the connection is accepted.
         public var handshakeTimeout: TimeAmount = .seconds(10)
-        /// Time for a connection to log in after it is accepted.
+        /// Time for a connection to log in after its TLS handshake completes (after it is accepted, in plaintext).
         public var loginTimeout: TimeAmount = .seconds(60)
         /// Open connections from one IP address.
         public var connectionsPerAddress = 20

@@ -79,7 +79,7 @@ struct ServerCommand: AsyncParsableCommand {
     @Flag(help: "Switch file transfer off.")
     var noFiles = false
 
-    @Option(help: "Seconds a connection has to log in (default 60; 300 with --no-limits).")
+    @Option(help: "Seconds a connection has to log in, from the end of its TLS handshake (default 60; 300 with --no-limits).")
     var loginTimeout: Int?
 
     @Option(help: "Seconds a TLS handshake may take (default 10; 300 with --no-limits).")
