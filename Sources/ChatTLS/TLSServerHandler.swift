@@ -55,8 +55,8 @@ public final class TLSServerHandler: ChannelDuplexHandler {
     /// Whether buffers followed the pending marker into the channel (it then gets a successor).
     private var writtenSinceDrainMarker = false
     /// Flushes sent to the socket whole, and those (or their rests) passed to the channel.
-    private(set) var sendsToSocket = 0
-    private(set) var sendsThroughChannel = 0
+    private(set) var directSendCount = 0
+    private(set) var channelSendCount = 0
     private var state = State.handshaking
     /// Plain malloc, not the channel's allocator: every buffer here lives only until the
     /// write or read completes, and the channel's (LazyPageAllocator) maps large blocks with
@@ -157,7 +157,7 @@ public final class TLSServerHandler: ChannelDuplexHandler {
         outboundSizeHint = 4096
         ERR_clear_error()
         let result = SSL_do_handshake(ssl)
-        passOutboundDown(context)
+        sendOutboundIfAny(context)
         if result == 1 {
             state = .active
             context.fireUserInboundEventTriggered(TLSUserEvent.handshakeCompleted(negotiatedProtocol: nil))
@@ -207,7 +207,7 @@ public final class TLSServerHandler: ChannelDuplexHandler {
         }
         if let plaintext, plaintext.readableBytes > 0 { forward(plaintext, context) }
         // Reading can make BoringSSL answer (a key update, an alert).
-        passOutboundDown(context)
+        sendOutboundIfAny(context)
         if let failure {
             fail(context, reason: failure)
         } else if peerClosed {
@@ -292,7 +292,7 @@ public final class TLSServerHandler: ChannelDuplexHandler {
     }
 
     /// Sends what BoringSSL produced on its own (handshake records, alerts), if anything.
-    private func passOutboundDown(_ context: ChannelHandlerContext) {
+    private func sendOutboundIfAny(_ context: ChannelHandlerContext) {
         guard outbound != nil || !outboundPromises.isEmpty else { return }
         sendOutbound(context)
     }
@@ -311,19 +311,19 @@ public final class TLSServerHandler: ChannelDuplexHandler {
         outbound = nil
         outboundPromises = []
         guard let socket else {
-            sendsThroughChannel &+= 1
+            channelSendCount &+= 1
             context.write(wrapOutboundOut(ciphertext), promise: Self.combined(promises, on: context.eventLoop))
             context.flush()
             return
         }
         if !channelBusy, socket.send(&ciphertext) == .sent {
-            sendsToSocket &+= 1
+            directSendCount &+= 1
             ciphertext.clear()  // ours alone now, so its storage stays
             pool?.give(ciphertext)
             for promise in promises { promise.succeed() }
             return
         }
-        sendsThroughChannel &+= 1
+        channelSendCount &+= 1
         // The socket is full, failed or has earlier bytes queued in the channel: the channel
         // writes the rest when it can, or meets the error and closes. A pooled buffer much
         // larger than what is left goes back to the pool, and the rest waits in one of its size.
@@ -370,9 +370,7 @@ public final class TLSServerHandler: ChannelDuplexHandler {
     private static func combined(_ promises: [EventLoopPromise<Void>], on eventLoop: any EventLoop) -> EventLoopPromise<Void>? {
         guard promises.count > 1 else { return promises.first }
         let all = eventLoop.makePromise(of: Void.self)
-        all.futureResult.whenComplete { result in
-            for promise in promises { promise.completeWith(result) }
-        }
+        for promise in promises { all.futureResult.cascade(to: promise) }
         return all
     }
 
@@ -442,12 +440,12 @@ public final class TLSServerHandler: ChannelDuplexHandler {
         ERR_clear_error()
         _ = SSL_shutdown(ssl)
         ERR_clear_error()
-        passOutboundDown(context)
+        sendOutboundIfAny(context)
     }
 
     private func fail(_ context: ChannelHandlerContext, reason: String) {
         // BoringSSL has queued an alert for the peer when it could; send it before closing.
-        passOutboundDown(context)
+        sendOutboundIfAny(context)
         let promise: EventLoopPromise<Void>?
         switch state {
         case .closed:

@@ -23,13 +23,13 @@ import Testing
     @Test func writesGoStraightToTheSocketWhileNothingIsQueued() throws {
         let connection = try LoopbackTLS()
         defer { connection.shutDown() }
-        let before = try connection.onServerLoop { connection.handler.sendsToSocket }
+        let before = try connection.onServerLoop { connection.handler.directSendCount }
         let chunks = (0..<20).map { LoopbackTLS.chunk(index: $0, size: 200) }
         for chunk in chunks { try connection.server.writeAndFlush(chunk).wait() }
         try connection.client.waitForBytes(20 * 200)
         #expect(connection.client.inOrder)
         let (direct, throughChannel) = try connection.onServerLoop {
-            (connection.handler.sendsToSocket, connection.handler.sendsThroughChannel)
+            (connection.handler.directSendCount, connection.handler.channelSendCount)
         }
         #expect(direct - before == 20)
         #expect(throughChannel == 0)
@@ -47,7 +47,7 @@ import Testing
             let futures = (0..<count).map { connection.server.writeAndFlush(LoopbackTLS.chunk(index: $0, size: size)) }
             return EventLoopFuture.andAllSucceed(futures, on: connection.server.eventLoop)
         }
-        let queued = try connection.onServerLoop { connection.handler.sendsThroughChannel }
+        let queued = try connection.onServerLoop { connection.handler.channelSendCount }
         #expect(queued > 0, "the socket filled up, so the channel took the rest")
 
         try connection.client.channel.setOption(ChannelOptions.autoRead, value: true).wait()
@@ -56,11 +56,11 @@ import Testing
         try written.wait()
         #expect(connection.client.inOrder)
 
-        let direct = try connection.onServerLoop { connection.handler.sendsToSocket }
+        let direct = try connection.onServerLoop { connection.handler.directSendCount }
         try connection.server.writeAndFlush(LoopbackTLS.chunk(index: count, size: size)).wait()
         try connection.client.waitForBytes((count + 1) * size)
         #expect(connection.client.inOrder)
-        #expect(try connection.onServerLoop { connection.handler.sendsToSocket } == direct + 1)
+        #expect(try connection.onServerLoop { connection.handler.directSendCount } == direct + 1)
     }
 
     @Test func aClosedChannelIsNeverSentTo() throws {
@@ -96,7 +96,7 @@ import Testing
         }
         #expect(failure != nil, "a write to a reset connection fails")
         try connection.server.closeFuture.wait()
-        #expect(try connection.onServerLoop { connection.handler.sendsThroughChannel } >= 1)
+        #expect(try connection.onServerLoop { connection.handler.channelSendCount } >= 1)
     }
 }
 
