@@ -54,7 +54,11 @@ let package = Package(
         // Embedded SQLite backend (GRDB, WAL).
         .target(
             name: "ChatStoreSQLite",
-            dependencies: ["ChatStore", "ChatProtocol", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "ChatStore", "ChatProtocol", .product(name: "GRDB", package: "GRDB.swift"),
+                // SQLite's C interface, for binding messages without boxing each value.
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ],
             swiftSettings: strict
         ),
         // Certificates (local CA + server leaf) and NIOSSL contexts for both sides.

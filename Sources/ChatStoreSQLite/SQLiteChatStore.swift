@@ -183,78 +183,48 @@ public final class SQLiteChatStore: ChatStore {
 
     public func apply(_ operations: [StoreOperation]) throws {
         guard !operations.isEmpty else { return }
-        try pool.write { db in
-            var messages: [StoredMessage] = []
-            for operation in operations {
-                if case .message(let stored) = operation {
-                    messages.append(stored)
-                    continue
+        try pool.writeWithoutTransaction { db in
+            try MessageWriter.inTransaction(db) {
+                var messages: [StoredMessage] = []
+                for operation in operations {
+                    if case .message(let stored) = operation {
+                        messages.append(stored)
+                        continue
+                    }
+                    // Everything else in order, after the messages before it.
+                    try MessageWriter.insert(messages, db)
+                    messages.removeAll(keepingCapacity: true)
+                    switch operation {
+                    case .message:
+                        break
+                    case .user(let user):
+                        try db.cachedStatement(sql: """
+                            INSERT INTO user (key, name, delivered_through) VALUES (?, ?, ?)
+                            ON CONFLICT(key) DO UPDATE SET name = excluded.name,
+                                delivered_through = MAX(delivered_through, excluded.delivered_through)
+                            """).execute(arguments: [UsernameRules.key(user.name), user.name, user.deliveredThrough])
+                    case .block(let relation):
+                        try db.cachedStatement(sql: "INSERT OR IGNORE INTO block (blocker, blocked) VALUES (?, ?)")
+                            .execute(arguments: [relation.blocker, relation.blocked])
+                    case .unblock(let relation):
+                        try db.cachedStatement(sql: "DELETE FROM block WHERE blocker = ? AND blocked = ?")
+                            .execute(arguments: [relation.blocker, relation.blocked])
+                    case .account(let key, let passwordHash?):
+                        try db.cachedStatement(sql: """
+                            INSERT INTO account (key, password_hash) VALUES (?, ?)
+                            ON CONFLICT(key) DO UPDATE SET password_hash = excluded.password_hash
+                            """).execute(arguments: [key, passwordHash])
+                    case .account(let key, nil):
+                        try db.cachedStatement(sql: "DELETE FROM account WHERE key = ?").execute(arguments: [key])
+                    case .file(let file):
+                        try db.cachedStatement(sql: """
+                            INSERT OR REPLACE INTO file (id, name, size, sha256, src, src_key, dest, dest_key, timestamp)
+                            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                            """).execute(arguments: [file.id, file.name, file.size, file.sha256, file.from, file.fromKey, file.to, file.toKey, file.time])
+                    }
                 }
-                // Everything else in order, after the messages before it.
-                try Self.insert(messages, db)
-                messages.removeAll(keepingCapacity: true)
-                switch operation {
-                case .message:
-                    break
-                case .user(let user):
-                    try db.cachedStatement(sql: """
-                        INSERT INTO user (key, name, delivered_through) VALUES (?, ?, ?)
-                        ON CONFLICT(key) DO UPDATE SET name = excluded.name,
-                            delivered_through = MAX(delivered_through, excluded.delivered_through)
-                        """).execute(arguments: [UsernameRules.key(user.name), user.name, user.deliveredThrough])
-                case .block(let relation):
-                    try db.cachedStatement(sql: "INSERT OR IGNORE INTO block (blocker, blocked) VALUES (?, ?)")
-                        .execute(arguments: [relation.blocker, relation.blocked])
-                case .unblock(let relation):
-                    try db.cachedStatement(sql: "DELETE FROM block WHERE blocker = ? AND blocked = ?")
-                        .execute(arguments: [relation.blocker, relation.blocked])
-                case .account(let key, let passwordHash?):
-                    try db.cachedStatement(sql: """
-                        INSERT INTO account (key, password_hash) VALUES (?, ?)
-                        ON CONFLICT(key) DO UPDATE SET password_hash = excluded.password_hash
-                        """).execute(arguments: [key, passwordHash])
-                case .account(let key, nil):
-                    try db.cachedStatement(sql: "DELETE FROM account WHERE key = ?").execute(arguments: [key])
-                case .file(let file):
-                    try db.cachedStatement(sql: """
-                        INSERT OR REPLACE INTO file (id, name, size, sha256, src, src_key, dest, dest_key, timestamp)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """).execute(arguments: [file.id, file.name, file.size, file.sha256, file.from, file.fromKey, file.to, file.toKey, file.time])
-                }
+                try MessageWriter.insert(messages, db)
             }
-            try Self.insert(messages, db)
-        }
-    }
-
-    /// Rows per multi-row INSERT: one statement step stores this many messages (a busy tick
-    /// commits hundreds of them).
-    static let insertChunk = 16
-    private static let insertOne = insertSQL(rows: 1)
-    private static let insertMany = insertSQL(rows: insertChunk)
-
-    private static func insertSQL(rows: Int) -> String {
-        "INSERT INTO message (seq, src, src_key, dest, dest_key, timestamp, content) VALUES "
-            + Array(repeating: "(?, ?, ?, ?, ?, ?, ?)", count: rows).joined(separator: ", ")
-    }
-
-    /// Stores `messages`: full chunks through one multi-row statement, the rest one by one.
-    private static func insert(_ messages: [StoredMessage], _ db: Database) throws {
-        guard !messages.isEmpty else { return }
-        var index = messages.startIndex
-        while index < messages.endIndex {
-            let count = messages.endIndex - index >= insertChunk ? insertChunk : 1
-            let sql = count == 1 ? insertOne : insertMany
-            var arguments: [any DatabaseValueConvertible] = []
-            arguments.reserveCapacity(7 * count)
-            for stored in messages[index..<(index + count)] {
-                let message = stored.message
-                arguments += [
-                    stored.sequence, message.source, UsernameRules.key(message.source),
-                    message.destination, UsernameRules.key(message.destination), message.timestamp, message.content,
-                ] as [any DatabaseValueConvertible]
-            }
-            try db.cachedStatement(sql: sql).execute(arguments: StatementArguments(arguments))
-            index += count
         }
     }
 
@@ -278,7 +248,7 @@ public final class SQLiteChatStore: ChatStore {
         visibleArguments += [fetchLimit, request.userKey, request.userKey, request.throughSequence, fetchLimit, fetchLimit]
 
         let pending = """
-            SELECT seq, src, dest, timestamp, content FROM message
+            SELECT seq, src, dest, timestamp, CAST(content AS BLOB) FROM message
             WHERE dest_key = ? AND seq > ? AND seq <= ?\(exclusion)
             ORDER BY seq LIMIT ?
             """
@@ -321,7 +291,7 @@ public final class SQLiteChatStore: ChatStore {
     public func recentBroadcasts(limit: Int) throws -> [StoredMessage] {
         try pool.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT seq, src, dest, timestamp, content FROM message WHERE dest_key = ? ORDER BY seq DESC LIMIT ?
+                SELECT seq, src, dest, timestamp, CAST(content AS BLOB) FROM message WHERE dest_key = ? ORDER BY seq DESC LIMIT ?
                 """, arguments: [UsernameRules.key(ChatMessage.broadcastDestination), limit]).map(Self.storedMessage).reversed()
         }
     }
@@ -333,7 +303,7 @@ public final class SQLiteChatStore: ChatStore {
     /// Used by the login replay (`seq <= ?`) and by history pages (`seq < ? AND seq <= ?`).
     static func visibleHistorySQL(bound: String = "seq <= ?", exclusion: String) -> String {
         """
-        SELECT seq, src, dest, timestamp, content FROM (
+        SELECT seq, src, dest, timestamp, CAST(content AS BLOB) FROM (
             SELECT * FROM (SELECT * FROM message WHERE dest_key = ? AND \(bound)\(exclusion) ORDER BY seq DESC LIMIT ?)
             UNION ALL
             SELECT * FROM (SELECT * FROM message WHERE dest_key = ? AND \(bound)\(exclusion) ORDER BY seq DESC LIMIT ?)
@@ -361,7 +331,7 @@ public final class SQLiteChatStore: ChatStore {
             // What the user may see, as in the login replay: broadcasts and direct messages to
             // them (minus separated senders), and their own direct messages.
             let sql = """
-                SELECT m.seq, m.src, m.dest, m.timestamp, m.content
+                SELECT m.seq, m.src, m.dest, m.timestamp, CAST(m.content AS BLOB)
                 FROM search.message_fts JOIN main.message m ON m.seq = message_fts.rowid
                 WHERE message_fts MATCH ? AND message_fts.rowid < ? AND message_fts.rowid <= ?
                   AND ((m.dest_key IN (?, ?)\(exclusion)) OR (m.src_key = ? AND m.dest_key NOT IN (?, ?)))
@@ -421,10 +391,13 @@ public final class SQLiteChatStore: ChatStore {
         try pool.close()
     }
 
+    /// A message from a row of `seq, src, dest, timestamp, CAST(content AS BLOB)`. The content
+    /// is read as bytes: as text, GRDB would stop at a NUL, which JSON's "\u0000" can put there.
     private static func storedMessage(_ row: Row) -> StoredMessage {
-        StoredMessage(
+        let content: Data = row[4] ?? Data()
+        return StoredMessage(
             sequence: row[0],
-            message: ChatMessage(source: row[1], destination: row[2], timestamp: row[3], content: row[4])
+            message: ChatMessage(source: row[1], destination: row[2], timestamp: row[3], content: String(decoding: content, as: UTF8.self))
         )
     }
 }
