@@ -205,7 +205,7 @@ public final class ChatServer: Service, Sendable {
             try pipeline.addHandler(RefusalHandler(reason: "Connection refused: \(refusal). Try again later."))
             return
         }
-        try pipeline.addHandler(ByteToMessageHandler(FrameDecoder(maximumFrameLength: configuration.maximumFrameLength)))
+        try pipeline.addHandler(FrameSplitter(maximumFrameLength: configuration.maximumFrameLength))
         if limits.framesPerSecond > 0 {
             try pipeline.addHandler(ReadRateLimiter(framesPerSecond: limits.framesPerSecond, burst: limits.frameBurst))
         }
