@@ -1,5 +1,6 @@
 import ChatNetworking
 import ChatProtocol
+import ChatTLS
 public import ChatStore
 public import Logging
 public import NIOCore
@@ -196,8 +197,11 @@ public final class ChatServer: Service, Sendable {
         }
 
         let pipeline = channel.pipeline.syncOperations
+        var tlsBelow: TLSServerHandler?
         if let tls = configuration.tls {
-            try pipeline.addHandler(tls.makeHandler())
+            let handler = tls.makeHandler()
+            try pipeline.addHandler(handler)
+            tlsBelow = handler as? TLSServerHandler
             try pipeline.addHandler(HandshakeDeadline(timeout: limits.handshakeTimeout))
         }
         if let refusal {
@@ -209,7 +213,9 @@ public final class ChatServer: Service, Sendable {
         if limits.framesPerSecond > 0 {
             try pipeline.addHandler(ReadRateLimiter(framesPerSecond: limits.framesPerSecond, burst: limits.frameBurst))
         }
-        let session = SessionHandler(hub: hub)
+        // Between the TLS handler and the session only inbound handlers and ReadRateLimiter,
+        // which paces reads and passes writes on untouched: deliveries may skip the hop.
+        let session = SessionHandler(hub: hub, tlsBelow: tlsBelow)
         session.connection = ClientConnection(session: session, outbox: hub.outbox(for: channel.eventLoop), address: address)
         try pipeline.addHandler(session)
     }

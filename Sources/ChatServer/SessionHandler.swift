@@ -1,6 +1,7 @@
 import ChatCompression
 import ChatProtocol
 import ChatStore
+import ChatTLS
 import Logging
 import NIOCore
 import NIOTLS
@@ -53,8 +54,13 @@ final class SessionHandler: ChannelInboundHandler {
     /// Feature `deflate`: frames both ways may be compressed, from the login acceptance on.
     var compressing = false
 
-    init(hub: Hub) {
+    /// The TLS handler right below, when nothing between handles writes: deliveries are handed
+    /// to it directly instead of through the pipeline.
+    private let tlsBelow: TLSServerHandler?
+
+    init(hub: Hub, tlsBelow: TLSServerHandler? = nil) {
         self.hub = hub
+        self.tlsBelow = tlsBelow
         self.logger = hub.logger
         let limits = hub.configuration.limits
         messageBudget = TokenBucket(rate: limits.messagesPerSecond, burst: limits.messageBurst)
@@ -357,12 +363,20 @@ final class SessionHandler: ChannelInboundHandler {
     /// Encrypts and queues what the drain gathered; the bytes queued (0: nothing to flush).
     func writeDeliveries() -> Int {
         guard let gathered = pendingDeliveries.take(), let context else { return 0 }
-        context.write(wrapOutboundOut(gathered), promise: nil)
+        if let tlsBelow {
+            tlsBelow.writeFromAbove(gathered)
+        } else {
+            context.write(wrapOutboundOut(gathered), promise: nil)
+        }
         return gathered.readableBytes
     }
 
     func flushDeliveries() {
-        context?.flush()
+        if let tlsBelow {
+            tlsBelow.flushFromAbove()
+        } else {
+            context?.flush()
+        }
     }
 
     /// Tells the client the server is stopping, then closes; completes once closed.

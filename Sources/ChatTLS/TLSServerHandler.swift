@@ -72,6 +72,8 @@ public final class TLSServerHandler: ChannelDuplexHandler {
     private var outboundSizeHint = 0
     /// Writes made before the handshake completed, sent when it does.
     private var writesBeforeHandshake: [(ByteBuffer, EventLoopPromise<Void>?)] = []
+    /// This handler's place in the pipeline while it is in it, for ``writeFromAbove(_:)``.
+    private var context: ChannelHandlerContext?
     private var flushBeforeHandshake = false
 
     init(context: ServerTLSContext) {
@@ -85,6 +87,7 @@ public final class TLSServerHandler: ChannelDuplexHandler {
     // MARK: Lifecycle
 
     public func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
         guard let ssl = SSL_new(tlsContext.context) else {
             state = .closed
             context.close(promise: nil)
@@ -110,6 +113,7 @@ public final class TLSServerHandler: ChannelDuplexHandler {
         failWritesBeforeHandshake(ChannelError.ioOnClosedChannel)
         failUnsentWrites(ChannelError.ioOnClosedChannel)
         socket = nil
+        self.context = nil
         freeSSL()
     }
 
@@ -224,15 +228,7 @@ public final class TLSServerHandler: ChannelDuplexHandler {
     // MARK: Writing
 
     public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        let plaintext = unwrapOutboundIn(data)
-        switch state {
-        case .handshaking:
-            writesBeforeHandshake.append((plaintext, promise))
-        case .active:
-            encryptAndPass(plaintext, promise: promise, context)
-        case .closing, .closed:
-            promise?.fail(ChannelError.ioOnClosedChannel)
-        }
+        write(unwrapOutboundIn(data), promise: promise, context)
     }
 
     public func flush(context: ChannelHandlerContext) {
@@ -243,6 +239,33 @@ public final class TLSServerHandler: ChannelDuplexHandler {
             sendOutbound(context)
         case .closed:
             break
+        }
+    }
+
+    /// Encrypts `plaintext` as a write reaching this handler through the pipeline would, for
+    /// the handler of the same channel above it that calls it directly (on the event loop): a
+    /// delivery then skips the pipeline's hop, a context walk with boxing and reference
+    /// counting for each write and each flush (about 2% of the CPU at 50,000 deliveries/s).
+    /// Only for a caller with no handler between it and this one that handles writes or flushes.
+    public func writeFromAbove(_ plaintext: ByteBuffer) {
+        guard let context else { return }
+        write(plaintext, promise: nil, context)
+    }
+
+    /// Flushes as a flush reaching this handler would (see ``writeFromAbove(_:)``).
+    public func flushFromAbove() {
+        guard let context else { return }
+        flush(context: context)
+    }
+
+    private func write(_ plaintext: ByteBuffer, promise: EventLoopPromise<Void>?, _ context: ChannelHandlerContext) {
+        switch state {
+        case .handshaking:
+            writesBeforeHandshake.append((plaintext, promise))
+        case .active:
+            encryptAndPass(plaintext, promise: promise, context)
+        case .closing, .closed:
+            promise?.fail(ChannelError.ioOnClosedChannel)
         }
     }
 

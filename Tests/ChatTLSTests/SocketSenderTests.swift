@@ -63,6 +63,35 @@ import Testing
         #expect(try connection.onServerLoop { connection.handler.directSendCount } == direct + 1)
     }
 
+    @Test func writesFromAboveKeepTheirPlaceAmongPipelineWrites() throws {
+        let connection = try LoopbackTLS()
+        defer { connection.shutDown() }
+        // Alternating: even chunks through the pipeline, odd ones handed to the handler.
+        let chunks = (0..<40).map { LoopbackTLS.chunk(index: $0, size: 300) }
+        try connection.onServerLoop {
+            for (index, chunk) in chunks.enumerated() {
+                if index.isMultiple(of: 2) {
+                    connection.server.write(chunk, promise: nil)
+                } else {
+                    connection.handler.writeFromAbove(chunk)
+                }
+                if index % 10 == 9 { connection.handler.flushFromAbove() }
+            }
+        }
+        try connection.client.waitForBytes(40 * 300)
+        #expect(connection.client.inOrder)
+
+        // Once the handler has left the pipeline, a write from above goes nowhere.
+        try connection.server.close().wait()
+        try connection.onServerLoop {
+            connection.handler.writeFromAbove(LoopbackTLS.chunk(index: 40, size: 300))
+            connection.handler.flushFromAbove()
+        }
+        // The client's end closes after the server's close_notify (or at its 1 s timeout).
+        try connection.client.channel.closeFuture.wait()
+        #expect(connection.client.byteCount == 40 * 300)
+    }
+
     @Test func aClosedChannelIsNeverSentTo() throws {
         let connection = try LoopbackTLS()
         defer { connection.shutDown() }
@@ -194,6 +223,7 @@ final class ReceivedBytes: ChannelInboundHandler, @unchecked Sendable {
     var channel: (any Channel)!
 
     var inOrder: Bool { locked { $0.inOrder } }
+    var byteCount: Int { locked { $0.bytes } }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
