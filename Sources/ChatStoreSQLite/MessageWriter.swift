@@ -3,29 +3,14 @@ import ChatStore
 import GRDB
 import GRDBSQLite
 
-/// Stores messages through SQLite's own binding calls, and opens and ends the store's write
-/// transactions with prepared statements.
+/// Stores messages through SQLite's own binding calls.
 ///
-/// A commit of ten broadcasts through GRDB's arguments (`[any DatabaseValueConvertible]`, boxed
-/// and unboxed per value) and `inTransaction` (which parses its BEGIN and COMMIT every time)
-/// spent more on the way to SQLite than in it: at 50,000 deliveries/s the store took 13% of the
-/// server's CPU, a quarter of it building arguments and a tenth parsing (docs/PERFORMANCE.md).
+/// Through GRDB's arguments (`[any DatabaseValueConvertible]`, each value boxed, then cast back
+/// with a conformance lookup) a commit of ten broadcasts spent more on the way to SQLite than in
+/// it: at 50,000 deliveries/s the store took 13% of the server's CPU, a quarter of it building
+/// arguments (docs/PERFORMANCE.md).
 enum MessageWriter {
     static let insertSQL = "INSERT INTO message (seq, src, src_key, dest, dest_key, timestamp, content) VALUES (?, ?, ?, ?, ?, ?, ?)"
-
-    /// Runs `body` in an IMMEDIATE transaction: committed when it returns, rolled back when it
-    /// (or the commit) throws.
-    static func inTransaction(_ db: Database, _ body: () throws -> Void) throws {
-        try db.cachedStatement(sql: "BEGIN IMMEDIATE").execute()
-        do {
-            try body()
-            try db.cachedStatement(sql: "COMMIT").execute()
-        } catch {
-            // SQLite may already have rolled back (a full disk does); GRDB's rollback checks.
-            try? db.rollback()
-            throw error
-        }
-    }
 
     /// Inserts `messages`, one prepared statement step each.
     static func insert(_ messages: some Collection<StoredMessage>, _ db: Database) throws {

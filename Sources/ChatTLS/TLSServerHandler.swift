@@ -72,9 +72,9 @@ public final class TLSServerHandler: ChannelDuplexHandler {
     private var outboundSizeHint = 0
     /// Writes made before the handshake completed, sent when it does.
     private var writesBeforeHandshake: [(ByteBuffer, EventLoopPromise<Void>?)] = []
+    private var flushBeforeHandshake = false
     /// This handler's place in the pipeline while it is in it, for ``writeFromAbove(_:)``.
     private var context: ChannelHandlerContext?
-    private var flushBeforeHandshake = false
 
     init(context: ServerTLSContext) {
         self.tlsContext = context
