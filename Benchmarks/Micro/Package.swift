@@ -33,6 +33,8 @@ let package = Package(
             dependencies: [
                 "BenchmarkFixtures",
                 .product(name: "ChatProtocol", package: "Chatterbox"),
+                // For FrameSplitter (SPI "Benchmarks"), the server's frame cutter.
+                .product(name: "ChatServer", package: "Chatterbox"),
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
@@ -53,6 +55,21 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
             path: "Benchmarks/FanOut",
+            swiftSettings: strict,
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        .executableTarget(
+            name: "RoutingBenchmarks",
+            dependencies: [
+                "BenchmarkFixtures",
+                .product(name: "ChatProtocol", package: "Chatterbox"),
+                // For RoutingFixture (SPI "Benchmarks"): the hub's routing over its own state.
+                .product(name: "ChatServer", package: "Chatterbox"),
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            path: "Benchmarks/Routing",
             swiftSettings: strict,
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),

@@ -20,4 +20,13 @@ final class ClientConnection: Sendable {
         self.outbox = outbox
         self.session = NIOLoopBoundBox(session, eventLoop: outbox.eventLoop)
     }
+
+    /// A connection with no session behind it: a recipient the routing can choose, to which
+    /// nothing is written (the routing micro-benchmarks' users).
+    init(detachedOn outbox: Outbox, address: String) {
+        self.eventLoop = outbox.eventLoop
+        self.address = address
+        self.outbox = outbox
+        self.session = .makeEmptyBox(valueType: SessionHandler.self, eventLoop: outbox.eventLoop)
+    }
 }

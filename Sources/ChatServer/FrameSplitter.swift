@@ -1,5 +1,5 @@
 import ChatProtocol
-import NIOCore
+public import NIOCore
 
 /// Cuts a connection's decrypted bytes into frame payloads by ``FrameDecoder``'s rules (a
 /// declared length above the limit is an error before anything of it is buffered).
@@ -8,19 +8,20 @@ import NIOCore
 /// that generic class lives in NIOCore and ran unspecialized here, looking up generic metadata
 /// on every read, about a sixth of the CPU spent reading a message (2% of the server's at
 /// 50,000 deliveries/s). NIO's processor is inlinable, so it compiles for `FrameDecoder` here.
-final class FrameSplitter: ChannelInboundHandler {
-    typealias InboundIn = ByteBuffer
-    typealias InboundOut = ByteBuffer
+/// Public for the micro-benchmarks only (Benchmarks/Micro), which compare the two.
+@_spi(Benchmarks) public final class FrameSplitter: ChannelInboundHandler {
+    public typealias InboundIn = ByteBuffer
+    public typealias InboundOut = ByteBuffer
 
     private let processor: NIOSingleStepByteToMessageProcessor<FrameDecoder>
     /// After a framing error the stream cannot be resynchronised: the rest is dropped.
     private var failed = false
 
-    init(maximumFrameLength: Int) {
+    public init(maximumFrameLength: Int) {
         processor = NIOSingleStepByteToMessageProcessor(FrameDecoder(maximumFrameLength: maximumFrameLength))
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !failed else { return }
         do {
             try processor.process(buffer: unwrapInboundIn(data)) { payload in

@@ -267,27 +267,7 @@ final class Hub: Sendable {
     /// resolves DEST, checks blocks and stages it on the connection's loop. It gets its place
     /// in the order when the tick's batch is committed, and is delivered then.
     func submit(_ message: ChatMessage, senderKey: String, from connection: ClientConnection) -> SubmitOutcome {
-        let destinationKey = UsernameRules.key(message.destination)
-        let outcome: Result<ChatMessage, SubmitRefusal> = state.withLockedValue { state in
-            guard let sender = state.users[senderKey] else { return .failure(SubmitRefusal("You are not logged in.")) }
-            var accepted = message
-            accepted.source = sender.name
-            if destinationKey == UsernameRules.key(ChatMessage.broadcastDestination) {
-                accepted.destination = ChatMessage.broadcastDestination
-            } else {
-                guard let recipient = state.users[destinationKey] else {
-                    return .failure(SubmitRefusal("Message not sent: there is no user named \(message.destination)."))
-                }
-                if state.blocks.contains(BlockRelation(blocker: senderKey, blocked: destinationKey)) {
-                    return .failure(SubmitRefusal("Message not sent: you have blocked \(recipient.name). Use /UnBlock \(recipient.name) first."))
-                }
-                if state.blocks.contains(BlockRelation(blocker: destinationKey, blocked: senderKey)) {
-                    return .failure(SubmitRefusal("Message not sent: \(recipient.name) is not accepting messages from you."))
-                }
-                accepted.destination = recipient.name
-            }
-            return .success(accepted)
-        }
+        let outcome = state.withLockedValue { $0.accept(message, from: senderKey) }
         switch outcome {
         case .success(let accepted):
             // Encoded once, here, off the lock; every recipient shares the buffer.
@@ -298,7 +278,7 @@ final class Hub: Sendable {
         }
     }
 
-    private struct SubmitRefusal: Error {
+    struct SubmitRefusal: Error {
         var reason: String
         init(_ reason: String) { self.reason = reason }
     }
@@ -392,31 +372,19 @@ final class Hub: Sendable {
     }
 
     private func deliverBroadcast(_ frame: ByteBuffer, from senderKey: String, gatheringSince: NIODeadline, state: State) {
-        let separated = state.blocks.separated(from: senderKey)
-        let excluded = Set(separated.compactMap { state.presence[$0].map(ObjectIdentifier.init) })
-        for outbox in outboxes {
-            let members = state.presence.byLoop[outbox.index]
-            if members.isEmpty { continue }
-            if excluded.isEmpty {
-                outbox.enqueue(frame, to: .many(members), gatheringSince: gatheringSince)
-            } else {
-                let allowed = members.filter { !excluded.contains(ObjectIdentifier($0)) }
-                if !allowed.isEmpty { outbox.enqueue(frame, to: .many(allowed), gatheringSince: gatheringSince) }
-            }
+        state.forEachBroadcastGroup(from: senderKey) { loop, recipients in
+            outboxes[loop].enqueue(frame, to: .many(recipients), gatheringSince: gatheringSince)
         }
     }
 
     private func deliverDirect(
         _ frame: ByteBuffer, message: ChatMessage, senderKey: String, gatheringSince: NIODeadline, state: State
     ) {
-        let recipientKey = UsernameRules.key(message.destination)
-        let sender = state.presence[senderKey]
-        let separated = state.blocks.separated(from: senderKey).contains(recipientKey)
-        if let recipient = state.presence[recipientKey] {
-            if !separated, recipient !== sender { recipient.outbox.enqueue(frame, to: recipient, gatheringSince: gatheringSince) }
-            if let sender { sender.outbox.enqueue(frame, to: sender, gatheringSince: gatheringSince) }
-        } else if let sender {
-            sender.outbox.enqueue(frame, to: sender, gatheringSince: gatheringSince)
+        let route = state.directRoute(to: UsernameRules.key(message.destination), from: senderKey)
+        if let recipient = route.recipient { recipient.outbox.enqueue(frame, to: recipient, gatheringSince: gatheringSince) }
+        guard let sender = route.echo else { return }
+        sender.outbox.enqueue(frame, to: sender, gatheringSince: gatheringSince)
+        if route.recipientOffline {
             let note = "\(message.destination) is offline; they will get your message when they next log in."
             sender.outbox.enqueue(encode(Frame(info: note)), to: sender, gatheringSince: gatheringSince)
         }

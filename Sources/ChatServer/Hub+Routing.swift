@@ -1,0 +1,71 @@
+import ChatProtocol
+import ChatStore
+
+/// Where a message goes: the routing decisions of ``Hub/submit(_:senderKey:from:)`` and of the
+/// delivery after its commit, as functions of the hub's state alone (no I/O, no outbox), so that
+/// the micro-benchmarks can measure them (``RoutingFixture``). Callers hold the hub's lock.
+extension Hub.State {
+    /// Resolves DEST of a message from the user `senderKey` (SRC already checked) and checks the
+    /// blocks between the two: the message as it will be stored and delivered (SRC and DEST
+    /// spelled as their users last logged in), or why it is refused.
+    func accept(_ message: ChatMessage, from senderKey: String) -> Result<ChatMessage, Hub.SubmitRefusal> {
+        guard let sender = users[senderKey] else { return .failure(Hub.SubmitRefusal("You are not logged in.")) }
+        var accepted = message
+        accepted.source = sender.name
+        let destinationKey = UsernameRules.key(message.destination)
+        if destinationKey == Self.broadcastKey {
+            accepted.destination = ChatMessage.broadcastDestination
+            return .success(accepted)
+        }
+        guard let recipient = users[destinationKey] else {
+            return .failure(Hub.SubmitRefusal("Message not sent: there is no user named \(message.destination)."))
+        }
+        if blocks.contains(BlockRelation(blocker: senderKey, blocked: destinationKey)) {
+            return .failure(Hub.SubmitRefusal("Message not sent: you have blocked \(recipient.name). Use /UnBlock \(recipient.name) first."))
+        }
+        if blocks.contains(BlockRelation(blocker: destinationKey, blocked: senderKey)) {
+            return .failure(Hub.SubmitRefusal("Message not sent: \(recipient.name) is not accepting messages from you."))
+        }
+        accepted.destination = recipient.name
+        return .success(accepted)
+    }
+
+    private static let broadcastKey = UsernameRules.key(ChatMessage.broadcastDestination)
+
+    /// Calls `body` with each event loop's recipients of a broadcast from `senderKey`: everyone
+    /// online there (the sender too) but those separated from the sender by a block. Without a
+    /// block the list is the loop's presence list itself, shared, not copied.
+    func forEachBroadcastGroup(from senderKey: String, _ body: (_ loop: Int, _ recipients: [ClientConnection]) -> Void) {
+        let separated = blocks.separated(from: senderKey)
+        let excluded = separated.isEmpty ? [] : Set(separated.compactMap { presence[$0].map(ObjectIdentifier.init) })
+        for (loop, members) in presence.byLoop.enumerated() where !members.isEmpty {
+            if excluded.isEmpty {
+                body(loop, members)
+            } else {
+                let allowed = members.filter { !excluded.contains(ObjectIdentifier($0)) }
+                if !allowed.isEmpty { body(loop, allowed) }
+            }
+        }
+    }
+
+    /// Who gets a direct message from `senderKey` to `recipientKey`.
+    func directRoute(to recipientKey: String, from senderKey: String) -> DirectRoute {
+        let sender = presence[senderKey]
+        guard let recipient = presence[recipientKey] else { return DirectRoute(recipient: nil, echo: sender, recipientOffline: true) }
+        // A block made after the message was accepted still stops it; a note to oneself is
+        // delivered once, as the echo.
+        let separated = blocks.contains(BlockRelation(blocker: senderKey, blocked: recipientKey))
+            || blocks.contains(BlockRelation(blocker: recipientKey, blocked: senderKey))
+        return DirectRoute(recipient: separated || recipient === sender ? nil : recipient, echo: sender, recipientOffline: false)
+    }
+}
+
+/// The connections a direct message is written to.
+struct DirectRoute {
+    /// The recipient's connection, when it is online and may receive it.
+    var recipient: ClientConnection?
+    /// The sender's own connection (its copy of what it sent), when it is still online.
+    var echo: ClientConnection?
+    /// Whether the recipient is offline: the sender is told they will get it at their next login.
+    var recipientOffline: Bool
+}
