@@ -33,18 +33,42 @@ extension Hub.State {
     private static let broadcastKey = UsernameRules.key(ChatMessage.broadcastDestination)
 
     /// Calls `body` with each event loop's recipients of a broadcast from `senderKey`: everyone
-    /// online there (the sender too) but those separated from the sender by a block. Without a
-    /// block the list is the loop's presence list itself, shared, not copied.
+    /// online there (the sender too) but those separated from the sender by a block. A loop
+    /// where nobody is excluded gets its presence list itself, shared, not copied (the outbox
+    /// then gathers a run of broadcasts once for all of that list); elsewhere, a copy without
+    /// the excluded, made in one allocation.
     func forEachBroadcastGroup(from senderKey: String, _ body: (_ loop: Int, _ recipients: [ClientConnection]) -> Void) {
         let separated = blocks.separated(from: senderKey)
-        let excluded = separated.isEmpty ? [] : Set(separated.compactMap { presence[$0].map(ObjectIdentifier.init) })
+        guard !separated.isEmpty else {
+            for (loop, members) in presence.byLoop.enumerated() where !members.isEmpty { body(loop, members) }
+            return
+        }
+        // The excluded by place, sorted: each loop's are then a run, in the order of its list.
+        var excluded: [(loop: Int, slot: Int)] = []
+        excluded.reserveCapacity(separated.count)
+        for key in separated {
+            if let place = presence.place(of: key) { excluded.append(place) }
+        }
+        excluded.sort { $0.loop != $1.loop ? $0.loop < $1.loop : $0.slot < $1.slot }
+        var next = 0
         for (loop, members) in presence.byLoop.enumerated() where !members.isEmpty {
-            if excluded.isEmpty {
+            while next < excluded.count, excluded[next].loop < loop { next += 1 }
+            guard next < excluded.count, excluded[next].loop == loop else {
                 body(loop, members)
-            } else {
-                let allowed = members.filter { !excluded.contains(ObjectIdentifier($0)) }
-                if !allowed.isEmpty { body(loop, allowed) }
+                continue
             }
+            var end = next
+            while end < excluded.count, excluded[end].loop == loop { end += 1 }
+            if end - next < members.count {
+                var allowed: [ClientConnection] = []
+                allowed.reserveCapacity(members.count - (end - next))
+                var skip = next
+                for (slot, member) in members.enumerated() {
+                    if skip < end, excluded[skip].slot == slot { skip += 1 } else { allowed.append(member) }
+                }
+                body(loop, allowed)
+            }
+            next = end
         }
     }
 

@@ -29,6 +29,12 @@ struct Presence {
         byLoop[loop].append(connection)
     }
 
+    /// Where the connection online under `key` sits: its loop and its index in that loop's list.
+    func place(of key: String) -> (loop: Int, slot: Int)? {
+        guard let connection = byKey[key], let slot = slots[ObjectIdentifier(connection)] else { return nil }
+        return (connection.outbox.index, slot)
+    }
+
     /// Removes `connection` if it is the one online under `key`; false otherwise.
     mutating func remove(_ connection: ClientConnection, key: String) -> Bool {
         guard byKey[key] === connection, let slot = slots.removeValue(forKey: ObjectIdentifier(connection)) else {

@@ -44,10 +44,21 @@ import NIOConcurrencyHelpers
         ))
     }
 
+    /// What the hub decides about a message it is given.
+    public enum Decision: Equatable, Sendable {
+        /// Accepted, as it will be stored and delivered.
+        case accepted(ChatMessage)
+        /// Refused, with the error the sender is sent.
+        case refused(String)
+    }
+
     /// Accepts `message` from the user whose key is `senderKey` as ``Hub`` does (DEST resolved,
-    /// blocks checked): the message to deliver, or nil when it is refused.
-    public func accept(_ message: ChatMessage, senderKey: String) -> ChatMessage? {
-        try? state.withLockedValue { $0.accept(message, from: senderKey) }.get()
+    /// blocks checked), or refuses it.
+    public func accept(_ message: ChatMessage, senderKey: String) -> Decision {
+        switch state.withLockedValue({ $0.accept(message, from: senderKey) }) {
+        case .success(let accepted): return .accepted(accepted)
+        case .failure(let refusal): return .refused(refusal.reason)
+        }
     }
 
     /// Chooses the recipients of a broadcast from `senderKey`, per loop, as ``Hub`` does after
@@ -57,6 +68,20 @@ import NIOConcurrencyHelpers
             var recipients = 0
             state.forEachBroadcastGroup(from: senderKey) { recipients += $1.count }
             return recipients
+        }
+    }
+
+    /// The names of a broadcast's recipients from `senderKey`, per loop (for tests: the
+    /// benchmarks count them with ``routeBroadcast(from:)``).
+    func broadcastRecipientNames(from senderKey: String) -> [Int: [String]] {
+        state.withLockedValue { state in
+            var names: [ObjectIdentifier: String] = [:]
+            for (key, connection) in state.presence.byKey { names[ObjectIdentifier(connection)] = state.users[key]?.name }
+            var groups: [Int: [String]] = [:]
+            state.forEachBroadcastGroup(from: senderKey) { loop, recipients in
+                groups[loop] = recipients.map { names[ObjectIdentifier($0)] ?? "?" }
+            }
+            return groups
         }
     }
 

@@ -22,16 +22,25 @@ import Testing
         #expect(blocked.routeBroadcast(from: "user1") == 10)
     }
 
+    @Test func aBlockTakesItsUsersOutOfTheirLoopsListsOnly() {
+        // user0…user8 over three loops in turn: loop 0 holds user0, user3, user6; loop 1 user1,
+        // user4, user7; loop 2 user2, user5, user8. The last four (user5…user8) block user0.
+        let fixture = RoutingFixture(users: 9, eventLoops: [EmbeddedEventLoop(), EmbeddedEventLoop(), EmbeddedEventLoop()], blockersOfFirstUser: 4)
+        #expect(fixture.broadcastRecipientNames(from: "user0") == [0: ["user0", "user3"], 1: ["user1", "user4"], 2: ["user2"]])
+        #expect(fixture.broadcastRecipientNames(from: "user8") == [0: ["user3", "user6"], 1: ["user1", "user4", "user7"], 2: ["user2", "user5", "user8"]])
+        // Everyone on a loop excluded (loop 2 holds only user2): nothing is queued there.
+        let lonely = RoutingFixture(users: 5, eventLoops: [EmbeddedEventLoop(), EmbeddedEventLoop(), EmbeddedEventLoop()], blockersOfFirstUser: 3)
+        #expect(lonely.broadcastRecipientNames(from: "user0") == [0: ["user0"], 1: ["user1"]])
+    }
+
     @Test func acceptingSpellsNamesAsRegisteredAndRefusesAcrossABlock() {
         let fixture = RoutingFixture(users: 10, eventLoops: [EmbeddedEventLoop()], blockersOfFirstUser: 1)
-        let broadcast = fixture.accept(message("x", to: "all"), senderKey: "user1")
-        #expect(broadcast?.destination == ChatMessage.broadcastDestination)
-        #expect(broadcast?.source == "user1")
-        #expect(fixture.accept(message("user1", to: "USER5"), senderKey: "user1")?.destination == "user5")
-        #expect(fixture.accept(message("user1", to: "nobody"), senderKey: "user1") == nil)
-        #expect(fixture.accept(message("user0", to: "user9"), senderKey: "user0") == nil)
-        #expect(fixture.accept(message("user9", to: "user0"), senderKey: "user9") == nil)
-        #expect(fixture.accept(message("ghost", to: "all"), senderKey: "ghost") == nil)
+        #expect(fixture.accept(message("x", to: "all"), senderKey: "user1") == .accepted(message("user1", to: ChatMessage.broadcastDestination)))
+        #expect(fixture.accept(message("user1", to: "USER5"), senderKey: "user1") == .accepted(message("user1", to: "user5")))
+        #expect(fixture.accept(message("user1", to: "nobody"), senderKey: "user1") == .refused("Message not sent: there is no user named nobody."))
+        #expect(fixture.accept(message("user0", to: "user9"), senderKey: "user0") == .refused("Message not sent: user9 is not accepting messages from you."))
+        #expect(fixture.accept(message("user9", to: "user0"), senderKey: "user9") == .refused("Message not sent: you have blocked user0. Use /UnBlock user0 first."))
+        #expect(fixture.accept(message("ghost", to: "all"), senderKey: "ghost") == .refused("You are not logged in."))
     }
 
     @Test func aDirectMessageGoesToTheRecipientAndBackToTheSenderOnce() {

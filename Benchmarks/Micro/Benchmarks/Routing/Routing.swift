@@ -27,7 +27,7 @@ let benchmarks: @Sendable () -> Void = {
         let fixture = RoutingFixture(users: users, eventLoops: (0..<loops).map { _ in EmbeddedEventLoop() })
         let message = broadcast(from: fixture.names[1])
         let senderKey = UsernameRules.key(fixture.names[1])
-        check(fixture.accept(message, senderKey: senderKey)?.destination == ChatMessage.broadcastDestination)
+        check(fixture.accept(message, senderKey: senderKey) == .accepted(message))
         check(fixture.routeBroadcast(from: senderKey) == users)
 
         Benchmark("Accept and route 1 broadcast to \(users) users on \(loops) loop(s)", configuration: scaled(.kilo)) { benchmark in
@@ -45,7 +45,7 @@ let benchmarks: @Sendable () -> Void = {
         let fixture = RoutingFixture(users: users, eventLoops: [EmbeddedEventLoop()], blockersOfFirstUser: blockers)
         let message = broadcast(from: fixture.names[0])
         let senderKey = UsernameRules.key(fixture.names[0])
-        check(fixture.accept(message, senderKey: senderKey) != nil)
+        check(fixture.accept(message, senderKey: senderKey) == .accepted(message))
         check(fixture.routeBroadcast(from: senderKey) == users - blockers)
 
         Benchmark("Accept and route 1 broadcast to \(users) users, \(blockers) of them blocking the sender", configuration: scaled(.kilo)) { benchmark in
@@ -62,7 +62,7 @@ let benchmarks: @Sendable () -> Void = {
         // DEST is matched case-insensitively.
         let direct = message(from: fixture.names[1], to: fixture.names[500].uppercased())
         let recipientKey = UsernameRules.key(direct.destination)
-        check(fixture.accept(direct, senderKey: senderKey)?.destination == fixture.names[500])
+        check(fixture.accept(direct, senderKey: senderKey) == .accepted(message(from: fixture.names[1], to: fixture.names[500])))
         check(fixture.routeDirect(to: recipientKey, from: senderKey) == 2)
 
         Benchmark("Accept and route 1 direct message among 1000 users", configuration: scaled(.kilo)) { benchmark in
@@ -75,7 +75,7 @@ let benchmarks: @Sendable () -> Void = {
         // Refused at the hub: user999 blocks user0.
         let refused = message(from: fixture.names[0], to: fixture.names[999])
         let refusedSenderKey = UsernameRules.key(fixture.names[0])
-        check(fixture.accept(refused, senderKey: refusedSenderKey) == nil)
+        check(fixture.accept(refused, senderKey: refusedSenderKey) == .refused("Message not sent: user999 is not accepting messages from you."))
 
         Benchmark("Refuse 1 direct message to a user who blocks the sender", configuration: scaled(.kilo)) { benchmark in
             for _ in benchmark.scaledIterations {
