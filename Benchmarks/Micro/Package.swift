@@ -19,11 +19,13 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [
-        // Inputs shared by the suites: the same ~150-byte broadcast the load generator sends.
+        // Inputs shared by the suites (the same ~150-byte broadcast the load generator sends) and
+        // their configuration helpers.
         .target(
             name: "BenchmarkFixtures",
             dependencies: [
                 .product(name: "ChatProtocol", package: "Chatterbox"),
+                .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strict

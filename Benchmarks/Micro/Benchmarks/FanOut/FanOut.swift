@@ -100,17 +100,6 @@ let benchmarks: @Sendable () -> Void = {
 
 // MARK: - Helpers
 
-/// A configuration running `factor` operations per sample, with the factor in the benchmark's
-/// name (as a tag), so that exported results (summarize.py) can be turned into per-operation
-/// figures.
-func scaled(_ factor: BenchmarkScalingFactor) -> Benchmark.Configuration {
-    .init(tags: ["ops per sample": "\(factor.rawValue)"], scalingFactor: factor)
-}
-
-func check(_ condition: Bool, _ line: UInt = #line) {
-    precondition(condition, "fixture check failed at line \(line)")
-}
-
 enum Route: Equatable {
     case notYours, tooLong, command, toServer, broadcast, direct
 }

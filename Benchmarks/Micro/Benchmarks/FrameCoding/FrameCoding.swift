@@ -144,19 +144,6 @@ let benchmarks: @Sendable () -> Void = {
 
 // MARK: - Helpers (outside the measured closures, so the closures read as what is measured)
 
-/// A configuration running `factor` operations per sample, with the factor in the benchmark's
-/// name (as a tag), so that exported results (summarize.py) can be turned into per-operation
-/// figures.
-func scaled(_ factor: BenchmarkScalingFactor) -> Benchmark.Configuration {
-    .init(tags: ["ops per sample": "\(factor.rawValue)"], scalingFactor: factor)
-}
-
-/// Stops the run with a message when an input does not decode as expected: a benchmark of an
-/// error path by mistake would be worse than none.
-func check(_ condition: Bool, _ line: UInt = #line) {
-    precondition(condition, "fixture check failed at line \(line)")
-}
-
 /// One step of the frame splitter; `nil` at the end of the buffer.
 @inline(__always)
 func split(_ decoder: inout FrameDecoder, _ buffer: inout ByteBuffer) -> ByteBuffer? {
