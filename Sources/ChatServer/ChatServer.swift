@@ -182,6 +182,12 @@ public final class ChatServer: Service, Sendable {
         return bootstrap
     }
 
+    /// Whether `handler` may sit between the TLS handler and the session, which hands its
+    /// deliveries to the TLS handler directly: it must not act on writes or flushes.
+    static func mayStandBelowSession(_ handler: any ChannelHandler) -> Bool {
+        !(handler is any _ChannelOutboundHandler) || handler is any PassesWritesThrough
+    }
+
     private func setUpConnection(_ channel: any Channel) throws {
         let limits = configuration.limits
         let address = ConnectionLimiter.key(for: channel.remoteAddress)
@@ -209,12 +215,16 @@ public final class ChatServer: Service, Sendable {
             try pipeline.addHandler(RefusalHandler(reason: "Connection refused: \(refusal). Try again later."))
             return
         }
-        try pipeline.addHandler(FrameSplitter(maximumFrameLength: configuration.maximumFrameLength))
-        if limits.framesPerSecond > 0 {
-            try pipeline.addHandler(ReadRateLimiter(framesPerSecond: limits.framesPerSecond, burst: limits.frameBurst))
+        // The session hands its deliveries to the TLS handler directly, past everything in
+        // between: that may only be handlers that leave writes and flushes alone.
+        func addBelowSession(_ handler: any ChannelHandler) throws {
+            assert(Self.mayStandBelowSession(handler), "\(type(of: handler)) handles writes: deliveries would skip it")
+            try pipeline.addHandler(handler)
         }
-        // Between the TLS handler and the session only inbound handlers and ReadRateLimiter,
-        // which paces reads and passes writes on untouched: deliveries may skip the hop.
+        try addBelowSession(FrameSplitter(maximumFrameLength: configuration.maximumFrameLength))
+        if limits.framesPerSecond > 0 {
+            try addBelowSession(ReadRateLimiter(framesPerSecond: limits.framesPerSecond, burst: limits.frameBurst))
+        }
         let session = SessionHandler(hub: hub, tlsBelow: tlsBelow)
         session.connection = ClientConnection(session: session, outbox: hub.outbox(for: channel.eventLoop), address: address)
         try pipeline.addHandler(session)

@@ -3,7 +3,7 @@ import NIOCore
 /// Paces how fast a connection's frames are read: each frame takes a token, and while the
 /// bucket is empty the next socket read waits for a refill. A flood of frames thus slows down
 /// at the sender's TCP window instead of costing the server memory or other users time.
-final class ReadRateLimiter: ChannelDuplexHandler {
+final class ReadRateLimiter: ChannelDuplexHandler, PassesWritesThrough {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
     typealias OutboundIn = ByteBuffer

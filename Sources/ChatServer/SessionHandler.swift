@@ -6,6 +6,11 @@ import Logging
 import NIOCore
 import NIOTLS
 
+/// A duplex handler that acts on reads only and passes every write and flush on as it is, so
+/// it may sit between the TLS handler and a session that hands its deliveries to the TLS
+/// handler directly (ChatServer.setUpConnection checks this in debug builds).
+protocol PassesWritesThrough: ChannelHandler {}
+
 /// One client connection's protocol logic, on its event loop: login, message validation,
 /// commands, and writing what the hub delivers.
 final class SessionHandler: ChannelInboundHandler {
