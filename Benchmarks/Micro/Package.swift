@@ -30,51 +30,31 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .executableTarget(
-            name: "FrameCodingBenchmarks",
-            dependencies: [
-                "BenchmarkFixtures",
-                .product(name: "ChatProtocol", package: "Chatterbox"),
-                // For FrameSplitter (SPI "Benchmarks"), the server's frame cutter.
-                .product(name: "ChatServer", package: "Chatterbox"),
-                .product(name: "Benchmark", package: "benchmark"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOEmbedded", package: "swift-nio"),
-            ],
-            path: "Benchmarks/FrameCoding",
-            swiftSettings: strict,
-            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
-        ),
-        .executableTarget(
-            name: "FanOutBenchmarks",
-            dependencies: [
-                "BenchmarkFixtures",
-                .product(name: "ChatProtocol", package: "Chatterbox"),
-                // For DeliveryGathering (SPI "Benchmarks"), the session's per-drain gathering.
-                .product(name: "ChatServer", package: "Chatterbox"),
-                .product(name: "Benchmark", package: "benchmark"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOEmbedded", package: "swift-nio"),
-            ],
-            path: "Benchmarks/FanOut",
-            swiftSettings: strict,
-            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
-        ),
-        .executableTarget(
-            name: "RoutingBenchmarks",
-            dependencies: [
-                "BenchmarkFixtures",
-                .product(name: "ChatProtocol", package: "Chatterbox"),
-                // For RoutingFixture (SPI "Benchmarks"): the hub's routing over its own state.
-                .product(name: "ChatServer", package: "Chatterbox"),
-                .product(name: "Benchmark", package: "benchmark"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOEmbedded", package: "swift-nio"),
-            ],
-            path: "Benchmarks/Routing",
-            swiftSettings: strict,
-            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
-        ),
+        // The frames' read and write paths; FrameSplitter (SPI "Benchmarks") is the server's.
+        suite("FrameCodingBenchmarks", path: "Benchmarks/FrameCoding"),
+        // DeliveryGathering (SPI "Benchmarks"), the session's per-drain gathering.
+        suite("FanOutBenchmarks", path: "Benchmarks/FanOut"),
+        // RoutingFixture (SPI "Benchmarks"): the hub's routing over its own state.
+        suite("RoutingBenchmarks", path: "Benchmarks/Routing"),
     ],
     swiftLanguageModes: [.v6]
 )
+
+/// A suite: an executable of benchmarks run by the plugin, with the fixtures and the server's
+/// SPI "Benchmarks" (what the main targets expose for measuring).
+func suite(_ name: String, path: String) -> Target {
+    .executableTarget(
+        name: name,
+        dependencies: [
+            "BenchmarkFixtures",
+            .product(name: "ChatProtocol", package: "Chatterbox"),
+            .product(name: "ChatServer", package: "Chatterbox"),
+            .product(name: "Benchmark", package: "benchmark"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+        ],
+        path: path,
+        swiftSettings: strict,
+        plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+    )
+}

@@ -7,12 +7,12 @@ import ChatStore
 extension Hub.State {
     /// Resolves DEST of a message from the user `senderKey` (SRC already checked) and checks the
     /// blocks between the two: the message as it will be stored and delivered (SRC and DEST
-    /// spelled as their users last logged in), or why it is refused.
-    func accept(_ message: ChatMessage, from senderKey: String) -> Result<ChatMessage, Hub.SubmitRefusal> {
+    /// spelled as their users last logged in), or why it is refused. `destinationKey` is
+    /// `UsernameRules.key(message.destination)`, computed by the caller before it takes the lock.
+    func accept(_ message: ChatMessage, destinationKey: String, from senderKey: String) -> Result<ChatMessage, Hub.SubmitRefusal> {
         guard let sender = users[senderKey] else { return .failure(Hub.SubmitRefusal("You are not logged in.")) }
         var accepted = message
         accepted.source = sender.name
-        let destinationKey = UsernameRules.key(message.destination)
         if destinationKey == Self.broadcastKey {
             accepted.destination = ChatMessage.broadcastDestination
             return .success(accepted)

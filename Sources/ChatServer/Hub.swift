@@ -267,7 +267,9 @@ final class Hub: Sendable {
     /// resolves DEST, checks blocks and stages it on the connection's loop. It gets its place
     /// in the order when the tick's batch is committed, and is delivered then.
     func submit(_ message: ChatMessage, senderKey: String, from connection: ClientConnection) -> SubmitOutcome {
-        let outcome = state.withLockedValue { $0.accept(message, from: senderKey) }
+        // The key is computed before the lock: the lock is held for the lookups only.
+        let destinationKey = UsernameRules.key(message.destination)
+        let outcome = state.withLockedValue { $0.accept(message, destinationKey: destinationKey, from: senderKey) }
         switch outcome {
         case .success(let accepted):
             // Encoded once, here, off the lock; every recipient shares the buffer.

@@ -55,7 +55,8 @@ import NIOConcurrencyHelpers
     /// Accepts `message` from the user whose key is `senderKey` as ``Hub`` does (DEST resolved,
     /// blocks checked), or refuses it.
     public func accept(_ message: ChatMessage, senderKey: String) -> Decision {
-        switch state.withLockedValue({ $0.accept(message, from: senderKey) }) {
+        let destinationKey = UsernameRules.key(message.destination)
+        switch state.withLockedValue({ $0.accept(message, destinationKey: destinationKey, from: senderKey) }) {
         case .success(let accepted): return .accepted(accepted)
         case .failure(let refusal): return .refused(refusal.reason)
         }
