@@ -207,6 +207,8 @@ let package = Package(
             name: "ChatTestSupport",
             dependencies: [
                 "ChatServer", "ChatClient", "ChatStore", "ChatStoreSQLite", "ChatTLS", "ChatProtocol",
+                // Spawn: child processes without Foundation.Process.
+                "ChatBench",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

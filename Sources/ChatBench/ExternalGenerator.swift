@@ -48,17 +48,14 @@ public struct ExternalGenerator: Sendable {
             throw BenchError("cannot find Benchmarks/loadgen from here or beside \(chatterboxExecutable): \(howToBuild)")
         }
         let loadgen = root + "/Benchmarks/loadgen"
-        let make = Process()
-        make.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        make.arguments = ["make", "-s", "-C", loadgen]
-        make.standardOutput = FileHandle.standardError
+        let status: Int32
         do {
-            try make.run()
-            make.waitUntilExit()
+            // make's output goes to our stderr, beside the bench's progress.
+            status = SpawnedProcess(pid: try Spawn.start("/usr/bin/env", ["make", "-s", "-C", loadgen], output: .descriptor(2), errors: .descriptor(2))).waitUntilExit()
         } catch {
             throw BenchError("cannot run make for the C load generator (\(error)): \(howToBuild)")
         }
-        guard make.terminationStatus == 0, fileManager.isExecutableFile(atPath: loadgen + "/loadgen") else {
+        guard status == 0, fileManager.isExecutableFile(atPath: loadgen + "/loadgen") else {
             throw BenchError("building the C load generator failed: \(howToBuild)")
         }
         return loadgen + "/loadgen"
@@ -80,15 +77,22 @@ public struct ExternalGenerator: Sendable {
         if let lateLog { command += ["--late-log", lateLog] }
         if let cpus { command = ["/usr/bin/taskset", "-c", cpus] + command }
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: command[0])
-        process.arguments = Array(command.dropFirst())
         let output = Pipe()
         let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
+        let process: SpawnedProcess
+        do {
+            defer {
+                // The child holds the write ends now; ours would keep the reads from ending.
+                try? output.fileHandleForWriting.close()
+                try? errors.fileHandleForWriting.close()
+            }
+            process = SpawnedProcess(pid: try Spawn.start(
+                command[0], Array(command.dropFirst()),
+                output: .descriptor(output.fileHandleForWriting.fileDescriptor),
+                errors: .descriptor(errors.fileHandleForWriting.fileDescriptor)
+            ))
+        }
         let samples = NIOLockedValueBox(ServerSamples())
-        try process.run()
 
         // Kill a generator that overruns its run by far (it bounds its own login and drain).
         let limit = UInt64((warmup + seconds + 300) * 1e9)
@@ -116,8 +120,9 @@ public struct ExternalGenerator: Sendable {
         let (tail, json) = await (stderrTail, stdout)
         while process.isRunning { try await Task.sleep(for: .milliseconds(10)) }
 
-        guard process.terminationStatus == 0 else {
-            throw BenchError("the C load generator failed (status \(process.terminationStatus)):\n" + tail.joined(separator: "\n"))
+        let status = process.waitUntilExit()
+        guard status == 0 else {
+            throw BenchError("the C load generator failed (status \(status)):\n" + tail.joined(separator: "\n"))
         }
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase

@@ -16,14 +16,14 @@ public final class LaunchedServer: Sendable {
     public let pid: Int32
     /// The CA file clients trust for this server.
     public let caFile: String
-    private let process: Process
+    private let process: SpawnedProcess
     private let directory: String
 
-    private init(kind: BenchServerKind, port: Int, process: Process, directory: String, caFile: String) {
+    private init(kind: BenchServerKind, port: Int, process: SpawnedProcess, directory: String, caFile: String) {
         self.kind = kind
         self.port = port
         self.process = process
-        self.pid = process.processIdentifier
+        self.pid = process.pid
         self.directory = directory
         self.caFile = caFile
     }
@@ -62,17 +62,8 @@ public final class LaunchedServer: Sendable {
         }
         if let cpu { command = ["/usr/bin/taskset", "-c", String(cpu)] + command }
         if let nice { command = ["/usr/bin/nice", "-n", String(nice)] + command }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: command[0])
-        process.arguments = Array(command.dropFirst())
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        let log = FileHandle(forWritingAtPath: directory + "/server.log") ?? {
-            _ = FileManager.default.createFile(atPath: directory + "/server.log", contents: nil)
-            return FileHandle(forWritingAtPath: directory + "/server.log")!
-        }()
-        process.standardOutput = log
-        process.standardError = log
-        try process.run()
+        let log = directory + "/server.log"
+        let process = SpawnedProcess(pid: try Spawn.start(command[0], Array(command.dropFirst()), directory: directory, output: .file(log), errors: .output))
         let server = LaunchedServer(kind: kind, port: port, process: process, directory: directory, caFile: certificates + "/ca.crt")
         try await server.waitUntilListening()
         return server
@@ -136,7 +127,10 @@ public final class LaunchedServer: Sendable {
         process.terminate()
         let deadline = Date().addingTimeInterval(10)
         while process.isRunning, Date() < deadline { try? await Task.sleep(for: .milliseconds(20)) }
-        if process.isRunning { kill(pid, SIGKILL) }
+        if process.isRunning {
+            process.terminate(force: true)
+            process.waitUntilExit()
+        }
         try? FileManager.default.removeItem(atPath: directory)
     }
 
