@@ -28,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // Pure protocol: JSON, frames, the message model and validation. No I/O.
@@ -58,6 +59,18 @@ let package = Package(
                 "ChatStore", "ChatProtocol", .product(name: "GRDB", package: "GRDB.swift"),
                 // SQLite's C interface, for binding messages without boxing each value.
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ],
+            swiftSettings: strict
+        ),
+        // PostgreSQL backend (postgres-nio): one store shared by several server nodes.
+        .target(
+            name: "ChatStorePostgres",
+            dependencies: [
+                "ChatStore", "ChatProtocol",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
@@ -169,6 +182,17 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ChatStorePostgresTests",
+            dependencies: [
+                "ChatStorePostgres", "ChatStore", "ChatProtocol",
+                // The same scenarios against the embedded store, compared.
+                "ChatStoreSQLite", "ChatTestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),

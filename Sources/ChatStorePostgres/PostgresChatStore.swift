@@ -1,0 +1,325 @@
+public import ChatStore
+import ChatProtocol
+public import Logging
+public import NIOCore
+public import NIOPosix
+import NIOSSL
+import PostgresNIO
+
+/// The shared store: one PostgreSQL database that several server nodes use at once.
+///
+/// The database gives every message its place in the one order of the chat (``commit(_:)``),
+/// holds everything durable, and tells every node when there is something new
+/// (`NOTIFY chatterbox_log` with the newest sequence number; see ``PostgresLogListener``).
+///
+/// Queries go through one pool of connections (postgres-nio's `PostgresClient`), which must run
+/// (``run()``) for as long as the store is used.
+public final class PostgresChatStore: Sendable {
+    /// The channel every commit notifies, with the newest sequence number as payload.
+    public static let notificationChannel = "chatterbox_log"
+
+    public let location: PostgresLocation
+    let client: PostgresClient
+    let logger: Logger
+
+    /// Prepares a pool of at most `maximumConnections` connections to `location`; nothing
+    /// connects until ``run()``.
+    public init(
+        location: PostgresLocation,
+        maximumConnections: Int = 8,
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger
+    ) {
+        self.location = location
+        self.logger = logger
+        self.client = PostgresClient(
+            configuration: Self.clientConfiguration(location, maximumConnections: maximumConnections),
+            eventLoopGroup: eventLoopGroup,
+            backgroundLogger: logger
+        )
+    }
+
+    static func clientConfiguration(_ location: PostgresLocation, maximumConnections: Int) -> PostgresClient.Configuration {
+        let tls: PostgresClient.Configuration.TLS
+        switch location.tls {
+        case .disable: tls = .disable
+        case .prefer: tls = .prefer(.makeClientConfiguration())
+        case .require: tls = .require(.makeClientConfiguration())
+        }
+        var configuration: PostgresClient.Configuration
+        switch location.endpoint {
+        case .tcp(let host, let port):
+            configuration = .init(host: host, port: port, username: location.username, password: location.password, database: location.database, tls: tls)
+        case .unixSocket(let directory, let port):
+            configuration = .init(
+                unixSocketPath: directory + "/.s.PGSQL.\(port)", username: location.username, password: location.password, database: location.database)
+        }
+        configuration.options.maximumConnections = max(2, maximumConnections)
+        configuration.options.connectTimeout = .seconds(5)
+        configuration.options.keepAliveBehavior = .init(frequency: .seconds(10))
+        return configuration
+    }
+
+    /// Runs the pool until the task is cancelled (or the service group shuts down).
+    public func run() async {
+        await client.run()
+    }
+
+    // MARK: - Start
+
+    /// Brings the schema up to date; fails with ``PostgresSchema/TooNew`` (wrapped in a clear
+    /// error) for a database a newer build has migrated.
+    public func prepare() async throws {
+        do {
+            try await PostgresSchema.migrate(client, logger: logger)
+        } catch let error as PostgresTransactionError {
+            throw error.closureError ?? error.commitError ?? error.beginError ?? error
+        }
+    }
+
+    /// Everything the server holds in memory, as stored.
+    public func load() async throws -> StoreSnapshot {
+        var snapshot = StoreSnapshot()
+        for try await (name, through) in try await client.query("SELECT name, delivered_through FROM chat_user ORDER BY key", logger: logger)
+            .decode((String, Int64).self) {
+            snapshot.users.append(KnownUser(name: name, deliveredThrough: through))
+        }
+        for try await (blocker, blocked) in try await client.query("SELECT blocker, blocked FROM block", logger: logger).decode((String, String).self) {
+            snapshot.blocks.append(BlockRelation(blocker: blocker, blocked: blocked))
+        }
+        snapshot.lastSequence = try await lastSequence()
+        for try await (key, hash) in try await client.query("SELECT key, password_hash FROM account", logger: logger).decode((String, String).self) {
+            snapshot.accounts[key] = hash
+        }
+        for try await row in try await client.query(
+            "SELECT id, name, size, sha256, src, src_key, dest, dest_key, timestamp FROM file ORDER BY timestamp, id", logger: logger
+        ).decode((String, String, Int64, String, String, String, String, String, Int64).self) {
+            snapshot.files.append(StoredFile(
+                id: row.0, name: row.1, size: row.2, sha256: row.3, from: row.4, fromKey: row.5, to: row.6, toKey: row.7, time: row.8))
+        }
+        return snapshot
+    }
+
+    /// The last sequence number given (0 for an empty store).
+    public func lastSequence() async throws -> Int64 {
+        var last: Int64 = 0
+        for try await value in try await client.query("SELECT last_sequence FROM log_head", logger: logger).decode(Int64.self) {
+            last = value
+        }
+        return last
+    }
+
+    // MARK: - Writing
+
+    /// Applies `operations` in one transaction. Messages get their sequence numbers here, in
+    /// the order given, after every number committed before (by any node); their
+    /// `sequence` field is ignored. Returns the numbers given, one per message.
+    ///
+    /// The numbers come from the one row of `log_head`, which the transaction holds locked
+    /// until it commits, so commits become visible in the order of their numbers.
+    public func commit(_ operations: [StoreOperation]) async throws -> [Int64] {
+        guard !operations.isEmpty else { return [] }
+        let messages = operations.compactMap { operation -> ChatMessage? in
+            if case .message(let stored) = operation { return stored.message } else { return nil }
+        }
+        do {
+            return try await client.withTransaction(logger: logger) { connection in
+                var sequences: [Int64] = []
+                if !messages.isEmpty {
+                    // Everything else first: the log's row stays locked for the shortest time.
+                    try await applyOthers(operations, connection)
+                    let count = Int64(messages.count)
+                    var last: Int64 = 0
+                    for try await value in try await connection.query(
+                        "UPDATE log_head SET last_sequence = last_sequence + \(count) RETURNING last_sequence", logger: logger
+                    ).decode(Int64.self) {
+                        last = value
+                    }
+                    sequences = Array((last - count + 1)...last)
+                    try await insert(messages, sequences: sequences, connection)
+                    try await connection.query("SELECT pg_notify(\(Self.notificationChannel), \(String(last)))", logger: logger)
+                } else {
+                    try await applyOthers(operations, connection)
+                }
+                return sequences
+            }
+        } catch let error as PostgresTransactionError {
+            throw error.closureError ?? error.commitError ?? error.beginError ?? error
+        }
+    }
+
+    /// The messages of one commit in one statement: a row per element of the arrays.
+    private func insert(_ messages: [ChatMessage], sequences: [Int64], _ connection: PostgresConnection) async throws {
+        var sources: [String] = [], sourceKeys: [String] = [], destinations: [String] = [], destinationKeys: [String] = []
+        var timestamps: [Int64] = [], contents: [ByteBuffer] = [], searchTexts: [String] = []
+        for message in messages {
+            sources.append(message.source)
+            sourceKeys.append(UsernameRules.key(message.source))
+            destinations.append(message.destination)
+            destinationKeys.append(UsernameRules.key(message.destination))
+            timestamps.append(message.timestamp)
+            contents.append(ByteBuffer(string: message.content))
+            searchTexts.append(SearchText.document(message.content))
+        }
+        try await connection.query("""
+            INSERT INTO message (seq, src, src_key, dest, dest_key, timestamp, content, search)
+            SELECT seq, src, src_key, dest, dest_key, timestamp, content, to_tsvector('simple', search_text)
+            FROM unnest(\(sequences)::bigint[], \(sources)::text[], \(sourceKeys)::text[], \(destinations)::text[],
+                        \(destinationKeys)::text[], \(timestamps)::bigint[], \(contents)::bytea[], \(searchTexts)::text[])
+                AS batch(seq, src, src_key, dest, dest_key, timestamp, content, search_text)
+            """, logger: logger)
+    }
+
+    /// Every operation but messages, in order.
+    private func applyOthers(_ operations: [StoreOperation], _ connection: PostgresConnection) async throws {
+        for operation in operations {
+            switch operation {
+            case .message:
+                continue
+            case .user(let user):
+                let key = UsernameRules.key(user.name)
+                try await connection.query("""
+                    INSERT INTO chat_user (key, name, delivered_through) VALUES (\(key), \(user.name), \(user.deliveredThrough))
+                    ON CONFLICT (key) DO UPDATE SET name = excluded.name,
+                        delivered_through = GREATEST(chat_user.delivered_through, excluded.delivered_through)
+                    """, logger: logger)
+            case .block(let relation):
+                try await connection.query(
+                    "INSERT INTO block (blocker, blocked) VALUES (\(relation.blocker), \(relation.blocked)) ON CONFLICT DO NOTHING", logger: logger)
+            case .unblock(let relation):
+                try await connection.query(
+                    "DELETE FROM block WHERE blocker = \(relation.blocker) AND blocked = \(relation.blocked)", logger: logger)
+            case .account(let key, let passwordHash?):
+                try await connection.query("""
+                    INSERT INTO account (key, password_hash) VALUES (\(key), \(passwordHash))
+                    ON CONFLICT (key) DO UPDATE SET password_hash = excluded.password_hash
+                    """, logger: logger)
+            case .account(let key, nil):
+                try await connection.query("DELETE FROM account WHERE key = \(key)", logger: logger)
+            case .file(let file):
+                try await connection.query("""
+                    INSERT INTO file (id, name, size, sha256, src, src_key, dest, dest_key, timestamp)
+                    VALUES (\(file.id), \(file.name), \(file.size), \(file.sha256), \(file.from), \(file.fromKey), \(file.to), \(file.toKey), \(file.time))
+                    ON CONFLICT (id) DO UPDATE SET name = excluded.name, size = excluded.size, sha256 = excluded.sha256,
+                        src = excluded.src, src_key = excluded.src_key, dest = excluded.dest, dest_key = excluded.dest_key,
+                        timestamp = excluded.timestamp
+                    """, logger: logger)
+            }
+        }
+    }
+
+    // MARK: - Reading
+
+    /// Messages after `sequence`, oldest first, at most `limit`: what a node has not delivered yet.
+    public func messages(after sequence: Int64, limit: Int) async throws -> [StoredMessage] {
+        try await fetchMessages("""
+            SELECT seq, src, dest, timestamp, content FROM message WHERE seq > \(sequence) ORDER BY seq LIMIT \(limit)
+            """)
+    }
+
+    /// The newest `limit` broadcasts, oldest first.
+    public func recentBroadcasts(limit: Int) async throws -> [StoredMessage] {
+        try await fetchMessages("""
+            SELECT seq, src, dest, timestamp, content FROM message WHERE dest_key = \(PostgresSchema.broadcastKey)
+            ORDER BY seq DESC LIMIT \(limit)
+            """).reversed()
+    }
+
+    /// The history a user gets at login (the same as ``SQLiteChatStore``'s).
+    public func history(_ request: HistoryRequest) async throws -> History {
+        let fetchLimit = request.limit + 1
+        let excluded = request.excludedSenders.sorted()
+        let windowed = request.recentBroadcasts?.newest(fetchLimit, through: request.throughSequence, excluding: request.excludedSenders)
+        var recent = try await fetchMessages(visibleHistoryQuery(
+            userKey: request.userKey, excluded: excluded, before: nil, through: request.throughSequence,
+            broadcastLimit: windowed == nil ? fetchLimit : 0, limit: fetchLimit))
+        if let windowed { recent = Self.mergeNewestFirst(recent, windowed, limit: fetchLimit) }
+        let truncated = recent.count > request.limit
+        if truncated { recent.removeLast() }
+        recent.reverse()
+        let oldestShown = recent.first?.sequence ?? Int64.max
+        let waiting = try await fetchMessages("""
+            SELECT seq, src, dest, timestamp, content FROM message
+            WHERE dest_key = \(request.userKey) AND seq > \(request.pendingAfter) AND seq <= \(request.throughSequence)
+              AND src_key <> ALL(\(excluded)::text[])
+            ORDER BY seq LIMIT \(request.pendingLimit)
+            """)
+        let older = waiting.filter { $0.sequence < oldestShown }
+        return History(messages: older + recent, truncated: truncated, pendingCount: waiting.count, pageCursor: recent.first?.sequence)
+    }
+
+    /// A page of history or of search results (the same as ``SQLiteChatStore``'s).
+    public func page(_ request: PageRequest) async throws -> Page {
+        let fetchLimit = request.limit + 1
+        let excluded = request.excludedSenders.sorted()
+        var rows: [StoredMessage]
+        if let words = request.words {
+            guard let query = SearchText.query(words) else { return Page(messages: [], more: false) }
+            // What the user may see, as in the login replay.
+            rows = try await fetchMessages("""
+                SELECT seq, src, dest, timestamp, content FROM message
+                WHERE search @@ to_tsquery('simple', \(query)) AND seq < \(request.before) AND seq <= \(request.throughSequence)
+                  AND ((dest_key IN (\(PostgresSchema.broadcastKey), \(request.userKey)) AND src_key <> ALL(\(excluded)::text[]))
+                       OR (src_key = \(request.userKey) AND dest_key NOT IN (\(PostgresSchema.broadcastKey), \(request.userKey))))
+                ORDER BY seq DESC LIMIT \(fetchLimit)
+                """)
+        } else {
+            rows = try await fetchMessages(visibleHistoryQuery(
+                userKey: request.userKey, excluded: excluded, before: request.before, through: request.throughSequence,
+                broadcastLimit: fetchLimit, limit: fetchLimit))
+        }
+        let more = rows.count > request.limit
+        if more { rows.removeLast() }
+        return Page(messages: rows.reversed(), more: more)
+    }
+
+    /// The newest messages a user may see (newest first): broadcasts and direct messages to
+    /// them (minus `excluded` senders), and their own direct messages; each branch walks its own
+    /// index newest first and stops at its limit.
+    private func visibleHistoryQuery(
+        userKey: String, excluded: [String], before: Int64?, through: Int64, broadcastLimit: Int, limit: Int
+    ) -> PostgresQuery {
+        let before = before ?? Int64.max
+        return """
+            SELECT seq, src, dest, timestamp, content FROM (
+                (SELECT * FROM message WHERE dest_key = \(PostgresSchema.broadcastKey) AND seq < \(before) AND seq <= \(through)
+                   AND src_key <> ALL(\(excluded)::text[]) ORDER BY seq DESC LIMIT \(broadcastLimit))
+                UNION ALL
+                (SELECT * FROM message WHERE dest_key = \(userKey) AND seq < \(before) AND seq <= \(through)
+                   AND src_key <> ALL(\(excluded)::text[]) ORDER BY seq DESC LIMIT \(limit))
+                UNION ALL
+                (SELECT * FROM message WHERE src_key = \(userKey) AND dest_key <> 'all' AND dest_key <> \(userKey)
+                   AND seq < \(before) AND seq <= \(through) ORDER BY seq DESC LIMIT \(limit))
+            ) AS visible ORDER BY seq DESC LIMIT \(limit)
+            """
+    }
+
+    private func fetchMessages(_ query: PostgresQuery) async throws -> [StoredMessage] {
+        var messages: [StoredMessage] = []
+        for try await (sequence, source, destination, timestamp, content) in try await client.query(query, logger: logger)
+            .decode((Int64, String, String, Int64, ByteBuffer).self) {
+            messages.append(StoredMessage(
+                sequence: sequence,
+                message: ChatMessage(source: source, destination: destination, timestamp: timestamp, content: String(buffer: content))))
+        }
+        return messages
+    }
+
+    /// The first `limit` of two lists ordered newest first, merged.
+    static func mergeNewestFirst(_ first: [StoredMessage], _ second: [StoredMessage], limit: Int) -> [StoredMessage] {
+        var merged: [StoredMessage] = []
+        merged.reserveCapacity(min(limit, first.count + second.count))
+        var i = first.startIndex
+        var j = second.startIndex
+        while merged.count < limit, i < first.endIndex || j < second.endIndex {
+            if j == second.endIndex || (i < first.endIndex && first[i].sequence > second[j].sequence) {
+                merged.append(first[i])
+                i += 1
+            } else {
+                merged.append(second[j])
+                j += 1
+            }
+        }
+        return merged
+    }
+}

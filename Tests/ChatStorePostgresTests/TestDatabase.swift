@@ -1,0 +1,84 @@
+import ChatStore
+@testable import ChatStorePostgres
+import Foundation
+import Logging
+import PostgresNIO
+import Testing
+
+/// A database of its own for each test, on the PostgreSQL server that
+/// `CHATTERBOX_TEST_POSTGRES` names (`scripts/postgres.sh run swift test` starts a throwaway
+/// one). Without it the tests fail, saying how to start one: they never skip.
+enum TestDatabase {
+    struct Missing: Error, CustomStringConvertible {
+        var description: String {
+            """
+            These tests need a PostgreSQL server: run them with `scripts/postgres.sh run swift test` \
+            (it starts a throwaway one), or set CHATTERBOX_TEST_POSTGRES=postgres://USER:PASSWORD@HOST:PORT/DB \
+            to a server where USER may create databases.
+            """
+        }
+    }
+
+    static let logger = Logger(label: "chatterbox.tests.postgres")
+
+    /// The server the tests use, from the environment.
+    static func server() throws -> PostgresLocation {
+        guard let url = ProcessInfo.processInfo.environment["CHATTERBOX_TEST_POSTGRES"], !url.isEmpty else { throw Missing() }
+        return try PostgresLocation(url: url)
+    }
+
+    /// Creates an empty database, runs `body` with its location, and drops it.
+    static func withFreshDatabase<T: Sendable>(_ body: (PostgresLocation) async throws -> T) async throws -> T {
+        let server = try server()
+        let name = "chatterbox_test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+        try await withClient(server) { client in
+            try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: logger)
+        }
+        var location = server
+        location.database = name
+        do {
+            let result = try await body(location)
+            try await drop(name, on: server)
+            return result
+        } catch {
+            try? await drop(name, on: server)
+            throw error
+        }
+    }
+
+    /// Runs `body` with a prepared (migrated) store on a fresh database.
+    static func withStore<T: Sendable>(_ body: (PostgresChatStore) async throws -> T) async throws -> T {
+        try await withFreshDatabase { location in
+            try await withStore(at: location) { store in
+                try await store.prepare()
+                return try await body(store)
+            }
+        }
+    }
+
+    /// Runs `body` with a store on `location` whose pool runs meanwhile.
+    static func withStore<T: Sendable>(at location: PostgresLocation, _ body: (PostgresChatStore) async throws -> T) async throws -> T {
+        let store = PostgresChatStore(location: location, logger: logger)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await store.run() }
+            defer { group.cancelAll() }
+            return try await body(store)
+        }
+    }
+
+    /// Runs `body` with a client of its own on `location`.
+    static func withClient<T: Sendable>(_ location: PostgresLocation, _ body: (PostgresClient) async throws -> T) async throws -> T {
+        let client = PostgresClient(configuration: PostgresChatStore.clientConfiguration(location, maximumConnections: 4), backgroundLogger: logger)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            return try await body(client)
+        }
+    }
+
+    private static func drop(_ name: String, on server: PostgresLocation) async throws {
+        try await withClient(server) { client in
+            try await client.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(name) WITH (FORCE)"), logger: logger)
+        }
+    }
+}
