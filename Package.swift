@@ -192,6 +192,7 @@ let package = Package(
                 // The same scenarios against the embedded store, compared.
                 "ChatStoreSQLite", "ChatTestSupport",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict

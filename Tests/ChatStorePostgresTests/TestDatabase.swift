@@ -67,6 +67,7 @@ enum TestDatabase {
     }
 
     /// Runs `body` with a client of its own on `location`.
+    @discardableResult
     static func withClient<T: Sendable>(_ location: PostgresLocation, _ body: (PostgresClient) async throws -> T) async throws -> T {
         let client = PostgresClient(configuration: PostgresChatStore.clientConfiguration(location, maximumConnections: 4), backgroundLogger: logger)
         return try await withThrowingTaskGroup(of: Void.self) { group in
