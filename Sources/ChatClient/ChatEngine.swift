@@ -38,6 +38,16 @@ public struct ChatEngine: Sendable {
         /// The account password to log in with (feature `accounts`); asked for when a server
         /// says the name needs one.
         public var password: String?
+        /// Where /Get saves files when it is given no path; `nil`: `~/Downloads` when it
+        /// exists, otherwise the working directory.
+        public var downloadDirectory: String?
+        /// Whether to offer Chatterbox's extensions (FEATURES) at login (`--no-extensions`
+        /// turns it off: the login is then exactly the base protocol's).
+        public var offersExtensions = true
+        /// A server that closes the connection this soon after accepting a login that offered
+        /// FEATURES (without answering them), or before answering it at all, is taken to
+        /// choke on them: the client logs in again without, for the rest of the run.
+        public var extensionFailureWindow: Duration = .seconds(2)
 
         public init(
             host: String,

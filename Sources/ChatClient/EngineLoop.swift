@@ -32,10 +32,17 @@ struct EngineLoop {
     /// Set when the next typed line is a secret the client asked for.
     private var awaitedSecret: ChatSession.SecretRequest?
     /// Files being sent and fetched.
-    private var files = FileTransferAgent()
+    private var files: FileTransferAgent
 
     /// Messages shown so far, to recognise the ones a server replays after a reconnection.
     private var seen = SeenMessages()
+    /// Own messages shown when sent, to a server that may not send them back.
+    private var localEchoes = LocalEchoes()
+    /// Whether the login on the current connection offered FEATURES, whether anything came
+    /// back on it, and when a login that offered them was accepted without an answer to them.
+    private var offeredFeaturesHere = false
+    private var heardFromServer = false
+    private var acceptedWithoutFeaturesAt: ContinuousClock.Instant?
     /// Set while the server replays history after a re-login.
     private var replay: Replay?
 
@@ -50,6 +57,9 @@ struct EngineLoop {
         self.updates = updates
         session.extraHelpLines = ["  /Reconnect - reconnect now instead of waiting (when disconnected)"] + configuration.extraHelpLines
         session.password = configuration.password
+        session.asksForFeatures = configuration.offersExtensions
+        files = FileTransferAgent(downloadDirectory: configuration.downloadDirectory ?? DownloadDestination.defaultDirectory())
+        session.downloadDirectoryForHelp = files.downloadDirectory
         status = ClientStatus(host: configuration.host, port: configuration.port, security: SecurityLevel(configuration.security))
         if let name = configuration.initialUsername?.trimmingCharacters(in: .whitespaces), !name.isEmpty {
             desiredName = name
@@ -97,6 +107,9 @@ struct EngineLoop {
             guard number == connectionNumber else { return nil }
             self.writer = writer
             hasConnected = true
+            offeredFeaturesHere = false
+            heardFromServer = false
+            acceptedWithoutFeaturesAt = nil
             status.phase = .loggingIn
             emit(.connection(.connected(address: address, security: status.security)))
             if let name = desiredName {
@@ -108,6 +121,7 @@ struct EngineLoop {
             }
         case .frame(let number, let frame):
             guard number == connectionNumber else { return nil }
+            heardFromServer = true
             if let ending = await receive(frame) { return ending }
             if inputEnded, nothingLeftToSend { return .quit }
         case .closed(let number, let reason):
@@ -117,6 +131,11 @@ struct EngineLoop {
             guard number == connectionNumber else { return nil }
             // The very first connection failing is a configuration problem: say so at once.
             guard hasConnected else { throw ConnectionError(description: reason) }
+            // Only the retry without extensions reconnects when reconnecting is off.
+            guard configuration.reconnect.isEnabled else {
+                emit(.connection(.lost(reason: reason, retryIn: nil)))
+                return .serverClosed(reason)
+            }
             status.failedAttempts += 1
             let delay = scheduleReconnect()
             emit(.connection(.attemptFailed(reason: reason, retryIn: delay)))
@@ -219,7 +238,9 @@ struct EngineLoop {
                 } catch {
                     // The connection just died; its loss is reported next. Keep the line.
                     queue.insert(line, at: 0)
+                    return nil
                 }
+                showUnechoed(frame.messages ?? [])
             case .show(let event):
                 emit(.event(event))
             case .quit:
@@ -228,7 +249,7 @@ struct EngineLoop {
                 let outcome: FileTransferAgent.Outcome
                 switch command {
                 case .send(let path, let destination): outcome = files.send(path: path, to: destination)
-                case .get(let id, let path): outcome = files.get(id: id, path: path)
+                case .get(let id, let path, let force): outcome = files.get(id: id, path: path, force: force)
                 case .list: outcome = .init(frames: [FileTransferAgent.frame(FileTransfer.Key.list, .object(JSONObject()))])
                 }
                 await apply(outcome)
@@ -238,6 +259,16 @@ struct EngineLoop {
             }
         }
         return nil
+    }
+
+    /// Shows the user's own messages at once to a server that may not send them back.
+    private mutating func showUnechoed(_ messages: [ChatMessage]) {
+        guard !session.serverEchoesOwnMessages else { return }
+        for message in messages {
+            localEchoes.shown(message)
+            seen.record(message)
+            emit(.event(.message(message)))
+        }
     }
 
     /// Sends a file transfer's frames (compressed where it pays) and shows its lines.
@@ -265,6 +296,7 @@ struct EngineLoop {
         if let error = frame.error, error.hasPrefix("File "), error.contains("not accepted") || error.contains("not stored") || error.contains("not sent") {
             await apply(files.uploadFailed())
         }
+        if let error = frame.error { await apply(files.downloadRefused(error)) }
     }
 
     private mutating func enqueue(_ line: String) {
@@ -294,6 +326,7 @@ struct EngineLoop {
         pendingName = name
         loginAttempt += 1
         status.phase = .loggingIn
+        if session.asksForFeatures { offeredFeaturesHere = true }
         // A failed write means the connection is gone; its loss is reported next.
         try? await writer.send(session.loginFrame(for: name))
     }
@@ -324,6 +357,7 @@ struct EngineLoop {
         for event in session.receive(decoded, attemptedName: pendingName) {
             switch event {
             case .welcome:
+                if offeredFeaturesHere, !session.serverAnsweredFeatures { acceptedWithoutFeaturesAt = .now }
                 pendingName = nil
                 desiredName = session.username
                 status.failedAttempts = 0
@@ -344,6 +378,10 @@ struct EngineLoop {
                 for message in shown { seen.record(message) }
                 if replay == nil || !shown.isEmpty { emit(.event(.history(shown))) }
             case .message(let message):
+                if message.source.lowercased() == session.username?.lowercased(), localEchoes.isEcho(message) {
+                    // Shown when it was sent.
+                    continue
+                }
                 if var current = replay {
                     let wasSeen = current.seen.consumeIfSeen(message)
                     if !wasSeen { current.missed += 1 }
@@ -410,7 +448,29 @@ struct EngineLoop {
         connect()
     }
 
+    /// Whether the connection that just closed looks like a server choking on FEATURES: it
+    /// closed before answering a login that offered them, or soon after accepting it without
+    /// answering them (the protocol's original server does that).
+    private var extensionsLookFatal: Bool {
+        guard offeredFeaturesHere, session.asksForFeatures else { return false }
+        guard heardFromServer else { return true }
+        guard let accepted = acceptedWithoutFeaturesAt else { return false }
+        return ContinuousClock.now - accepted < configuration.extensionFailureWindow
+    }
+
     private mutating func connectionLost(_ reason: String) -> ChatEngine.Ending? {
+        if extensionsLookFatal {
+            // Once, and for the rest of the run: the next logins are the base protocol's.
+            session.asksForFeatures = false
+            writer = nil
+            if let name = session.username { desiredName = name }
+            pendingName = nil
+            replay = nil
+            session.startNewConnection()
+            emit(.event(.notice("The server closed the connection right after a login offering Chatterbox's extensions; connecting again as a plain client, without them.")))
+            connect()
+            return nil
+        }
         writer = nil
         let wasLoggedIn = session.username != nil
         if let name = session.username { desiredName = name }

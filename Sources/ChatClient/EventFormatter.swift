@@ -68,6 +68,9 @@ public struct EventFormatter: Sendable {
         } else if let username, message.source.lowercased() == username.lowercased(),
                   message.destination.lowercased() != username.lowercased() {
             prefix = "\(clock) [you → \(clean(message.destination))]"
+        } else if let username, message.destination.lowercased() != username.lowercased() {
+            // Between two other users: some servers replay those in history.
+            prefix = "\(clock) [\(source) → \(clean(message.destination))]"
         } else {
             prefix = "\(clock) [\(source) → you]"
         }

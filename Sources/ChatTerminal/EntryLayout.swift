@@ -75,6 +75,9 @@ public struct EntryLayout: Sendable, Equatable {
                 return (name, .highlightNick, [Span("[DM] ", .directTag), Span(text, .highlightText)])
             case .directFromMe:
                 return (name, .ownNick, [Span("[DM to \(clean(message.destination))] ", .directTag), Span(text, .plain)])
+            case .directBetweenOthers:
+                let color = NickColor.index(for: message.source, paletteSize: paletteSize)
+                return (name, .nick(color), [Span("[DM to \(clean(message.destination))] ", .directTag), Span(text, .plain)])
             case .server:
                 // Answers to commands read as the client's own notices.
                 return ("--", .serverNick, [Span(text, .info)])

@@ -95,9 +95,7 @@ struct ClientCommand: AsyncParsableCommand {
             if json {
                 ending = try await JSONModeClient(configuration).run(input: StandardInput.lines(), output: { Console.line($0) })
             } else if plain || isatty(0) == 0 || isatty(1) == 0 {
-                var client = LineModeClient(host: host, port: port, security: security, initialUsername: user, reconnect: reconnect)
-                client.password = configuration.password
-                ending = try await client.run(
+                ending = try await LineModeClient(configuration).run(
                     input: StandardInput.lines(),
                     output: { Console.line($0) },
                     prompt: { Console.write($0) },
@@ -109,9 +107,7 @@ struct ClientCommand: AsyncParsableCommand {
                     if case .serverClosed(let reason) = ending { Console.error(reason) }
                 } catch let unavailable as TerminalUnavailable {
                     Console.error("chatterbox: cannot go full screen (\(unavailable)); using line mode.")
-                    var client = LineModeClient(host: host, port: port, security: security, initialUsername: user, reconnect: reconnect)
-                    client.password = configuration.password
-                    ending = try await client.run(
+                    ending = try await LineModeClient(configuration).run(
                         input: StandardInput.lines(), output: { Console.line($0) }, prompt: { Console.write($0) },
                         hideNextLine: { StandardInput.hideNextLine() })
                 }
