@@ -41,7 +41,10 @@ public final class ChatServer: Service, Sendable {
         group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoopThreads))
         connectionLimiter = ConnectionLimiter(
             perAddress: configuration.limits.connectionsPerAddress,
-            total: configuration.limits.connections
+            total: configuration.limits.connections,
+            exemptions: configuration.limits.connectionLimitExemptions,
+            ipv4PrefixLength: configuration.limits.ipv4ConnectionPrefixLength,
+            ipv6PrefixLength: configuration.limits.ipv6ConnectionPrefixLength
         )
         historyPool = NIOThreadPool(numberOfThreads: 2)
         historyPool.start()
