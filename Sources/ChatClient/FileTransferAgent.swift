@@ -60,7 +60,10 @@ struct FileTransferAgent {
               let attributes = try? FileManager.default.attributesOfItem(atPath: expanded),
               let size = (attributes[.size] as? NSNumber)?.int64Value,
               let digest = try? Self.sha256(of: expanded)
-        else { return Outcome(notices: ["Cannot read the file \(path)."]) }
+        else {
+            failures += 1
+            return Outcome(notices: ["Cannot read the file \(path)."])
+        }
         let offer = FileTransfer.Offer(name: (expanded as NSString).lastPathComponent, size: size, sha256: digest, to: destination)
         uploads.append(Upload(path: expanded, offer: offer))
         if uploads.count > 1 { return Outcome(notices: ["\(offer.name) will be sent after the \(uploads.count - 1) file(s) before it."]) }

@@ -51,7 +51,11 @@ public struct LineModeClient: Sendable {
         let engine = ChatEngine(configuration)
         let printer = LinePrinter(host: configuration.host, port: configuration.port, output: output, prompt: prompt, hideNextLine: hideNextLine)
         let ending = try await engine.run(input: input) { printer.show($0) }
-        if ending == .quit { output("-!- Bye.") }
+        switch ending {
+        case .quit: output("-!- Bye.")
+        case .incomplete(let problems): output("-!- Stopped. " + problems)
+        case .serverClosed: break
+        }
         return ending
     }
 }

@@ -105,7 +105,7 @@ import Testing
         let quick = ReconnectPolicy(initialDelay: .milliseconds(50), maximumDelay: .milliseconds(200), jitter: 0)
         let running = engine("bob", on: first, recorder: bob, input: input, downloadDirectory: directory.path, reconnect: quick)
         defer { running.cancel() }
-        try await bob.waitFor("bob's login", Self.isWelcome)
+        try await bob.waitFor("bob's login", timeout: .seconds(30), Self.isWelcome)
         typing.yield("/Get f0123456789")
         _ = try await waitForNotice("Fetching f0123456789 stopped", in: bob)
         await first.stop()
@@ -124,14 +124,14 @@ import Testing
             }
         }
         let server = try #require(second)
-        try await bob.waitFor("being back") {
+        try await bob.waitFor("being back", timeout: .seconds(30)) {
             if case .connection(.backOnline) = $0 { return true }
             return false
         }
         // A line after the reconnection; once its echo is back, a GET sent at the re-login
         // would have been answered before it.
         typing.yield("marker")
-        try await bob.waitFor("the marker's echo") {
+        try await bob.waitFor("the marker's echo", timeout: .seconds(30)) {
             if case .event(.message(let message)) = $0 { return message.content == "marker" }
             return false
         }
