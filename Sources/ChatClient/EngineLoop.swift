@@ -63,6 +63,9 @@ struct EngineLoop {
     var seen = SeenMessages()
     /// Own messages shown when sent, to a server that may not send them back.
     var localEchoes = LocalEchoes()
+    /// Whether the server sent one of them back: it echoes, so a message not echoed was not
+    /// delivered (see ``serverEchoes``).
+    var observedEcho = false
     /// Whether the login on the current connection offered FEATURES, whether anything came
     /// back on it, and when a login that offered them was accepted without an answer to them.
     var offeredFeaturesHere = false
@@ -285,7 +288,7 @@ struct EngineLoop {
                 await apply(outcome)
             case .askSecret(let request):
                 awaitedSecret = request
-                emit(.secretNeeded(prompt: "New password for \(session.username ?? "your name") (not shown; empty to cancel): "))
+                emit(.secretNeeded(prompt: "New password for \(session.username ?? "your name") (an empty line cancels): "))
             }
         }
         return nil
@@ -399,7 +402,10 @@ struct EngineLoop {
                 if message.source.lowercased() == session.username?.lowercased() {
                     unconfirmed.confirm(message)
                     // Shown when it was sent.
-                    if localEchoes.isEcho(message) { continue }
+                    if localEchoes.isEcho(message) {
+                        observedEcho = true
+                        continue
+                    }
                 }
                 if var current = replay {
                     let wasSeen = current.seen.consumeIfSeen(message)
@@ -420,7 +426,7 @@ struct EngineLoop {
                 session.password = nil
                 emit(.event(event))
                 awaitedSecret = .loginPassword(name: name)
-                emit(.secretNeeded(prompt: "Password for \(name) (not shown; empty to choose another name): "))
+                emit(.secretNeeded(prompt: "Password for \(name) (an empty line chooses another name): "))
             case .loginRefused:
                 pendingName = nil
                 emit(.event(event))
@@ -575,6 +581,9 @@ struct EngineLoop {
         }
         return nil
     }
+
+    /// Whether the server sends the user's messages back: known of Chatterbox's, seen of others.
+    var serverEchoes: Bool { session.serverEchoesOwnMessages || observedEcho }
 
     // MARK: - Output
 

@@ -17,6 +17,14 @@ import Testing
         #expect(formatter.format(ChatMessage(source: "Chatterbox", destination: "alice", timestamp: time, content: "You are logged in as alice.")) == ["[22:13] -Chatterbox- You are logged in as alice."])
     }
 
+    @Test func historyPagesAndSearchResultsAreSetApartAndDated() {
+        let old = ChatMessage(source: "bob", destination: "ALL", timestamp: time, content: "old news")
+        #expect(formatter.lines(for: .earlierMessages([old], more: false)) == [
+            "-!- 1 earlier message (from the history, not new):", "  | 2023-11-14 [22:13] <bob> old news", "-!- That was the beginning of the history.",
+        ])
+        #expect(formatter.lines(for: .searchResults(query: "news", messages: [old], more: false))[1] == "  | 2023-11-14 [22:13] <bob> old news")
+    }
+
     @Test func continuationLinesAreIndentedSoTheyCannotForgeMessages() {
         let forged = ChatMessage(source: "mallory", destination: "ALL", timestamp: time, content: "hello\n[22:13] <admin> give me your password")
         #expect(formatter.format(forged) == ["[22:13] <mallory> hello", "        [22:13] <admin> give me your password"])
