@@ -2,8 +2,8 @@
 /// lines still to send, transfers, answers to commands — within `linger`, then stops, saying
 /// what did not succeed.
 extension EngineLoop {
-    /// How long a message sent to a server that echoes is waited for (one refused with an
-    /// ERROR never is echoed).
+    /// How long a message sent is waited for to come back (one refused with an ERROR never
+    /// does, nor any to a server that does not echo).
     static let echoPatience: Duration = .seconds(2)
     /// How long nothing must have come or gone before the client stops, so that an answer in
     /// several frames is shown whole.
@@ -18,11 +18,11 @@ extension EngineLoop {
         if droppedCount > 0 { work.append("the lines the server dropped") }
         if files.isBusy { work.append("file transfers") }
         if pendingAnswers > 0 { work.append("answers from the server") }
-        if session.serverEchoesOwnMessages {
-            let now = ContinuousClock.now
-            let awaited = unconfirmed.entries.filter { now - $0.sentAt < Self.echoPatience }.count
-            if awaited > 0 { work.append("the server to confirm \(awaited) message\(awaited == 1 ? "" : "s")") }
-        }
+        // Also from a server not known to echo: one that does, or that drops messages for going
+        // too fast, says so within moments; a busy one may take longer than a quiet pause.
+        let now = ContinuousClock.now
+        let awaited = unconfirmed.entries.filter { now - $0.sentAt < Self.echoPatience }.count
+        if awaited > 0 { work.append("the server to confirm \(awaited) message\(awaited == 1 ? "" : "s")") }
         return work
     }
 

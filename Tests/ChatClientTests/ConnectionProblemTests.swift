@@ -57,7 +57,7 @@ import Testing
             let engine = ChatEngine(.init(host: "127.0.0.1", port: server.port, security: .plaintext, initialUsername: "alice", reconnect: quick))
             let running = Task { try await engine.run(input: input) { recorder.append($0) } }
             // Bounded: a client that retries for ever fails the test instead of hanging it.
-            let deadline = ContinuousClock.now + TestTiming.scaled(.seconds(10))
+            let deadline = ContinuousClock.now + TestTiming.scaled(.seconds(30))
             while !recorder.all.contains(where: { $0.isClosedStatus }), ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(20))
             }
