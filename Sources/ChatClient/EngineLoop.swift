@@ -452,7 +452,10 @@ struct EngineLoop {
                 emit(.event(event))
             }
         }
+        let failuresBefore = files.failures
         await receiveFileFrames(frame)
+        // An ERROR that ended a transfer counts once, as the transfer that failed.
+        if frame.error != nil, files.failures > failuresBefore, serverErrors > 0 { serverErrors -= 1 }
         reportQueuedBatchIfSent()
         if loggedIn {
             let relogin = hasLoggedIn

@@ -111,6 +111,7 @@ struct ClientCommand: AsyncParsableCommand {
             configuration.password = String(first)
         }
         let ending: ChatEngine.Ending
+        var fullScreen = false
         do {
             if json {
                 ending = try await JSONModeClient(configuration).run(input: StandardInput.lines(), output: { Console.line($0) })
@@ -123,9 +124,11 @@ struct ClientCommand: AsyncParsableCommand {
                 )
             } else {
                 do {
+                    fullScreen = true
                     ending = try await TerminalClient(configuration, showUserList: userList, bellEnabled: bell).run()
                     if case .serverClosed(let reason) = ending { Console.error(reason) }
                 } catch let unavailable as TerminalUnavailable {
+                    fullScreen = false
                     Console.error("chatterbox: cannot go full screen (\(unavailable)); using line mode.")
                     ending = try await LineModeClient(configuration).run(
                         input: StandardInput.lines(), output: { Console.line($0) }, prompt: { Console.write($0) },
@@ -140,7 +143,8 @@ struct ClientCommand: AsyncParsableCommand {
         case .quit: break
         case .serverClosed: throw ExitCode(1)
         case .incomplete(let problems):
-            if !json { Console.error("chatterbox: " + problems) }
+            // Line and JSON modes have said it on standard output already.
+            if fullScreen { Console.error("chatterbox: " + problems) }
             throw ExitCode(1)
         }
     }

@@ -220,6 +220,9 @@ import Testing
         #expect(first.contains("…") && second.contains("…"))
         // Still told apart: the whole name leads the text.
         #expect(first.contains("averyveryverylongname_one first") && second.contains("averyveryverylongname_two second"))
+        // The user list cuts a long name with an ellipsis too.
+        var listed = screen(online: ["alice", "averyveryverylongname_one"])
+        #expect(listed.compose(rows: 20, columns: 100, now: time).rows.contains { $0.text.hasSuffix("…") && $0.text.contains("averyvery") })
     }
 
     @Test func historyPagesAndSearchResultsAreABlockOfTheirOwnNotNewMessages() throws {
