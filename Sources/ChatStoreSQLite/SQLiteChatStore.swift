@@ -2,6 +2,20 @@ import ChatProtocol
 public import ChatStore
 import Foundation
 import GRDB
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Damage `PRAGMA quick_check` found in a database file.
+public struct DatabaseDamage: Error, CustomStringConvertible {
+    public var path: String
+    /// SQLite's findings, at most 20.
+    public var problems: [String]
+
+    public var description: String {
+        "the database \(path) is damaged: " + problems.prefix(5).joined(separator: "; ") + (problems.count > 5 ? "; ..." : "")
+    }
+}
 
 /// The embedded store: one SQLite database in WAL mode, through GRDB.
 ///
@@ -23,10 +37,14 @@ public final class SQLiteChatStore: ChatStore {
     /// commit on an event loop waits for a checkpoint and its fsyncs.
     private let checkpointer: Checkpointer
 
-    /// Opens (creating and migrating if needed) the database at `path`.
+    /// Opens (creating and migrating if needed) the database at `path`. A new database file is
+    /// created readable by its owner only (0600); SQLite gives its log files the same mode.
     /// - Parameter maximumPageCount: caps the file's size in pages (SQLite's `max_page_count`);
     ///   writes beyond it fail as on a full disk. For tests of that failure.
-    public init(path: String, durability: Durability = .processCrash, maximumPageCount: Int? = nil) throws {
+    /// - Parameter checksIntegrity: reads every page first (`PRAGMA quick_check`) and throws
+    ///   ``DatabaseDamage`` when any is damaged, instead of failing later, in the middle of
+    ///   traffic or not at all. Costs a read of the whole file: for a server's start.
+    public init(path: String, durability: Durability = .processCrash, maximumPageCount: Int? = nil, checksIntegrity: Bool = false) throws {
         self.path = path
         var configuration = Configuration()
         configuration.label = "chatterbox"
@@ -46,11 +64,36 @@ public final class SQLiteChatStore: ChatStore {
                 _ = try Int.fetchOne(db, sql: "PRAGMA max_page_count = \(maximumPageCount)")
             }
         }
+        try Self.createPrivately(at: path)
         try SearchIndex.prepare(storePath: path)
         pool = try DatabasePool(path: path, configuration: configuration)
+        if checksIntegrity {
+            var problems: [String]
+            do {
+                problems = try pool.read { db in try String.fetchAll(db, sql: "PRAGMA main.quick_check(20)") }
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_CORRUPT {
+                // Damage bad enough that the check itself cannot go on.
+                problems = [error.message ?? "\(error)"]
+            }
+            if problems != ["ok"] {
+                try? pool.close()
+                throw DatabaseDamage(path: path, problems: problems)
+            }
+        }
         try Self.migrator.migrate(pool)
         checkpointer = try Checkpointer(storePath: path)
         checkpointer.start()
+    }
+
+    /// Creates an empty file at `path`, mode 0600, unless something is there already. SQLite
+    /// would create it with the umask's mode (usually 0644: readable by every local user).
+    static func createPrivately(at path: String) throws {
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        if descriptor >= 0 {
+            Glibc.close(descriptor)
+        } else if errno != EEXIST {
+            throw DatabaseError(resultCode: .SQLITE_CANTOPEN, message: "cannot create \(path): \(String(cString: strerror(errno)))")
+        }
     }
 
     static var migrator: DatabaseMigrator {

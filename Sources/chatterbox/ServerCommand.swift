@@ -28,6 +28,9 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(name: .customLong("data-dir"), help: "Directory for the database and generated certificates.")
     var dataDirectory: String = "./chatterbox-data"
 
+    @Flag(name: .customLong("init"), help: "Start with an empty database in a data directory that was used before and has lost its database (otherwise refused: history and registered names would be gone). Never deletes anything.")
+    var initialise = false
+
     @Option(help: "PEM certificate chain to serve (with --key). Default: a generated one.")
     var cert: String?
 
@@ -129,6 +132,14 @@ struct ServerCommand: AsyncParsableCommand {
         } catch {
             throw fail("cannot use the data directory \(dataDirectory): \(error.localizedDescription)")
         }
+        // Before anything is created in it (the generated certificate would count as a sign).
+        let directory = DataDirectory(path: dataDirectory)
+        if let refusal = directory.refusal(initialise: initialise) { throw fail(refusal) }
+        if initialise {
+            for moved in directory.setAsideOrphanedLog() {
+                Console.error("chatterbox: --init: moved a database log left without its database to \(moved)")
+            }
+        }
 
         var configuration = ServerConfiguration(host: host, port: port)
         configuration.historyLimit = historyLimit
@@ -146,17 +157,26 @@ struct ServerCommand: AsyncParsableCommand {
         if let threads { configuration.eventLoopThreads = max(1, threads) }
         configuration.tls = try makeTLS()
 
-        let databasePath = dataDirectory + "/chatterbox.sqlite"
+        let databasePath = directory.databasePath
         let server: ChatServer
         do {
-            let store = try SQLiteChatStore(path: databasePath, durability: syncCommits ? .powerLoss : .processCrash)
+            let store = try SQLiteChatStore(
+                path: databasePath, durability: syncCommits ? .powerLoss : .processCrash, checksIntegrity: true)
             server = try ChatServer(configuration: configuration, store: store, logger: logger)
+        } catch let damage as DatabaseDamage {
+            throw fail("""
+                \(damage)
+                Nothing was changed. Restore chatterbox.sqlite from a backup; or recover what can be read \
+                (sqlite3 \(databasePath) .recover | sqlite3 recovered.sqlite, then put recovered.sqlite in its \
+                place); or move it aside and run with --init to start with an empty database.
+                """)
         } catch {
             throw fail("""
                 cannot open the database \(databasePath): \(error)
-                If the file is damaged or not a Chatterbox database, move it aside to start with an empty one, or restore a backup.
+                If the file is damaged or not a Chatterbox database, restore a backup, or move it aside and run with --init to start with an empty one.
                 """)
         }
+        directory.writeMarker()
         // The service group installs the signal handlers before the server binds, so a
         // SIGTERM that arrives during start-up still shuts down gracefully.
         let transport = plaintext ? "plain TCP" : "TLS"
