@@ -297,7 +297,20 @@ final class Hub: Sendable {
     /// item since the last commit schedules the next one, a gather window later (or when the
     /// tick's reading is done, without a window).
     func stage(_ item: TickBatch.Item, for connection: ClientConnection) {
-        let batch = batches[connection.outbox.index]
+        stage(item, in: batches[connection.outbox.index])
+    }
+
+    /// Stages changes that no connection made (the housekeeping's), in the first loop's batch.
+    func stageMaintenance(_ operations: [StoreOperation]) {
+        guard !operations.isEmpty else { return }
+        let batch = batches[0]
+        batch.eventLoop.execute {
+            for operation in operations { self.stage(.store(operation), in: batch) }
+        }
+    }
+
+    /// Stages `item` in `batch` (on its loop), scheduling the commit for the first item.
+    private func stage(_ item: TickBatch.Item, in batch: TickBatch) {
         guard batch.add(item) else { return }
         // The gather window starts here rather than at delivery: the messages of a burst then
         // share one commit (a commit per tick took several, as a burst's messages arrive over

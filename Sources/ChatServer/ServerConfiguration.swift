@@ -55,6 +55,19 @@ public struct ServerConfiguration: Sendable {
     /// Largest file accepted, and the most bytes of files one user may have stored.
     public var maximumFileBytes: Int64 = 64 << 20
     public var fileQuotaPerUser: Int64 = 512 << 20
+    /// The most bytes of files stored in all, every user's together (uploads under way
+    /// included): names are free, so the per-user quota alone does not bound the disk.
+    public var fileQuotaTotal: Int64 = 8 << 30
+    /// Uploads are refused while the disk that holds the files would be left with less free
+    /// space than this, so that the database (chat) always has room. Zero: no floor.
+    public var minimumFreeDiskBytes: Int64 = 1 << 30
+    /// An upload that receives no chunk for this long is abandoned and its partial file
+    /// removed.
+    public var uploadIdleTimeout: TimeAmount = .minutes(10)
+    /// Stored files are deleted this long after they were uploaded. Zero keeps them forever.
+    public var fileLifetime: TimeAmount = .hours(24 * 30)
+    /// How often the server looks for abandoned uploads, expired files and forgotten users.
+    public var housekeepingInterval: TimeAmount = .minutes(1)
     /// Password attempts allowed for one name, and from one address.
     public var loginAttemptsPerName = AttemptLimit(burst: 5, interval: .seconds(12))
     public var loginAttemptsPerAddress = AttemptLimit(burst: 20, interval: .seconds(3))

@@ -100,6 +100,8 @@ public enum StoreOperation: Sendable, Equatable {
     case account(key: String, passwordHash: String?)
     /// A file was uploaded and checked.
     case file(StoredFile)
+    /// A stored file was deleted (it expired, or its bytes were gone).
+    case removeFile(id: String)
 }
 
 /// What a user may see of the history, as loaded at login.

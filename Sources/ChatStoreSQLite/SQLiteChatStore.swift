@@ -264,6 +264,8 @@ public final class SQLiteChatStore: ChatStore {
                             INSERT OR REPLACE INTO file (id, name, size, sha256, src, src_key, dest, dest_key, timestamp)
                             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                             """).execute(arguments: [file.id, file.name, file.size, file.sha256, file.from, file.fromKey, file.to, file.toKey, file.time])
+                    case .removeFile(let id):
+                        try db.cachedStatement(sql: "DELETE FROM file WHERE id = ?").execute(arguments: [id])
                     }
                 }
                 try MessageWriter.insert(messages, db)

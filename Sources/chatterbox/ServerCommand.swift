@@ -79,6 +79,18 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Most bytes of files one user may have stored.")
     var fileQuotaBytes: Int64 = 512 << 20
 
+    @Option(help: "Most bytes of files stored in all, every user's together (uploads under way included).")
+    var filesTotalBytes: Int64 = 8 << 30
+
+    @Option(help: "Free disk space, in bytes, that uploads must leave on the disk holding the files: below it they are refused and chat goes on (0: no floor).")
+    var minFreeDiskBytes: Int64 = 1 << 30
+
+    @Option(help: "An upload that receives nothing for this long is abandoned and its partial file removed (seconds, or with a unit: 90s, 10m, 12h, 30d).")
+    var uploadIdleTimeout = DurationArgument(seconds: 600)
+
+    @Option(help: "Stored files are deleted this long after they were uploaded (0: kept forever).")
+    var fileLifetime = DurationArgument(seconds: 30 * 86_400)
+
     @Flag(help: "Switch file transfer off.")
     var noFiles = false
 
@@ -118,7 +130,8 @@ struct ServerCommand: AsyncParsableCommand {
         }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("Unknown log level \(logLevel).") }
         guard maxConnectionsPerAddress >= 0, maxConnections >= 0, messageRate >= 0, messageBurst >= 1,
-              (loginTimeout ?? 1) >= 1, (handshakeTimeout ?? 1) >= 1, nameReservation >= 0, maxFileBytes >= 0, fileQuotaBytes >= 0 else {
+              (loginTimeout ?? 1) >= 1, (handshakeTimeout ?? 1) >= 1, nameReservation >= 0, maxFileBytes >= 0, fileQuotaBytes >= 0,
+              filesTotalBytes >= 0, minFreeDiskBytes >= 0, uploadIdleTimeout.seconds >= 1 else {
             throw ValidationError("Limits must be positive (0 means unlimited where allowed).")
         }
     }
@@ -154,6 +167,10 @@ struct ServerCommand: AsyncParsableCommand {
         configuration.fileDirectory = noFiles ? nil : dataDirectory + "/files"
         configuration.maximumFileBytes = maxFileBytes
         configuration.fileQuotaPerUser = fileQuotaBytes
+        configuration.fileQuotaTotal = filesTotalBytes
+        configuration.minimumFreeDiskBytes = minFreeDiskBytes
+        configuration.uploadIdleTimeout = uploadIdleTimeout.timeAmount
+        configuration.fileLifetime = fileLifetime.timeAmount
         if let threads { configuration.eventLoopThreads = max(1, threads) }
         configuration.tls = try makeTLS()
 
