@@ -31,6 +31,9 @@ final class Hub: Sendable {
         var commits: UInt64 = 0
         /// The newest broadcasts delivered, for logins.
         var recentBroadcasts: RecentBroadcasts
+        /// Known users by the skeleton of their name (``UsernameLookalikes``): a new name that
+        /// looks like one of them across scripts is refused.
+        var lookalikes: [String: [String]] = [:]
     }
 
     let configuration: ServerConfiguration
@@ -69,7 +72,12 @@ final class Hub: Sendable {
         self.outboxes = outboxes
         self.outboxByLoop = Dictionary(uniqueKeysWithValues: outboxes.map { (ObjectIdentifier($0.eventLoop), $0) })
         var users: [String: KnownUser] = [:]
-        for user in snapshot.users { users[UsernameRules.key(user.name)] = user }
+        var lookalikes: [String: [String]] = [:]
+        for user in snapshot.users {
+            let key = UsernameRules.key(user.name)
+            users[key] = user
+            lookalikes[UsernameLookalikes.skeleton(user.name), default: []].append(key)
+        }
         self.state = NIOLockedValueBox(State(
             presence: Presence(loopCount: outboxes.count),
             users: users,
@@ -78,7 +86,8 @@ final class Hub: Sendable {
             lastDelivered: snapshot.lastSequence,
             reservations: NameReservations(duration: configuration.nameReservation),
             accounts: snapshot.accounts,
-            recentBroadcasts: RecentBroadcasts(historyLimit: configuration.historyLimit, stored: storedBroadcasts)
+            recentBroadcasts: RecentBroadcasts(historyLimit: configuration.historyLimit, stored: storedBroadcasts),
+            lookalikes: lookalikes
         ))
         self.loginAttempts = LoginAttemptLimiter(
             perName: configuration.loginAttemptsPerName,
@@ -117,9 +126,13 @@ final class Hub: Sendable {
     func login(name: String, connection: ClientConnection, authenticatedHash: String? = nil) -> LoginOutcome {
         if let problem = rules.problem(with: name) { return .rejected(problem) }
         let key = UsernameRules.key(name)
+        let skeleton = UsernameLookalikes.skeleton(name)
         let joined = encode(Frame(usersJoined: [name]))
         return state.withLockedValue { state in
             guard state.accepting else { return .rejected("The server is shutting down.") }
+            if state.users[key] == nil, let problem = state.lookalikeProblem(name, skeleton: skeleton) {
+                return .rejected(problem)
+            }
             if let registered = state.accounts[key], registered != authenticatedHash {
                 return .needsPassword(Self.registeredNameText(state.users[key]?.name ?? name))
             }
@@ -139,7 +152,7 @@ final class Hub: Sendable {
             let pendingAfter = state.users[key]?.deliveredThrough ?? through
             let user = KnownUser(name: name, deliveredThrough: through)
             stage(.store(.user(user)), for: connection)
-            state.users[key] = user
+            if state.users.updateValue(user, forKey: key) == nil { state.lookalikes[skeleton, default: []].append(key) }
             enqueueToEveryone(joined, except: nil, state: state)
             state.presence.insert(connection, key: key, name: name)
             let userList = state.presence.sortedNames

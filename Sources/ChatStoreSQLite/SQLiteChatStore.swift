@@ -197,7 +197,21 @@ public final class SQLiteChatStore: ChatStore {
                 DROP TABLE main.search_index;
                 """)
         }
+        // User keys are normalised (NFC, width mapping): rows of one user under two
+        // spellings are merged (UserKeyMigration says how).
+        migrator.registerMigration("v8-user-keys-normalised") { db in
+            try UserKeyMigration.run(db)
+        }
         return migrator
+    }
+
+    /// For tests of migrations: creates a database at `path` migrated up to `migration` only,
+    /// then runs `sql` in it (to plant rows as an older server stored them).
+    static func makeDatabase(at path: String, migratedUpTo migration: String, then sql: String, arguments: [String] = []) throws {
+        let queue = try DatabaseQueue(path: path)
+        defer { try? queue.close() }
+        try migrator.migrate(queue, upTo: migration)
+        try queue.write { db in try db.execute(sql: sql, arguments: StatementArguments(arguments)) }
     }
 
     /// The condition of `message_direct_by_src`, which a query must repeat word for word for
