@@ -61,6 +61,9 @@ final class Housekeeping: Sendable {
         pool.runIfActive(eventLoop: eventLoop) { self.runRound() }
     }
 
+    /// Most users one round forgets (each costs a read of the store): the rest wait for the next.
+    static let usersForgottenPerRound = 1000
+
     /// One round on the calling thread (blocking).
     private func runRound() -> HousekeepingReport {
         round.withLock {
@@ -83,6 +86,12 @@ final class Housekeeping: Sendable {
                 }
             }
             hub.stageMaintenance(removals)
+            if configuration.forgetUsersAfter > .zero {
+                // Never before the name's reservation ends: the row is the reservation.
+                let after = max(configuration.forgetUsersAfter, configuration.nameReservation).nanoseconds / 1_000_000_000
+                report.forgottenUsers = hub.forgetStaleUsers(
+                    lastSeenAtMost: configuration.clock.secondsSinceEpoch() - after, limit: Self.usersForgottenPerRound)
+            }
             if !report.isEmpty {
                 logger.info("Housekeeping: \(report.abandonedUploads) idle uploads abandoned, \(report.expiredFiles) files expired, \(report.removedFileRecords) records of missing files removed, \(report.forgottenUsers) users forgotten")
             }

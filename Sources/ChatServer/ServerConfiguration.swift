@@ -42,9 +42,15 @@ public struct ServerConfiguration: Sendable {
     /// while earlier ones are unacknowledged (Nagle): fewer, fuller segments for more latency.
     /// Some IRC servers run that way; the switch exists to measure like against like.
     public var sendsImmediately = true
-    /// How long a name stays reserved for the address its user last used, after they leave:
-    /// logins under it from any other address are refused meanwhile. Zero switches it off.
-    public var nameReservation: TimeAmount = .minutes(5)
+    /// How long an unregistered name stays reserved for the address its user last used, after
+    /// they were last seen: logins under it from any other address are refused meanwhile, and
+    /// once it is over another address gets the name without its past (direct messages,
+    /// files). Kept in the store. Zero switches it off.
+    public var nameReservation: TimeAmount = .hours(24 * 30)
+    /// Users never registered, unseen for this long (and not before their reservation ends),
+    /// with nothing stored for them (no direct message waiting, no file, no block either way),
+    /// are forgotten: their row goes, so throwaway names do not pile up. Zero: never.
+    public var forgetUsersAfter: TimeAmount = .hours(24 * 30)
     /// The clock of the timed rules (name reservations, login attempts); tests move it by hand.
     public var clock: ServerClock = .system
     /// PBKDF2-HMAC-SHA256 rounds for new account password hashes (existing hashes keep the

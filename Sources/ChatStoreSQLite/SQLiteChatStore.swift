@@ -202,6 +202,16 @@ public final class SQLiteChatStore: ChatStore {
         migrator.registerMigration("v8-user-keys-normalised") { db in
             try UserKeyMigration.run(db)
         }
+        // Name reservations kept across restarts: where and when each name was last used, and
+        // where its current holder began when an unregistered name passed to another address.
+        migrator.registerMigration("v9-name-reservations") { db in
+            try db.execute(sql: """
+                ALTER TABLE user ADD COLUMN address TEXT;
+                ALTER TABLE user ADD COLUMN last_seen INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE user ADD COLUMN held_since INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE user ADD COLUMN held_since_time INTEGER NOT NULL DEFAULT 0;
+                """)
+        }
         return migrator
     }
 
@@ -220,8 +230,10 @@ public final class SQLiteChatStore: ChatStore {
 
     public func load() throws -> StoreSnapshot {
         try pool.read { db in
-            let users = try Row.fetchAll(db, sql: "SELECT name, delivered_through FROM user ORDER BY key").map {
-                KnownUser(name: $0[0], deliveredThrough: $0[1])
+            let users = try Row.fetchAll(db, sql: """
+                SELECT name, delivered_through, address, last_seen, held_since, held_since_time FROM user ORDER BY key
+                """).map {
+                KnownUser(name: $0[0], deliveredThrough: $0[1], address: $0[2], lastSeen: $0[3], heldSince: $0[4], heldSinceTime: $0[5])
             }
             let blocks = try Row.fetchAll(db, sql: "SELECT blocker, blocked FROM block").map {
                 BlockRelation(blocker: $0[0], blocked: $0[1])
@@ -256,10 +268,18 @@ public final class SQLiteChatStore: ChatStore {
                         break
                     case .user(let user):
                         try db.cachedStatement(sql: """
-                            INSERT INTO user (key, name, delivered_through) VALUES (?, ?, ?)
+                            INSERT INTO user (key, name, delivered_through, address, last_seen, held_since, held_since_time)
+                            VALUES (?, ?, ?, ?, ?, ?, ?)
                             ON CONFLICT(key) DO UPDATE SET name = excluded.name,
-                                delivered_through = MAX(delivered_through, excluded.delivered_through)
-                            """).execute(arguments: [UsernameRules.key(user.name), user.name, user.deliveredThrough])
+                                delivered_through = MAX(delivered_through, excluded.delivered_through),
+                                address = COALESCE(excluded.address, address),
+                                last_seen = MAX(last_seen, excluded.last_seen),
+                                held_since = MAX(held_since, excluded.held_since),
+                                held_since_time = MAX(held_since_time, excluded.held_since_time)
+                            """).execute(arguments: [
+                                UsernameRules.key(user.name), user.name, user.deliveredThrough, user.address, user.lastSeen,
+                                user.heldSince, user.heldSinceTime,
+                            ])
                     case .block(let relation):
                         try db.cachedStatement(sql: "INSERT OR IGNORE INTO block (blocker, blocked) VALUES (?, ?)")
                             .execute(arguments: [relation.blocker, relation.blocked])
@@ -280,6 +300,15 @@ public final class SQLiteChatStore: ChatStore {
                             """).execute(arguments: [file.id, file.name, file.size, file.sha256, file.from, file.fromKey, file.to, file.toKey, file.time])
                     case .removeFile(let id):
                         try db.cachedStatement(sql: "DELETE FROM file WHERE id = ?").execute(arguments: [id])
+                    case .forgetUser(let key, let lastSeenAtMost):
+                        try db.cachedStatement(sql: """
+                            DELETE FROM user WHERE key = ? AND last_seen <= ?
+                                AND NOT EXISTS (SELECT 1 FROM account WHERE account.key = user.key)
+                                AND NOT EXISTS (SELECT 1 FROM block WHERE blocker = user.key OR blocked = user.key)
+                                AND NOT EXISTS (SELECT 1 FROM file WHERE src_key = user.key OR dest_key = user.key)
+                                AND NOT EXISTS (SELECT 1 FROM message WHERE dest_key = user.key
+                                    AND seq > MAX(user.delivered_through, user.held_since))
+                            """).execute(arguments: [key, lastSeenAtMost])
                     }
                 }
                 try MessageWriter.insert(messages, db)
@@ -315,18 +344,19 @@ public final class SQLiteChatStore: ChatStore {
         // Broadcasts from the server's window when it holds enough of them (the broadcast
         // branch then asks for none): at a login storm every login wants the same ones.
         let windowed = request.recentBroadcasts?.newest(fetchLimit, through: request.throughSequence, excluding: request.excludedSenders)
+        let floor = request.directMessagesAfter
         var visibleArguments: [any DatabaseValueConvertible] = [broadcastKey, request.throughSequence]
         visibleArguments += excludedArguments as [any DatabaseValueConvertible]
-        visibleArguments += [windowed == nil ? fetchLimit : 0, request.userKey, request.throughSequence]
+        visibleArguments += [windowed == nil ? fetchLimit : 0, request.userKey, floor, request.throughSequence]
         visibleArguments += excludedArguments as [any DatabaseValueConvertible]
-        visibleArguments += [fetchLimit, request.userKey, request.userKey, request.throughSequence, fetchLimit, fetchLimit]
+        visibleArguments += [fetchLimit, request.userKey, request.userKey, floor, request.throughSequence, fetchLimit, fetchLimit]
 
         let pending = """
             SELECT seq, src, dest, timestamp, CAST(content AS BLOB) FROM message
             WHERE dest_key = ? AND seq > ? AND seq <= ?\(exclusion)
             ORDER BY seq LIMIT ?
             """
-        var pendingArguments: [any DatabaseValueConvertible] = [request.userKey, request.pendingAfter, request.throughSequence]
+        var pendingArguments: [any DatabaseValueConvertible] = [request.userKey, max(request.pendingAfter, floor), request.throughSequence]
         pendingArguments += excludedArguments as [any DatabaseValueConvertible]
         pendingArguments.append(request.pendingLimit)
 
@@ -375,14 +405,16 @@ public final class SQLiteChatStore: ChatStore {
     /// own direct messages. Each branch walks its own index newest first and stops at the
     /// limit, so the cost follows what the user can see, not the size of the whole history.
     /// Used by the login replay (`seq <= ?`) and by history pages (`seq < ? AND seq <= ?`).
+    /// The direct-message branches also take a floor (`seq > ?`, before `bound`'s arguments):
+    /// what the name received and sent before its current holder is not theirs.
     static func visibleHistorySQL(bound: String = "seq <= ?", exclusion: String) -> String {
         """
         SELECT seq, src, dest, timestamp, CAST(content AS BLOB) FROM (
             SELECT * FROM (SELECT * FROM message WHERE dest_key = ? AND \(bound)\(exclusion) ORDER BY seq DESC LIMIT ?)
             UNION ALL
-            SELECT * FROM (SELECT * FROM message WHERE dest_key = ? AND \(bound)\(exclusion) ORDER BY seq DESC LIMIT ?)
+            SELECT * FROM (SELECT * FROM message WHERE dest_key = ? AND seq > ? AND \(bound)\(exclusion) ORDER BY seq DESC LIMIT ?)
             UNION ALL
-            SELECT * FROM (SELECT * FROM message WHERE src_key = ? AND \(directOnly) AND dest_key <> ? AND \(bound) ORDER BY seq DESC LIMIT ?)
+            SELECT * FROM (SELECT * FROM message WHERE src_key = ? AND \(directOnly) AND dest_key <> ? AND seq > ? AND \(bound) ORDER BY seq DESC LIMIT ?)
         ) ORDER BY seq DESC LIMIT ?
         """
     }
@@ -409,11 +441,12 @@ public final class SQLiteChatStore: ChatStore {
                 FROM search.message_fts JOIN main.message m ON m.seq = message_fts.rowid
                 WHERE message_fts MATCH ? AND message_fts.rowid < ? AND message_fts.rowid <= ?
                   AND ((m.dest_key IN (?, ?)\(exclusion)) OR (m.src_key = ? AND m.dest_key NOT IN (?, ?)))
+                  AND (m.dest_key = ? OR m.seq > ?)
                 ORDER BY message_fts.rowid DESC LIMIT ?
                 """
             var arguments: [any DatabaseValueConvertible] = [match, request.before, request.throughSequence, broadcastKey, request.userKey]
             arguments += excluded as [any DatabaseValueConvertible]
-            arguments += [request.userKey, broadcastKey, request.userKey, fetchLimit]
+            arguments += [request.userKey, broadcastKey, request.userKey, broadcastKey, request.directMessagesAfter, fetchLimit]
             // Everything stored so far becomes searchable first (usually a few messages).
             try checkpointer.catchUpSearchIndex()
             rows = try pool.read { db in
@@ -422,11 +455,12 @@ public final class SQLiteChatStore: ChatStore {
         } else {
             // The login replay's three index walks, below `before`.
             let sql = Self.visibleHistorySQL(bound: "seq < ? AND seq <= ?", exclusion: exclusion)
+            let floor = request.directMessagesAfter
             var arguments: [any DatabaseValueConvertible] = [broadcastKey, request.before, request.throughSequence]
             arguments += excluded as [any DatabaseValueConvertible]
-            arguments += [fetchLimit, request.userKey, request.before, request.throughSequence]
+            arguments += [fetchLimit, request.userKey, floor, request.before, request.throughSequence]
             arguments += excluded as [any DatabaseValueConvertible]
-            arguments += [fetchLimit, request.userKey, request.userKey, request.before, request.throughSequence, fetchLimit, fetchLimit]
+            arguments += [fetchLimit, request.userKey, request.userKey, floor, request.before, request.throughSequence, fetchLimit, fetchLimit]
             rows = try pool.read { db in
                 try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map(Self.storedMessage)
             }
@@ -453,6 +487,12 @@ public final class SQLiteChatStore: ChatStore {
     /// The newest message sequence number in the search index (it trails what is stored).
     public func searchIndexedThrough() throws -> Int64 {
         try pool.read { db in try Int64.fetchOne(db, sql: "SELECT indexed_through FROM search.search_index") ?? 0 }
+    }
+
+    public func hasDirectMessages(to key: String, after: Int64) throws -> Bool {
+        try pool.read { db in
+            try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM message WHERE dest_key = ? AND seq > ?)", arguments: [key, after]) ?? true
+        }
     }
 
     /// SQLite's own consistency check: `["ok"]` for a sound database, otherwise the problems.

@@ -70,8 +70,11 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Messages one user may send in a burst.")
     var messageBurst: Int = 20
 
-    @Option(help: "Seconds a name stays reserved for the address that last used it, after its user leaves (0: off).")
-    var nameReservation: Int = 300
+    @Option(help: "How long an unregistered name stays reserved for the address that last used it, after its user was last seen (0: off). Seconds, or with a unit: 90s, 10m, 12h, 30d.")
+    var nameReservation = DurationArgument(seconds: 30 * 86_400)
+
+    @Option(help: "Users never registered, unseen this long (not before their name's reservation ends) and with nothing stored for them are forgotten (0: never).")
+    var forgetUsersAfter = DurationArgument(seconds: 30 * 86_400)
 
     @Option(help: "Largest file accepted for transfer, in bytes.")
     var maxFileBytes: Int64 = 64 << 20
@@ -130,7 +133,7 @@ struct ServerCommand: AsyncParsableCommand {
         }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("Unknown log level \(logLevel).") }
         guard maxConnectionsPerAddress >= 0, maxConnections >= 0, messageRate >= 0, messageBurst >= 1,
-              (loginTimeout ?? 1) >= 1, (handshakeTimeout ?? 1) >= 1, nameReservation >= 0, maxFileBytes >= 0, fileQuotaBytes >= 0,
+              (loginTimeout ?? 1) >= 1, (handshakeTimeout ?? 1) >= 1, maxFileBytes >= 0, fileQuotaBytes >= 0,
               filesTotalBytes >= 0, minFreeDiskBytes >= 0, uploadIdleTimeout.seconds >= 1 else {
             throw ValidationError("Limits must be positive (0 means unlimited where allowed).")
         }
@@ -163,7 +166,8 @@ struct ServerCommand: AsyncParsableCommand {
         configuration.limits = limits
         configuration.sendsImmediately = !nagle
         if let gatherWindowMicroseconds { configuration.gatherWindow = .microseconds(max(0, gatherWindowMicroseconds)) }
-        configuration.nameReservation = .seconds(Int64(nameReservation))
+        configuration.nameReservation = nameReservation.timeAmount
+        configuration.forgetUsersAfter = forgetUsersAfter.timeAmount
         configuration.fileDirectory = noFiles ? nil : dataDirectory + "/files"
         configuration.maximumFileBytes = maxFileBytes
         configuration.fileQuotaPerUser = fileQuotaBytes
