@@ -60,7 +60,7 @@ extension SessionHandler {
     }
 
     func admit(name: String, features: [String]?, authenticatedHash: String?) {
-        switch hub.login(name: name, connection: connection, authenticatedHash: authenticatedHash) {
+        switch hub.login(name: name, connection: connection, authenticatedHash: authenticatedHash, offersAccounts: features?.contains("accounts") == true) {
         case .rejected(let reason):
             refuse(reason, name: name)
         case .needsPassword(let reason):
@@ -96,6 +96,7 @@ extension SessionHandler {
             history = History(messages: [], truncated: false, pendingCount: 0)
             info += " The history could not be loaded."
         }
+        if let notice = ticket.notice { info += " " + notice }
         var reply = Frame(usernameAccepted: true, info: info, userList: ticket.userList, messages: [])
         // Paging back starts below the replayed window (or below everything delivered).
         let cursor = history.pageCursor ?? (ticket.history.throughSequence + 1)
@@ -104,6 +105,9 @@ extension SessionHandler {
             let enabled = Self.supportedFeatures.filter { features.contains($0) && ($0 != "files" || hub.fileShelf != nil) }
             reply.features = enabled
             reply.extensions.append(.init(key: "SERVER_USER", value: .string(hub.configuration.serverName)))
+            // So that a client paces itself instead of being told to slow down (PROTOCOL.md).
+            let limits = hub.configuration.limits
+            reply.extensions.append(.init(key: Frame.Key.limits, value: MessageRate(perSecond: limits.messagesPerSecond, burst: limits.messageBurst).jsonValue))
             if enabled.contains("history") {
                 let info = HistoryPageInfo(before: cursor, more: history.truncated || (history.pageCursor == nil && cursor > 1))
                 reply.extensions.append(.init(key: Frame.Key.history, value: info.jsonValue))
