@@ -80,9 +80,11 @@ public final class PostgresChatStore: Sendable {
     /// Everything the server holds in memory, as stored.
     public func load() async throws -> StoreSnapshot {
         var snapshot = StoreSnapshot()
-        for try await (name, through) in try await client.query("SELECT name, delivered_through FROM chat_user ORDER BY key", logger: logger)
-            .decode((String, Int64).self) {
-            snapshot.users.append(KnownUser(name: name, deliveredThrough: through))
+        for try await row in try await client.query("""
+            SELECT name, delivered_through, address, last_seen, held_since, held_since_time FROM chat_user ORDER BY key
+            """, logger: logger).decode((String, Int64, String?, Int64, Int64, Int64).self) {
+            snapshot.users.append(KnownUser(
+                name: row.0, deliveredThrough: row.1, address: row.2, lastSeen: row.3, heldSince: row.4, heldSinceTime: row.5))
         }
         for try await (blocker, blocked) in try await client.query("SELECT blocker, blocked FROM block", logger: logger).decode((String, String).self) {
             snapshot.blocks.append(BlockRelation(blocker: blocker, blocked: blocked))
@@ -179,9 +181,14 @@ public final class PostgresChatStore: Sendable {
             case .user(let user):
                 let key = UsernameRules.key(user.name)
                 try await connection.query("""
-                    INSERT INTO chat_user (key, name, delivered_through) VALUES (\(key), \(user.name), \(user.deliveredThrough))
+                    INSERT INTO chat_user (key, name, delivered_through, address, last_seen, held_since, held_since_time)
+                    VALUES (\(key), \(user.name), \(user.deliveredThrough), \(user.address), \(user.lastSeen), \(user.heldSince), \(user.heldSinceTime))
                     ON CONFLICT (key) DO UPDATE SET name = excluded.name,
-                        delivered_through = GREATEST(chat_user.delivered_through, excluded.delivered_through)
+                        delivered_through = GREATEST(chat_user.delivered_through, excluded.delivered_through),
+                        address = COALESCE(excluded.address, chat_user.address),
+                        last_seen = GREATEST(chat_user.last_seen, excluded.last_seen),
+                        held_since = GREATEST(chat_user.held_since, excluded.held_since),
+                        held_since_time = GREATEST(chat_user.held_since_time, excluded.held_since_time)
                     """, logger: logger)
             case .block(let relation):
                 try await connection.query(
@@ -204,6 +211,19 @@ public final class PostgresChatStore: Sendable {
                         src = excluded.src, src_key = excluded.src_key, dest = excluded.dest, dest_key = excluded.dest_key,
                         timestamp = excluded.timestamp
                     """, logger: logger)
+            case .removeFile(let id):
+                try await connection.query("DELETE FROM file WHERE id = \(id)", logger: logger)
+            case .forgetUser(let key, let lastSeenAtMost):
+                // The conditions again, in the statement: the user may have come back, or
+                // something may be waiting for them, since the server decided.
+                try await connection.query("""
+                    DELETE FROM chat_user u WHERE key = \(key) AND last_seen <= \(lastSeenAtMost)
+                        AND NOT EXISTS (SELECT 1 FROM account WHERE account.key = u.key)
+                        AND NOT EXISTS (SELECT 1 FROM block WHERE blocker = u.key OR blocked = u.key)
+                        AND NOT EXISTS (SELECT 1 FROM file WHERE src_key = u.key OR dest_key = u.key)
+                        AND NOT EXISTS (SELECT 1 FROM message WHERE dest_key = u.key
+                            AND seq > GREATEST(u.delivered_through, u.held_since))
+                    """, logger: logger)
             }
         }
     }
@@ -215,6 +235,15 @@ public final class PostgresChatStore: Sendable {
         try await fetchMessages("""
             SELECT seq, src, dest, timestamp, content FROM message WHERE seq > \(sequence) ORDER BY seq LIMIT \(limit)
             """)
+    }
+
+    /// Whether direct messages to `key` after sequence number `after` are stored.
+    public func hasDirectMessages(to key: String, after: Int64) async throws -> Bool {
+        var found = false
+        for try await _ in try await client.query(
+            "SELECT 1 FROM message WHERE dest_key = \(key) AND seq > \(after) LIMIT 1", logger: logger
+        ) { found = true }
+        return found
     }
 
     /// The newest `limit` broadcasts, oldest first.
@@ -232,7 +261,7 @@ public final class PostgresChatStore: Sendable {
         let windowed = request.recentBroadcasts?.newest(fetchLimit, through: request.throughSequence, excluding: request.excludedSenders)
         var recent = try await fetchMessages(visibleHistoryQuery(
             userKey: request.userKey, excluded: excluded, before: nil, through: request.throughSequence,
-            broadcastLimit: windowed == nil ? fetchLimit : 0, limit: fetchLimit))
+            directFloor: request.directMessagesAfter, broadcastLimit: windowed == nil ? fetchLimit : 0, limit: fetchLimit))
         if let windowed { recent = Self.mergeNewestFirst(recent, windowed, limit: fetchLimit) }
         let truncated = recent.count > request.limit
         if truncated { recent.removeLast() }
@@ -240,7 +269,8 @@ public final class PostgresChatStore: Sendable {
         let oldestShown = recent.first?.sequence ?? Int64.max
         let waiting = try await fetchMessages("""
             SELECT seq, src, dest, timestamp, content FROM message
-            WHERE dest_key = \(request.userKey) AND seq > \(request.pendingAfter) AND seq <= \(request.throughSequence)
+            WHERE dest_key = \(request.userKey) AND seq > \(max(request.pendingAfter, request.directMessagesAfter))
+              AND seq <= \(request.throughSequence)
               AND src_key <> ALL(\(excluded)::text[])
             ORDER BY seq LIMIT \(request.pendingLimit)
             """)
@@ -261,12 +291,13 @@ public final class PostgresChatStore: Sendable {
                 WHERE search @@ to_tsquery('simple', \(query)) AND seq < \(request.before) AND seq <= \(request.throughSequence)
                   AND ((dest_key IN (\(PostgresSchema.broadcastKey), \(request.userKey)) AND src_key <> ALL(\(excluded)::text[]))
                        OR (src_key = \(request.userKey) AND dest_key NOT IN (\(PostgresSchema.broadcastKey), \(request.userKey))))
+                  AND (dest_key = \(PostgresSchema.broadcastKey) OR seq > \(request.directMessagesAfter))
                 ORDER BY seq DESC LIMIT \(fetchLimit)
                 """)
         } else {
             rows = try await fetchMessages(visibleHistoryQuery(
                 userKey: request.userKey, excluded: excluded, before: request.before, through: request.throughSequence,
-                broadcastLimit: fetchLimit, limit: fetchLimit))
+                directFloor: request.directMessagesAfter, broadcastLimit: fetchLimit, limit: fetchLimit))
         }
         let more = rows.count > request.limit
         if more { rows.removeLast() }
@@ -275,9 +306,10 @@ public final class PostgresChatStore: Sendable {
 
     /// The newest messages a user may see (newest first): broadcasts and direct messages to
     /// them (minus `excluded` senders), and their own direct messages; each branch walks its own
-    /// index newest first and stops at its limit.
+    /// index newest first and stops at its limit. Direct messages up to `directFloor` were the
+    /// name's previous holder's and are left out.
     private func visibleHistoryQuery(
-        userKey: String, excluded: [String], before: Int64?, through: Int64, broadcastLimit: Int, limit: Int
+        userKey: String, excluded: [String], before: Int64?, through: Int64, directFloor: Int64, broadcastLimit: Int, limit: Int
     ) -> PostgresQuery {
         let before = before ?? Int64.max
         return """
@@ -285,11 +317,11 @@ public final class PostgresChatStore: Sendable {
                 (SELECT * FROM message WHERE dest_key = \(PostgresSchema.broadcastKey) AND seq < \(before) AND seq <= \(through)
                    AND src_key <> ALL(\(excluded)::text[]) ORDER BY seq DESC LIMIT \(broadcastLimit))
                 UNION ALL
-                (SELECT * FROM message WHERE dest_key = \(userKey) AND seq < \(before) AND seq <= \(through)
+                (SELECT * FROM message WHERE dest_key = \(userKey) AND seq > \(directFloor) AND seq < \(before) AND seq <= \(through)
                    AND src_key <> ALL(\(excluded)::text[]) ORDER BY seq DESC LIMIT \(limit))
                 UNION ALL
                 (SELECT * FROM message WHERE src_key = \(userKey) AND dest_key <> 'all' AND dest_key <> \(userKey)
-                   AND seq < \(before) AND seq <= \(through) ORDER BY seq DESC LIMIT \(limit))
+                   AND seq > \(directFloor) AND seq < \(before) AND seq <= \(through) ORDER BY seq DESC LIMIT \(limit))
             ) AS visible ORDER BY seq DESC LIMIT \(limit)
             """
     }

@@ -57,7 +57,11 @@ enum PostgresSchema {
             CREATE TABLE chat_user (
                 key text PRIMARY KEY,
                 name text NOT NULL,
-                delivered_through bigint NOT NULL
+                delivered_through bigint NOT NULL,
+                address text,
+                last_seen bigint NOT NULL DEFAULT 0,
+                held_since bigint NOT NULL DEFAULT 0,
+                held_since_time bigint NOT NULL DEFAULT 0
             )
             """,
             """

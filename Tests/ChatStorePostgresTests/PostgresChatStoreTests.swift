@@ -44,15 +44,32 @@ import Testing
             ]) == [])
             #expect(try await store.commit([message(from: "alice", to: "ALL", "three")]) == [3])
             // A later watermark wins, an earlier one never moves it back; a block goes away.
-            _ = try await store.commit([.user(KnownUser(name: "alice", deliveredThrough: 1)), .unblock(BlockRelation(blocker: "alice", blocked: "carol"))])
+            _ = try await store.commit([
+                .user(KnownUser(name: "alice", deliveredThrough: 1, address: "192.0.2.7", lastSeen: 1_700_000_100, heldSince: 1, heldSinceTime: 1_700_000_000)),
+                .unblock(BlockRelation(blocker: "alice", blocked: "carol")),
+                .user(KnownUser(name: "zed", deliveredThrough: 3, lastSeen: 10)),
+                .user(KnownUser(name: "yan", deliveredThrough: 0, lastSeen: 10)),
+            ])
+            // zed is forgotten (nothing waits for him); yan has a direct message waiting (2 is to alice, so
+            // send one), and a file keeps f1's sender.
+            _ = try await store.commit([message(from: "alice", to: "yan", "for yan")])
+            #expect(try await store.hasDirectMessages(to: "yan", after: 0))
+            #expect(try await !store.hasDirectMessages(to: "zed", after: 0))
+            _ = try await store.commit([.forgetUser(key: "zed", lastSeenAtMost: 20), .forgetUser(key: "yan", lastSeenAtMost: 20)])
 
-            let snapshot = try await store.load()
-            #expect(snapshot.lastSequence == 3)
-            #expect(snapshot.users == [KnownUser(name: "alice", deliveredThrough: 2)])
+            var snapshot = try await store.load()
+            #expect(snapshot.lastSequence == 4)
+            #expect(snapshot.users == [
+                KnownUser(name: "alice", deliveredThrough: 2, address: "192.0.2.7", lastSeen: 1_700_000_100, heldSince: 1, heldSinceTime: 1_700_000_000),
+                KnownUser(name: "yan", deliveredThrough: 0, lastSeen: 10),
+            ])
             #expect(snapshot.blocks.isEmpty)
             #expect(snapshot.accounts == ["alice": "pbkdf2$1$salt$hash"])
             #expect(snapshot.files.map(\.id) == ["f1"])
-            #expect(try await store.messages(after: 1, limit: 10).map(\.message.content) == ["two", "three"])
+            #expect(try await store.messages(after: 1, limit: 10).map(\.message.content) == ["two", "three", "for yan"])
+            _ = try await store.commit([.removeFile(id: "f1")])
+            snapshot = try await store.load()
+            #expect(snapshot.files.isEmpty)
         }
     }
 

@@ -23,6 +23,15 @@ import Testing
     static let users = ["alice", "Bob", "carol", "dave", "Eve", "frank"]
     static let words = ["apple", "banana", "cherry", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "apricot", "bandana"]
 
+    /// The newest `count` broadcasts of `stored`, as the server's window holds them.
+    private func broadcastWindow(_ stored: [StoreOperation], newest count: Int) -> BroadcastWindow {
+        let broadcasts = stored.compactMap { operation -> StoredMessage? in
+            guard case .message(let message) = operation, message.message.isBroadcast else { return nil }
+            return message
+        }
+        return BroadcastWindow(messages: Array(broadcasts.suffix(count)), reachesBeginning: count >= broadcasts.count)
+    }
+
     @Test(arguments: [UInt64(1), 2, 3])
     func historyPagesAndSearchesMatchTheEmbeddedStore(seed: UInt64) async throws {
         var random = Random(state: seed)
@@ -54,9 +63,14 @@ import Testing
                 let user = keys.randomElement(using: &random)!
                 let excluded = Set(keys.filter { $0 != user && Int.random(in: 0..<4, using: &random) == 0 })
                 let through = Int64.random(in: 0...400, using: &random)
+                // Sometimes the name changed hands: its direct messages before some point are not shown.
+                let floor = Int.random(in: 0..<3, using: &random) == 0 ? Int64.random(in: 0...through, using: &random) : 0
+                // Sometimes the server's window of recent broadcasts serves the broadcasts.
+                let window = Int.random(in: 0..<3, using: &random) == 0 ? broadcastWindow(stored, newest: Int.random(in: 1...80, using: &random)) : nil
                 let history = HistoryRequest(
                     userKey: user, excludedSenders: excluded, limit: Int.random(in: 1...60, using: &random), throughSequence: through,
-                    pendingAfter: Int64.random(in: 0...through, using: &random), pendingLimit: Int.random(in: 1...20, using: &random))
+                    pendingAfter: Int64.random(in: 0...through, using: &random), pendingLimit: Int.random(in: 1...20, using: &random),
+                    recentBroadcasts: window, directMessagesAfter: floor)
                 #expect(try await postgres.history(history) == (try sqlite.history(history)), "\(history)")
 
                 var words: [String]?
@@ -68,7 +82,7 @@ import Testing
                 }
                 let page = PageRequest(
                     userKey: user, excludedSenders: excluded, before: Int64.random(in: 1...401, using: &random), throughSequence: through,
-                    limit: Int.random(in: 1...30, using: &random), words: words)
+                    limit: Int.random(in: 1...30, using: &random), words: words, directMessagesAfter: floor)
                 #expect(try await postgres.page(page) == (try sqlite.page(page)), "\(page)")
             }
         }
