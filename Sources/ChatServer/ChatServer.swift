@@ -24,7 +24,8 @@ public final class ChatServer: Service, Sendable {
 
     public let configuration: ServerConfiguration
     private let group: MultiThreadedEventLoopGroup
-    private let historyPool: NIOThreadPool
+    /// Blocking work off the event loops (store reads, password hashing, file I/O).
+    private let workPool: WorkPool
     private let hub: Hub
     private let store: any ChatStore
     private let logger: Logger
@@ -43,8 +44,7 @@ public final class ChatServer: Service, Sendable {
             perAddress: configuration.limits.connectionsPerAddress,
             total: configuration.limits.connections
         )
-        historyPool = NIOThreadPool(numberOfThreads: 2)
-        historyPool.start()
+        workPool = WorkPool(label: "blocking", threads: 2)
         var fileDirectory = configuration.fileDirectory
         if fileDirectory != nil, configuration.maximumFrameLength < FileTransfer.minimumFrameLength {
             logger.warning("File transfer is off: it needs a frame limit of at least \(FileTransfer.minimumFrameLength) bytes (--max-frame-bytes is \(configuration.maximumFrameLength)).")
@@ -58,7 +58,7 @@ public final class ChatServer: Service, Sendable {
             store: store,
             snapshot: snapshot,
             eventLoops: Array(group.makeIterator()),
-            historyPool: historyPool,
+            workPool: workPool,
             storedBroadcasts: storedBroadcasts,
             fileShelf: shelf,
             logger: logger
@@ -89,7 +89,7 @@ public final class ChatServer: Service, Sendable {
             throw error
         }
         let hub = self.hub
-        let trimmer = MemoryTrimmer(every: .seconds(5), on: group.next(), pool: historyPool) { hub.commitCount }
+        let trimmer = MemoryTrimmer(every: .seconds(5), on: group.next(), pool: workPool.threads) { hub.commitCount }
         lifecycle.withLockedValue {
             $0.listeners = listeners
             $0.trimmer = trimmer
@@ -102,8 +102,11 @@ public final class ChatServer: Service, Sendable {
         lifecycle.withLockedValue { $0.listeners.compactMap(\.localAddress) }
     }
 
-    /// Stops accepting, tells every client the server is going away, closes every
-    /// connection, commits what is queued to the store and closes it. Idempotent.
+    /// Stops the server, in an order in which nothing reads or writes the store once it is
+    /// closed (issue 23): stops accepting and admitting logins; stops the blocking work (the
+    /// requests still queued are answered "the server is shutting down", the ones running
+    /// return); tells every client goodbye and closes its connection; commits what is staged;
+    /// closes the store; stops the event loops. Idempotent.
     public func stop() async {
         let listeners: [any Channel]? = lifecycle.withLockedValue { state in
             guard !state.stopped else { return nil }
@@ -114,6 +117,7 @@ public final class ChatServer: Service, Sendable {
         guard let listeners else { return }
         for channel in listeners { try? await channel.close() }
         let connections = hub.beginShutdown()
+        await workPool.stop()
         var closed: [EventLoopFuture<Void>] = []
         for connection in connections {
             let promise = connection.eventLoop.makePromise(of: Void.self)
@@ -129,11 +133,8 @@ public final class ChatServer: Service, Sendable {
         // The leaving users' last changes are staged on their loops: commit them, then close
         // the database off the cooperative threads (it blocks).
         await hub.commitStagedChanges()
-        let (store, logger) = (self.store, self.logger)
-        try? await NIOThreadPool.singleton.runIfActive {
-            do { try store.close() } catch { logger.error("Closing the store failed: \(error)") }
-        }
-        try? await historyPool.shutdownGracefully()
+        let hub = self.hub
+        try? await NIOThreadPool.singleton.runIfActive { hub.closeStore() }
         try? await group.shutdownGracefully()
         logger.info("Server stopped")
     }

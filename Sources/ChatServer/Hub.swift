@@ -27,6 +27,8 @@ final class Hub: Sendable {
         /// Registered names: user key → encoded password hash.
         var accounts: [String: String]
         var accepting = true
+        /// Set once the store is about to close: no commit may reach it after that.
+        var storeClosed = false
         /// Batches committed so far (logins, leaves, messages, blocks): a sign of activity.
         var commits: UInt64 = 0
         /// The newest broadcasts delivered, for logins.
@@ -43,7 +45,8 @@ final class Hub: Sendable {
     let state: NIOLockedValueBox<State>
     private let store: any ChatStore
     private let batches: [TickBatch]
-    private let historyPool: NIOThreadPool
+    /// Blocking work off the loops: history, pages and searches, password hashing, file I/O.
+    private let workPool: WorkPool
     /// Password attempts per name and per address.
     let loginAttempts: LoginAttemptLimiter
     /// Uploaded files (feature `files`); `nil` when file transfer is off.
@@ -54,7 +57,7 @@ final class Hub: Sendable {
         store: any ChatStore,
         snapshot: StoreSnapshot,
         eventLoops: [any EventLoop],
-        historyPool: NIOThreadPool,
+        workPool: WorkPool,
         storedBroadcasts: [StoredMessage]? = nil,
         fileShelf: FileShelf? = nil,
         logger: Logger
@@ -64,7 +67,7 @@ final class Hub: Sendable {
         self.rules = configuration.usernameRules
         self.store = store
         self.logger = logger
-        self.historyPool = historyPool
+        self.workPool = workPool
         let outboxes = eventLoops.enumerated().map { Outbox(eventLoop: $1, index: $0, pacing: configuration.flushPacing, gatherWindow: configuration.gatherWindow) }
         self.outboxes = outboxes
         self.outboxByLoop = Dictionary(uniqueKeysWithValues: outboxes.map { (ObjectIdentifier($0.eventLoop), $0) })
@@ -185,15 +188,15 @@ final class Hub: Sendable {
         }
     }
 
-    /// Runs slow work (password hashing) on the blocking pool; completes on `eventLoop`.
+    /// Runs slow work (password hashing, file I/O) on the blocking pool; completes on `eventLoop`.
     func offload<Value: Sendable>(on eventLoop: any EventLoop, _ work: @escaping @Sendable () throws -> Value) -> EventLoopFuture<Value> {
-        historyPool.runIfActive(eventLoop: eventLoop, work)
+        workPool.run(on: eventLoop, work)
     }
 
     /// Loads a login's history on the blocking-I/O pool; completes on `eventLoop`.
     func loadHistory(_ request: HistoryRequest, on eventLoop: any EventLoop) -> EventLoopFuture<History> {
         let store = self.store
-        return historyPool.runIfActive(eventLoop: eventLoop) {
+        return workPool.run(on: eventLoop) {
             try store.history(request)
         }
     }
@@ -213,7 +216,7 @@ final class Hub: Sendable {
             )
         }
         let store = self.store
-        return historyPool.runIfActive(eventLoop: eventLoop) { try store.page(request) }
+        return workPool.run(on: eventLoop) { try store.page(request) }
     }
 
     /// Where a file from `senderKey` to `destination` goes: "ALL" or a known user's name and
@@ -332,6 +335,8 @@ final class Hub: Sendable {
             for case .store(let operation) in items { operations.append(operation) }
             var failure: (any Error)?
             do {
+                // After closeStore() nothing reaches the store: what is staged then is refused.
+                guard !state.storeClosed else { throw StoreError.closed }
                 try store.apply(operations)
             } catch {
                 failure = error
@@ -393,6 +398,14 @@ final class Hub: Sendable {
     }
 
     // MARK: - Shutdown
+
+    /// Closes the store: no commit reaches it afterwards (a batch staged later fails as a write
+    /// that could not be stored). Blocks: call off the cooperative threads, after
+    /// ``commitStagedChanges()``.
+    func closeStore() {
+        state.withLockedValue { $0.storeClosed = true }
+        do { try store.close() } catch { logger.error("Closing the store failed: \(error)") }
+    }
 
     /// Stops logins and returns every connection online, for the server to close.
     func beginShutdown() -> [ClientConnection] {

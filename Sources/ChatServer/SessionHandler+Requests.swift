@@ -4,6 +4,9 @@ import NIOCore
 /// Requests answered off the loop for a logged-in user: files, history pages and searches,
 /// and /Register's password hash.
 extension SessionHandler {
+    /// The answer to a request the server stopped before answering.
+    static let stoppingText = "The server is shutting down: this request was not answered."
+
     /// A file request (feature `files`): answered directly, in the order the requests came.
     func handleFileRequest(_ key: String, _ value: JSONValue, for user: User) {
         guard let shelf = hub.fileShelf else {
@@ -40,6 +43,8 @@ extension SessionHandler {
                     ? reply.commandFrames(for: query) { self.pseudoMessage($0, to: user) }
                     : reply.structuredFrame(for: query)
                 self.hub.deliverInOrder(frames, to: self.connection)
+            case .failure(WorkPoolError.stopping):
+                self.sendError(Self.stoppingText, counted: false)
             case .failure(let error):
                 self.logger.error("A page of history for \(user.name) could not be loaded: \(error)")
                 self.sendError("The history could not be loaded; please try again.", counted: false)
@@ -61,6 +66,8 @@ extension SessionHandler {
             switch result {
             case .success(let encoded):
                 self.reply(self.hub.setAccount(key: user.key, passwordHash: encoded, connection: self.connection), to: user)
+            case .failure(WorkPoolError.stopping):
+                self.sendError("Not registered: " + Self.stoppingText, counted: false)
             case .failure(let error):
                 self.logger.error("Hashing a password failed: \(error)")
                 self.sendError("Not registered: the password could not be hashed.", counted: false)

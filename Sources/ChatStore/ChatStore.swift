@@ -199,14 +199,21 @@ public struct PageRequest: Sendable {
     /// Words the content must all contain, for a search (case and accents do not matter; a
     /// word ending in `*` matches any word it starts); `nil` for plain paging.
     public var words: [String]?
+    /// The longest the query may run; past it the store stops it and throws
+    /// ``StoreError/timeLimitExceeded(_:)``. `nil`: no limit.
+    public var timeLimit: Duration?
 
-    public init(userKey: String, excludedSenders: Set<String>, before: Int64, throughSequence: Int64, limit: Int, words: [String]? = nil) {
+    public init(
+        userKey: String, excludedSenders: Set<String>, before: Int64, throughSequence: Int64, limit: Int,
+        words: [String]? = nil, timeLimit: Duration? = nil
+    ) {
         self.userKey = userKey
         self.excludedSenders = excludedSenders
         self.before = before
         self.throughSequence = throughSequence
         self.limit = limit
         self.words = words
+        self.timeLimit = timeLimit
     }
 }
 
@@ -236,6 +243,7 @@ public protocol ChatStore: Sendable {
     func history(_ request: HistoryRequest) throws -> History
     /// The page of history, or of search results, `request` describes.
     func page(_ request: PageRequest) throws -> Page
-    /// Releases the store. No call may follow.
+    /// Releases the store: stops reads under way, waits for the calls under way to return, then
+    /// closes. Calls made after it throw ``StoreError/closed``. Idempotent.
     func close() throws
 }
