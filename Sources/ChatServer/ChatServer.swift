@@ -24,8 +24,10 @@ public final class ChatServer: Service, Sendable {
 
     public let configuration: ServerConfiguration
     private let group: MultiThreadedEventLoopGroup
-    /// Blocking work off the event loops (store reads, password hashing, file I/O).
-    private let workPool: WorkPool
+    /// Blocking work off the event loops: logins' (password checks, history) on threads of
+    /// their own, logged-in users' requests (searches, pages, files) on others.
+    private let loginPool: WorkPool
+    private let requestPool: WorkPool
     private let hub: Hub
     private let store: any ChatStore
     private let logger: Logger
@@ -44,7 +46,8 @@ public final class ChatServer: Service, Sendable {
             perAddress: configuration.limits.connectionsPerAddress,
             total: configuration.limits.connections
         )
-        workPool = WorkPool(label: "blocking", threads: 2)
+        loginPool = WorkPool(label: "logins", threads: 2)
+        requestPool = WorkPool(label: "requests", threads: 2, limit: configuration.limits.requestsQueued)
         var fileDirectory = configuration.fileDirectory
         if fileDirectory != nil, configuration.maximumFrameLength < FileTransfer.minimumFrameLength {
             logger.warning("File transfer is off: it needs a frame limit of at least \(FileTransfer.minimumFrameLength) bytes (--max-frame-bytes is \(configuration.maximumFrameLength)).")
@@ -58,7 +61,8 @@ public final class ChatServer: Service, Sendable {
             store: store,
             snapshot: snapshot,
             eventLoops: Array(group.makeIterator()),
-            workPool: workPool,
+            loginPool: loginPool,
+            requestPool: requestPool,
             storedBroadcasts: storedBroadcasts,
             fileShelf: shelf,
             logger: logger
@@ -89,7 +93,7 @@ public final class ChatServer: Service, Sendable {
             throw error
         }
         let hub = self.hub
-        let trimmer = MemoryTrimmer(every: .seconds(5), on: group.next(), pool: workPool.threads) { hub.commitCount }
+        let trimmer = MemoryTrimmer(every: .seconds(5), on: group.next(), pool: requestPool.threads) { hub.commitCount }
         lifecycle.withLockedValue {
             $0.listeners = listeners
             $0.trimmer = trimmer
@@ -117,7 +121,8 @@ public final class ChatServer: Service, Sendable {
         guard let listeners else { return }
         for channel in listeners { try? await channel.close() }
         let connections = hub.beginShutdown()
-        await workPool.stop()
+        await requestPool.stop()
+        await loginPool.stop()
         var closed: [EventLoopFuture<Void>] = []
         for connection in connections {
             let promise = connection.eventLoop.makePromise(of: Void.self)

@@ -45,8 +45,11 @@ final class Hub: Sendable {
     let state: NIOLockedValueBox<State>
     private let store: any ChatStore
     private let batches: [TickBatch]
-    /// Blocking work off the loops: history, pages and searches, password hashing, file I/O.
-    private let workPool: WorkPool
+    /// Logins' blocking work (password checks, the history replay): threads of their own, so
+    /// that no request of a logged-in user can keep anyone from logging in.
+    private let loginPool: WorkPool
+    /// Logged-in users' blocking work: pages and searches, file listings and I/O, /Register.
+    private let requestPool: WorkPool
     /// Password attempts per name and per address.
     let loginAttempts: LoginAttemptLimiter
     /// Uploaded files (feature `files`); `nil` when file transfer is off.
@@ -57,7 +60,8 @@ final class Hub: Sendable {
         store: any ChatStore,
         snapshot: StoreSnapshot,
         eventLoops: [any EventLoop],
-        workPool: WorkPool,
+        loginPool: WorkPool,
+        requestPool: WorkPool,
         storedBroadcasts: [StoredMessage]? = nil,
         fileShelf: FileShelf? = nil,
         logger: Logger
@@ -67,7 +71,8 @@ final class Hub: Sendable {
         self.rules = configuration.usernameRules
         self.store = store
         self.logger = logger
-        self.workPool = workPool
+        self.loginPool = loginPool
+        self.requestPool = requestPool
         let outboxes = eventLoops.enumerated().map { Outbox(eventLoop: $1, index: $0, pacing: configuration.flushPacing, gatherWindow: configuration.gatherWindow) }
         self.outboxes = outboxes
         self.outboxByLoop = Dictionary(uniqueKeysWithValues: outboxes.map { (ObjectIdentifier($0.eventLoop), $0) })
@@ -188,23 +193,47 @@ final class Hub: Sendable {
         }
     }
 
-    /// Runs slow work (password hashing, file I/O) on the blocking pool; completes on `eventLoop`.
-    func offload<Value: Sendable>(on eventLoop: any EventLoop, _ work: @escaping @Sendable () throws -> Value) -> EventLoopFuture<Value> {
-        workPool.run(on: eventLoop, work)
+    /// Checks a password at login on the login threads; completes on `eventLoop`.
+    func verifyPassword(on eventLoop: any EventLoop, _ check: @escaping @Sendable () -> Bool) -> EventLoopFuture<Bool> {
+        loginPool.run(on: eventLoop, check)
     }
 
-    /// Loads a login's history on the blocking-I/O pool; completes on `eventLoop`.
+    /// Runs a logged-in user's slow work (password hashing, file I/O) on the request threads;
+    /// completes on `eventLoop`. Fails with ``WorkPoolError/busy`` when they hold their limit.
+    func offload<Value: Sendable>(on eventLoop: any EventLoop, _ work: @escaping @Sendable () throws -> Value) -> EventLoopFuture<Value> {
+        requestPool.run(on: eventLoop, work)
+    }
+
+    /// What a request cost: its outcome and the request thread's time it took.
+    struct Measured<Value: Sendable>: Sendable {
+        var result: Result<Value, any Error>
+        var cost: Duration
+    }
+
+    /// Runs an expensive request on the request threads and measures it; completes on
+    /// `eventLoop` and never fails (a refusal of the pool is a failed result that cost nothing).
+    func runRequest<Value: Sendable>(on eventLoop: any EventLoop, _ work: @escaping @Sendable () throws -> Value) -> EventLoopFuture<Measured<Value>> {
+        requestPool.run(on: eventLoop) { () -> Measured<Value> in
+            let clock = ContinuousClock()
+            let start = clock.now
+            let result = Result { try work() }
+            return Measured(result: result, cost: clock.now - start)
+        }.recover { Measured(result: .failure($0), cost: .zero) }
+    }
+
+    /// Loads a login's history on the login threads; completes on `eventLoop`.
     func loadHistory(_ request: HistoryRequest, on eventLoop: any EventLoop) -> EventLoopFuture<History> {
         let store = self.store
-        return workPool.run(on: eventLoop) {
+        return loginPool.run(on: eventLoop) {
             try store.history(request)
         }
     }
 
-    /// Loads a page of the history `key` may see, or of search results, on the blocking-I/O
-    /// pool; completes on `eventLoop`. Visibility follows the blocks as they are now, and the
-    /// page ends at what has been delivered, like the login replay.
-    func loadPage(for key: String, query: HistoryQuery, on eventLoop: any EventLoop) -> EventLoopFuture<Page> {
+    /// The work of loading a page of the history `key` may see, or of search results, for
+    /// ``runRequest(on:_:)``. Visibility follows the blocks as they are now, and the page ends
+    /// at what has been delivered, like the login replay; the store stops it past the query
+    /// time limit.
+    func pageWork(for key: String, query: HistoryQuery) -> @Sendable () throws -> Page {
         let request = state.withLockedValue { state in
             PageRequest(
                 userKey: key,
@@ -212,11 +241,12 @@ final class Hub: Sendable {
                 before: min(query.before ?? Int64.max, state.lastDelivered + 1),
                 throughSequence: state.lastDelivered,
                 limit: query.limit,
-                words: query.words
+                words: query.words,
+                timeLimit: configuration.limits.queryTimeLimit
             )
         }
         let store = self.store
-        return workPool.run(on: eventLoop) { try store.page(request) }
+        return { try store.page(request) }
     }
 
     /// Where a file from `senderKey` to `destination` goes: "ALL" or a known user's name and

@@ -30,7 +30,7 @@ extension SessionHandler {
         }
         state = .verifying
         context?.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
-        let verified = hub.offload(on: connection.eventLoop) { stored.matches(password) }
+        let verified = hub.verifyPassword(on: connection.eventLoop) { stored.matches(password) }
         verified.assumeIsolated().whenComplete { result in
             guard case .verifying = self.state else { return }
             self.state = .awaitingLogin

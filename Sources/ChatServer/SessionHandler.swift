@@ -53,6 +53,8 @@ final class SessionHandler: ChannelInboundHandler {
     var messageBudget: TokenBucket
     /// Invalid frames the connection may send before it is disconnected.
     var errorBudget: TokenBucket
+    /// What the user's searches, history pages and file listings may cost the server.
+    var requestBudget: RequestBudget
     var loginDeadline: Scheduled<Void>?
     /// Where the next /History command continues (older than this sequence number).
     var commandHistoryCursor: Int64?
@@ -70,6 +72,7 @@ final class SessionHandler: ChannelInboundHandler {
         let limits = hub.configuration.limits
         messageBudget = TokenBucket(rate: limits.messagesPerSecond, burst: limits.messageBurst)
         errorBudget = TokenBucket(rate: limits.errorsPerSecond, burst: limits.errorBurst)
+        requestBudget = RequestBudget(maximumInFlight: limits.requestsInFlight, perSecond: limits.requestTimePerSecond, burst: limits.requestTimeBurst)
     }
 
     // MARK: - Channel events

@@ -5,14 +5,19 @@ import GRDBSQLite
 import Synchronization
 
 /// Stops a query that runs past its time limit, or when the store closes, through SQLite's
-/// progress handler: SQLite calls it every few thousand virtual-machine steps, and a query it
-/// answers "stop" ends with `SQLITE_INTERRUPT`. A search such as `w* w*` on a large store can
-/// take seconds of CPU; the handler bounds it without touching other connections (GRDB's
-/// `interrupt()` would stop every query, the writer's too).
+/// progress handler: SQLite calls it every thousand virtual-machine steps, and a query it
+/// answers "stop" ends with `SQLITE_INTERRUPT`. It bounds the work a query does row by row
+/// (walking matches a user may not see, merging history branches) without touching other
+/// connections (GRDB's `interrupt()` would stop every query, the writer's too).
+///
+/// What it cannot stop is work inside one step: FTS5 expands a prefix (`w*`) into the merged
+/// entries of every matching word within the single step that opens the search, and SQLite
+/// 3.40 gives it no way to see an interruption there. That work is bounded by the fewest letters
+/// a prefix needs and by each user's request budget, charged the time a request took.
 final class QueryGuard: Sendable {
     /// Virtual-machine steps between two checks: a check reads the clock (tens of ns), and
-    /// SQLite runs a few thousand steps in well under a millisecond.
-    static let stepsPerCheck: Int32 = 2000
+    /// SQLite runs a thousand steps in a few microseconds.
+    static let stepsPerCheck: Int32 = 1000
 
     private let gate: StoreGate
     private let limit: Duration?

@@ -79,6 +79,24 @@ struct ServerCommand: AsyncParsableCommand {
     @Flag(help: "Switch file transfer off.")
     var noFiles = false
 
+    @Option(help: "Searches, history pages and file listings one user may have waiting or running at once; more are answered busy (0: unlimited).")
+    var requestsInFlight: Int = 4
+
+    @Option(help: "Milliseconds of request-thread time one user's searches, pages and file listings may take per second, sustained.")
+    var requestMsPerSecond: Int = 250
+
+    @Option(help: "Milliseconds of request-thread time one user's searches, pages and file listings may take in a burst.")
+    var requestMsBurst: Int = 2000
+
+    @Option(help: "Requests (searches, pages, file listings and file I/O) waiting or running for all users together; more are answered busy (0: unlimited). Logins have threads of their own.")
+    var requestsQueued: Int = 256
+
+    @Option(help: "Milliseconds a search or history page may run in the database before it is stopped.")
+    var queryTimeLimitMs: Int = 1000
+
+    @Option(help: "Fewest letters before the * of a prefix search word.")
+    var searchPrefixMin: Int = 3
+
     @Option(help: "Seconds a connection has to log in, from the end of its TLS handshake (default 60; 300 with --no-limits).")
     var loginTimeout: Int?
 
@@ -118,6 +136,10 @@ struct ServerCommand: AsyncParsableCommand {
               (loginTimeout ?? 1) >= 1, (handshakeTimeout ?? 1) >= 1, nameReservation >= 0, maxFileBytes >= 0, fileQuotaBytes >= 0 else {
             throw ValidationError("Limits must be positive (0 means unlimited where allowed).")
         }
+        guard requestsInFlight >= 0, requestMsPerSecond >= 1, requestMsBurst >= 1, requestsQueued >= 0, queryTimeLimitMs >= 1 else {
+            throw ValidationError("--requests-in-flight and --requests-queued must be 0 or more; --request-ms-per-second, --request-ms-burst and --query-time-limit-ms at least 1.")
+        }
+        guard (1...64).contains(searchPrefixMin) else { throw ValidationError("--search-prefix-min must be 1...64.") }
     }
 
     func run() async throws {
@@ -182,7 +204,13 @@ struct ServerCommand: AsyncParsableCommand {
             limits.connections = maxConnections
             limits.messagesPerSecond = messageRate
             limits.messageBurst = messageBurst
+            limits.requestsInFlight = requestsInFlight
+            limits.requestTimePerSecond = .milliseconds(requestMsPerSecond)
+            limits.requestTimeBurst = .milliseconds(requestMsBurst)
+            limits.requestsQueued = requestsQueued
         }
+        limits.queryTimeLimit = .milliseconds(queryTimeLimitMs)
+        limits.searchPrefixMinimum = searchPrefixMin
         // A benchmark's storm of a thousand handshakes on one core may take longer than a
         // real client ever should: --no-limits waits minutes unless told otherwise.
         let patience = noLimits ? 300 : nil
