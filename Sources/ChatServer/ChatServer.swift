@@ -227,11 +227,17 @@ public final class ChatServer: Service, Sendable {
             assert(Self.mayStandBelowSession(handler), "\(type(of: handler)) handles writes: deliveries would skip it")
             try pipeline.addHandler(handler)
         }
-        try addBelowSession(FrameSplitter(maximumFrameLength: configuration.maximumFrameLength))
-        if limits.framesPerSecond > 0 {
-            try addBelowSession(ReadRateLimiter(framesPerSecond: limits.framesPerSecond, burst: limits.frameBurst))
+        try addBelowSession(FrameSplitter(maximumFrameLength: configuration.maximumFrameLength, frameTimeout: limits.frameTimeout))
+        var readLimiter: ReadRateLimiter?
+        if limits.framesPerSecond > 0 || limits.readBytesPerSecond > 0 {
+            let limiter = ReadRateLimiter(
+                framesPerSecond: limits.framesPerSecond, burst: limits.frameBurst,
+                bytesPerSecond: Double(limits.readBytesPerSecond), byteBurst: limits.readByteBurst)
+            try addBelowSession(limiter)
+            readLimiter = limiter
         }
         let session = SessionHandler(hub: hub, tlsBelow: tlsBelow)
+        session.readLimiter = readLimiter
         session.connection = ClientConnection(session: session, outbox: hub.outbox(for: channel.eventLoop), address: address)
         try pipeline.addHandler(session)
     }

@@ -263,6 +263,11 @@ final class Hub: Sendable {
         }
     }
 
+    /// The users `key` blocks or is blocked by.
+    func separated(from key: String) -> Set<String> {
+        state.withLockedValue { $0.blocks.separated(from: key) }
+    }
+
     /// Whether the user `key` may fetch `file`: it is for everyone, for them or from them, and
     /// no block separates them from its sender.
     func mayFetch(_ file: StoredFile, key: String) -> Bool {

@@ -90,6 +90,14 @@ public struct ServerConfiguration: Sendable {
         /// disconnected.
         public var errorsPerSecond = 1.0
         public var errorBurst = 30
+        /// Frame bytes read from one connection per second, sustained and in a burst, counted
+        /// after decompression (a compressed frame costs what it inflates to); beyond, reading
+        /// pauses like the frame rate's.
+        public var readBytesPerSecond = 8 << 20
+        public var readByteBurst = 16 << 20
+        /// Time a frame may take to arrive once its first bytes have (the time reading is
+        /// paused by the server does not count); beyond, `ERROR` and close.
+        public var frameTimeout: TimeAmount = .seconds(30)
         /// Expensive requests (searches, history pages, file listings) one user may have
         /// waiting or running at once; more are answered "busy, try again" (0: unlimited).
         public var requestsInFlight = 4
@@ -119,6 +127,7 @@ public struct ServerConfiguration: Sendable {
             limits.errorsPerSecond = 0
             limits.requestsInFlight = 0
             limits.requestsQueued = 0
+            limits.readBytesPerSecond = 0
             return limits
         }
     }

@@ -14,6 +14,19 @@ extension SessionHandler {
             sendError("This server does not keep files.", counted: false)
             return
         }
+        if key == FileTransfer.Key.list {
+            listFiles(for: user, asCommand: false)
+            return
+        }
+        // An offer ends in a notice to the chat (at once, for an empty file): it takes a
+        // message from the rate limit like any message.
+        if key == FileTransfer.Key.offer, !messageBudget.take() {
+            let limits = hub.configuration.limits
+            sendError(
+                "Slow down: file not offered; an offer counts as a message (at most \(Self.format(limits.messagesPerSecond)) per second, bursts of \(limits.messageBurst)).",
+                counted: false)
+            return
+        }
         let requests = FileRequests(hub: hub, shelf: shelf, connection: connection, userName: user.name, userKey: user.key)
         requests.handle(key, value).assumeIsolated().whenSuccess { answer in
             guard case .live = self.state else { return }
@@ -23,6 +36,30 @@ extension SessionHandler {
                 self.context?.flush()
             case .error(let text):
                 self.sendError(text, counted: false)
+            }
+        }
+    }
+
+    /// Lists the files the user may fetch off the loop, within the request budget: a `FILES`
+    /// frame, or /Files' lines.
+    func listFiles(for user: User, asCommand: Bool) {
+        guard let shelf = hub.fileShelf else {
+            sendError("This server does not keep files.", counted: false)
+            return
+        }
+        let work = FileRequests(hub: hub, shelf: shelf, connection: connection, userName: user.name, userKey: user.key).listingWork()
+        runExpensive(work) { result in
+            guard case .live(let current) = self.state, current.key == user.key else { return }
+            switch result {
+            case .success(let files):
+                if asCommand {
+                    self.reply(FileRequests.listLines(files), to: user)
+                } else {
+                    self.write(FileRequests.listFrame(files))
+                    self.context?.flush()
+                }
+            case .failure(let error):
+                self.sendError(Self.refusalText(error) ?? "The files could not be listed: \(error).", counted: false)
             }
         }
     }

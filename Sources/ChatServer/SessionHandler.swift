@@ -60,6 +60,8 @@ final class SessionHandler: ChannelInboundHandler {
     var commandHistoryCursor: Int64?
     /// Feature `deflate`: frames both ways may be compressed, from the login acceptance on.
     var compressing = false
+    /// The read pacing below, charged what compressed frames inflate to (set at setup).
+    var readLimiter: ReadRateLimiter?
 
     /// The TLS handler right below, when nothing between handles writes: deliveries are handed
     /// to it directly instead of through the pipeline.
@@ -118,7 +120,9 @@ final class SessionHandler: ChannelInboundHandler {
         var payload = unwrapInboundIn(data)
         if compressing, FrameCompression.isCompressed(payload) {
             do {
+                let compressedSize = payload.readableBytes
                 payload = try FrameCompression.inflate(payload, maximumLength: hub.configuration.maximumFrameLength)
+                readLimiter?.chargeInflated(payload.readableBytes - compressedSize)
             } catch FrameCompression.InflateError.tooLarge(let maximum) {
                 disconnect(reason: "Compressed frame inflates beyond the maximum of \(maximum) bytes. Closing the connection.")
                 return
@@ -169,6 +173,8 @@ final class SessionHandler: ChannelInboundHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if let tooLarge = error as? FrameTooLargeError {
             disconnect(reason: "\(tooLarge). Closing the connection.")
+        } else if let timedOut = error as? FrameTimeoutError {
+            disconnect(reason: "\(timedOut).")
         } else {
             logger.debug("Connection error: \(error)")
             context.close(promise: nil)
@@ -332,6 +338,8 @@ final class SessionHandler: ChannelInboundHandler {
             register(password, for: user)
         case .page(let query):
             sendPage(query, for: user, asCommand: true)
+        case .files:
+            listFiles(for: user, asCommand: true)
         }
     }
 

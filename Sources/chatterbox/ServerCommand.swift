@@ -79,6 +79,12 @@ struct ServerCommand: AsyncParsableCommand {
     @Flag(help: "Switch file transfer off.")
     var noFiles = false
 
+    @Option(help: "Frame bytes read from one connection per second, counted after decompression (0: unlimited); bursts of twice that.")
+    var readBytesPerSecond: Int = 8 << 20
+
+    @Option(help: "Seconds a frame may take to arrive once its first bytes have (the server's own read pauses do not count).")
+    var frameTimeout: Int = 30
+
     @Option(help: "Searches, history pages and file listings one user may have waiting or running at once; more are answered busy (0: unlimited).")
     var requestsInFlight: Int = 4
 
@@ -138,6 +144,9 @@ struct ServerCommand: AsyncParsableCommand {
         }
         guard requestsInFlight >= 0, requestMsPerSecond >= 1, requestMsBurst >= 1, requestsQueued >= 0, queryTimeLimitMs >= 1 else {
             throw ValidationError("--requests-in-flight and --requests-queued must be 0 or more; --request-ms-per-second, --request-ms-burst and --query-time-limit-ms at least 1.")
+        }
+        guard readBytesPerSecond >= 0, frameTimeout >= 1 else {
+            throw ValidationError("--read-bytes-per-second must be 0 or more, --frame-timeout at least 1.")
         }
         guard (1...64).contains(searchPrefixMin) else { throw ValidationError("--search-prefix-min must be 1...64.") }
     }
@@ -208,7 +217,11 @@ struct ServerCommand: AsyncParsableCommand {
             limits.requestTimePerSecond = .milliseconds(requestMsPerSecond)
             limits.requestTimeBurst = .milliseconds(requestMsBurst)
             limits.requestsQueued = requestsQueued
+            limits.readBytesPerSecond = readBytesPerSecond
+            // At least two of the largest frames, so that one never waits on its own.
+            limits.readByteBurst = max(2 * readBytesPerSecond, 2 * maxFrameBytes)
         }
+        limits.frameTimeout = .seconds(Int64(frameTimeout))
         limits.queryTimeLimit = .milliseconds(queryTimeLimitMs)
         limits.searchPrefixMinimum = searchPrefixMin
         // A benchmark's storm of a thousand handshakes on one core may take longer than a
