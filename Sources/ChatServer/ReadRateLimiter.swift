@@ -47,12 +47,13 @@ final class ReadRateLimiter: ChannelDuplexHandler, PassesWritesThrough {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
-        guard heldBack.isEmpty, waitTime() == .zero else {
+        let now = NIODeadline.now()
+        guard heldBack.isEmpty, waitTime(now: now) == .zero else {
             heldBack.append(frame)
             scheduleResume(context)
             return
         }
-        pass(frame, context)
+        pass(frame, context, now: now)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -69,15 +70,15 @@ final class ReadRateLimiter: ChannelDuplexHandler, PassesWritesThrough {
         context.read()
     }
 
-    private func pass(_ frame: ByteBuffer, _ context: ChannelHandlerContext) {
-        frames.charge()
-        bytes.charge(Double(frame.readableBytes))
+    private func pass(_ frame: ByteBuffer, _ context: ChannelHandlerContext, now: NIODeadline = .now()) {
+        frames.charge(now: now)
+        bytes.charge(Double(frame.readableBytes), now: now)
         context.fireChannelRead(wrapInboundOut(frame))
     }
 
     /// How long until both buckets have a token.
-    private func waitTime() -> TimeAmount {
-        max(frames.timeUntilToken(), bytes.timeUntilToken())
+    private func waitTime(now: NIODeadline = .now()) -> TimeAmount {
+        max(frames.timeUntilToken(now: now), bytes.timeUntilToken(now: now))
     }
 
     private func scheduleResume(_ context: ChannelHandlerContext) {
