@@ -20,6 +20,7 @@ public final class ChatServer: Service, Sendable {
         var started = false
         var stopped = false
         var trimmer: MemoryTrimmer?
+        var housekeeping: Housekeeping?
     }
 
     public let configuration: ServerConfiguration
@@ -54,7 +55,17 @@ public final class ChatServer: Service, Sendable {
             fileDirectory = nil
         }
         let shelf = try fileDirectory.map {
-            try FileShelf(directory: $0, maximumFileBytes: configuration.maximumFileBytes, quotaPerUser: configuration.fileQuotaPerUser, files: snapshot.files)
+            try FileShelf(
+                directory: $0,
+                limits: FileShelf.Limits(
+                    maximumFileBytes: configuration.maximumFileBytes, quotaPerUser: configuration.fileQuotaPerUser,
+                    quotaTotal: configuration.fileQuotaTotal, minimumFreeDiskBytes: configuration.minimumFreeDiskBytes),
+                files: snapshot.files,
+                clock: configuration.clock
+            )
+        }
+        if let report = shelf?.startReport, report != FileShelf.StartReport() {
+            logger.notice("Files: removed \(report.removedPartialFiles) partial files of unfinished uploads and \(report.removedUnrecordedFiles) files without a record; \(report.missingFiles.count) records have no file and will be removed")
         }
         hub = Hub(
             configuration: configuration,
@@ -94,11 +105,27 @@ public final class ChatServer: Service, Sendable {
         }
         let hub = self.hub
         let trimmer = MemoryTrimmer(every: .seconds(5), on: group.next(), pool: requestPool.threads) { hub.commitCount }
+        // On the request threads: stopping them (in stop()) waits for a round under way, so no
+        // round touches the store after it closes.
+        let housekeeping = Housekeeping(hub: hub, pool: requestPool.threads, logger: logger)
+        housekeeping.start(on: group.next(), every: configuration.housekeepingInterval)
         lifecycle.withLockedValue {
             $0.listeners = listeners
             $0.trimmer = trimmer
+            $0.housekeeping = housekeeping
         }
         return listeners.compactMap(\.localAddress)
+    }
+
+    /// Runs a round of housekeeping now (abandoned uploads, expired files, forgotten users),
+    /// as the server does every ``ServerConfiguration/housekeepingInterval``; what it did.
+    /// `nil` before ``start()`` or after ``stop()``.
+    public func performHousekeeping() async -> HousekeepingReport? {
+        guard let housekeeping = lifecycle.withLockedValue({ $0.stopped ? nil : $0.housekeeping }) else { return nil }
+        let report = try? await housekeeping.run(on: group.next()).get()
+        // Its store changes are staged on a loop: let them commit before answering.
+        await hub.commitStagedChanges()
+        return report
     }
 
     /// The addresses the server listens on.
@@ -116,6 +143,7 @@ public final class ChatServer: Service, Sendable {
             guard !state.stopped else { return nil }
             state.stopped = true
             state.trimmer?.cancel()
+            state.housekeeping?.cancel()
             return state.listeners
         }
         guard let listeners else { return }

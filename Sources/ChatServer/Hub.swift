@@ -33,6 +33,9 @@ final class Hub: Sendable {
         var commits: UInt64 = 0
         /// The newest broadcasts delivered, for logins.
         var recentBroadcasts: RecentBroadcasts
+        /// Known users by the skeleton of their name (``UsernameLookalikes``): a new name that
+        /// looks like one of them across scripts is refused.
+        var lookalikes: [String: [String]] = [:]
     }
 
     let configuration: ServerConfiguration
@@ -43,7 +46,7 @@ final class Hub: Sendable {
     // A pthread mutex (NIOLockedValueBox), which ThreadSanitizer can see; Synchronization.Mutex
     // is invisible to it. Internal (not private) for the hub's extensions in other files.
     let state: NIOLockedValueBox<State>
-    private let store: any ChatStore
+    let store: any ChatStore
     private let batches: [TickBatch]
     /// Logins' blocking work (password checks, the history replay): threads of their own, so
     /// that no request of a logged-in user can keep anyone from logging in.
@@ -77,7 +80,12 @@ final class Hub: Sendable {
         self.outboxes = outboxes
         self.outboxByLoop = Dictionary(uniqueKeysWithValues: outboxes.map { (ObjectIdentifier($0.eventLoop), $0) })
         var users: [String: KnownUser] = [:]
-        for user in snapshot.users { users[UsernameRules.key(user.name)] = user }
+        var lookalikes: [String: [String]] = [:]
+        for user in snapshot.users {
+            let key = UsernameRules.key(user.name)
+            users[key] = user
+            lookalikes[UsernameLookalikes.skeleton(user.name), default: []].append(key)
+        }
         self.state = NIOLockedValueBox(State(
             presence: Presence(loopCount: outboxes.count),
             users: users,
@@ -86,7 +94,8 @@ final class Hub: Sendable {
             lastDelivered: snapshot.lastSequence,
             reservations: NameReservations(duration: configuration.nameReservation),
             accounts: snapshot.accounts,
-            recentBroadcasts: RecentBroadcasts(historyLimit: configuration.historyLimit, stored: storedBroadcasts)
+            recentBroadcasts: RecentBroadcasts(historyLimit: configuration.historyLimit, stored: storedBroadcasts),
+            lookalikes: lookalikes
         ))
         self.loginAttempts = LoginAttemptLimiter(
             perName: configuration.loginAttemptsPerName,
@@ -109,6 +118,8 @@ final class Hub: Sendable {
         var key: String
         var userList: [String]
         var history: HistoryRequest
+        /// What the welcome adds about the name (its reservation, a past that is not theirs).
+        var notice: String?
     }
 
     enum LoginOutcome: Sendable {
@@ -122,12 +133,18 @@ final class Hub: Sendable {
     /// holds them back until its login reply is sent); everyone else is told it joined.
     /// - Parameter authenticatedHash: the encoded password hash the login's password was just
     ///   checked against, for a registered name; it also lifts the name's reservation.
-    func login(name: String, connection: ClientConnection, authenticatedHash: String? = nil) -> LoginOutcome {
+    /// - Parameter offersAccounts: the client negotiated `accounts`, so it can register and log
+    ///   in with a password: what it is told about reservations says so.
+    func login(name: String, connection: ClientConnection, authenticatedHash: String? = nil, offersAccounts: Bool = false) -> LoginOutcome {
         if let problem = rules.problem(with: name) { return .rejected(problem) }
         let key = UsernameRules.key(name)
+        let skeleton = UsernameLookalikes.skeleton(name)
         let joined = encode(Frame(usersJoined: [name]))
         return state.withLockedValue { state in
             guard state.accepting else { return .rejected("The server is shutting down.") }
+            if state.users[key] == nil, let problem = state.lookalikeProblem(name, skeleton: skeleton) {
+                return .rejected(problem)
+            }
             if let registered = state.accounts[key], registered != authenticatedHash {
                 return .needsPassword(Self.registeredNameText(state.users[key]?.name ?? name))
             }
@@ -135,19 +152,40 @@ final class Hub: Sendable {
                 let current = state.users[key]?.name ?? name
                 return .rejected("The username \(current) is already in use. Please choose another.")
             }
-            if authenticatedHash == nil,
-               let remaining = state.reservations.remaining(for: key, from: connection.address, now: configuration.clock.now()) {
-                let current = state.users[key]?.name ?? name
-                return .rejected(
-                    "The username \(current) is reserved for another \(describeDuration(remaining)): a name stays with the address that last used it for \(describeDuration(configuration.nameReservation)) after its user leaves. Please choose another."
-                )
+            let now = configuration.clock.secondsSinceEpoch()
+            let known = state.users[key]
+            var newHolder = known == nil
+            if authenticatedHash == nil, let known {
+                switch state.reservations.verdict(for: known, from: connection.address, now: now) {
+                case .holder:
+                    break
+                case .reserved(let remaining):
+                    return .rejected(state.reservedText(known.name, remaining: remaining, offersAccounts: offersAccounts))
+                case .newHolder:
+                    newHolder = true
+                }
             }
-            state.reservations.release(key)
             let through = state.lastDelivered
-            let pendingAfter = state.users[key]?.deliveredThrough ?? through
-            let user = KnownUser(name: name, deliveredThrough: through)
+            var user = KnownUser(
+                name: name, deliveredThrough: through, address: connection.address, lastSeen: now,
+                heldSince: known?.heldSince ?? 0, heldSinceTime: known?.heldSinceTime ?? 0)
+            var notice = state.reservationNotice(name, registered: state.accounts[key] != nil, offersAccounts: offersAccounts)
+            if newHolder {
+                // What the name received, sent and stored before is not this holder's.
+                user.heldSince = through
+                user.heldSinceTime = now
+                if let known {
+                    notice = "The name \(name) was used from another address before (last \(describeAgo(seconds: now - known.lastSeen)) ago); its messages and files from then are not shown to you." + (notice.map { " " + $0 } ?? "")
+                    for blocked in state.blocks.blocked(by: key) {
+                        let relation = BlockRelation(blocker: key, blocked: blocked)
+                        state.blocks.remove(relation)
+                        stage(.store(.unblock(relation)), for: connection)
+                    }
+                }
+            }
+            let pendingAfter = newHolder ? through : max(known?.deliveredThrough ?? through, user.heldSince)
             stage(.store(.user(user)), for: connection)
-            state.users[key] = user
+            if state.users.updateValue(user, forKey: key) == nil { state.lookalikes[skeleton, default: []].append(key) }
             enqueueToEveryone(joined, except: nil, state: state)
             state.presence.insert(connection, key: key, name: name)
             let userList = state.presence.sortedNames
@@ -157,9 +195,10 @@ final class Hub: Sendable {
                 limit: configuration.historyLimit,
                 throughSequence: through,
                 pendingAfter: pendingAfter,
-                recentBroadcasts: state.recentBroadcasts.window
+                recentBroadcasts: state.recentBroadcasts.window,
+                directMessagesAfter: user.heldSince
             )
-            return .accepted(LoginTicket(name: name, key: key, userList: userList, history: request))
+            return .accepted(LoginTicket(name: name, key: key, userList: userList, history: request, notice: notice))
         }
     }
 
@@ -242,6 +281,7 @@ final class Hub: Sendable {
                 throughSequence: state.lastDelivered,
                 limit: query.limit,
                 words: query.words,
+                directMessagesAfter: state.users[key]?.heldSince ?? 0,
                 timeLimit: configuration.limits.queryTimeLimit
             )
         }
@@ -271,9 +311,16 @@ final class Hub: Sendable {
     /// Whether the user `key` may fetch `file`: it is for everyone, for them or from them, and
     /// no block separates them from its sender.
     func mayFetch(_ file: StoredFile, key: String) -> Bool {
-        if file.fromKey == key { return true }
-        guard file.toKey == UsernameRules.key(ChatMessage.broadcastDestination) || file.toKey == key else { return false }
-        return state.withLockedValue { !$0.blocks.separated(from: key).contains(file.fromKey) }
+        let toEveryone = file.toKey == UsernameRules.key(ChatMessage.broadcastDestination)
+        guard toEveryone || file.toKey == key || file.fromKey == key else { return false }
+        return state.withLockedValue { state in
+            // Direct files of the name's past, before its current holder, are not theirs (one
+            // for everyone stays public).
+            let mine = file.fromKey == key || file.toKey == key
+            if mine, file.time < state.users[key]?.heldSinceTime ?? 0 { return toEveryone }
+            if file.fromKey == key { return true }
+            return !state.blocks.separated(from: key).contains(file.fromKey)
+        }
     }
 
     /// Records a stored file durably (with the tick's other changes).
@@ -285,12 +332,14 @@ final class Hub: Sendable {
     func leave(_ connection: ClientConnection, key: String) {
         state.withLockedValue { state in
             guard state.presence.remove(connection, key: key) else { return }
-            state.reservations.reserve(key, for: connection.address, now: configuration.clock.now())
-            let through = state.lastDelivered
-            let name = state.users[key]?.name ?? key
-            state.users[key] = KnownUser(name: name, deliveredThrough: through)
-            stage(.store(.user(KnownUser(name: name, deliveredThrough: through))), for: connection)
-            enqueueToEveryone(encode(Frame(usersLeft: [name])), except: nil, state: state)
+            var user = state.users[key] ?? KnownUser(name: key, deliveredThrough: 0)
+            user.deliveredThrough = state.lastDelivered
+            // The name stays with this address, from now on (its reservation).
+            user.address = connection.address
+            user.lastSeen = configuration.clock.secondsSinceEpoch()
+            state.users[key] = user
+            stage(.store(.user(user)), for: connection)
+            enqueueToEveryone(encode(Frame(usersLeft: [user.name])), except: nil, state: state)
         }
     }
 
@@ -335,7 +384,20 @@ final class Hub: Sendable {
     /// item since the last commit schedules the next one, a gather window later (or when the
     /// tick's reading is done, without a window).
     func stage(_ item: TickBatch.Item, for connection: ClientConnection) {
-        let batch = batches[connection.outbox.index]
+        stage(item, in: batches[connection.outbox.index])
+    }
+
+    /// Stages changes that no connection made (the housekeeping's), in the first loop's batch.
+    func stageMaintenance(_ operations: [StoreOperation]) {
+        guard !operations.isEmpty else { return }
+        let batch = batches[0]
+        batch.eventLoop.execute {
+            for operation in operations { self.stage(.store(operation), in: batch) }
+        }
+    }
+
+    /// Stages `item` in `batch` (on its loop), scheduling the commit for the first item.
+    private func stage(_ item: TickBatch.Item, in batch: TickBatch) {
         guard batch.add(item) else { return }
         // The gather window starts here rather than at delivery: the messages of a burst then
         // share one commit (a commit per tick took several, as a burst's messages arrive over

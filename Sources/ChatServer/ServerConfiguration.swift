@@ -42,9 +42,15 @@ public struct ServerConfiguration: Sendable {
     /// while earlier ones are unacknowledged (Nagle): fewer, fuller segments for more latency.
     /// Some IRC servers run that way; the switch exists to measure like against like.
     public var sendsImmediately = true
-    /// How long a name stays reserved for the address its user last used, after they leave:
-    /// logins under it from any other address are refused meanwhile. Zero switches it off.
-    public var nameReservation: TimeAmount = .minutes(5)
+    /// How long an unregistered name stays reserved for the address its user last used, after
+    /// they were last seen: logins under it from any other address are refused meanwhile, and
+    /// once it is over another address gets the name without its past (direct messages,
+    /// files). Kept in the store. Zero switches it off.
+    public var nameReservation: TimeAmount = .hours(24 * 30)
+    /// Users never registered, unseen for this long (and not before their reservation ends),
+    /// with nothing stored for them (no direct message waiting, no file, no block either way),
+    /// are forgotten: their row goes, so throwaway names do not pile up. Zero: never.
+    public var forgetUsersAfter: TimeAmount = .hours(24 * 30)
     /// The clock of the timed rules (name reservations, login attempts); tests move it by hand.
     public var clock: ServerClock = .system
     /// PBKDF2-HMAC-SHA256 rounds for new account password hashes (existing hashes keep the
@@ -55,6 +61,19 @@ public struct ServerConfiguration: Sendable {
     /// Largest file accepted, and the most bytes of files one user may have stored.
     public var maximumFileBytes: Int64 = 64 << 20
     public var fileQuotaPerUser: Int64 = 512 << 20
+    /// The most bytes of files stored in all, every user's together (uploads under way
+    /// included): names are free, so the per-user quota alone does not bound the disk.
+    public var fileQuotaTotal: Int64 = 8 << 30
+    /// Uploads are refused while the disk that holds the files would be left with less free
+    /// space than this, so that the database (chat) always has room. Zero: no floor.
+    public var minimumFreeDiskBytes: Int64 = 1 << 30
+    /// An upload that receives no chunk for this long is abandoned and its partial file
+    /// removed.
+    public var uploadIdleTimeout: TimeAmount = .minutes(10)
+    /// Stored files are deleted this long after they were uploaded. Zero keeps them forever.
+    public var fileLifetime: TimeAmount = .hours(24 * 30)
+    /// How often the server looks for abandoned uploads, expired files and forgotten users.
+    public var housekeepingInterval: TimeAmount = .minutes(1)
     /// Password attempts allowed for one name, and from one address.
     public var loginAttemptsPerName = AttemptLimit(burst: 5, interval: .seconds(12))
     public var loginAttemptsPerAddress = AttemptLimit(burst: 20, interval: .seconds(3))

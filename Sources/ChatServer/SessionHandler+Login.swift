@@ -63,7 +63,7 @@ extension SessionHandler {
     }
 
     func admit(name: String, features: [String]?, authenticatedHash: String?) {
-        switch hub.login(name: name, connection: connection, authenticatedHash: authenticatedHash) {
+        switch hub.login(name: name, connection: connection, authenticatedHash: authenticatedHash, offersAccounts: features?.contains("accounts") == true) {
         case .rejected(let reason):
             refuse(reason, name: name)
         case .needsPassword(let reason):
@@ -103,6 +103,7 @@ extension SessionHandler {
             history = History(messages: [], truncated: false, pendingCount: 0)
             info += " The history could not be loaded."
         }
+        if let notice = ticket.notice { info += " " + notice }
         var reply = Frame(usernameAccepted: true, info: info, userList: ticket.userList, messages: [])
         // Paging back starts below the replayed window (or below everything delivered).
         let cursor = history.pageCursor ?? (ticket.history.throughSequence + 1)

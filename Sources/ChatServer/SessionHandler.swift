@@ -299,7 +299,9 @@ final class SessionHandler: ChannelInboundHandler {
     // MARK: - Messages
 
     func handle(_ message: ChatMessage, from user: User) {
-        guard UsernameRules.key(message.source) == user.key else {
+        // The name as logged in (the usual case) needs no key: computing one costs microseconds
+        // for names beyond ASCII (normalisation).
+        guard message.source == user.name || UsernameRules.key(message.source) == user.key else {
             sendError("Message not sent: SRC \"\(message.source)\" is not your username (\(user.name)).")
             return
         }

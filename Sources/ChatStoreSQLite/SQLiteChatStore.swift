@@ -2,6 +2,20 @@ import ChatProtocol
 public import ChatStore
 import Foundation
 import GRDB
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Damage `PRAGMA quick_check` found in a database file.
+public struct DatabaseDamage: Error, CustomStringConvertible {
+    public var path: String
+    /// SQLite's findings, at most 20.
+    public var problems: [String]
+
+    public var description: String {
+        "the database \(path) is damaged: " + problems.prefix(5).joined(separator: "; ") + (problems.count > 5 ? "; ..." : "")
+    }
+}
 
 /// The embedded store: one SQLite database in WAL mode, through GRDB.
 ///
@@ -25,10 +39,14 @@ public final class SQLiteChatStore: ChatStore {
     /// Admits calls until the store closes; closing waits for those under way.
     private let gate = StoreGate()
 
-    /// Opens (creating and migrating if needed) the database at `path`.
+    /// Opens (creating and migrating if needed) the database at `path`. A new database file is
+    /// created readable by its owner only (0600); SQLite gives its log files the same mode.
     /// - Parameter maximumPageCount: caps the file's size in pages (SQLite's `max_page_count`);
     ///   writes beyond it fail as on a full disk. For tests of that failure.
-    public init(path: String, durability: Durability = .processCrash, maximumPageCount: Int? = nil) throws {
+    /// - Parameter checksIntegrity: reads every page first (`PRAGMA quick_check`) and throws
+    ///   ``DatabaseDamage`` when any is damaged, instead of failing later, in the middle of
+    ///   traffic or not at all. Costs a read of the whole file: for a server's start.
+    public init(path: String, durability: Durability = .processCrash, maximumPageCount: Int? = nil, checksIntegrity: Bool = false) throws {
         self.path = path
         var configuration = Configuration()
         configuration.label = "chatterbox"
@@ -48,11 +66,36 @@ public final class SQLiteChatStore: ChatStore {
                 _ = try Int.fetchOne(db, sql: "PRAGMA max_page_count = \(maximumPageCount)")
             }
         }
+        try Self.createPrivately(at: path)
         try SearchIndex.prepare(storePath: path)
         pool = try DatabasePool(path: path, configuration: configuration)
+        if checksIntegrity {
+            var problems: [String]
+            do {
+                problems = try pool.read { db in try String.fetchAll(db, sql: "PRAGMA main.quick_check(20)") }
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_CORRUPT {
+                // Damage bad enough that the check itself cannot go on.
+                problems = [error.message ?? "\(error)"]
+            }
+            if problems != ["ok"] {
+                try? pool.close()
+                throw DatabaseDamage(path: path, problems: problems)
+            }
+        }
         try Self.migrator.migrate(pool)
         checkpointer = try Checkpointer(storePath: path)
         checkpointer.start()
+    }
+
+    /// Creates an empty file at `path`, mode 0600, unless something is there already. SQLite
+    /// would create it with the umask's mode (usually 0644: readable by every local user).
+    static func createPrivately(at path: String) throws {
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        if descriptor >= 0 {
+            Glibc.close(descriptor)
+        } else if errno != EEXIST {
+            throw DatabaseError(resultCode: .SQLITE_CANTOPEN, message: "cannot create \(path): \(String(cString: strerror(errno)))")
+        }
     }
 
     static var migrator: DatabaseMigrator {
@@ -156,7 +199,31 @@ public final class SQLiteChatStore: ChatStore {
                 DROP TABLE main.search_index;
                 """)
         }
+        // User keys are normalised (NFC, width mapping): rows of one user under two
+        // spellings are merged (UserKeyMigration says how).
+        migrator.registerMigration("v8-user-keys-normalised") { db in
+            try UserKeyMigration.run(db)
+        }
+        // Name reservations kept across restarts: where and when each name was last used, and
+        // where its current holder began when an unregistered name passed to another address.
+        migrator.registerMigration("v9-name-reservations") { db in
+            try db.execute(sql: """
+                ALTER TABLE user ADD COLUMN address TEXT;
+                ALTER TABLE user ADD COLUMN last_seen INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE user ADD COLUMN held_since INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE user ADD COLUMN held_since_time INTEGER NOT NULL DEFAULT 0;
+                """)
+        }
         return migrator
+    }
+
+    /// For tests of migrations: creates a database at `path` migrated up to `migration` only,
+    /// then runs `sql` in it (to plant rows as an older server stored them).
+    static func makeDatabase(at path: String, migratedUpTo migration: String, then sql: String, arguments: [String] = []) throws {
+        let queue = try DatabaseQueue(path: path)
+        defer { try? queue.close() }
+        try migrator.migrate(queue, upTo: migration)
+        try queue.write { db in try db.execute(sql: sql, arguments: StatementArguments(arguments)) }
     }
 
     /// The condition of `message_direct_by_src`, which a query must repeat word for word for
@@ -165,8 +232,10 @@ public final class SQLiteChatStore: ChatStore {
 
     public func load() throws -> StoreSnapshot {
         try read { db in
-            let users = try Row.fetchAll(db, sql: "SELECT name, delivered_through FROM user ORDER BY key").map {
-                KnownUser(name: $0[0], deliveredThrough: $0[1])
+            let users = try Row.fetchAll(db, sql: """
+                SELECT name, delivered_through, address, last_seen, held_since, held_since_time FROM user ORDER BY key
+                """).map {
+                KnownUser(name: $0[0], deliveredThrough: $0[1], address: $0[2], lastSeen: $0[3], heldSince: $0[4], heldSinceTime: $0[5])
             }
             let blocks = try Row.fetchAll(db, sql: "SELECT blocker, blocked FROM block").map {
                 BlockRelation(blocker: $0[0], blocked: $0[1])
@@ -201,10 +270,18 @@ public final class SQLiteChatStore: ChatStore {
                         break
                     case .user(let user):
                         try db.cachedStatement(sql: """
-                            INSERT INTO user (key, name, delivered_through) VALUES (?, ?, ?)
+                            INSERT INTO user (key, name, delivered_through, address, last_seen, held_since, held_since_time)
+                            VALUES (?, ?, ?, ?, ?, ?, ?)
                             ON CONFLICT(key) DO UPDATE SET name = excluded.name,
-                                delivered_through = MAX(delivered_through, excluded.delivered_through)
-                            """).execute(arguments: [UsernameRules.key(user.name), user.name, user.deliveredThrough])
+                                delivered_through = MAX(delivered_through, excluded.delivered_through),
+                                address = COALESCE(excluded.address, address),
+                                last_seen = MAX(last_seen, excluded.last_seen),
+                                held_since = MAX(held_since, excluded.held_since),
+                                held_since_time = MAX(held_since_time, excluded.held_since_time)
+                            """).execute(arguments: [
+                                UsernameRules.key(user.name), user.name, user.deliveredThrough, user.address, user.lastSeen,
+                                user.heldSince, user.heldSinceTime,
+                            ])
                     case .block(let relation):
                         try db.cachedStatement(sql: "INSERT OR IGNORE INTO block (blocker, blocked) VALUES (?, ?)")
                             .execute(arguments: [relation.blocker, relation.blocked])
@@ -223,6 +300,17 @@ public final class SQLiteChatStore: ChatStore {
                             INSERT OR REPLACE INTO file (id, name, size, sha256, src, src_key, dest, dest_key, timestamp)
                             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                             """).execute(arguments: [file.id, file.name, file.size, file.sha256, file.from, file.fromKey, file.to, file.toKey, file.time])
+                    case .removeFile(let id):
+                        try db.cachedStatement(sql: "DELETE FROM file WHERE id = ?").execute(arguments: [id])
+                    case .forgetUser(let key, let lastSeenAtMost):
+                        try db.cachedStatement(sql: """
+                            DELETE FROM user WHERE key = ? AND last_seen <= ?
+                                AND NOT EXISTS (SELECT 1 FROM account WHERE account.key = user.key)
+                                AND NOT EXISTS (SELECT 1 FROM block WHERE blocker = user.key OR blocked = user.key)
+                                AND NOT EXISTS (SELECT 1 FROM file WHERE src_key = user.key OR dest_key = user.key)
+                                AND NOT EXISTS (SELECT 1 FROM message WHERE dest_key = user.key
+                                    AND seq > MAX(user.delivered_through, user.held_since))
+                            """).execute(arguments: [key, lastSeenAtMost])
                     }
                 }
                 try MessageWriter.insert(messages, db)
@@ -258,18 +346,19 @@ public final class SQLiteChatStore: ChatStore {
         // Broadcasts from the server's window when it holds enough of them (the broadcast
         // branch then asks for none): at a login storm every login wants the same ones.
         let windowed = request.recentBroadcasts?.newest(fetchLimit, through: request.throughSequence, excluding: request.excludedSenders)
+        let floor = request.directMessagesAfter
         var visibleArguments: [any DatabaseValueConvertible] = [broadcastKey, request.throughSequence]
         visibleArguments += excludedArguments as [any DatabaseValueConvertible]
-        visibleArguments += [windowed == nil ? fetchLimit : 0, request.userKey, request.throughSequence]
+        visibleArguments += [windowed == nil ? fetchLimit : 0, request.userKey, floor, request.throughSequence]
         visibleArguments += excludedArguments as [any DatabaseValueConvertible]
-        visibleArguments += [fetchLimit, request.userKey, request.userKey, request.throughSequence, fetchLimit, fetchLimit]
+        visibleArguments += [fetchLimit, request.userKey, request.userKey, floor, request.throughSequence, fetchLimit, fetchLimit]
 
         let pending = """
             SELECT seq, src, dest, timestamp, CAST(content AS BLOB) FROM message
             WHERE dest_key = ? AND seq > ? AND seq <= ?\(exclusion)
             ORDER BY seq LIMIT ?
             """
-        var pendingArguments: [any DatabaseValueConvertible] = [request.userKey, request.pendingAfter, request.throughSequence]
+        var pendingArguments: [any DatabaseValueConvertible] = [request.userKey, max(request.pendingAfter, floor), request.throughSequence]
         pendingArguments += excludedArguments as [any DatabaseValueConvertible]
         pendingArguments.append(request.pendingLimit)
 
@@ -318,14 +407,16 @@ public final class SQLiteChatStore: ChatStore {
     /// own direct messages. Each branch walks its own index newest first and stops at the
     /// limit, so the cost follows what the user can see, not the size of the whole history.
     /// Used by the login replay (`seq <= ?`) and by history pages (`seq < ? AND seq <= ?`).
+    /// The direct-message branches also take a floor (`seq > ?`, before `bound`'s arguments):
+    /// what the name received and sent before its current holder is not theirs.
     static func visibleHistorySQL(bound: String = "seq <= ?", exclusion: String) -> String {
         """
         SELECT seq, src, dest, timestamp, CAST(content AS BLOB) FROM (
             SELECT * FROM (SELECT * FROM message WHERE dest_key = ? AND \(bound)\(exclusion) ORDER BY seq DESC LIMIT ?)
             UNION ALL
-            SELECT * FROM (SELECT * FROM message WHERE dest_key = ? AND \(bound)\(exclusion) ORDER BY seq DESC LIMIT ?)
+            SELECT * FROM (SELECT * FROM message WHERE dest_key = ? AND seq > ? AND \(bound)\(exclusion) ORDER BY seq DESC LIMIT ?)
             UNION ALL
-            SELECT * FROM (SELECT * FROM message WHERE src_key = ? AND \(directOnly) AND dest_key <> ? AND \(bound) ORDER BY seq DESC LIMIT ?)
+            SELECT * FROM (SELECT * FROM message WHERE src_key = ? AND \(directOnly) AND dest_key <> ? AND seq > ? AND \(bound) ORDER BY seq DESC LIMIT ?)
         ) ORDER BY seq DESC LIMIT ?
         """
     }
@@ -352,11 +443,12 @@ public final class SQLiteChatStore: ChatStore {
                 FROM search.message_fts JOIN main.message m ON m.seq = message_fts.rowid
                 WHERE message_fts MATCH ? AND message_fts.rowid < ? AND message_fts.rowid <= ?
                   AND ((m.dest_key IN (?, ?)\(exclusion)) OR (m.src_key = ? AND m.dest_key NOT IN (?, ?)))
+                  AND (m.dest_key = ? OR m.seq > ?)
                 ORDER BY message_fts.rowid DESC LIMIT ?
                 """
             var arguments: [any DatabaseValueConvertible] = [match, request.before, request.throughSequence, broadcastKey, request.userKey]
             arguments += excluded as [any DatabaseValueConvertible]
-            arguments += [request.userKey, broadcastKey, request.userKey, fetchLimit]
+            arguments += [request.userKey, broadcastKey, request.userKey, broadcastKey, request.directMessagesAfter, fetchLimit]
             // Everything stored so far becomes searchable first (usually a few messages).
             rows = try gate.pass {
                 try checkpointer.catchUpSearchIndex()
@@ -369,11 +461,12 @@ public final class SQLiteChatStore: ChatStore {
         } else {
             // The login replay's three index walks, below `before`.
             let sql = Self.visibleHistorySQL(bound: "seq < ? AND seq <= ?", exclusion: exclusion)
+            let floor = request.directMessagesAfter
             var arguments: [any DatabaseValueConvertible] = [broadcastKey, request.before, request.throughSequence]
             arguments += excluded as [any DatabaseValueConvertible]
-            arguments += [fetchLimit, request.userKey, request.before, request.throughSequence]
+            arguments += [fetchLimit, request.userKey, floor, request.before, request.throughSequence]
             arguments += excluded as [any DatabaseValueConvertible]
-            arguments += [fetchLimit, request.userKey, request.userKey, request.before, request.throughSequence, fetchLimit, fetchLimit]
+            arguments += [fetchLimit, request.userKey, request.userKey, floor, request.before, request.throughSequence, fetchLimit, fetchLimit]
             rows = try read(timeLimit: request.timeLimit) { db in
                 try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map(Self.storedMessage)
             }
@@ -400,6 +493,12 @@ public final class SQLiteChatStore: ChatStore {
     /// The newest message sequence number in the search index (it trails what is stored).
     public func searchIndexedThrough() throws -> Int64 {
         try read { db in try Int64.fetchOne(db, sql: "SELECT indexed_through FROM search.search_index") ?? 0 }
+    }
+
+    public func hasDirectMessages(to key: String, after: Int64) throws -> Bool {
+        try read { db in
+            try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM message WHERE dest_key = ? AND seq > ?)", arguments: [key, after]) ?? true
+        }
     }
 
     /// SQLite's own consistency check: `["ok"]` for a sound database, otherwise the problems.

@@ -28,6 +28,9 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(name: .customLong("data-dir"), help: "Directory for the database and generated certificates.")
     var dataDirectory: String = "./chatterbox-data"
 
+    @Flag(name: .customLong("init"), help: "Start with an empty database in a data directory that was used before and has lost its database (otherwise refused: history and registered names would be gone). Never deletes anything.")
+    var initialise = false
+
     @Option(help: "PEM certificate chain to serve (with --key). Default: a generated one.")
     var cert: String?
 
@@ -67,8 +70,11 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Messages one user may send in a burst.")
     var messageBurst: Int = 20
 
-    @Option(help: "Seconds a name stays reserved for the address that last used it, after its user leaves (0: off).")
-    var nameReservation: Int = 300
+    @Option(help: "How long an unregistered name stays reserved for the address that last used it, after its user was last seen (0: off). Seconds, or with a unit: 90s, 10m, 12h, 30d.")
+    var nameReservation = DurationArgument(seconds: 30 * 86_400)
+
+    @Option(help: "Users never registered, unseen this long (not before their name's reservation ends) and with nothing stored for them are forgotten (0: never).")
+    var forgetUsersAfter = DurationArgument(seconds: 30 * 86_400)
 
     @Option(help: "Largest file accepted for transfer, in bytes.")
     var maxFileBytes: Int64 = 64 << 20
@@ -76,14 +82,26 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Most bytes of files one user may have stored.")
     var fileQuotaBytes: Int64 = 512 << 20
 
+    @Option(help: "Most bytes of files stored in all, every user's together (uploads under way included).")
+    var filesTotalBytes: Int64 = 8 << 30
+
+    @Option(help: "Free disk space, in bytes, that uploads must leave on the disk holding the files: below it they are refused and chat goes on (0: no floor).")
+    var minFreeDiskBytes: Int64 = 1 << 30
+
+    @Option(help: "An upload that receives nothing for this long is abandoned and its partial file removed (seconds, or with a unit: 90s, 10m, 12h, 30d).")
+    var uploadIdleTimeout = DurationArgument(seconds: 600)
+
+    @Option(help: "Stored files are deleted this long after they were uploaded (0: kept forever).")
+    var fileLifetime = DurationArgument(seconds: 30 * 86_400)
+
     @Flag(help: "Switch file transfer off.")
     var noFiles = false
 
     @Option(help: "Frame bytes read from one connection per second, counted after decompression (0: unlimited); bursts of twice that.")
     var readBytesPerSecond: Int = 8 << 20
 
-    @Option(help: "Seconds a frame may take to arrive once its first bytes have (the server's own read pauses do not count).")
-    var frameTimeout: Int = 30
+    @Option(help: "How long a frame may take to arrive once its first bytes have (the server's own read pauses do not count). Seconds, or with a unit: 90s, 10m.")
+    var frameTimeout = DurationArgument(seconds: 30)
 
     @Option(help: "Searches, history pages and file listings one user may have waiting or running at once; more are answered busy (0: unlimited).")
     var requestsInFlight: Int = 4
@@ -139,13 +157,14 @@ struct ServerCommand: AsyncParsableCommand {
         }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("Unknown log level \(logLevel).") }
         guard maxConnectionsPerAddress >= 0, maxConnections >= 0, messageRate >= 0, messageBurst >= 1,
-              (loginTimeout ?? 1) >= 1, (handshakeTimeout ?? 1) >= 1, nameReservation >= 0, maxFileBytes >= 0, fileQuotaBytes >= 0 else {
+              (loginTimeout ?? 1) >= 1, (handshakeTimeout ?? 1) >= 1, maxFileBytes >= 0, fileQuotaBytes >= 0,
+              filesTotalBytes >= 0, minFreeDiskBytes >= 0, uploadIdleTimeout.seconds >= 1 else {
             throw ValidationError("Limits must be positive (0 means unlimited where allowed).")
         }
         guard requestsInFlight >= 0, requestMsPerSecond >= 1, requestMsBurst >= 1, requestsQueued >= 0, queryTimeLimitMs >= 1 else {
             throw ValidationError("--requests-in-flight and --requests-queued must be 0 or more; --request-ms-per-second, --request-ms-burst and --query-time-limit-ms at least 1.")
         }
-        guard readBytesPerSecond >= 0, frameTimeout >= 1 else {
+        guard readBytesPerSecond >= 0, frameTimeout.seconds >= 1 else {
             throw ValidationError("--read-bytes-per-second must be 0 or more, --frame-timeout at least 1.")
         }
         guard (1...64).contains(searchPrefixMin) else { throw ValidationError("--search-prefix-min must be 1...64.") }
@@ -160,6 +179,14 @@ struct ServerCommand: AsyncParsableCommand {
         } catch {
             throw fail("cannot use the data directory \(dataDirectory): \(error.localizedDescription)")
         }
+        // Before anything is created in it (the generated certificate would count as a sign).
+        let directory = DataDirectory(path: dataDirectory)
+        if let refusal = directory.refusal(initialise: initialise) { throw fail(refusal) }
+        if initialise {
+            for moved in directory.setAsideOrphanedLog() {
+                Console.error("chatterbox: --init: moved a database log left without its database to \(moved)")
+            }
+        }
 
         var configuration = ServerConfiguration(host: host, port: port)
         configuration.historyLimit = historyLimit
@@ -170,24 +197,38 @@ struct ServerCommand: AsyncParsableCommand {
         configuration.limits = limits
         configuration.sendsImmediately = !nagle
         if let gatherWindowMicroseconds { configuration.gatherWindow = .microseconds(max(0, gatherWindowMicroseconds)) }
-        configuration.nameReservation = .seconds(Int64(nameReservation))
+        configuration.nameReservation = nameReservation.timeAmount
+        configuration.forgetUsersAfter = forgetUsersAfter.timeAmount
         configuration.fileDirectory = noFiles ? nil : dataDirectory + "/files"
         configuration.maximumFileBytes = maxFileBytes
         configuration.fileQuotaPerUser = fileQuotaBytes
+        configuration.fileQuotaTotal = filesTotalBytes
+        configuration.minimumFreeDiskBytes = minFreeDiskBytes
+        configuration.uploadIdleTimeout = uploadIdleTimeout.timeAmount
+        configuration.fileLifetime = fileLifetime.timeAmount
         if let threads { configuration.eventLoopThreads = max(1, threads) }
         configuration.tls = try makeTLS()
 
-        let databasePath = dataDirectory + "/chatterbox.sqlite"
+        let databasePath = directory.databasePath
         let server: ChatServer
         do {
-            let store = try SQLiteChatStore(path: databasePath, durability: syncCommits ? .powerLoss : .processCrash)
+            let store = try SQLiteChatStore(
+                path: databasePath, durability: syncCommits ? .powerLoss : .processCrash, checksIntegrity: true)
             server = try ChatServer(configuration: configuration, store: store, logger: logger)
+        } catch let damage as DatabaseDamage {
+            throw fail("""
+                \(damage)
+                Nothing was changed. Restore chatterbox.sqlite from a backup; or recover what can be read \
+                (sqlite3 \(databasePath) .recover | sqlite3 recovered.sqlite, then put recovered.sqlite in its \
+                place); or move it aside and run with --init to start with an empty database.
+                """)
         } catch {
             throw fail("""
                 cannot open the database \(databasePath): \(error)
-                If the file is damaged or not a Chatterbox database, move it aside to start with an empty one, or restore a backup.
+                If the file is damaged or not a Chatterbox database, restore a backup, or move it aside and run with --init to start with an empty one.
                 """)
         }
+        directory.writeMarker()
         // The service group installs the signal handlers before the server binds, so a
         // SIGTERM that arrives during start-up still shuts down gracefully.
         let transport = plaintext ? "plain TCP" : "TLS"
@@ -221,7 +262,7 @@ struct ServerCommand: AsyncParsableCommand {
             // At least two of the largest frames, so that one never waits on its own.
             limits.readByteBurst = max(2 * readBytesPerSecond, 2 * maxFrameBytes)
         }
-        limits.frameTimeout = .seconds(Int64(frameTimeout))
+        limits.frameTimeout = frameTimeout.timeAmount
         limits.queryTimeLimit = .milliseconds(queryTimeLimitMs)
         limits.searchPrefixMinimum = searchPrefixMin
         // A benchmark's storm of a thousand handshakes on one core may take longer than a
