@@ -35,18 +35,12 @@ struct FileRequests {
 
     /// The work of listing the files the user may fetch, the newest 200, oldest first: for the
     /// request threads (a shelf of thousands of files took the event loop for milliseconds per
-    /// listing, and a flood of listings stalled everyone on it). The blocks are read once here,
-    /// on the loop, rather than once per file.
+    /// listing, and a flood of listings stalled everyone on it). What the user may see is read
+    /// once here, on the loop, rather than once per file.
     func listingWork() -> @Sendable () -> [StoredFile] {
-        let (shelf, key) = (self.shelf, userKey)
-        let separated = hub.separated(from: key)
-        let everyone = UsernameRules.key(ChatMessage.broadcastDestination)
-        return {
-            Array(shelf.files.lazy.filter { file in
-                // As ``Hub/mayFetch(_:key:)``: for everyone, for them or from them, no block between.
-                file.fromKey == key || ((file.toKey == everyone || file.toKey == key) && !separated.contains(file.fromKey))
-            }.suffix(200))
-        }
+        let shelf = self.shelf
+        let visibility = hub.fileVisibility(for: userKey)
+        return { Array(shelf.files.lazy.filter(visibility.allows).suffix(200)) }
     }
 
     /// The `FILES` reply to a listing.

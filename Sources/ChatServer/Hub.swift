@@ -303,24 +303,39 @@ final class Hub: Sendable {
         }
     }
 
-    /// The users `key` blocks or is blocked by.
-    func separated(from key: String) -> Set<String> {
-        state.withLockedValue { $0.blocks.separated(from: key) }
-    }
+    /// Which files a user may fetch, as things stand: read under the lock once, so that a
+    /// listing of thousands of files takes it once rather than once per file.
+    struct FileVisibility: Sendable {
+        let key: String
+        let separated: Set<String>
+        let heldSinceTime: Int64
 
-    /// Whether the user `key` may fetch `file`: it is for everyone, for them or from them, and
-    /// no block separates them from its sender.
-    func mayFetch(_ file: StoredFile, key: String) -> Bool {
-        let toEveryone = file.toKey == UsernameRules.key(ChatMessage.broadcastDestination)
-        guard toEveryone || file.toKey == key || file.fromKey == key else { return false }
-        return state.withLockedValue { state in
+        /// Whether `file` is for everyone, for them or from them, and no block separates them
+        /// from its sender.
+        func allows(_ file: StoredFile) -> Bool {
+            let toEveryone = file.toKey == UsernameRules.key(ChatMessage.broadcastDestination)
+            guard toEveryone || file.toKey == key || file.fromKey == key else { return false }
             // Direct files of the name's past, before its current holder, are not theirs (one
             // for everyone stays public).
             let mine = file.fromKey == key || file.toKey == key
-            if mine, file.time < state.users[key]?.heldSinceTime ?? 0 { return toEveryone }
+            if mine, file.time < heldSinceTime { return toEveryone }
             if file.fromKey == key { return true }
-            return !state.blocks.separated(from: key).contains(file.fromKey)
+            return !separated.contains(file.fromKey)
         }
+    }
+
+    /// What the user `key` may fetch, now.
+    func fileVisibility(for key: String) -> FileVisibility {
+        state.withLockedValue { state in
+            FileVisibility(key: key, separated: state.blocks.separated(from: key), heldSinceTime: state.users[key]?.heldSinceTime ?? 0)
+        }
+    }
+
+    /// Whether the user `key` may fetch `file` (``FileVisibility/allows(_:)``).
+    func mayFetch(_ file: StoredFile, key: String) -> Bool {
+        let toEveryone = file.toKey == UsernameRules.key(ChatMessage.broadcastDestination)
+        guard toEveryone || file.toKey == key || file.fromKey == key else { return false }
+        return fileVisibility(for: key).allows(file)
     }
 
     /// Records a stored file durably (with the tick's other changes).

@@ -23,7 +23,7 @@ struct RequestBudget {
     init(maximumInFlight: Int, perSecond: Duration, burst: Duration, now: NIODeadline = .now()) {
         self.maximumInFlight = maximumInFlight
         time = TokenBucket(
-            rate: maximumInFlight == 0 ? 0 : max(1, Self.milliseconds(perSecond)),
+            rate: maximumInFlight == 0 ? 0 : max(1e-6, Self.milliseconds(perSecond)),
             burst: Int(max(1, Self.milliseconds(burst))),
             now: now
         )

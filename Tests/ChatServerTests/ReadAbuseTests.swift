@@ -18,7 +18,8 @@ import Testing
 
     /// A kilobyte on the wire that inflates to half a megabyte costs half a megabyte of the
     /// read allowance: with 512 KiB a second (bursts of 256 KiB) the second such frame waits
-    /// half a second, each later one a second. (Charged by wire size, all four passed at once.)
+    /// half a second, each later one a second. (Charged by wire size, all four were echoed
+    /// within 50 ms.)
     @Test func compressedFramesAreChargedWhatTheyInflateTo() async throws {
         try await TestServer.with(configure: {
             $0.limits.readBytesPerSecond = 512 << 10
@@ -27,6 +28,7 @@ import Testing
             let alice = try await server.connect()
             #expect(try await alice.login("alice", features: ["deflate"]).features?.contains("deflate") == true)
             let padding = String(repeating: "a", count: 512 << 10)
+            let sent = ContinuousClock.now
             for index in 0..<4 {
                 var frame = Frame(messages: [ChatMessage(source: "alice", destination: "ALL", timestamp: 1, content: "m\(index)")])
                 frame.extensions = [.init(key: "PAD", value: .string(padding))]
@@ -38,9 +40,10 @@ import Testing
                 #expect(messages.map(\.content) == ["m\(arrivals.count)"])
                 arrivals.append(ContinuousClock.now)
             }
-            // Each frame after the first waits for the allowance its predecessor overdrew.
-            #expect(arrivals[1] - arrivals[0] >= .milliseconds(300))
-            #expect(arrivals[3] - arrivals[0] >= .milliseconds(1500))
+            // Each frame after the first waits for the allowance its predecessor overdrew: the
+            // fourth cannot be read before 2.5 s (a lower bound, which a slow machine only
+            // lengthens; the echoes are timed as the test reads them, so only the total counts).
+            #expect(arrivals[3] - sent >= .milliseconds(1500))
         }
     }
 
@@ -98,7 +101,7 @@ import Testing
     /// A frame begun after login must be completed within the frame timeout: a connection that
     /// holds a partial frame is told why and closed. (It stayed open for good.)
     @Test func aPartialFrameMustCompleteWithinTheFrameTimeout() async throws {
-        try await TestServer.with(configure: { $0.limits.frameTimeout = .seconds(1) }) { server in
+        try await TestServer.with(configure: { $0.limits.frameTimeout = .seconds(3) }) { server in
             let alice = try await server.login("alice")
             let bob = try await server.login("bob")
             // A frame completed in two parts within the timeout is fine.
@@ -112,7 +115,7 @@ import Testing
             partial.writeString(#"{"MESSAGE"#)
             try await alice.sendRaw(partial)
             let frames = try await alice.waitForClose(timeout: .seconds(20))
-            #expect(frames.compactMap(\.error).contains("A frame was not completed within 1 seconds of its first bytes. Closing the connection."))
+            #expect(frames.compactMap(\.error).contains("A frame was not completed within 3 seconds of its first bytes. Closing the connection."))
             // Bob, idle between frames, stays.
             try await bob.say("still here", as: "bob")
             #expect(try await bob.next { $0.messages != nil }.frame.messages?.first?.content == "still here")
