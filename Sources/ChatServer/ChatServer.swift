@@ -45,7 +45,10 @@ public final class ChatServer: Service, Sendable {
         group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoopThreads))
         connectionLimiter = ConnectionLimiter(
             perAddress: configuration.limits.connectionsPerAddress,
-            total: configuration.limits.connections
+            total: configuration.limits.connections,
+            exemptions: configuration.limits.connectionLimitExemptions,
+            ipv4PrefixLength: configuration.limits.ipv4ConnectionPrefixLength,
+            ipv6PrefixLength: configuration.limits.ipv6ConnectionPrefixLength
         )
         loginPool = WorkPool(label: "logins", threads: 2)
         requestPool = WorkPool(label: "requests", threads: 2, limit: configuration.limits.requestsQueued)

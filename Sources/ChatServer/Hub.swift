@@ -204,7 +204,7 @@ final class Hub: Sendable {
 
     /// What a login without the password of registered name `name` is told.
     static func registeredNameText(_ name: String) -> String {
-        "The username \(name) is registered: log in with its password (PASSWORD in the login object), or choose another name."
+        "The username \(name) is registered: log in with its password, or choose another name."
     }
 
     // MARK: - Accounts

@@ -95,8 +95,15 @@ public struct ServerConfiguration: Sendable {
         public var handshakeTimeout: TimeAmount = .seconds(10)
         /// Time for a connection to log in after its TLS handshake completes (after it is accepted, in plaintext).
         public var loginTimeout: TimeAmount = .seconds(60)
-        /// Open connections from one IP address.
+        /// Open connections from one IP address (one network prefix, see below).
         public var connectionsPerAddress = 20
+        /// Networks whose connections `connectionsPerAddress` does not count (the total
+        /// still does): loopback by default, for clients on the server's own machine.
+        public var connectionLimitExemptions: [IPNetwork] = IPNetwork.loopback
+        /// The prefix lengths that make "one address" for `connectionsPerAddress`: IPv4
+        /// addresses one by one (/32), IPv6 by /64, the network one subscriber usually holds.
+        public var ipv4ConnectionPrefixLength = 32
+        public var ipv6ConnectionPrefixLength = 64
         /// Open connections in all.
         public var connections = 50_000
         /// Messages one user may send per second, sustained, and in a burst.

@@ -112,6 +112,9 @@ extension SessionHandler {
             let enabled = Self.supportedFeatures.filter { features.contains($0) && ($0 != "files" || hub.fileShelf != nil) }
             reply.features = enabled
             reply.extensions.append(.init(key: "SERVER_USER", value: .string(hub.configuration.serverName)))
+            // So that a client paces itself instead of being told to slow down (PROTOCOL.md).
+            let limits = hub.configuration.limits
+            reply.extensions.append(.init(key: Frame.Key.limits, value: MessageRate(perSecond: limits.messagesPerSecond, burst: limits.messageBurst).jsonValue))
             if enabled.contains("history") {
                 let info = HistoryPageInfo(before: cursor, more: history.truncated || (history.pageCursor == nil && cursor > 1))
                 reply.extensions.append(.init(key: Frame.Key.history, value: info.jsonValue))

@@ -307,7 +307,7 @@ final class SessionHandler: ChannelInboundHandler {
         }
         let limit = hub.configuration.maximumContentBytes
         guard message.content.utf8.count <= limit else {
-            sendError("Message not sent: CONTENT is longer than \(limit) bytes.")
+            sendError("Message not sent: it is longer than the limit of \(limit) bytes.")
             return
         }
         let destinationKey = UsernameRules.key(message.destination)

@@ -40,6 +40,9 @@ struct ServerCommand: AsyncParsableCommand {
     @Flag(help: "Serve plain TCP without TLS, for clients that never added TLS. Not encrypted!")
     var plaintext = false
 
+    @Option(name: .customLong("cert-name"), help: ArgumentHelp("A DNS name clients use for this server, added to the generated certificate (which already names localhost, this host's name and every local address); repeatable.", valueName: "name"))
+    var certNames: [String] = []
+
     @Option(help: "Most recent messages sent to a user at login.")
     var historyLimit: Int = 1000
 
@@ -63,6 +66,18 @@ struct ServerCommand: AsyncParsableCommand {
 
     @Option(help: "Most open connections in all (0: unlimited).")
     var maxConnections: Int = 50_000
+
+    @Option(name: .customLong("connection-limit-exempt"), help: ArgumentHelp("An address or network (ADDRESS[/PREFIX]) whose connections --max-connections-per-address does not count; repeatable. Loopback is exempt unless --limit-loopback.", valueName: "network"))
+    var connectionLimitExempt: [String] = []
+
+    @Flag(help: "Count connections from loopback (this machine) against --max-connections-per-address too.")
+    var limitLoopback = false
+
+    @Option(help: "Leading bits of an IPv4 address that count as one address for --max-connections-per-address.")
+    var ipv4ConnectionPrefix: Int = 32
+
+    @Option(help: "Leading bits of an IPv6 address that count as one address for --max-connections-per-address (64: one subscriber's network).")
+    var ipv6ConnectionPrefix: Int = 64
 
     @Option(help: "Messages one user may send per second, sustained (0: unlimited).")
     var messageRate: Double = 10
@@ -151,11 +166,21 @@ struct ServerCommand: AsyncParsableCommand {
     func validate() throws {
         if (cert == nil) != (key == nil) { throw ValidationError("--cert and --key go together.") }
         if plaintext, cert != nil { throw ValidationError("--plaintext serves no certificate; drop --cert/--key.") }
+        if !certNames.isEmpty, cert != nil || plaintext { throw ValidationError("--cert-name names the generated certificate; drop it with --cert or --plaintext.") }
+        for name in certNames where name.isEmpty || name.contains(where: { $0.isWhitespace || $0 == "/" }) {
+            throw ValidationError("--cert-name: \"\(name)\" is not a host name.")
+        }
         guard (0...65535).contains(port) else { throw ValidationError("Port must be 0...65535.") }
         guard historyLimit >= 0, maxFrameBytes >= 64, maxContentBytes >= 1, maxQueuedBytes >= 64 << 10 else {
             throw ValidationError("Limits must be positive (and --max-queued-bytes at least 65536).")
         }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("Unknown log level \(logLevel).") }
+        for network in connectionLimitExempt where IPNetwork(network) == nil {
+            throw ValidationError("--connection-limit-exempt: \(network) is not an IP address or ADDRESS/PREFIX network.")
+        }
+        guard (1...32).contains(ipv4ConnectionPrefix), (1...128).contains(ipv6ConnectionPrefix) else {
+            throw ValidationError("--ipv4-connection-prefix must be 1...32 and --ipv6-connection-prefix 1...128.")
+        }
         guard maxConnectionsPerAddress >= 0, maxConnections >= 0, messageRate >= 0, messageBurst >= 1,
               (loginTimeout ?? 1) >= 1, (handshakeTimeout ?? 1) >= 1, maxFileBytes >= 0, fileQuotaBytes >= 0,
               filesTotalBytes >= 0, minFreeDiskBytes >= 0, uploadIdleTimeout.seconds >= 1 else {
@@ -173,6 +198,9 @@ struct ServerCommand: AsyncParsableCommand {
     func run() async throws {
         var logger = Logger(label: "chatterbox")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        if let problem = PortProbe.problem(host: host, port: port) {
+            throw fail("cannot listen on \(host.isEmpty ? "every local address" : host) port \(port): \(problem)")
+        }
         do {
             try FileManager.default.createDirectory(
                 atPath: dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
@@ -207,7 +235,8 @@ struct ServerCommand: AsyncParsableCommand {
         configuration.uploadIdleTimeout = uploadIdleTimeout.timeAmount
         configuration.fileLifetime = fileLifetime.timeAmount
         if let threads { configuration.eventLoopThreads = max(1, threads) }
-        configuration.tls = try makeTLS()
+        let (tls, caPath) = try makeTLS()
+        configuration.tls = tls
 
         let databasePath = directory.databasePath
         let server: ChatServer
@@ -232,9 +261,14 @@ struct ServerCommand: AsyncParsableCommand {
         // The service group installs the signal handlers before the server binds, so a
         // SIGTERM that arrives during start-up still shuts down gracefully.
         let transport = plaintext ? "plain TCP" : "TLS"
+        let names = hintNames
+        let isPlaintext = plaintext
         let service = ListeningService(server: server) { addresses in
             for address in addresses {
                 Console.line("Listening on \(address.ipAddress ?? "?") port \(address.port ?? 0) (\(transport))")
+            }
+            if let port = addresses.first?.port {
+                for line in ConnectHints.lines(names: names, port: port, caPath: caPath, plaintext: isPlaintext) { Console.line(line) }
             }
         }
         let group = ServiceGroup(
@@ -252,6 +286,9 @@ struct ServerCommand: AsyncParsableCommand {
         if !noLimits {
             limits.connectionsPerAddress = maxConnectionsPerAddress
             limits.connections = maxConnections
+            limits.connectionLimitExemptions = (limitLoopback ? [] : IPNetwork.loopback) + connectionLimitExempt.compactMap(IPNetwork.init)
+            limits.ipv4ConnectionPrefixLength = ipv4ConnectionPrefix
+            limits.ipv6ConnectionPrefixLength = ipv6ConnectionPrefix
             limits.messagesPerSecond = messageRate
             limits.messageBurst = messageBurst
             limits.requestsInFlight = requestsInFlight
@@ -273,11 +310,27 @@ struct ServerCommand: AsyncParsableCommand {
         return limits
     }
 
-    /// The TLS context: the given certificate, or the generated one; `nil` for --plaintext.
-    private func makeTLS() throws -> ServerTLSContext? {
+    /// The names the generated certificate covers: this machine's (host name, every local
+    /// address), the --cert-name ones, and the host listened on.
+    private var certificateNames: [String] {
+        var names = LocalCertificateAuthority.defaultHostNames() + certNames
+        if !host.isEmpty, !names.contains(host), host != "0.0.0.0", host != "::" { names.append(host) }
+        return names
+    }
+
+    /// The names to show client commands for: every name clients can use, or only the host
+    /// listened on when it is a particular one.
+    private var hintNames: [String] {
+        if !host.isEmpty, host != "0.0.0.0", host != "::" { return [host] }
+        return certificateNames
+    }
+
+    /// The TLS context: the given certificate, or the generated one (and its CA's path); `nil`
+    /// for --plaintext.
+    private func makeTLS() throws -> (ServerTLSContext?, String?) {
         if plaintext {
             Console.error("WARNING: --plaintext: messages and usernames cross the network UNENCRYPTED.")
-            return nil
+            return (nil, nil)
         }
         do {
             guard let engine = ServerTLSContext.Engine(rawValue: tlsEngine) else {
@@ -285,11 +338,9 @@ struct ServerCommand: AsyncParsableCommand {
             }
             if let cert, let key {
                 warnIfReadableByOthers(key)
-                return try TLSContexts.server(certificateChainPath: cert, privateKeyPath: key, engine: engine, sendsToSocket: !pipelineWrites)
+                return (try TLSContexts.server(certificateChainPath: cert, privateKeyPath: key, engine: engine, sendsToSocket: !pipelineWrites), nil)
             }
-            var names = LocalCertificateAuthority.defaultHostNames()
-            if !host.isEmpty, !names.contains(host), host != "0.0.0.0", host != "::" { names.append(host) }
-            let generated = try LocalCertificateAuthority.loadOrCreate(in: dataDirectory, hostNames: names)
+            let generated = try LocalCertificateAuthority.loadOrCreate(in: dataDirectory, hostNames: certificateNames)
             warnIfReadableByOthers(generated.server.privateKeyPath)
             let context = try TLSContexts.server(
                 certificateChainPath: generated.server.certificatePath,
@@ -299,8 +350,11 @@ struct ServerCommand: AsyncParsableCommand {
             )
             let caPath = URL(fileURLWithPath: generated.caCertificatePath).standardizedFileURL.path
             if generated.createdAuthority { Console.line("Created a certificate authority for this server: \(caPath)") }
+            if generated.issuedServerCertificate, !generated.createdAuthority {
+                Console.line("Issued a new server certificate (its names changed); clients keep trusting the same ca.crt.")
+            }
             Console.line("Clients trust this server with: -ca \(caPath)")
-            return context
+            return (context, caPath)
         } catch {
             throw fail("cannot set up TLS: \(error)")
         }

@@ -24,7 +24,7 @@ public final class ServerProcess: Sendable {
     /// waits (bounded) until it prints the port it listens on. Restarting on the port of a
     /// server that was stopped lets its clients reconnect; a port still held for a moment is
     /// tried again for a few seconds.
-    public static func start(dataDirectory: String, port: Int = 0, arguments: [String] = []) async throws -> ServerProcess {
+    public static func start(dataDirectory: String, host: String = "127.0.0.1", port: Int = 0, arguments: [String] = []) async throws -> ServerProcess {
         let deadline = ContinuousClock.now + TestTiming.scaled(.seconds(30))
         var bindRetries = 0
         while true {
@@ -32,14 +32,14 @@ public final class ServerProcess: Sendable {
             // stdout and stderr into one file, opened for appending by both.
             let pid = try ChildProcess.spawn(
                 executable.path,
-                ["server", "127.0.0.1", "-p", String(port), "--data-dir", dataDirectory, "--log-level", "error"] + arguments,
+                ["server", host, "-p", String(port), "--data-dir", dataDirectory, "--log-level", "error"] + arguments,
                 environment: ProcessInfo.processInfo.environment,
                 output: outputPath,
                 errors: outputPath
             )
             while ContinuousClock.now < deadline {
                 let text = ChildProcess.contents(of: outputPath)
-                if let range = text.range(of: "Listening on 127.0.0.1 port ") {
+                if let listening = text.range(of: "Listening on "), let range = text[listening.upperBound...].range(of: " port ") {
                     let digits = text[range.upperBound...].prefix { $0.isNumber }
                     if digits.count < text[range.upperBound...].count, let bound = Int(digits) {
                         return ServerProcess(pid: pid, port: bound, outputPath: outputPath)
