@@ -194,8 +194,8 @@ import Testing
 
     // MARK: - In process
 
-    /// `stop()` with searches queued: every request a session made is answered (a page, or
-    /// "the server is shutting down", or busy) before its goodbye, and the store is closed
+    /// `stop()` with searches queued: every request a session made is answered (a page or its
+    /// time limit, or "the server is shutting down", or busy) before its goodbye, and the store is closed
     /// for good afterwards.
     @Test func stopAnswersQueuedRequestsThenClosesTheStore() async throws {
         let directory = TemporaryDirectory()
@@ -228,7 +228,8 @@ import Testing
             let frames = (index == 0 ? [first] : []) + (try await searcher.waitForClose(timeout: .seconds(30)))
             #expect(frames.last?.info == "The server is shutting down. Goodbye!")
             for frame in frames.dropLast() where !Self.isPresence(frame) {
-                if frame.extensionValue(Frame.Key.search) != nil {
+                // A page, or a search stopped at the time limit (a slow, instrumented build): answered.
+                if frame.extensionValue(Frame.Key.search) != nil || frame.error?.hasPrefix("Search stopped:") == true {
                     answered += 1
                 } else if frame.error == "The server is shutting down: this request was not answered." {
                     stopped += 1
