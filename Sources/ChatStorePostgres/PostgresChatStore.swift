@@ -284,7 +284,7 @@ public final class PostgresChatStore: Sendable {
         let excluded = request.excludedSenders.sorted()
         var rows: [StoredMessage]
         if let words = request.words {
-            guard let query = SearchText.query(words) else { return Page(messages: [], more: false) }
+            guard let query = PostgresSearchQuery.make(words) else { return Page(messages: [], more: false) }
             // What the user may see, as in the login replay.
             rows = try await fetchMessages("""
                 SELECT seq, src, dest, timestamp, content FROM message

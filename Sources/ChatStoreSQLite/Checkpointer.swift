@@ -19,7 +19,10 @@ final class Checkpointer: Sendable {
         var configuration = Configuration()
         configuration.label = "chatterbox.checkpointer"
         configuration.busyMode = .timeout(10)
-        configuration.prepareDatabase { db in try SearchIndex.attach(db, storePath: storePath) }
+        configuration.prepareDatabase { db in
+            try SearchIndex.attach(db, storePath: storePath)
+            db.add(function: SearchIndex.searchWords)
+        }
         queue = try DatabaseQueue(path: storePath, configuration: configuration)
         try queue.inTransaction(.deferred) { db in
             try SearchIndex.resetIfAhead(db)

@@ -477,29 +477,14 @@ public final class SQLiteChatStore: ChatStore {
         return Page(messages: messages.reversed(), more: more)
     }
 
-    /// The FTS5 expression for words that must all appear: each word quoted as a string (so
-    /// nothing in it is FTS5 syntax), a trailing `*` kept as a prefix match. `nil` for none.
-    ///
-    /// Chinese, Japanese and Korean text has no spaces between words, so the tokenizer takes a
-    /// whole run of it ("日本語も話せます") as one word: a search word in those scripts is
-    /// matched as a prefix, so that "日本語" finds the run it starts.
+    /// The FTS5 expression for words that must all appear: each word as the quoted phrase of
+    /// ``SearchText``'s words it holds (so nothing in it is FTS5 syntax), a trailing `*` making
+    /// the phrase's last word a prefix. `nil` for none.
     static func ftsQuery(_ words: [String]) -> String? {
-        let terms: [String] = words.compactMap { word in
-            let prefix = word.hasSuffix("*") || word.unicodeScalars.contains(where: isCJK)
-            let bare = word.hasSuffix("*") ? String(word.dropLast()) : word
-            guard !bare.isEmpty else { return nil }
-            let quoted = "\"" + bare.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-            return prefix ? quoted + " *" : quoted
+        let terms = SearchText.phrases(words).map { phrase in
+            "\"" + phrase.words.joined(separator: " ") + "\"" + (phrase.prefix ? " *" : "")
         }
         return terms.isEmpty ? nil : terms.joined(separator: " AND ")
-    }
-
-    /// Han, kana and Hangul: scripts written without spaces between words.
-    static func isCJK(_ scalar: Unicode.Scalar) -> Bool {
-        switch scalar.value {
-        case 0x3040...0x30FF, 0x3400...0x4DBF, 0x4E00...0x9FFF, 0xF900...0xFAFF, 0xAC00...0xD7AF, 0x1100...0x11FF, 0x20000...0x2FA1F: true
-        default: false
-        }
     }
 
     /// The newest message sequence number in the search index (it trails what is stored).

@@ -1,3 +1,4 @@
+import ChatStore
 import Foundation
 import GRDB
 
@@ -28,6 +29,17 @@ enum SearchIndex {
     /// Most messages indexed in one background transaction; searches catch up on the rest.
     /// With a batch every 200 ms while behind, up to 10,000 messages a second are indexed.
     static let batchLimit = 2000
+
+    /// What the index holds, in `PRAGMA user_version`: 2 is ``SearchText``'s words (1, unmarked,
+    /// was the raw contents as FTS5's tokenizer split them).
+    static let format = 2
+
+    /// The SQL function that turns a message's content (as bytes: a NUL may be inside) into the
+    /// words the index holds; added to the connections that index.
+    static let searchWords = DatabaseFunction("chatterbox_search_words", argumentCount: 1, pure: true) { values in
+        guard let data = Data.fromDatabaseValue(values[0]) else { return "" }
+        return SearchText.document(String(decoding: data, as: UTF8.self))
+    }
 
     /// Creates the index's database if needed (WAL, tables). A damaged index (or a file that is
     /// not a database) is removed and created anew: it is rebuilt from the messages. Any other
@@ -60,6 +72,18 @@ enum SearchIndex {
                     INSERT INTO search_index SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM search_index);
                     """)
                 return .commit
+            }
+            // An index in an older format (of other words) starts afresh; it is rebuilt.
+            let format = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
+            if format < Self.format {
+                try db.inTransaction {
+                    try db.execute(sql: """
+                        INSERT INTO message_fts(message_fts) VALUES ('delete-all');
+                        UPDATE search_index SET indexed_through = 0;
+                        PRAGMA user_version = \(Self.format);
+                        """)
+                    return .commit
+                }
             }
             // Reads every page of the index: a damaged file fails here, not in a search.
             let problems = try String.fetchAll(db, sql: "PRAGMA quick_check")
@@ -102,7 +126,7 @@ enum SearchIndex {
         }
         try db.execute(sql: """
             INSERT INTO search.message_fts(rowid, content)
-            SELECT seq, content FROM main.message WHERE seq > ? AND seq <= ? ORDER BY seq
+            SELECT seq, chatterbox_search_words(CAST(content AS BLOB)) FROM main.message WHERE seq > ? AND seq <= ? ORDER BY seq
             """, arguments: [indexedThrough, through])
         try db.execute(sql: "UPDATE search.search_index SET indexed_through = ?", arguments: [through])
         return Int(through - indexedThrough)

@@ -96,14 +96,27 @@ import Testing
         }
     }
 
-    @Test func searchFindsChineseJapaneseAndKoreanWordsAtTheStartOfARun() async throws {
+    @Test func searchFindsChineseJapaneseAndKoreanAnywhereAndWordsInsidePunctuation() async throws {
         try await TestServer.with { server in
             let alice = try await server.login("alice")
-            try await say(["日本語も話せます", "中文也可以", "한국어도 됩니다", "english only"], as: "alice", by: alice)
+            try await say(["日本語も話せます", "私は日本語も話せます", "中文也可以", "한국어도 됩니다", "english only", "mail bob@example.com now", "ｆｕｌｌｗｉｄｔｈ ＦＯＯ"], as: "alice", by: alice)
             let bob = try await server.login("bob", features: Self.features)
-            #expect(try await request("SEARCH", HistoryQuery(query: "日本語"), by: bob).messages.map(\.content) == ["日本語も話せます"])
-            #expect(try await request("SEARCH", HistoryQuery(query: "中文"), by: bob).messages.map(\.content) == ["中文也可以"])
-            #expect(try await request("SEARCH", HistoryQuery(query: "한국어"), by: bob).messages.map(\.content) == ["한국어도 됩니다"])
+            func search(_ query: String) async throws -> [String] {
+                try await request("SEARCH", HistoryQuery(query: query), by: bob).messages.map(\.content)
+            }
+            // At the start of a run of text without spaces and inside one.
+            #expect(try await search("日本語") == ["日本語も話せます", "私は日本語も話せます"])
+            #expect(try await search("話せ") == ["日本語も話せます", "私は日本語も話せます"])
+            #expect(try await search("中文") == ["中文也可以"])
+            #expect(try await search("국어") == ["한국어도 됩니다"])
+            // Not the same characters in another order.
+            #expect(try await search("語日本").isEmpty)
+            // Punctuation separates words; a search word holding several finds them in a row.
+            #expect(try await search("example") == ["mail bob@example.com now"])
+            #expect(try await search("bob@example") == ["mail bob@example.com now"])
+            #expect(try await search("example.bob").isEmpty)
+            // Widths fold: fullwidth letters are the letters.
+            #expect(try await search("fullwidth foo") == ["ｆｕｌｌｗｉｄｔｈ ＦＯＯ"])
         }
     }
 

@@ -46,6 +46,34 @@ import Testing
         #expect(try search(["otters"], in: store, through: 35) == Array(1...35))
     }
 
+    /// An index of the raw contents (the first format, before ``SearchText``) is rebuilt: in it
+    /// a run of Japanese was one word, so a word inside it was not found.
+    @Test func anIndexInTheOlderFormatIsRebuilt() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.path + "/chatterbox.sqlite"
+        do {
+            let store = try SQLiteChatStore(path: path)
+            defer { try? store.close() }
+            try store.apply([.message(StoredMessage(
+                sequence: 1, message: ChatMessage(source: "alice", destination: "ALL", timestamp: 1_700_000_000, content: "私は日本語も話せます")))])
+            #expect(try search(["日本語"], in: store, through: 1) == [1])
+        }
+        // The index as the first format wrote it: the raw content, no format mark.
+        let index = try DatabaseQueue(path: SearchIndex.path(forStoreAt: path))
+        try index.writeWithoutTransaction { db in
+            try db.execute(sql: """
+                INSERT INTO message_fts(message_fts) VALUES ('delete-all');
+                INSERT INTO message_fts(rowid, content) VALUES (1, '私は日本語も話せます');
+                PRAGMA user_version = 0;
+                """)
+        }
+        try index.close()
+        let store = try SQLiteChatStore(path: path)
+        defer { try? store.close() }
+        #expect(try search(["日本語"], in: store, through: 1) == [1])
+        #expect(try store.searchIndexedThrough() == 1)
+    }
+
     @Test func theBackgroundIndexerCatchesUpWithoutASearch() async throws {
         let directory = TemporaryDirectory()
         let store = try SQLiteChatStore(path: directory.path + "/chatterbox.sqlite")

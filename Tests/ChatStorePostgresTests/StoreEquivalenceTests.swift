@@ -21,7 +21,10 @@ import Testing
     }
 
     static let users = ["alice", "Bob", "carol", "dave", "Eve", "frank"]
-    static let words = ["apple", "banana", "cherry", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "apricot", "bandana"]
+    static let words = [
+        "apple", "banana", "cherry", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "apricot", "bandana",
+        "日本語も話せます", "日本", "bob@example.com", "Ünïcödé", "ＦＵＬＬ", "full-width", "ÉCHO",
+    ]
 
     /// The newest `count` broadcasts of `stored`, as the server's window holds them.
     private func broadcastWindow(_ stored: [StoreOperation], newest count: Int) -> BroadcastWindow {

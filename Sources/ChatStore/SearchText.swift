@@ -1,39 +1,33 @@
 import Foundation
 
-/// Words as the PostgreSQL store's search compares them, folded the same way for a message and
-/// for a query: case and accents do not matter, anything but letters and digits separates words,
-/// and each character of a script written without spaces (Chinese, Japanese, Korean) is a word
-/// of its own, so that a search for 日本語 finds it inside a sentence (as three adjacent words).
+/// Words as a search compares them, the same for every store and for a message and a query:
+/// case, accents and character widths do not matter, anything but letters and digits separates
+/// words (`bob@example.com` is three), and each character of a script written without spaces
+/// (Chinese, Japanese, Korean) is a word of its own, so that 日本語 is found inside a sentence as
+/// three adjacent words.
 ///
-/// The folding happens here, not in PostgreSQL: `unaccent` is an extension some hosted
-/// databases lack, and PostgreSQL's parser would keep `bob@example.com` as one word where the
-/// SQLite store's tokenizer finds three.
-enum SearchText {
-    /// The words of `text`, folded, separated by single spaces: what `to_tsvector('simple', …)`
-    /// indexes.
-    static func document(_ text: String) -> String {
+/// The stores index ``document(_:)`` rather than the raw content, so their own tokenizers (SQLite
+/// FTS5's, PostgreSQL's parser) only split at the spaces put there, and both find the same
+/// messages; a query's word becomes a phrase of ``words(in:)``.
+public enum SearchText {
+    /// The words of `text`, folded, separated by single spaces: what the stores index.
+    public static func document(_ text: String) -> String {
         words(in: text).joined(separator: " ")
     }
 
-    /// The `tsquery` for `words` (a search's words: all must appear; one ending in `*` matches
-    /// any word it starts), for `to_tsquery('simple', …)`; `nil` when nothing is left to search
-    /// for. Each lexeme is quoted and holds only letters and digits: nothing a user types is
-    /// read as query syntax.
-    static func query(_ searchWords: [String]) -> String? {
-        var terms: [String] = []
-        for word in searchWords {
+    /// A search's words (all must appear; one ending in `*` matches any word it starts), each as
+    /// the phrase of folded words it holds and whether its last word is a prefix. Words with no
+    /// letter or digit are left out.
+    public static func phrases(_ searchWords: [String]) -> [(words: [String], prefix: Bool)] {
+        searchWords.compactMap { word in
             let prefix = word.hasSuffix("*")
             let parts = words(in: prefix ? String(word.dropLast()) : word)
-            guard !parts.isEmpty else { continue }
-            var lexemes = parts.map { "'\($0)'" }
-            if prefix { lexemes[lexemes.count - 1] += ":*" }
-            terms.append(lexemes.count == 1 ? lexemes[0] : "(" + lexemes.joined(separator: " <-> ") + ")")
+            return parts.isEmpty ? nil : (parts, prefix)
         }
-        return terms.isEmpty ? nil : terms.joined(separator: " & ")
     }
 
     /// Runs of letters and digits in `text`, folded; each character of an unspaced script alone.
-    static func words(in text: String) -> [String] {
+    public static func words(in text: String) -> [String] {
         let folded = text.folding(options: [.caseInsensitive, .diacriticInsensitive, .widthInsensitive], locale: nil)
         var words: [String] = []
         var current = ""
