@@ -26,6 +26,8 @@ struct SendPacer {
     /// The share of the server's burst and rate kept in hand.
     static let burstShare = 0.75
     static let rateShare = 0.9
+    /// The longest the pacer makes a message wait, in seconds.
+    static let longestWait = 10.0
 
     /// The burst used for a server's `burst`.
     static func usableBurst(_ burst: Int) -> Double {
@@ -67,13 +69,14 @@ struct SendPacer {
         tokens = min(tokens, self.burst)
     }
 
-    /// Halves the rate (a server dropped messages without saying its limit).
+    /// Halves the rate (a server dropped messages without saying its limit), down to one
+    /// message every ``longestWait``.
     mutating func slowDown() {
         guard !isUnlimited else {
             adopt(rate: Self.defaultRate / 2, burst: Self.defaultBurst / 2)
             return
         }
-        rate /= 2
+        rate = max(rate / 2, 1 / Self.longestWait)
     }
 
     mutating func append(_ item: Item) {
@@ -106,7 +109,11 @@ struct SendPacer {
         guard !isUnlimited else { return nil }
         refill(now: now)
         guard tokens < 1 else { return nil }
-        return .nanoseconds(Int64(((1 - tokens) / rate * 1e9).rounded(.up)))
+        // Bounded, so that a rate halved again and again (a server that keeps saying to slow
+        // down) stays a wait and never becomes a number too large for a Duration.
+        let seconds = (1 - tokens) / rate
+        let wait = seconds.isFinite ? min(max(seconds, 0), Self.longestWait) : Self.longestWait
+        return .nanoseconds(Int64((wait * 1e9).rounded(.up)))
     }
 
     /// The server dropped messages: nothing goes for `duration`, and the bucket starts empty

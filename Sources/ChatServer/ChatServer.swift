@@ -167,10 +167,9 @@ public final class ChatServer: Service, Sendable {
         // Each session sends its goodbye and closes within two seconds.
         _ = try? await EventLoopFuture.andAllComplete(closed, on: group.next()).get()
         // The leaving users' last changes are staged on their loops: commit them, then close
-        // the database off the cooperative threads (it blocks).
+        // the store.
         await hub.commitStagedChanges()
-        let hub = self.hub
-        try? await NIOThreadPool.singleton.runIfActive { hub.closeStore() }
+        await hub.closeStore()
         try? await group.shutdownGracefully()
         logger.info("Server stopped")
     }

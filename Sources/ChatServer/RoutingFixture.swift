@@ -36,7 +36,6 @@ import NIOConcurrencyHelpers
             presence: presence,
             users: known,
             blocks: blocks,
-            nextSequence: 1,
             lastDelivered: 0,
             reservations: NameReservations(duration: .zero),
             accounts: [:],

@@ -21,6 +21,10 @@ public struct ServerConfiguration: Sendable {
     public var outboundQueueLimit: Int
     /// Frames a client may send while its login is still completing.
     public var maximumFramesDuringLogin: Int
+    /// Messages accepted and waiting for the store, all clients together, beyond which new ones
+    /// are refused ("busy") until the store catches up: what a slow disk or an unreachable
+    /// database can pile up in memory is bounded.
+    public var maximumUnstoredMessages = 100_000
     /// The name the server answers commands under. Reserved as a username.
     public var serverName: String
     /// Event loop threads; defaults to one per core.

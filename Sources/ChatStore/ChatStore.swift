@@ -103,8 +103,8 @@ public struct StoreSnapshot: Sendable {
 /// One change to durable state. The server hands these to the store in groups; a group is
 /// applied in one transaction.
 public enum StoreOperation: Sendable, Equatable {
-    /// A message accepted for delivery.
-    case message(StoredMessage)
+    /// A message accepted for delivery. The store gives it its sequence number.
+    case message(ChatMessage)
     /// A user logged in or out under `name`; records the name and their delivery watermark.
     case user(KnownUser)
     case block(BlockRelation)
@@ -261,13 +261,21 @@ public struct Page: Sendable, Equatable {
 
 /// Durable storage for the chat server. Implementations must be safe to call from several
 /// threads: ``apply(_:)`` from one writer, reads from any.
+///
+/// Every call may block (on the disk, or on a database server): the server makes them on
+/// threads of its own (its commit pipeline's writer, its login and request threads), never on
+/// an event loop or Swift's cooperative threads.
 public protocol ChatStore: Sendable {
     /// Loads the users, blocks and last sequence number.
     func load() throws -> StoreSnapshot
     /// The newest `limit` broadcasts, oldest first (to fill the server's ``BroadcastWindow``).
     func recentBroadcasts(limit: Int) throws -> [StoredMessage]
-    /// Applies `operations` in order, atomically, durably against a process crash.
-    func apply(_ operations: [StoreOperation]) throws
+    /// Applies `operations` in order, atomically, durably against a process crash. Messages
+    /// get their sequence numbers here: consecutive, after every message stored before, in the
+    /// order given. Returns them, one per message. Nothing is stored (and no number given) when
+    /// it throws.
+    @discardableResult
+    func apply(_ operations: [StoreOperation]) throws -> [Int64]
     /// The history `request` describes.
     func history(_ request: HistoryRequest) throws -> History
     /// The page of history, or of search results, `request` describes.

@@ -12,8 +12,10 @@ import PostgresNIO
 /// holds everything durable, and tells every node when there is something new
 /// (`NOTIFY chatterbox_log` with the newest sequence number; see ``PostgresLogListener``).
 ///
-/// Queries go through one pool of connections (postgres-nio's `PostgresClient`), which must run
-/// (``run()``) for as long as the store is used.
+/// Queries go through one pool of connections (postgres-nio's `PostgresClient`), which runs from
+/// ``init(location:maximumConnections:eventLoopGroup:logger:)`` to ``close()``. Its API is
+/// asynchronous; the server, which calls its stores from threads that may wait, uses
+/// ``blocking``.
 public final class PostgresChatStore: Sendable {
     /// The channel every commit notifies, with the newest sequence number as payload.
     public static let notificationChannel = "chatterbox_log"
@@ -21,6 +23,8 @@ public final class PostgresChatStore: Sendable {
     public let location: PostgresLocation
     let client: PostgresClient
     let logger: Logger
+    /// The pool's background work (`PostgresClient.run()`), until ``close()``.
+    private let running: Task<Void, Never>
 
     /// Prepares a pool of at most `maximumConnections` connections to `location`; nothing
     /// connects until ``run()``.
@@ -32,11 +36,19 @@ public final class PostgresChatStore: Sendable {
     ) {
         self.location = location
         self.logger = logger
-        self.client = PostgresClient(
+        let client = PostgresClient(
             configuration: Self.clientConfiguration(location, maximumConnections: maximumConnections),
             eventLoopGroup: eventLoopGroup,
             backgroundLogger: logger
         )
+        self.client = client
+        running = Task { await client.run() }
+    }
+
+    /// Stops the pool: queries under way fail, none can follow.
+    public func close() async {
+        running.cancel()
+        await running.value
     }
 
     static func clientConfiguration(_ location: PostgresLocation, maximumConnections: Int) -> PostgresClient.Configuration {
@@ -58,11 +70,6 @@ public final class PostgresChatStore: Sendable {
         configuration.options.connectTimeout = .seconds(5)
         configuration.options.keepAliveBehavior = .init(frequency: .seconds(10))
         return configuration
-    }
-
-    /// Runs the pool until the task is cancelled (or the service group shuts down).
-    public func run() async {
-        await client.run()
     }
 
     // MARK: - Start
@@ -122,7 +129,7 @@ public final class PostgresChatStore: Sendable {
     public func commit(_ operations: [StoreOperation]) async throws -> [Int64] {
         guard !operations.isEmpty else { return [] }
         let messages = operations.compactMap { operation -> ChatMessage? in
-            if case .message(let stored) = operation { return stored.message } else { return nil }
+            if case .message(let message) = operation { return message } else { return nil }
         }
         do {
             return try await client.withTransaction(logger: logger) { connection in

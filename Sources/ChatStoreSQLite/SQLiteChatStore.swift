@@ -2,6 +2,7 @@ import ChatProtocol
 public import ChatStore
 import Foundation
 import GRDB
+import NIOConcurrencyHelpers
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -38,6 +39,8 @@ public final class SQLiteChatStore: ChatStore {
     private let checkpointer: Checkpointer
     /// Admits calls until the store closes; closing waits for those under way.
     private let gate = StoreGate()
+    /// The last sequence number given, once read (by the writer, in ``apply(_:)``).
+    private let lastSequence = NIOLockedValueBox<Int64?>(nil)
 
     /// Opens (creating and migrating if needed) the database at `path`. A new database file is
     /// created readable by its owner only (0600); SQLite gives its log files the same mode.
@@ -252,70 +255,93 @@ public final class SQLiteChatStore: ChatStore {
         }
     }
 
-    public func apply(_ operations: [StoreOperation]) throws {
-        guard !operations.isEmpty else { return }
-        try gate.pass { try pool.writeWithoutTransaction { db in
-            try Self.inWriteTransaction(db) {
-                var messages: [StoredMessage] = []
-                for operation in operations {
-                    if case .message(let stored) = operation {
-                        messages.append(stored)
-                        continue
-                    }
-                    // Everything else in order, after the messages before it.
-                    try MessageWriter.insert(messages, db)
-                    messages.removeAll(keepingCapacity: true)
-                    switch operation {
-                    case .message:
-                        break
-                    case .user(let user):
-                        try db.cachedStatement(sql: """
-                            INSERT INTO user (key, name, delivered_through, address, last_seen, held_since, held_since_time)
-                            VALUES (?, ?, ?, ?, ?, ?, ?)
-                            ON CONFLICT(key) DO UPDATE SET name = excluded.name,
-                                delivered_through = MAX(delivered_through, excluded.delivered_through),
-                                address = COALESCE(excluded.address, address),
-                                last_seen = MAX(last_seen, excluded.last_seen),
-                                held_since = MAX(held_since, excluded.held_since),
-                                held_since_time = MAX(held_since_time, excluded.held_since_time)
-                            """).execute(arguments: [
-                                UsernameRules.key(user.name), user.name, user.deliveredThrough, user.address, user.lastSeen,
-                                user.heldSince, user.heldSinceTime,
-                            ])
-                    case .block(let relation):
-                        try db.cachedStatement(sql: "INSERT OR IGNORE INTO block (blocker, blocked) VALUES (?, ?)")
-                            .execute(arguments: [relation.blocker, relation.blocked])
-                    case .unblock(let relation):
-                        try db.cachedStatement(sql: "DELETE FROM block WHERE blocker = ? AND blocked = ?")
-                            .execute(arguments: [relation.blocker, relation.blocked])
-                    case .account(let key, let passwordHash?):
-                        try db.cachedStatement(sql: """
-                            INSERT INTO account (key, password_hash) VALUES (?, ?)
-                            ON CONFLICT(key) DO UPDATE SET password_hash = excluded.password_hash
-                            """).execute(arguments: [key, passwordHash])
-                    case .account(let key, nil):
-                        try db.cachedStatement(sql: "DELETE FROM account WHERE key = ?").execute(arguments: [key])
-                    case .file(let file):
-                        try db.cachedStatement(sql: """
-                            INSERT OR REPLACE INTO file (id, name, size, sha256, src, src_key, dest, dest_key, timestamp)
-                            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                            """).execute(arguments: [file.id, file.name, file.size, file.sha256, file.from, file.fromKey, file.to, file.toKey, file.time])
-                    case .removeFile(let id):
-                        try db.cachedStatement(sql: "DELETE FROM file WHERE id = ?").execute(arguments: [id])
-                    case .forgetUser(let key, let lastSeenAtMost):
-                        try db.cachedStatement(sql: """
-                            DELETE FROM user WHERE key = ? AND last_seen <= ?
-                                AND NOT EXISTS (SELECT 1 FROM account WHERE account.key = user.key)
-                                AND NOT EXISTS (SELECT 1 FROM block WHERE blocker = user.key OR blocked = user.key)
-                                AND NOT EXISTS (SELECT 1 FROM file WHERE src_key = user.key OR dest_key = user.key)
-                                AND NOT EXISTS (SELECT 1 FROM message WHERE dest_key = user.key
-                                    AND seq > MAX(user.delivered_through, user.held_since))
-                            """).execute(arguments: [key, lastSeenAtMost])
-                    }
-                }
-                try MessageWriter.insert(messages, db)
+    @discardableResult
+    public func apply(_ operations: [StoreOperation]) throws -> [Int64] {
+        guard !operations.isEmpty else { return [] }
+        return try gate.pass { try pool.writeWithoutTransaction { db in
+            // The writer is the only one to number messages: the last number is read once and
+            // then counted here (read again after a failed commit, which numbered nothing).
+            var next = try lastSequence.withLockedValue { cached in
+                if let cached { return cached + 1 }
+                return (try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM message") ?? 0) + 1
             }
+            var numbers: [Int64] = []
+            do {
+                try Self.inWriteTransaction(db) {
+                    try apply(operations, numberingFrom: &next, into: &numbers, db)
+                }
+            } catch {
+                lastSequence.withLockedValue { $0 = nil }
+                throw error
+            }
+            lastSequence.withLockedValue { $0 = next - 1 }
+            return numbers
         } }
+    }
+
+    /// The body of ``apply(_:)``'s transaction: messages numbered from `next` (counted up),
+    /// their numbers appended to `numbers`.
+    private func apply(_ operations: [StoreOperation], numberingFrom next: inout Int64, into numbers: inout [Int64], _ db: Database) throws {
+        var messages: [StoredMessage] = []
+        for operation in operations {
+            if case .message(let message) = operation {
+                messages.append(StoredMessage(sequence: next, message: message))
+                numbers.append(next)
+                next += 1
+                continue
+            }
+            // Everything else in order, after the messages before it.
+            try MessageWriter.insert(messages, db)
+            messages.removeAll(keepingCapacity: true)
+            switch operation {
+            case .message:
+                break
+            case .user(let user):
+                try db.cachedStatement(sql: """
+                    INSERT INTO user (key, name, delivered_through, address, last_seen, held_since, held_since_time)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(key) DO UPDATE SET name = excluded.name,
+                        delivered_through = MAX(delivered_through, excluded.delivered_through),
+                        address = COALESCE(excluded.address, address),
+                        last_seen = MAX(last_seen, excluded.last_seen),
+                        held_since = MAX(held_since, excluded.held_since),
+                        held_since_time = MAX(held_since_time, excluded.held_since_time)
+                    """).execute(arguments: [
+                        UsernameRules.key(user.name), user.name, user.deliveredThrough, user.address, user.lastSeen,
+                        user.heldSince, user.heldSinceTime,
+                    ])
+            case .block(let relation):
+                try db.cachedStatement(sql: "INSERT OR IGNORE INTO block (blocker, blocked) VALUES (?, ?)")
+                    .execute(arguments: [relation.blocker, relation.blocked])
+            case .unblock(let relation):
+                try db.cachedStatement(sql: "DELETE FROM block WHERE blocker = ? AND blocked = ?")
+                    .execute(arguments: [relation.blocker, relation.blocked])
+            case .account(let key, let passwordHash?):
+                try db.cachedStatement(sql: """
+                    INSERT INTO account (key, password_hash) VALUES (?, ?)
+                    ON CONFLICT(key) DO UPDATE SET password_hash = excluded.password_hash
+                    """).execute(arguments: [key, passwordHash])
+            case .account(let key, nil):
+                try db.cachedStatement(sql: "DELETE FROM account WHERE key = ?").execute(arguments: [key])
+            case .file(let file):
+                try db.cachedStatement(sql: """
+                    INSERT OR REPLACE INTO file (id, name, size, sha256, src, src_key, dest, dest_key, timestamp)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """).execute(arguments: [file.id, file.name, file.size, file.sha256, file.from, file.fromKey, file.to, file.toKey, file.time])
+            case .removeFile(let id):
+                try db.cachedStatement(sql: "DELETE FROM file WHERE id = ?").execute(arguments: [id])
+            case .forgetUser(let key, let lastSeenAtMost):
+                try db.cachedStatement(sql: """
+                    DELETE FROM user WHERE key = ? AND last_seen <= ?
+                        AND NOT EXISTS (SELECT 1 FROM account WHERE account.key = user.key)
+                        AND NOT EXISTS (SELECT 1 FROM block WHERE blocker = user.key OR blocked = user.key)
+                        AND NOT EXISTS (SELECT 1 FROM file WHERE src_key = user.key OR dest_key = user.key)
+                        AND NOT EXISTS (SELECT 1 FROM message WHERE dest_key = user.key
+                            AND seq > MAX(user.delivered_through, user.held_since))
+                    """).execute(arguments: [key, lastSeenAtMost])
+            }
+        }
+        try MessageWriter.insert(messages, db)
     }
 
     /// Runs `body` in an IMMEDIATE transaction: committed when it returns, rolled back when it

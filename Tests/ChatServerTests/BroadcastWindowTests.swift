@@ -16,9 +16,7 @@ import Testing
         try store.apply((1...90).map { sequence -> StoreOperation in
             let source = Self.users[sequence % 4]
             let destination = sequence % 5 == 0 ? Self.users[(sequence / 5) % 4] : "ALL"
-            return .message(StoredMessage(
-                sequence: Int64(sequence),
-                message: ChatMessage(source: source, destination: destination, timestamp: 1_700_000_000 + Int64(sequence), content: "m\(sequence)")))
+            return .message(ChatMessage(source: source, destination: destination, timestamp: 1_700_000_000 + Int64(sequence), content: "m\(sequence)"))
         })
         return store
     }

@@ -86,7 +86,7 @@ import Testing
         for batch in 0..<20 {
             try store.apply((0..<150).map { index in
                 let sequence = Int64(batch * 150 + index + 1)
-                return .message(StoredMessage(sequence: sequence, message: ChatMessage(source: "alice", destination: "ALL", timestamp: sequence, content: text)))
+                return .message(ChatMessage(source: "alice", destination: "ALL", timestamp: sequence, content: text))
             })
         }
         try store.close()

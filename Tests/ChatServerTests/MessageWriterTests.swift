@@ -4,11 +4,12 @@ import ChatStore
 import ChatTestSupport
 import Testing
 
-/// The store binds messages through SQLite's C calls and runs its own BEGIN/COMMIT: what goes
-/// in must come back byte for byte, and a failed commit must leave nothing behind.
+/// The store binds messages through SQLite's C calls, runs its own BEGIN/COMMIT and numbers the
+/// messages itself: what goes in must come back byte for byte, numbered in order, and a failed
+/// commit must leave nothing behind, not even a number.
 @Suite struct MessageWriterTests {
-    private func stored(_ sequence: Int64, from source: String, to destination: String, _ content: String) -> StoredMessage {
-        StoredMessage(sequence: sequence, message: ChatMessage(source: source, destination: destination, timestamp: 1_700_000_000 + sequence, content: content))
+    private func message(from source: String, to destination: String, _ content: String, at time: Int64 = 1_700_000_000) -> ChatMessage {
+        ChatMessage(source: source, destination: destination, timestamp: time, content: content)
     }
 
     private func history(_ store: SQLiteChatStore, for user: String, through last: Int64) throws -> [StoredMessage] {
@@ -20,36 +21,52 @@ import Testing
         let store = try SQLiteChatStore(path: directory.path + "/chatterbox.sqlite")
         defer { try? store.close() }
         let messages = [
-            stored(1, from: "Zoë", to: "ALL", "héllo 👋🏽 \"quoted\" 'single' \\ back"),
-            stored(2, from: "Zoë", to: "Bob", ""),
-            stored(3, from: "Bob", to: "Zoë", String(repeating: "ü", count: 5000)),
-            stored(4, from: "Bob", to: "ALL", "nul \u{0} inside"),
-            stored(5, from: "Bob", to: "ALL", "short"),
+            message(from: "Zoë", to: "ALL", "héllo 👋🏽 \"quoted\" 'single' \\ back"),
+            message(from: "Zoë", to: "Bob", ""),
+            message(from: "Bob", to: "Zoë", String(repeating: "ü", count: 5000)),
+            message(from: "Bob", to: "ALL", "nul \u{0} inside"),
+            message(from: "Bob", to: "ALL", "short"),
         ]
-        try store.apply(messages.map { .message($0) })
+        #expect(try store.apply(messages.map { .message($0) }) == [1, 2, 3, 4, 5])
         // Including the NUL of JSON's "\u0000", which reading the column as C text cut short.
-        #expect(try history(store, for: "zoë", through: 5) == messages)
+        #expect(try history(store, for: "zoë", through: 5) == messages.enumerated().map { StoredMessage(sequence: Int64($0 + 1), message: $1) })
         // The keys are stored lowercased, so Bob's history finds the message sent to "Bob".
         #expect(try history(store, for: "bob", through: 5).map(\.sequence) == [1, 2, 3, 4, 5])
         #expect(try store.load().lastSequence == 5)
     }
 
-    @Test func aFailedCommitStoresNothingAndTheNextOneWorks() throws {
+    @Test func numbersContinueAcrossCommitsAndRestarts() throws {
         let directory = TemporaryDirectory()
-        let store = try SQLiteChatStore(path: directory.path + "/chatterbox.sqlite")
+        let path = directory.path + "/chatterbox.sqlite"
+        do {
+            let store = try SQLiteChatStore(path: path)
+            defer { try? store.close() }
+            #expect(try store.apply([.message(message(from: "a", to: "ALL", "1")), .user(KnownUser(name: "a", deliveredThrough: 0))]) == [1])
+            #expect(try store.apply([.user(KnownUser(name: "b", deliveredThrough: 0))]) == [])
+            #expect(try store.apply([.message(message(from: "a", to: "ALL", "2")), .message(message(from: "a", to: "b", "3"))]) == [2, 3])
+        }
+        let store = try SQLiteChatStore(path: path)
         defer { try? store.close() }
-        try store.apply([.message(stored(1, from: "alice", to: "ALL", "first"))])
-        // Sequence 1 again: the primary key refuses it after 2 went in, and after the user row.
+        #expect(try store.apply([.message(message(from: "b", to: "ALL", "4"))]) == [4])
+    }
+
+    @Test func aFailedCommitStoresNothingAndNumbersNothing() throws {
+        let directory = TemporaryDirectory()
+        // A database that cannot grow past a few pages fails as a full disk does.
+        let store = try SQLiteChatStore(path: directory.path + "/chatterbox.sqlite", maximumPageCount: 40)
+        defer { try? store.close() }
+        #expect(try store.apply([.message(message(from: "alice", to: "ALL", "first"))]) == [1])
         #expect(throws: (any Error).self) {
             try store.apply([
-                .message(stored(2, from: "alice", to: "ALL", "second")),
+                .message(message(from: "alice", to: "ALL", "second")),
                 .user(KnownUser(name: "carol", deliveredThrough: 2)),
-                .message(stored(1, from: "alice", to: "ALL", "duplicate")),
+                .message(message(from: "alice", to: "ALL", String(repeating: "too big for the disk ", count: 20_000))),
             ])
         }
         #expect(try history(store, for: "alice", through: 10).map(\.message.content) == ["first"])
         #expect(try store.load().users.isEmpty)
-        try store.apply([.message(stored(2, from: "alice", to: "ALL", "second, again"))])
+        // The failed commit gave no number away: the next message is 2.
+        #expect(try store.apply([.message(message(from: "alice", to: "ALL", "second, again"))]) == [2])
         #expect(try history(store, for: "alice", through: 10).map(\.message.content) == ["first", "second, again"])
         #expect(try store.integrityCheck() == ["ok"])
     }

@@ -13,9 +13,7 @@ import Testing
 @Suite struct SearchIndexTests {
     private func store(_ count: Int, in store: SQLiteChatStore, from first: Int64 = 1) throws {
         try store.apply((first..<(first + Int64(count))).map { sequence in
-            .message(StoredMessage(
-                sequence: sequence,
-                message: ChatMessage(source: "alice", destination: "ALL", timestamp: 1_700_000_000 + sequence, content: "note number \(sequence) about otters")))
+            .message(ChatMessage(source: "alice", destination: "ALL", timestamp: 1_700_000_000 + sequence, content: "note number \(sequence) about otters"))
         })
     }
 
@@ -54,8 +52,7 @@ import Testing
         do {
             let store = try SQLiteChatStore(path: path)
             defer { try? store.close() }
-            try store.apply([.message(StoredMessage(
-                sequence: 1, message: ChatMessage(source: "alice", destination: "ALL", timestamp: 1_700_000_000, content: "私は日本語も話せます")))])
+            try store.apply([.message(ChatMessage(source: "alice", destination: "ALL", timestamp: 1_700_000_000, content: "私は日本語も話せます"))])
             #expect(try search(["日本語"], in: store, through: 1) == [1])
         }
         // The index as the first format wrote it: the raw content, no format mark.
@@ -156,9 +153,7 @@ import Testing
         let store = try SQLiteChatStore(path: path)
         defer { try? store.close() }
         try store.apply((16...20).map { sequence in
-            .message(StoredMessage(
-                sequence: Int64(sequence),
-                message: ChatMessage(source: "bob", destination: "ALL", timestamp: 1_700_000_100, content: "a remark on beavers")))
+            .message(ChatMessage(source: "bob", destination: "ALL", timestamp: 1_700_000_100, content: "a remark on beavers"))
         })
         #expect(try search(["otters"], in: store, through: 20) == Array(1...15))
         #expect(try search(["beavers"], in: store, through: 20) == Array(16...20))

@@ -8,9 +8,7 @@ import Testing
 /// index holds only direct messages (a broadcast would cost a page write per sender and commit).
 @Suite struct SenderIndexTests {
     private func message(_ sequence: Int64, from source: String, to destination: String) -> StoreOperation {
-        .message(StoredMessage(
-            sequence: sequence,
-            message: ChatMessage(source: source, destination: destination, timestamp: 1_700_000_000 + sequence, content: "m\(sequence)")))
+        .message(ChatMessage(source: source, destination: destination, timestamp: 1_700_000_000 + sequence, content: "m\(sequence)"))
     }
 
     @Test func historyStillHasTheUsersOwnDirectMessagesAndUsesTheDirectIndex() throws {

@@ -20,9 +20,9 @@ import Testing
     static func fill(_ path: String) throws {
         let store = try SQLiteChatStore(path: path)
         let messages = (1...Int64(storedMessages)).map { sequence in
-            StoreOperation.message(StoredMessage(sequence: sequence, message: ChatMessage(
+            StoreOperation.message(ChatMessage(
                 source: "user\(sequence % 50)", destination: "ALL", timestamp: 1_700_000_000 + sequence,
-                content: "word\(sequence % 997) wonder what we want with west wind \(sequence % 13) whale")))
+                content: "word\(sequence % 997) wonder what we want with west wind \(sequence % 13) whale"))
         }
         for batch in stride(from: 0, to: messages.count, by: 5000) {
             try store.apply(Array(messages[batch..<min(batch + 5000, messages.count)]))

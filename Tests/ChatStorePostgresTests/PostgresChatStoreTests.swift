@@ -9,7 +9,7 @@ import Testing
 /// across concurrent committers, and exact contents.
 @Suite struct PostgresChatStoreTests {
     private func message(from source: String, to destination: String, _ content: String, at time: Int64 = 1_700_000_000) -> StoreOperation {
-        .message(StoredMessage(sequence: 0, message: ChatMessage(source: source, destination: destination, timestamp: time, content: content)))
+        .message(ChatMessage(source: source, destination: destination, timestamp: time, content: content))
     }
 
     @Test func migratesOnceAndRefusesANewerSchema() async throws {

@@ -29,7 +29,7 @@ import Testing
             defer { listening.cancel() }
             try await waitFor(wakes, "the first LISTEN") { $0 == [.listening] }
 
-            let message = StoreOperation.message(StoredMessage(sequence: 0, message: ChatMessage(source: "a", destination: "ALL", timestamp: 1, content: "hi")))
+            let message = StoreOperation.message(ChatMessage(source: "a", destination: "ALL", timestamp: 1, content: "hi"))
             _ = try await store.commit([message])
             try await waitFor(wakes, "the commit's notification") { $0.contains(.committed(1)) }
 

@@ -27,11 +27,8 @@ import Testing
     ]
 
     /// The newest `count` broadcasts of `stored`, as the server's window holds them.
-    private func broadcastWindow(_ stored: [StoreOperation], newest count: Int) -> BroadcastWindow {
-        let broadcasts = stored.compactMap { operation -> StoredMessage? in
-            guard case .message(let message) = operation, message.message.isBroadcast else { return nil }
-            return message
-        }
+    private func broadcastWindow(_ stored: [StoredMessage], newest count: Int) -> BroadcastWindow {
+        let broadcasts = stored.filter(\.message.isBroadcast)
         return BroadcastWindow(messages: Array(broadcasts.suffix(count)), reachesBeginning: count >= broadcasts.count)
     }
 
@@ -43,24 +40,23 @@ import Testing
             let source = Self.users.randomElement(using: &random)!
             let destination = Int.random(in: 0..<10, using: &random) < 6 ? "ALL" : Self.users.randomElement(using: &random)!
             let content = (0..<Int.random(in: 1...5, using: &random)).map { _ in Self.words.randomElement(using: &random)! }.joined(separator: " ")
-            operations.append(.message(StoredMessage(
-                sequence: 0, message: ChatMessage(source: source, destination: destination, timestamp: 1_700_000_000 + Int64(index), content: content))))
+            operations.append(.message(ChatMessage(source: source, destination: destination, timestamp: 1_700_000_000 + Int64(index), content: content)))
         }
         let directory = TemporaryDirectory()
         let sqlite = try SQLiteChatStore(path: directory.path + "/chatterbox.sqlite")
         defer { try? sqlite.close() }
         try await TestDatabase.withStore { postgres in
-            var stored: [StoreOperation] = []
+            // The same batches to both: each store numbers them, and alike.
+            var stored: [StoredMessage] = []
             for chunk in stride(from: 0, to: operations.count, by: 37) {
                 let batch = Array(operations[chunk..<min(chunk + 37, operations.count)])
                 let sequences = try await postgres.commit(batch)
+                #expect(try sqlite.apply(batch) == sequences)
                 for (operation, sequence) in zip(batch, sequences) {
-                    guard case .message(var message) = operation else { continue }
-                    message.sequence = sequence
-                    stored.append(.message(message))
+                    guard case .message(let message) = operation else { continue }
+                    stored.append(StoredMessage(sequence: sequence, message: message))
                 }
             }
-            try sqlite.apply(stored)
             let keys = Self.users.map(UsernameRules.key)
             for _ in 0..<120 {
                 let user = keys.randomElement(using: &random)!

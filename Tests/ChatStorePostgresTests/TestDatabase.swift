@@ -59,10 +59,13 @@ enum TestDatabase {
     /// Runs `body` with a store on `location` whose pool runs meanwhile.
     static func withStore<T: Sendable>(at location: PostgresLocation, _ body: (PostgresChatStore) async throws -> T) async throws -> T {
         let store = PostgresChatStore(location: location, logger: logger)
-        return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await store.run() }
-            defer { group.cancelAll() }
-            return try await body(store)
+        do {
+            let result = try await body(store)
+            await store.close()
+            return result
+        } catch {
+            await store.close()
+            throw error
         }
     }
 

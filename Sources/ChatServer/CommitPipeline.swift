@@ -1,0 +1,134 @@
+import ChatStore
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// The server's ordered writer: the event loops hand it their batches, it commits them to the
+/// store on a thread of its own, in the order they were handed over, and hands each back after
+/// its commit for delivery.
+///
+/// Whatever is queued when the writer comes back from a commit goes into the next one together
+/// (one transaction for several loops' batches), so a slow commit makes the next one bigger, not
+/// later. No event loop ever waits for the store, and the hub's lock is not held while it
+/// writes: a network database (or a slow disk) stalls deliveries, never the reading of frames.
+final class CommitPipeline: Sendable {
+    /// What one event loop staged since its last hand-over, in the order staged.
+    struct Batch: Sendable {
+        var items: [TickBatch.Item]
+        /// When the first item was staged (deliveries gather from then).
+        var openedAt: NIODeadline
+
+        var messageCount: Int {
+            items.reduce(0) { count, item in if case .message = item { count + 1 } else { count } }
+        }
+    }
+
+    /// Hands committed batches back, in order, on the writer's thread: the numbers the store
+    /// gave their messages (in the order the messages appear), or why nothing was stored.
+    typealias Delivery = @Sendable (_ batches: [Batch], _ outcome: Result<[Int64], any Error>) -> Void
+
+    private struct State {
+        var queued: [Batch] = []
+        /// Messages handed over and not yet delivered (queued or being committed).
+        var backlog = 0
+        var writing = false
+        var closed = false
+        /// Waiting for everything handed over so far to be delivered.
+        var idleWaiters: [EventLoopPromise<Void>] = []
+    }
+
+    private let store: any ChatStore
+    private let writerGroup: MultiThreadedEventLoopGroup
+    private let writer: any EventLoop
+    private let state = NIOLockedValueBox(State())
+    private let delivery: NIOLockedValueBox<Delivery?>
+
+    init(store: any ChatStore) {
+        self.store = store
+        writerGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        writer = writerGroup.next()
+        delivery = NIOLockedValueBox(nil)
+    }
+
+    /// Where committed batches go (the hub, which is made after the pipeline). Set once, before
+    /// the first batch.
+    func deliver(to delivery: @escaping Delivery) {
+        self.delivery.withLockedValue { $0 = delivery }
+    }
+
+    /// Messages handed over and not yet delivered.
+    var backlog: Int {
+        state.withLockedValue { $0.backlog }
+    }
+
+    /// Queues `batch` behind everything handed over before it.
+    func submit(_ batch: Batch) {
+        let messages = batch.messageCount
+        let startWriting = state.withLockedValue { state in
+            state.queued.append(batch)
+            state.backlog += messages
+            guard !state.writing else { return false }
+            state.writing = true
+            return true
+        }
+        if startWriting { writer.execute { self.write() } }
+    }
+
+    /// On the writer's thread: commits what is queued, delivers it, and again until nothing is.
+    private func write() {
+        let deliver = delivery.withLockedValue { $0 }
+        while true {
+            let (batches, closed, idleWaiters) = state.withLockedValue { state in
+                guard !state.queued.isEmpty else {
+                    state.writing = false
+                    defer { state.idleWaiters = [] }
+                    return ([Batch](), state.closed, state.idleWaiters)
+                }
+                defer { state.queued = [] }
+                return (state.queued, state.closed, [])
+            }
+            guard !batches.isEmpty else {
+                for waiter in idleWaiters { waiter.succeed() }
+                return
+            }
+            var operations: [StoreOperation] = []
+            operations.reserveCapacity(batches.reduce(0) { $0 + $1.items.count })
+            for batch in batches {
+                for item in batch.items {
+                    switch item {
+                    case .message(let message, _): operations.append(.message(message))
+                    case .store(let operation): operations.append(operation)
+                    case .reply: break
+                    }
+                }
+            }
+            let outcome: Result<[Int64], any Error> = closed ? .failure(StoreError.closed) : Result { try store.apply(operations) }
+            deliver?(batches, outcome)
+            let delivered = batches.reduce(0) { $0 + $1.messageCount }
+            state.withLockedValue { $0.backlog -= delivered }
+        }
+    }
+
+    /// Returns once everything handed over so far has been committed (or refused) and delivered.
+    func flush() async {
+        let waiter: EventLoopPromise<Void>? = state.withLockedValue { state in
+            guard state.writing || !state.queued.isEmpty else { return nil }
+            let promise = writer.makePromise(of: Void.self)
+            state.idleWaiters.append(promise)
+            return promise
+        }
+        try? await waiter?.futureResult.get()
+    }
+
+    /// Commits nothing more: what is handed over from now on is refused as unstored
+    /// (``StoreError/closed``). Returns once the commit under way, if any, is done.
+    func close() async {
+        state.withLockedValue { $0.closed = true }
+        await flush()
+    }
+
+    /// Stops the writer's thread. After ``close()``.
+    func shutdown() async {
+        try? await writerGroup.shutdownGracefully()
+    }
+}
