@@ -50,6 +50,12 @@ final class CommitPipeline: Sendable {
         delivery = NIOLockedValueBox(nil)
     }
 
+    deinit {
+        // A hub that never started or stopped (a test's) leaves no thread behind; after
+        // ``shutdown()`` this is a no-op.
+        writerGroup.shutdownGracefully { _ in }
+    }
+
     /// Where committed batches go (the hub, which is made after the pipeline). Set once, before
     /// the first batch.
     func deliver(to delivery: @escaping Delivery) {
