@@ -44,7 +44,7 @@ final class Hub: Sendable {
     private let store: any ChatStore
     private let batches: [TickBatch]
     private let historyPool: NIOThreadPool
-    /// Password attempts per name and per address.
+    /// Password attempts per (name, address), per name and per address.
     let loginAttempts: LoginAttemptLimiter
     /// Uploaded files (feature `files`); `nil` when file transfer is off.
     let fileShelf: FileShelf?
@@ -81,6 +81,7 @@ final class Hub: Sendable {
             recentBroadcasts: RecentBroadcasts(historyLimit: configuration.historyLimit, stored: storedBroadcasts)
         ))
         self.loginAttempts = LoginAttemptLimiter(
+            perNameAndAddress: configuration.loginAttemptsPerNameAndAddress,
             perName: configuration.loginAttemptsPerName,
             perAddress: configuration.loginAttemptsPerAddress,
             clock: configuration.clock
@@ -174,6 +175,8 @@ final class Hub: Sendable {
             let name = state.users[key]?.name ?? key
             let existed = state.accounts[key] != nil
             guard passwordHash != nil || existed else { return ["\(name) is not registered."] }
+            // Whoever set the password knows it; whoever knew the old one no longer counts.
+            loginAttempts.passwordChanged(for: key, from: passwordHash == nil ? nil : connection.address)
             stage(.store(.account(key: key, passwordHash: passwordHash)), for: connection)
             state.accounts[key] = passwordHash
             if passwordHash == nil {

@@ -55,8 +55,13 @@ public struct ServerConfiguration: Sendable {
     /// Largest file accepted, and the most bytes of files one user may have stored.
     public var maximumFileBytes: Int64 = 64 << 20
     public var fileQuotaPerUser: Int64 = 512 << 20
-    /// Password attempts allowed for one name, and from one address.
+    /// Password attempts allowed for one name from one address.
+    public var loginAttemptsPerNameAndAddress = AttemptLimit(burst: 5, interval: .seconds(12))
+    /// Password attempts allowed for one name from all the addresses that have not logged in
+    /// with its password before (guessing spread over many addresses). Addresses that have are
+    /// exempt, so that nobody can lock an owner out by guessing from elsewhere.
     public var loginAttemptsPerName = AttemptLimit(burst: 5, interval: .seconds(12))
+    /// Password attempts allowed from one address, for any names.
     public var loginAttemptsPerAddress = AttemptLimit(burst: 20, interval: .seconds(3))
 
     /// Attempts allowed: `burst` at once, then one more every `interval`.

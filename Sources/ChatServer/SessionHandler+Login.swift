@@ -36,6 +36,7 @@ extension SessionHandler {
             self.state = .awaitingLogin
             self.context?.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
             if case .success(true) = result {
+                self.hub.loginAttempts.trust(self.connection.address, for: key)
                 self.admit(name: name, features: features, authenticatedHash: encoded)
             } else {
                 self.refuse("Wrong password for \(name).", name: name, passwordRequired: asksForAccounts)
