@@ -39,12 +39,21 @@ public final class ChatServer: Service, Sendable {
         let snapshot = try store.load()
         let storedBroadcasts = try store.recentBroadcasts(limit: RecentBroadcasts.capacity(forHistoryLimit: configuration.historyLimit))
         group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoopThreads))
-        connectionLimiter = ConnectionLimiter(
-            perAddress: configuration.limits.connectionsPerAddress,
-            total: configuration.limits.connections
-        )
         historyPool = NIOThreadPool(numberOfThreads: 2)
         historyPool.start()
+        var connections = configuration.limits.connections
+        if let descriptors = DescriptorBudget.prepare() {
+            let clamped = descriptors.clamp(connections)
+            connections = clamped.limit
+            if let lowered = clamped.lowered {
+                // Unlimited is what benchmarks ask for: no warning, the number is for the record.
+                if configuration.limits.connections == 0 { logger.notice("\(lowered)") } else { logger.warning("\(lowered)") }
+            }
+        }
+        connectionLimiter = ConnectionLimiter(
+            perAddress: configuration.limits.connectionsPerAddress,
+            total: connections
+        )
         var fileDirectory = configuration.fileDirectory
         if fileDirectory != nil, configuration.maximumFrameLength < FileTransfer.minimumFrameLength {
             logger.warning("File transfer is off: it needs a frame limit of at least \(FileTransfer.minimumFrameLength) bytes (--max-frame-bytes is \(configuration.maximumFrameLength)).")
@@ -160,8 +169,15 @@ public final class ChatServer: Service, Sendable {
 
     private func bootstrap(for address: SocketAddress) -> ServerBootstrap {
         let limit = configuration.outboundQueueLimit
+        let (logger, limiter) = (self.logger, connectionLimiter)
         var bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 4096)
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        AcceptPause(logger: logger, openConnections: { limiter.openConnections }))
+                }
+            }
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.tcpOption(.tcp_nodelay), value: configuration.sendsImmediately ? 1 : 0)
             .childChannelOption(.allocator, value: LazyPageAllocator.allocator)
