@@ -98,13 +98,20 @@ public final class ChatServer: Service, Sendable {
             throw error
         }
         let hub = self.hub
-        let trimmer = MemoryTrimmer(every: .seconds(5), on: group.next(), pool: historyPool) { hub.commitCount }
+        let budget = hub.outboundBudget
+        let trimmer = MemoryTrimmer(
+            every: .seconds(5), on: group.next(), pool: historyPool, activity: { hub.commitCount },
+            freed: .init(bytes: { budget.freedBytes }, threshold: max(8 << 20, budget.limit / 32)))
         lifecycle.withLockedValue {
             $0.listeners = listeners
             $0.trimmer = trimmer
         }
         return listeners.compactMap(\.localAddress)
     }
+
+    /// Bytes queued for slow readers now, all connections together (see
+    /// ``ServerConfiguration/outboundQueueBudget``).
+    public var queuedOutboundBytes: Int { hub.outboundBudget.queuedBytes }
 
     /// The addresses the server listens on.
     public var localAddresses: [SocketAddress] {
@@ -168,7 +175,7 @@ public final class ChatServer: Service, Sendable {
     // MARK: - Pipeline
 
     private func bootstrap(for address: SocketAddress) -> ServerBootstrap {
-        let limit = configuration.outboundQueueLimit
+        let tracking = hub.outboundBudget.trackingThreshold
         let (logger, limiter) = (self.logger, connectionLimiter)
         var bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 4096)
@@ -186,16 +193,30 @@ public final class ChatServer: Service, Sendable {
             // one doubles its buffer on every full read.
             .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 64 * 1024))
             .childChannelOption(.socketOption(.so_keepalive), value: 1)
-            .childChannelOption(.writeBufferWaterMark, value: .init(low: limit / 2, high: limit))
+            // Unwritable once a queue is worth counting against the outbound budget.
+            .childChannelOption(.writeBufferWaterMark, value: .init(low: tracking / 4, high: tracking))
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture { try setUpConnection(channel) }
             }
+        if configuration.unsentBytesLimit > 0, let option = Self.unsentBytesOption {
+            bootstrap = bootstrap.childChannelOption(option, value: SocketOptionValue(clamping: configuration.unsentBytesLimit))
+        }
         if case .v6 = address {
             // Bind IPv6 alone so that the IPv4 wildcard can be bound beside it.
             bootstrap = bootstrap.serverChannelOption(
                 ChannelOptions.Types.SocketOption(level: .ipv6, name: .ipv6_v6only), value: 1)
         }
         return bootstrap
+    }
+
+    /// TCP_NOTSENT_LOWAT: the kernel takes no more for a connection while this many bytes
+    /// it holds for it are not yet sent. Linux only (the constant differs elsewhere).
+    private static var unsentBytesOption: ChannelOptions.Types.SocketOption? {
+        #if os(Linux)
+        ChannelOptions.Types.SocketOption(level: .tcp, name: NIOBSDSocket.Option(rawValue: 25))
+        #else
+        nil
+        #endif
     }
 
     /// Whether `handler` may sit between the TLS handler and the session, which hands its
@@ -231,6 +252,8 @@ public final class ChatServer: Service, Sendable {
             try pipeline.addHandler(RefusalHandler(reason: "Connection refused: \(refusal). Try again later."))
             return
         }
+        // Right above the head, below TLS: it sees the bytes that go into NIO's queue.
+        try pipeline.addHandler(OutboundBacklog(budget: hub.outboundBudget, eventLoop: channel.eventLoop), position: .first)
         // The session hands its deliveries to the TLS handler directly, past everything in
         // between: that may only be handlers that leave writes and flushes alone.
         func addBelowSession(_ handler: any ChannelHandler) throws {

@@ -48,6 +48,8 @@ final class Hub: Sendable {
     let loginAttempts: LoginAttemptLimiter
     /// Uploaded files (feature `files`); `nil` when file transfer is off.
     let fileShelf: FileShelf?
+    /// The bytes that may wait for slow readers, all together and per connection.
+    let outboundBudget: OutboundBudget
 
     init(
         configuration: ServerConfiguration,
@@ -87,6 +89,8 @@ final class Hub: Sendable {
             clock: configuration.clock
         )
         self.batches = eventLoops.enumerated().map { TickBatch(eventLoop: $1, index: $0) }
+        self.outboundBudget = OutboundBudget(
+            limit: configuration.outboundQueueBudget, perConnection: configuration.outboundQueueLimit, eventLoops: eventLoops)
     }
 
     /// The outbox of `eventLoop` (one of the server's loops).

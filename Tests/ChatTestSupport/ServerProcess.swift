@@ -92,15 +92,7 @@ public final class ServerProcess: Sendable {
 
     /// The process's CPU time so far (user and system), and its resident memory now and at
     /// its peak, from /proc.
-    public var usage: (cpuSeconds: Double, residentBytes: Int, peakResidentBytes: Int)? {
-        guard let stats = ProcessStats.read(pid: pid) else { return nil }
-        // /proc files report a size of 0: read them to the end, not by their size.
-        let status = FileHandle(forReadingAtPath: "/proc/\(pid)/status")
-            .map { String(decoding: $0.readDataToEndOfFile(), as: UTF8.self) } ?? ""
-        let peak = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }
-            .flatMap { $0.split(separator: " ").dropFirst().first }.flatMap { Int($0) }.map { $0 * 1024 } ?? 0
-        return (stats.cpuSeconds, stats.residentBytes, peak)
-    }
+    public var usage: ProcessStats? { ProcessStats.read(pid: pid) }
 
     /// Descriptors the process has open now.
     public var openDescriptors: Int {
