@@ -46,7 +46,9 @@ public final class LaunchedServer: Sendable {
             for file in ["ca.crt", "ca.key", "server.crt", "server.key"] {
                 try FileManager.default.copyItem(atPath: certificates + "/" + file, toPath: directory + "/" + file)
             }
-            command = [chatterbox, "server", "127.0.0.1", "-p", String(port), "--data-dir", directory, "--log-level", "error"]
+            // --init: a directory with certificates but no database is one the server takes
+            // for a used one that lost its database; this one is new on purpose.
+            command = [chatterbox, "server", "127.0.0.1", "-p", String(port), "--data-dir", directory, "--init", "--log-level", "error"]
             // Limits off unless the caller passes its own (a benchmark drives many clients from one address).
             command += extraArguments.isEmpty ? ["--no-limits"] : extraArguments
             if let threads { command += ["--threads", String(threads)] }

@@ -19,6 +19,15 @@ public enum ConnectionSecurity: Sendable {
 /// The connection could not be established.
 public struct ConnectionError: Error, Sendable, CustomStringConvertible {
     public var description: String
+    /// Whether trying again cannot help (the certificate is not trusted, the server speaks
+    /// TLS and the client does not or the other way round): the client stops rather than
+    /// retry.
+    public var isFatal: Bool
+
+    public init(description: String, isFatal: Bool = false) {
+        self.description = description
+        self.isFatal = isFatal
+    }
 }
 
 /// A framed connection to a chat server: a 4-byte length + JSON frame stream over TLS or TCP.
@@ -50,13 +59,20 @@ public struct ChatConnection: Sendable {
     ) async throws -> ChatConnection {
         let sslContext: NIOSSLContext?
         switch security {
-        case .tls(let trust): sslContext = try TLSContexts.client(trust: trust)
+        case .tls(let trust):
+            do {
+                sslContext = try TLSContexts.client(trust: trust)
+            } catch {
+                let (text, _) = ConnectionFailureText.explain(error, host: host, security: security)
+                throw ConnectionError(description: "Cannot check the server's certificate: \(text).", isFatal: true)
+            }
         case .plaintext: sslContext = nil
         }
         let serverHostname = TLSContexts.serverHostname(for: host)
         let addresses = try AddressResolver.connectAddresses(host: host, port: port)
         var failures: [String] = []
         for address in addresses {
+            let received = ReceivedBytes()
             do {
                 var bootstrap = ClientBootstrap(group: group).connectTimeout(connectTimeout)
                 if let localAddress { bootstrap = bootstrap.bind(to: localAddress) }
@@ -72,9 +88,11 @@ public struct ChatConnection: Sendable {
                                 handshake.fail(ConnectionError(description: "the connection closed before it was established"))
                             }
                             if let sslContext {
+                                try pipeline.addHandler(FirstBytesRecorder(into: received))
                                 try pipeline.addHandler(try NIOSSLClientHandler(context: sslContext, serverHostname: serverHostname))
                                 try pipeline.addHandler(HandshakeWaiter(promise: handshake))
                             } else {
+                                try pipeline.addHandler(PlaintextGuard())
                                 handshake.succeed()
                             }
                             try pipeline.addHandler(ByteToMessageHandler(FrameDecoder(maximumFrameLength: maximumFrameLength)))
@@ -87,7 +105,8 @@ public struct ChatConnection: Sendable {
                 } catch {
                     // Closes the channel and finishes its writer, which must not be dropped unfinished.
                     try? await channel.executeThenClose { _, _ in }
-                    throw ConnectionError(description: "TLS handshake with \(address) failed: \(Self.describe(error))")
+                    let (text, isFatal) = ConnectionFailureText.explain(error, host: host, security: security, received: received.bytes.withLock { $0 })
+                    throw ConnectionError(description: "Cannot connect securely to \(host) port \(port) (\(Self.describe(address))): \(text).", isFatal: isFatal)
                 }
                 return ChatConnection(remoteAddress: address, isEncrypted: sslContext != nil, maximumFrameLength: maximumFrameLength, channel: channel)
             } catch let error as ConnectionError {
@@ -118,18 +137,7 @@ public struct ChatConnection: Sendable {
     }
 
     static func describe(_ error: any Error) -> String {
-        if let ssl = error as? NIOSSLError {
-            if case .handshakeFailed(let reason) = ssl {
-                return "\(reason)"
-            }
-            if case .uncleanShutdown = ssl {
-                return "the connection was cut off"
-            }
-            return "\(ssl)"
-        }
-        // "Connection refused" rather than NIO's "connection reset (error set): …".
-        if let io = error as? IOError { return String(cString: strerror(io.errnoCode)) }
-        return "\(error)"
+        ConnectionFailureText.explain(error, host: "the server", security: .plaintext).text
     }
 }
 

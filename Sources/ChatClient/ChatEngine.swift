@@ -13,8 +13,11 @@ public struct ChatEngine: Sendable {
     public enum Ending: Sendable, Equatable {
         /// The user quit (/Quit, end of input, or the task was cancelled).
         case quit
-        /// The server closed the connection and reconnecting is off.
+        /// The server closed the connection and reconnecting is off (or cannot help).
         case serverClosed(String)
+        /// The input ended and the client stopped, but not everything succeeded: lines not
+        /// sent, transfers failed, errors from the server, or `linger` ran out. Says what.
+        case incomplete(String)
     }
 
     /// What to connect to and how to behave.
@@ -38,6 +41,19 @@ public struct ChatEngine: Sendable {
         /// The account password to log in with (feature `accounts`); asked for when a server
         /// says the name needs one.
         public var password: String?
+        /// How long the client goes on after its input ends, to finish what it started
+        /// (lines still to send at the server's rate, file transfers, answers to commands).
+        public var linger: Duration = .seconds(30)
+        /// Where /Get saves files when it is given no path; `nil`: `~/Downloads` when it
+        /// exists, otherwise the working directory.
+        public var downloadDirectory: String?
+        /// Whether to offer Chatterbox's extensions (FEATURES) at login (`--no-extensions`
+        /// turns it off: the login is then exactly the base protocol's).
+        public var offersExtensions = true
+        /// A server that closes the connection this soon after accepting a login that offered
+        /// FEATURES (without answering them), or before answering it at all, is taken to
+        /// choke on them: the client logs in again without, for the rest of the run.
+        public var extensionFailureWindow: Duration = .seconds(2)
 
         public init(
             host: String,
@@ -101,10 +117,25 @@ enum EngineInput: Sendable {
     case endOfInput
     case connected(connection: Int, writer: FrameWriter, address: String)
     case frame(connection: Int, DecodedFrame)
-    case closed(connection: Int, reason: String)
-    case connectFailed(connection: Int, reason: String)
+    /// `isFatal`: trying again cannot help (the server speaks TLS to a --plaintext client).
+    case closed(connection: Int, reason: String, isFatal: Bool)
+    /// `isFatal`: trying again cannot help (a certificate not trusted, TLS against plain).
+    case connectFailed(connection: Int, reason: String, isFatal: Bool)
     case loginGraceExpired(attempt: Int)
     case reconnectDue(connection: Int)
+    case wake(Wake)
+
+    /// Timers of the engine's own.
+    enum Wake: Sendable {
+        /// The pacer may let the next message go (on connection `connection`).
+        case pace(connection: Int)
+        /// The messages sent before a "Slow down" have had time to be confirmed.
+        case dropsSettled(connection: Int)
+        /// The input has ended and a quiet moment may have come.
+        case settle
+        /// The input ended `linger` ago.
+        case linger
+    }
 }
 
 /// Opens one connection and feeds what happens on it into the engine's stream, tagged with
@@ -125,10 +156,11 @@ enum ConnectionRunner {
                     connectTimeout: .nanoseconds(configuration.connectTimeout.nanoseconds)
                 )
             } catch let error as ConnectionError {
-                sink.yield(.connectFailed(connection: number, reason: error.description))
+                sink.yield(.connectFailed(connection: number, reason: error.description, isFatal: error.isFatal))
                 return
             } catch {
-                sink.yield(.connectFailed(connection: number, reason: ChatConnection.describe(error)))
+                let (text, isFatal) = ConnectionFailureText.explain(error, host: configuration.host, security: configuration.security)
+                sink.yield(.connectFailed(connection: number, reason: text, isFatal: isFatal))
                 return
             }
             let address = connection.remoteAddress.map(ChatConnection.describe) ?? configuration.host
@@ -138,10 +170,11 @@ enum ConnectionRunner {
                     for try await frame in frames {
                         sink.yield(.frame(connection: number, frame))
                     }
-                    sink.yield(.closed(connection: number, reason: "The server closed the connection."))
+                    sink.yield(.closed(connection: number, reason: "The server closed the connection.", isFatal: false))
                 }
             } catch {
-                sink.yield(.closed(connection: number, reason: "Connection lost: \(ChatConnection.describe(error))"))
+                let (text, isFatal) = ConnectionFailureText.explain(error, host: configuration.host, security: configuration.security)
+                sink.yield(.closed(connection: number, reason: isFatal ? "Cannot talk to the server: \(text)" : "Connection lost: \(text)", isFatal: isFatal))
             }
         }
     }

@@ -26,7 +26,8 @@ public struct ChatSession: Sendable {
     /// What the user asked of file transfer.
     public enum FileCommand: Sendable, Equatable {
         case send(path: String, to: String)
-        case get(id: String, path: String?)
+        /// /Get ID [PATH] [--force]: `force` allows replacing an existing file at PATH.
+        case get(id: String, path: String?, force: Bool)
         case list
     }
 
@@ -53,6 +54,8 @@ public struct ChatSession: Sendable {
     public var asksForFeatures = true
     /// Lines a user interface adds to /Help (its own commands and keys).
     public var extraHelpLines: [String] = []
+    /// Where /Get saves files, as the usage line says.
+    public var downloadDirectoryForHelp = "the download directory"
     /// The password sent with every login (feature `accounts`), if the user gave one.
     public var password: String?
     /// Whether the last login refusal said the name needs its password.
@@ -61,6 +64,13 @@ public struct ChatSession: Sendable {
     public private(set) var historyCursor: Int64?
     /// Whether older history remains before ``historyCursor``.
     public private(set) var historyMore = true
+    /// Whether the server's login acceptance answered FEATURES (with the extensions it
+    /// enabled, possibly none): it understood them. A server that ignores the key does not.
+    public private(set) var serverAnsweredFeatures = false
+    /// The message rate the server advertised at login (`LIMITS`, PROTOCOL.md), if it did.
+    public private(set) var advertisedMessageRate: MessageRate?
+    /// The deviations from the protocol already mentioned to the user (each once per run).
+    private var notedLeniencies: Set<String> = []
 
     public init() {}
 
@@ -73,6 +83,8 @@ public struct ChatSession: Sendable {
     public mutating func startNewConnection() {
         username = nil
         enabledFeatures = []
+        serverAnsweredFeatures = false
+        advertisedMessageRate = nil
         serverUser = nil
         online = []
         historyCursor = nil
@@ -87,6 +99,10 @@ public struct ChatSession: Sendable {
     public var compresses: Bool { enabledFeatures.contains("deflate") }
     /// Whether the server pages and searches history (HISTORY, SEARCH).
     public var serverHasHistory: Bool { enabledFeatures.contains("history") }
+    /// Whether the server is known to send the user's own messages back to them: Chatterbox
+    /// servers do (PROTOCOL.md), and they are the ones that answer FEATURES. Other servers may
+    /// not, so the client shows what it sends to them itself.
+    public var serverEchoesOwnMessages: Bool { serverAnsweredFeatures }
 
     /// The login frame for `name`. The password goes only with FEATURES: a server that refused
     /// extensions gets the plain login of the base protocol.
@@ -106,10 +122,15 @@ public struct ChatSession: Sendable {
         var events: [ChatEvent] = []
         let frame = decoded.frame
         for problem in decoded.problems { events.append(.protocolProblem(problem)) }
+        for leniency in decoded.leniencies where notedLeniencies.insert(leniency).inserted {
+            events.append(.notice("This server bends the protocol (it sends \(leniency)); Chatterbox understands it anyway."))
+        }
         if let accepted = frame.usernameAccepted {
             if accepted, username == nil {
                 username = attemptedName ?? frame.username
                 enabledFeatures = Set(frame.features ?? [])
+                serverAnsweredFeatures = frame.features != nil
+                advertisedMessageRate = frame.extensionValue(Frame.Key.limits).flatMap(MessageRate.init)
                 if case .string(let name)? = frame.extensionValue("SERVER_USER") { serverUser = name }
                 if let value = frame.extensionValue(Frame.Key.history), let page = HistoryPageInfo(value) {
                     historyCursor = page.before
@@ -222,10 +243,18 @@ public struct ChatSession: Sendable {
             return [.file(.send(path: rest, to: destination))]
         case .get(let operand):
             guard serverHasFiles else { return [.show(.notice(runLocally(command)))] }
-            guard let operand else { return [.show(.notice("Usage: /Get <id> [path]"))] }
+            let usage = "Usage: /Get <id> [path] [--force] (into \(downloadDirectoryForHelp); a directory means into it; --force replaces an existing file)"
+            guard let operand else { return [.show(.notice(usage))] }
             let id = operand.prefix { !$0.isWhitespace }
-            let path = operand.dropFirst(id.count).drop { $0.isWhitespace }
-            return [.file(.get(id: String(id), path: path.isEmpty ? nil : String(path)))]
+            var path = Substring(operand.dropFirst(id.count).drop { $0.isWhitespace })
+            var force = false
+            if path == "--force" || path.hasSuffix(" --force") {
+                force = true
+                path = path.dropLast("--force".count)
+                while path.last?.isWhitespace == true { path.removeLast() }
+            }
+            guard !id.hasPrefix("-") else { return [.show(.notice(usage))] }
+            return [.file(.get(id: String(id), path: path.isEmpty ? nil : String(path), force: force))]
         case .history(let operand) where serverHasHistory:
             return requestHistory(operand)
         case .search(let operand) where serverHasHistory:

@@ -25,8 +25,12 @@ public enum ConnectionEvent: Sendable, Equatable {
     /// A reconnection attempt failed; the next follows in `retryIn`.
     case attemptFailed(reason: String, retryIn: Duration)
     /// Logged in again after a loss. `missedMessages` arrived while the client was away;
-    /// `sentLines` typed meanwhile have now been sent.
+    /// `sentLines` typed meanwhile are being sent now (at the rate the server accepts;
+    /// ``queuedLinesSent(sent:notSent:)`` says when they have all gone).
     case backOnline(username: String, missedMessages: Int, sentLines: Int)
+    /// Every line typed while disconnected has been sent (and, to a server that echoes
+    /// them, confirmed): `sent` of them; `notSent` could not be (the server kept refusing).
+    case queuedLinesSent(sent: Int, notSent: Int)
     /// A line typed while offline waits to be sent; `waiting` lines in all.
     case queued(waiting: Int)
     /// A line typed while offline was dropped: `limit` lines are already waiting.

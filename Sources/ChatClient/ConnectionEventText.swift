@@ -16,7 +16,11 @@ public enum ConnectionEventText {
         case .backOnline(let username, let missed, let sent):
             var text = "Back online as \(username)."
             if missed > 0 { text += " \(missed) message\(missed == 1 ? "" : "s") arrived while you were away (shown above)." }
-            if sent > 0 { text += " Sent the \(sent) line\(sent == 1 ? "" : "s") you typed meanwhile." }
+            if sent > 0 { text += " Sending the \(sent) line\(sent == 1 ? "" : "s") you typed meanwhile." }
+            return text
+        case .queuedLinesSent(let sent, let notSent):
+            var text = "Sent the \(sent) line\(sent == 1 ? "" : "s") you typed while disconnected."
+            if notSent > 0 { text += " \(notSent) could not be sent (the server kept refusing them)." }
             return text
         case .queued(let waiting):
             return "Not logged in: this line will be sent once you are (\(waiting) waiting)."
@@ -29,6 +33,7 @@ public enum ConnectionEventText {
     public static func isProblem(_ event: ConnectionEvent) -> Bool {
         switch event {
         case .lost, .attemptFailed, .queueFull: true
+        case .queuedLinesSent(_, let notSent): notSent > 0
         default: false
         }
     }

@@ -3,53 +3,96 @@ import Foundation
 
 /// The single consumer of everything the engine reacts to: typed lines, frames, connection
 /// news and timers. It owns the protocol session and the connection state.
+///
+/// Sending (pacing to the server's rate, sending again what the server dropped) is in
+/// `EngineLoop+Sending.swift`; finishing the work started once the input ends, in
+/// `EngineLoop+Finishing.swift`.
 struct EngineLoop {
     let configuration: ChatEngine.Configuration
     let sink: AsyncStream<EngineInput>.Continuation
     let updates: @Sendable (ClientUpdate) -> Void
 
-    private var session = ChatSession()
-    private var status: ClientStatus
-    private var publishedStatus: ClientStatus?
+    var session = ChatSession()
+    var status: ClientStatus
+    var publishedStatus: ClientStatus?
 
     /// Number of the current connection; news from older ones is ignored.
-    private var connectionNumber = 0
-    private var connectionTask: Task<Void, Never>?
-    private var writer: FrameWriter?
-    private var reconnectTimer: Task<Void, Never>?
-    private var graceTimer: Task<Void, Never>?
-    private var hasConnected = false
-    private var hasLoggedIn = false
+    var connectionNumber = 0
+    var connectionTask: Task<Void, Never>?
+    var writer: FrameWriter?
+    var reconnectTimer: Task<Void, Never>?
+    var graceTimer: Task<Void, Never>?
+    var hasConnected = false
+    var hasLoggedIn = false
 
     /// The name to log in with as soon as a connection is up.
-    private var desiredName: String?
+    var desiredName: String?
     /// The name of the login awaiting the server's answer.
-    private var pendingName: String?
-    private var loginAttempt = 0
+    var pendingName: String?
+    var loginAttempt = 0
     /// Lines typed while not logged in, oldest first.
-    private var queue: [String] = []
-    private var inputEnded = false
+    var queue: [String] = []
+    var inputEnded = false
     /// Set when the next typed line is a secret the client asked for.
-    private var awaitedSecret: ChatSession.SecretRequest?
+    var awaitedSecret: ChatSession.SecretRequest?
     /// Files being sent and fetched.
-    private var files = FileTransferAgent()
+    var files: FileTransferAgent
+
+    /// Messages waiting for the rate the server accepts, and those sent but not confirmed.
+    var pacer = SendPacer()
+    var paceTimer: Task<Void, Never>?
+    var unconfirmed = UnconfirmedMessages()
+    /// Messages the server said it dropped ("Slow down"), not yet matched to lines, and when.
+    var droppedCount = 0
+    var droppedNoticedAt: ContinuousClock.Instant?
+    var dropTimer: Task<Void, Never>?
+    /// The lines typed while disconnected that are being sent since the last re-login.
+    var queuedBatch: QueuedBatch?
+    /// Requests (commands, history, file lists) whose answers have not come yet.
+    var pendingAnswers = 0
+    /// When a frame last came or went: the end of input waits for a quiet moment, so that an
+    /// answer in several frames is shown whole.
+    var lastActivity = ContinuousClock.now
+    var settleTimer: Task<Void, Never>?
+    var lingerTimer: Task<Void, Never>?
+    /// What failed during the run (for a scripted run's exit status).
+    var linesNotSent = 0
+    var serverErrors = 0
 
     /// Messages shown so far, to recognise the ones a server replays after a reconnection.
-    private var seen = SeenMessages()
+    var seen = SeenMessages()
+    /// Own messages shown when sent, to a server that may not send them back.
+    var localEchoes = LocalEchoes()
+    /// Whether the server sent one of them back: it echoes, so a message not echoed was not
+    /// delivered (see ``serverEchoes``).
+    var observedEcho = false
+    /// Whether the login on the current connection offered FEATURES, whether anything came
+    /// back on it, and when a login that offered them was accepted without an answer to them.
+    var offeredFeaturesHere = false
+    var heardFromServer = false
+    var acceptedWithoutFeaturesAt: ContinuousClock.Instant?
     /// Set while the server replays history after a re-login.
-    private var replay: Replay?
+    var replay: Replay?
 
-    private struct Replay {
+    struct Replay {
         var seen: SeenMessages
         var missed = 0
+    }
+
+    struct QueuedBatch {
+        var total: Int
+        var notSent = 0
     }
 
     init(configuration: ChatEngine.Configuration, sink: AsyncStream<EngineInput>.Continuation, updates: @escaping @Sendable (ClientUpdate) -> Void) {
         self.configuration = configuration
         self.sink = sink
         self.updates = updates
+        files = FileTransferAgent(downloadDirectory: configuration.downloadDirectory ?? DownloadDestination.defaultDirectory())
         session.extraHelpLines = ["  /Reconnect - reconnect now instead of waiting (when disconnected)"] + configuration.extraHelpLines
         session.password = configuration.password
+        session.asksForFeatures = configuration.offersExtensions
+        session.downloadDirectoryForHelp = files.downloadDirectory
         status = ClientStatus(host: configuration.host, port: configuration.port, security: SecurityLevel(configuration.security))
         if let name = configuration.initialUsername?.trimmingCharacters(in: .whitespaces), !name.isEmpty {
             desiredName = name
@@ -75,8 +118,7 @@ struct EngineLoop {
 
     /// Stops the timers and closes the connection.
     mutating func shutDown() async {
-        reconnectTimer?.cancel()
-        graceTimer?.cancel()
+        for timer in [reconnectTimer, graceTimer, paceTimer, dropTimer, settleTimer, lingerTimer] { timer?.cancel() }
         connectionTask?.cancel()
         // A connection that is up closes at once; one still connecting is left to time out on
         // its own rather than hold up quitting.
@@ -86,37 +128,46 @@ struct EngineLoop {
 
     // MARK: - Dispatch
 
-    private mutating func handle(_ input: EngineInput) async throws -> ChatEngine.Ending? {
+    mutating func handle(_ input: EngineInput) async throws -> ChatEngine.Ending? {
         switch input {
         case .line(let line):
-            return await typed(line)
+            if let ending = await typed(line) { return ending }
         case .endOfInput:
             inputEnded = true
-            return nothingLeftToSend ? .quit : nil
+            startLingering()
         case .connected(let number, let writer, let address):
             guard number == connectionNumber else { return nil }
             self.writer = writer
             hasConnected = true
+            offeredFeaturesHere = false
+            heardFromServer = false
+            acceptedWithoutFeaturesAt = nil
+            lastActivity = .now
             status.phase = .loggingIn
             emit(.connection(.connected(address: address, security: status.security)))
             if let name = desiredName {
                 await sendLogin(name)
-            } else if inputEnded {
-                return .quit
-            } else {
+            } else if !inputEnded {
                 emit(.usernameNeeded(reason: nil))
             }
         case .frame(let number, let frame):
             guard number == connectionNumber else { return nil }
+            heardFromServer = true
+            lastActivity = .now
             if let ending = await receive(frame) { return ending }
-            if inputEnded, nothingLeftToSend { return .quit }
-        case .closed(let number, let reason):
+        case .closed(let number, let reason, let isFatal):
             guard number == connectionNumber else { return nil }
-            return connectionLost(reason)
-        case .connectFailed(let number, let reason):
+            if let ending = connectionLost(reason, isFatal: isFatal) { return ending }
+        case .connectFailed(let number, let reason, let isFatal):
             guard number == connectionNumber else { return nil }
-            // The very first connection failing is a configuration problem: say so at once.
-            guard hasConnected else { throw ConnectionError(description: reason) }
+            // The very first connection failing is a configuration problem: say so at once;
+            // so is a failure no retry can mend (a certificate not trusted, TLS against plain).
+            guard hasConnected, !isFatal else { throw ConnectionError(description: reason, isFatal: isFatal) }
+            // Only the retry without extensions reconnects when reconnecting is off.
+            guard configuration.reconnect.isEnabled else {
+                emit(.connection(.lost(reason: reason, retryIn: nil)))
+                return .serverClosed(reason)
+            }
             status.failedAttempts += 1
             let delay = scheduleReconnect()
             emit(.connection(.attemptFailed(reason: reason, retryIn: delay)))
@@ -131,23 +182,20 @@ struct EngineLoop {
             guard number == connectionNumber else { return nil }
             emit(.connection(.reconnecting(attempt: status.failedAttempts + 1)))
             connect()
+        case .wake(let wake):
+            if let ending = await woke(wake) { return ending }
         }
-        return nil
-    }
-
-    /// Whether ending the input can end the client now: nothing typed is still waiting.
-    private var nothingLeftToSend: Bool {
-        (queue.isEmpty && pendingName == nil) || needsName
+        return finishIfDone()
     }
 
     /// No name is known: the next line typed is the name.
-    private var needsName: Bool {
+    var needsName: Bool {
         session.username == nil && pendingName == nil && desiredName == nil
     }
 
     // MARK: - Typed lines
 
-    private mutating func typed(_ line: String) async -> ChatEngine.Ending? {
+    mutating func typed(_ line: String) async -> ChatEngine.Ending? {
         if let request = awaitedSecret {
             awaitedSecret = nil
             return await received(secret: line.trimmingTrailingNewline(), for: request)
@@ -186,7 +234,7 @@ struct EngineLoop {
 
     /// A secret the client asked for: a login password (an empty line chooses another name
     /// instead) or the new password of /Register.
-    private mutating func received(secret: String, for request: ChatSession.SecretRequest) async -> ChatEngine.Ending? {
+    mutating func received(secret: String, for request: ChatSession.SecretRequest) async -> ChatEngine.Ending? {
         switch request {
         case .loginPassword(let name):
             guard !secret.isEmpty else {
@@ -206,19 +254,23 @@ struct EngineLoop {
         }
     }
 
-    private mutating func perform(_ line: String) async -> ChatEngine.Ending? {
+    /// Carries out a typed line. `wasQueued`: it was typed while disconnected.
+    mutating func perform(_ line: String, wasQueued: Bool = false) async -> ChatEngine.Ending? {
         for action in session.interpret(line, now: Int64(Date().timeIntervalSince1970)) {
             switch action {
             case .send(let frame):
-                guard let writer else {
+                guard writer != nil else {
                     enqueue(line)
                     return nil
                 }
-                do {
-                    try await writer.send(frame, compress: session.compresses)
-                } catch {
-                    // The connection just died; its loss is reported next. Keep the line.
-                    queue.insert(line, at: 0)
+                if frame.messages?.isEmpty == false {
+                    // Messages go at the rate the server accepts.
+                    pacer.append(SendPacer.Item(line: line, frame: frame, wasQueued: wasQueued))
+                    await sendPaced()
+                } else {
+                    // A request (history, search): answered once.
+                    pendingAnswers += 1
+                    await sendRequest(frame)
                 }
             case .show(let event):
                 emit(.event(event))
@@ -228,30 +280,39 @@ struct EngineLoop {
                 let outcome: FileTransferAgent.Outcome
                 switch command {
                 case .send(let path, let destination): outcome = files.send(path: path, to: destination)
-                case .get(let id, let path): outcome = files.get(id: id, path: path)
-                case .list: outcome = .init(frames: [FileTransferAgent.frame(FileTransfer.Key.list, .object(JSONObject()))])
+                case .get(let id, let path, let force): outcome = files.get(id: id, path: path, force: force)
+                case .list:
+                    pendingAnswers += 1
+                    outcome = .init(frames: [FileTransferAgent.frame(FileTransfer.Key.list, .object(JSONObject()))])
                 }
                 await apply(outcome)
             case .askSecret(let request):
                 awaitedSecret = request
-                emit(.secretNeeded(prompt: "New password for \(session.username ?? "your name") (not shown; empty to cancel): "))
+                emit(.secretNeeded(prompt: "New password for \(session.username ?? "your name") (an empty line cancels): "))
             }
         }
         return nil
     }
 
-    /// Sends a file transfer's frames (compressed where it pays) and shows its lines.
-    private mutating func apply(_ outcome: FileTransferAgent.Outcome) async {
-        for notice in outcome.notices { emit(.event(.notice(notice))) }
+    /// Sends a frame that is not a message (a request), now.
+    mutating func sendRequest(_ frame: Frame) async {
         guard let writer else { return }
+        lastActivity = .now
+        // A failed write means the connection is gone; its loss is reported next.
+        try? await writer.send(frame, compress: session.compresses)
+    }
+
+    /// Sends a file transfer's frames (compressed where it pays) and shows its lines.
+    mutating func apply(_ outcome: FileTransferAgent.Outcome) async {
+        for notice in outcome.notices { emit(.event(.notice(notice))) }
         for frame in outcome.frames {
             // A failed write means the connection is gone; the transfer resumes on the next.
-            try? await writer.send(frame, compress: session.compresses)
+            await sendRequest(frame)
         }
     }
 
     /// File transfer frames from the server.
-    private mutating func receiveFileFrames(_ frame: Frame) async {
+    mutating func receiveFileFrames(_ frame: Frame) async {
         if let value = frame.extensionValue(FileTransfer.Key.upload), let status = FileTransfer.UploadStatus(value) {
             await apply(files.received(status))
         }
@@ -260,46 +321,34 @@ struct EngineLoop {
             await apply(files.received(chunk, of: entry))
         }
         if let list = frame.extensionValue(FileTransfer.Key.list)?.arrayValue {
+            answered()
             for line in FileTransferAgent.describe(list.compactMap(FileTransfer.Entry.init)) { emit(.event(.notice(line))) }
         }
         if let error = frame.error, error.hasPrefix("File "), error.contains("not accepted") || error.contains("not stored") || error.contains("not sent") {
             await apply(files.uploadFailed())
         }
+        if let error = frame.error { await apply(files.downloadRefused(error)) }
     }
 
-    private mutating func enqueue(_ line: String) {
-        guard queue.count < configuration.queueLimit else {
-            emit(.connection(.queueFull(limit: configuration.queueLimit)))
-            return
-        }
-        queue.append(line)
-        emit(.connection(.queued(waiting: queue.count)))
-    }
-
-    /// Sends what was typed while offline, in order. Returns how many lines went out (a line
-    /// whose write fails goes back into the queue for the next connection).
-    private mutating func sendQueue() async -> Int {
-        let lines = queue
-        queue = []
-        for line in lines {
-            _ = await perform(line)
-        }
-        return lines.count - queue.count
+    /// One request had its answer.
+    mutating func answered() {
+        pendingAnswers = max(0, pendingAnswers - 1)
     }
 
     // MARK: - Logging in
 
-    private mutating func sendLogin(_ name: String) async {
+    mutating func sendLogin(_ name: String) async {
         guard let writer else { return }
         pendingName = name
         loginAttempt += 1
         status.phase = .loggingIn
+        if session.asksForFeatures { offeredFeaturesHere = true }
         // A failed write means the connection is gone; its loss is reported next.
         try? await writer.send(session.loginFrame(for: name))
     }
 
     /// Gives a server that answered the login with an ERROR a moment to accept it anyway.
-    private mutating func scheduleLoginGrace() {
+    mutating func scheduleLoginGrace() {
         let attempt = loginAttempt
         let sink = self.sink
         let delay = configuration.plainLoginDelay
@@ -313,7 +362,7 @@ struct EngineLoop {
 
     // MARK: - Frames
 
-    private mutating func receive(_ decoded: DecodedFrame) async -> ChatEngine.Ending? {
+    mutating func receive(_ decoded: DecodedFrame) async -> ChatEngine.Ending? {
         let frame = decoded.frame
         let onlyMessages = frame.messages != nil && frame.usernameAccepted == nil && frame.info == nil
             && frame.userList == nil && frame.usersJoined == nil && frame.usersLeft == nil && frame.error == nil
@@ -321,9 +370,11 @@ struct EngineLoop {
         // anything else ends the replay.
         if replay != nil, !onlyMessages { replay = nil }
         var loggedIn = false
+        var answeredHere = false
         for event in session.receive(decoded, attemptedName: pendingName) {
             switch event {
             case .welcome:
+                if offeredFeaturesHere, !session.serverAnsweredFeatures { acceptedWithoutFeaturesAt = .now }
                 pendingName = nil
                 desiredName = session.username
                 status.failedAttempts = 0
@@ -344,6 +395,18 @@ struct EngineLoop {
                 for message in shown { seen.record(message) }
                 if replay == nil || !shown.isEmpty { emit(.event(.history(shown))) }
             case .message(let message):
+                if let serverUser = session.serverUser, message.source == serverUser, !answeredHere {
+                    answeredHere = true
+                    answered()
+                }
+                if message.source.lowercased() == session.username?.lowercased() {
+                    unconfirmed.confirm(message)
+                    // Shown when it was sent.
+                    if localEchoes.isEcho(message) {
+                        observedEcho = true
+                        continue
+                    }
+                }
                 if var current = replay {
                     let wasSeen = current.seen.consumeIfSeen(message)
                     if !wasSeen { current.missed += 1 }
@@ -351,6 +414,9 @@ struct EngineLoop {
                     if wasSeen { continue }
                 }
                 seen.record(message)
+                emit(.event(event))
+            case .earlierMessages, .searchResults:
+                answered()
                 emit(.event(event))
             case .loginRefused where session.lastRefusalNeedsPassword && pendingName != nil:
                 // A registered name: ask for its password rather than for another name.
@@ -360,7 +426,7 @@ struct EngineLoop {
                 session.password = nil
                 emit(.event(event))
                 awaitedSecret = .loginPassword(name: name)
-                emit(.secretNeeded(prompt: "Password for \(name) (not shown; empty to choose another name): "))
+                emit(.secretNeeded(prompt: "Password for \(name) (an empty line chooses another name): "))
             case .loginRefused:
                 pendingName = nil
                 emit(.event(event))
@@ -374,18 +440,34 @@ struct EngineLoop {
             case .error where session.username == nil && pendingName != nil && session.asksForFeatures:
                 scheduleLoginGrace()
                 emit(.event(event))
+            case .error(let text) where session.username != nil:
+                if let dropped = Self.droppedCount(in: text) {
+                    serverDropped(dropped, error: text)
+                } else {
+                    serverErrors += 1
+                    answered()
+                    emit(.event(event))
+                }
             default:
                 emit(.event(event))
             }
         }
+        let failuresBefore = files.failures
         await receiveFileFrames(frame)
+        // An ERROR that ended a transfer counts once, as the transfer that failed.
+        if frame.error != nil, files.failures > failuresBefore, serverErrors > 0 { serverErrors -= 1 }
+        reportQueuedBatchIfSent()
         if loggedIn {
             let relogin = hasLoggedIn
             hasLoggedIn = true
+            let rate = session.advertisedMessageRate ?? MessageRate(perSecond: SendPacer.defaultRate, burst: SendPacer.defaultBurst)
+            pacer.reset(rate: rate.perSecond, burst: rate.burst)
             if relogin, session.serverHasFiles { await apply(.init(frames: files.resume())) }
-            let sent = await sendQueue()
+            let sending = await sendQueue()
             if relogin, let name = session.username {
-                emit(.connection(.backOnline(username: name, missedMessages: replay?.missed ?? 0, sentLines: sent)))
+                if sending > 0 { queuedBatch = QueuedBatch(total: sending) }
+                emit(.connection(.backOnline(username: name, missedMessages: replay?.missed ?? 0, sentLines: sending)))
+                reportQueuedBatchIfSent()
             }
         }
         return nil
@@ -393,14 +475,14 @@ struct EngineLoop {
 
     // MARK: - Connection
 
-    private mutating func connect() {
+    mutating func connect() {
         connectionNumber += 1
         status.phase = .connecting
         connectionTask = ConnectionRunner.start(number: connectionNumber, configuration: configuration, sink: sink)
     }
 
     /// /Reconnect: skips the rest of the wait before the next attempt.
-    private mutating func reconnectNow() {
+    mutating func reconnectNow() {
         guard case .waitingToReconnect = status.phase else {
             emit(.event(.notice(writer == nil ? "Already connecting." : "Already connected.")))
             return
@@ -410,14 +492,46 @@ struct EngineLoop {
         connect()
     }
 
-    private mutating func connectionLost(_ reason: String) -> ChatEngine.Ending? {
+    /// Whether the connection that just closed looks like a server choking on FEATURES: it
+    /// closed before answering a login that offered them, or soon after accepting it without
+    /// answering them (the protocol's original server does that).
+    var extensionsLookFatal: Bool {
+        guard offeredFeaturesHere, session.asksForFeatures else { return false }
+        guard heardFromServer else { return true }
+        guard let accepted = acceptedWithoutFeaturesAt else { return false }
+        return ContinuousClock.now - accepted < configuration.extensionFailureWindow
+    }
+
+    /// Forgets the connection that closed; what was waiting to go out goes back in the queue.
+    mutating func forgetConnection() {
         writer = nil
-        let wasLoggedIn = session.username != nil
         if let name = session.username { desiredName = name }
         pendingName = nil
         replay = nil
         session.startNewConnection()
-        guard configuration.reconnect.isEnabled, !(inputEnded && queue.isEmpty) else {
+        paceTimer?.cancel()
+        dropTimer?.cancel()
+        // Lines the pacer held were never sent: first in the queue for the next connection.
+        // Those sent but unconfirmed may or may not have arrived: not sent twice.
+        queue = pacer.takeAll().map(\.line) + queue
+        unconfirmed.removeAll()
+        droppedCount = 0
+        droppedNoticedAt = nil
+        pendingAnswers = 0
+    }
+
+    mutating func connectionLost(_ reason: String, isFatal: Bool) -> ChatEngine.Ending? {
+        if !isFatal, extensionsLookFatal {
+            // Once, and for the rest of the run: the next logins are the base protocol's.
+            session.asksForFeatures = false
+            forgetConnection()
+            emit(.event(.notice("The server closed the connection right after a login offering Chatterbox's extensions; connecting again as a plain client, without them.")))
+            connect()
+            return nil
+        }
+        let wasLoggedIn = session.username != nil
+        forgetConnection()
+        guard configuration.reconnect.isEnabled, !isFatal, !(inputEnded && unfinishedWork.isEmpty) else {
             emit(.connection(.lost(reason: reason, retryIn: nil)))
             return .serverClosed(reason)
         }
@@ -430,7 +544,7 @@ struct EngineLoop {
     }
 
     /// Schedules the next connection attempt and returns the wait.
-    private mutating func scheduleReconnect() -> Duration {
+    mutating func scheduleReconnect() -> Duration {
         let delay = configuration.reconnect.jitteredDelay(beforeAttempt: status.failedAttempts + 1, random: Double.random(in: 0...1))
         status.phase = .waitingToReconnect(retryAt: .now + delay)
         let number = connectionNumber
@@ -444,19 +558,49 @@ struct EngineLoop {
         return delay
     }
 
+    /// A timer that wakes the loop with `wake` after `delay`.
+    func wakeUp(_ wake: EngineInput.Wake, after delay: Duration) -> Task<Void, Never> {
+        let sink = self.sink
+        return Task {
+            try? await Task.sleep(for: delay)
+            guard !Task.isCancelled else { return }
+            sink.yield(.wake(wake))
+        }
+    }
+
+    mutating func woke(_ wake: EngineInput.Wake) async -> ChatEngine.Ending? {
+        switch wake {
+        case .pace(let number):
+            guard number == connectionNumber else { return nil }
+            paceTimer = nil
+            await sendPaced()
+        case .dropsSettled(let number):
+            guard number == connectionNumber else { return nil }
+            await resendDropped()
+        case .settle:
+            settleTimer = nil
+        case .linger:
+            return lingerExpired()
+        }
+        return nil
+    }
+
+    /// Whether the server sends the user's messages back: known of Chatterbox's, seen of others.
+    var serverEchoes: Bool { session.serverEchoesOwnMessages || observedEcho }
+
     // MARK: - Output
 
-    private func emit(_ update: ClientUpdate) {
+    func emit(_ update: ClientUpdate) {
         updates(update)
     }
 
-    private mutating func publishStatus() {
+    mutating func publishStatus() {
         status.username = session.username ?? desiredName
         status.serverUser = session.serverUser
         status.online = session.online
         status.everyoneSeen = session.everyoneSeen
         status.serverRunsCommands = session.serverRunsCommands
-        status.queuedLines = queue.count
+        status.queuedLines = queue.count + pacer.waiting.count
         guard status != publishedStatus else { return }
         publishedStatus = status
         updates(.status(status))

@@ -32,11 +32,11 @@ public struct EventFormatter: Sendable {
             return ["-!- Earlier messages:"] + messages.flatMap(format) + ["-!- End of earlier messages."]
         case .earlierMessages(let messages, let more):
             if messages.isEmpty { return ["-!- No earlier messages."] }
-            return ["-!- \(messages.count) earlier message\(messages.count == 1 ? "" : "s"):"] + messages.flatMap(format)
+            return ["-!- \(messages.count) earlier message\(messages.count == 1 ? "" : "s") (from the history, not new):"] + messages.flatMap(formatPast)
                 + ["-!- " + (more ? "/History again for the ones before." : "That was the beginning of the history.")]
         case .searchResults(let query, let messages, let more):
             if messages.isEmpty { return ["-!- No messages contain \(clean(query))."] }
-            return ["-!- \(messages.count) message\(messages.count == 1 ? "" : "s") containing \(clean(query)):"] + messages.flatMap(format)
+            return ["-!- \(messages.count) message\(messages.count == 1 ? "" : "s") containing \(clean(query)) (search results, not new):"] + messages.flatMap(formatPast)
                 + ["-!- End of the results\(more ? " (the most recent matches; older ones exist)" : "")."]
         case .message(let message):
             return format(message)
@@ -68,6 +68,9 @@ public struct EventFormatter: Sendable {
         } else if let username, message.source.lowercased() == username.lowercased(),
                   message.destination.lowercased() != username.lowercased() {
             prefix = "\(clock) [you → \(clean(message.destination))]"
+        } else if let username, message.destination.lowercased() != username.lowercased() {
+            // Between two other users: some servers replay those in history.
+            prefix = "\(clock) [\(source) → \(clean(message.destination))]"
         } else {
             prefix = "\(clock) [\(source) → you]"
         }
@@ -75,6 +78,21 @@ public struct EventFormatter: Sendable {
         guard let first = body.first else { return [prefix] }
         let indent = String(repeating: " ", count: 8)
         return ["\(prefix) \(first)"] + body.dropFirst().map { indent + $0 }
+    }
+
+    /// A message of a history page or search results: set apart by a bar, with its date, so
+    /// that it cannot pass for a new one.
+    func formatPast(_ message: ChatMessage) -> [String] {
+        let lines = format(message)
+        guard let first = lines.first else { return [] }
+        return ["  | " + day(Date(timeIntervalSince1970: TimeInterval(message.timestamp))) + " " + first] + lines.dropFirst().map { "  | " + $0 }
+    }
+
+    private func day(_ date: Date) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = timeZone
+        let parts = calendar.dateComponents([.year, .month, .day], from: date)
+        return String(format: "%04d-%02d-%02d", parts.year ?? 0, parts.month ?? 0, parts.day ?? 0)
     }
 
     private func clean(_ text: String) -> String {

@@ -5,7 +5,8 @@ import Foundation
 /// The client's file transfers (feature `files`): uploads one at a time, chunk after chunk as
 /// the server acknowledges each (so chat frames pass between them and a slow server slows
 /// the upload, not the chat), and downloads pulled chunk by chunk into `PATH.part`, renamed
-/// once the SHA-256 matches. Both resume after a reconnection: an upload by offering the same
+/// once the SHA-256 matches (never over anything that exists, unless asked: see
+/// ``DownloadDestination``). Both resume after a reconnection: an upload by offering the same
 /// file again, a download from the size of its `.part` file.
 struct FileTransferAgent {
     private struct Upload {
@@ -17,7 +18,12 @@ struct FileTransferAgent {
 
     private struct Download {
         var id: String
-        /// Where to save it; `nil` until the first chunk names the file.
+        /// What the user typed for where to save it (tilde-expanded), if anything.
+        var requested: String?
+        /// Whether an existing file at `requested` may be replaced.
+        var force: Bool
+        /// Where it is saved (and `path.part` while it arrives); `nil` until the first chunk
+        /// names the file.
         var path: String?
         var reported = 0
     }
@@ -30,6 +36,15 @@ struct FileTransferAgent {
 
     private var uploads: [Upload] = []
     private var downloads: [String: Download] = [:]
+    /// Where files go when /Get names no path.
+    let downloadDirectory: String
+
+    init(downloadDirectory: String = DownloadDestination.defaultDirectory()) {
+        self.downloadDirectory = downloadDirectory
+    }
+
+    /// Whether transfers are under way (or waiting their turn).
+    var isBusy: Bool { !uploads.isEmpty || !downloads.isEmpty }
 
     static func frame(_ key: String, _ value: JSONValue) -> Frame {
         var frame = Frame()
@@ -45,7 +60,10 @@ struct FileTransferAgent {
               let attributes = try? FileManager.default.attributesOfItem(atPath: expanded),
               let size = (attributes[.size] as? NSNumber)?.int64Value,
               let digest = try? Self.sha256(of: expanded)
-        else { return Outcome(notices: ["Cannot read the file \(path)."]) }
+        else {
+            failures += 1
+            return Outcome(notices: ["Cannot read the file \(path)."])
+        }
         let offer = FileTransfer.Offer(name: (expanded as NSString).lastPathComponent, size: size, sha256: digest, to: destination)
         uploads.append(Upload(path: expanded, offer: offer))
         if uploads.count > 1 { return Outcome(notices: ["\(offer.name) will be sent after the \(uploads.count - 1) file(s) before it."]) }
@@ -69,6 +87,7 @@ struct FileTransferAgent {
         let count = Int(min(Int64(FileTransfer.chunkSize), upload.offer.size - status.offset))
         guard let bytes = try? Self.read(upload.path, at: status.offset, count: count), bytes.count == count else {
             uploads.removeFirst()
+            failures += 1
             return Outcome(notices: ["Sending \(upload.offer.name) stopped: the file can no longer be read."])
         }
         outcome.frames.append(Self.frame(FileTransfer.Key.chunk, FileTransfer.Chunk(id: status.id, offset: status.offset, bytes: bytes).jsonValue))
@@ -83,30 +102,43 @@ struct FileTransferAgent {
     mutating func uploadFailed() -> Outcome {
         guard !uploads.isEmpty else { return Outcome() }
         uploads.removeFirst()
+        failures += 1
         guard let next = uploads.first else { return Outcome() }
         return Outcome(frames: [Self.frame(FileTransfer.Key.offer, next.offer.jsonValue)])
     }
 
-    /// /Get: resumes from `PATH.part` when there is one.
-    mutating func get(id: String, path: String?) -> Outcome {
+    /// /Get: asks for the first chunk; where the file goes is decided when the first chunk
+    /// names it (see ``DownloadDestination``), and a `.part` left there by an earlier attempt
+    /// is resumed.
+    mutating func get(id: String, path: String?, force: Bool) -> Outcome {
+        if downloads[id] != nil { return Outcome(notices: ["\(id) is already being fetched."]) }
         let expanded = path.map { ($0 as NSString).expandingTildeInPath }
-        downloads[id] = Download(id: id, path: expanded)
-        let offset = expanded.map { Self.size(of: $0 + ".part") } ?? 0
-        var notices = ["Fetching \(id)…"]
-        if offset > 0 { notices = ["Resuming \(id) from byte \(offset)…"] }
-        return Outcome(frames: [Self.frame(FileTransfer.Key.get, FileTransfer.Get(id: id, offset: offset).jsonValue)], notices: notices)
+        var download = Download(id: id, requested: expanded, force: force)
+        var offset: Int64 = 0
+        // A file path that is free (or may be replaced) needs no name from the server: an
+        // earlier attempt's .part there is resumed at once.
+        if let expanded, !expanded.hasSuffix("/"), !DownloadDestination.isDirectory(expanded),
+           force || !DownloadDestination.exists(expanded) {
+            download.path = expanded
+            offset = Self.size(of: expanded + ".part")
+        }
+        downloads[id] = download
+        let notice = offset > 0 ? "Resuming \(id) from byte \(offset)…" : "Fetching \(id)…"
+        return Outcome(frames: [Self.frame(FileTransfer.Key.get, FileTransfer.Get(id: id, offset: offset).jsonValue)], notices: [notice])
     }
 
     /// FILE_DATA: stores the chunk and asks for the next, or checks and finishes.
     mutating func received(_ chunk: FileTransfer.Chunk, of entry: FileTransfer.Entry) -> Outcome {
         guard var download = downloads[chunk.id] else { return Outcome() }
         if download.path == nil {
-            // Saved under its own name (only the last path component: a server cannot choose
-            // where files land), in the current directory.
-            let name = (entry.name as NSString).lastPathComponent
-            download.path = FileManager.default.currentDirectoryPath + "/" + (name.isEmpty || name == ".." ? entry.id : name)
-            // A fresh download with no path resumes from an earlier .part of the same name.
-            let existing = Self.size(of: download.path! + ".part")
+            if let requested = download.requested, requested.hasSuffix("/"), !DownloadDestination.exists(requested) {
+                try? FileManager.default.createDirectory(atPath: requested, withIntermediateDirectories: true)
+            }
+            let path = DownloadDestination.resolve(
+                name: entry.name, fallbackName: entry.id, path: download.requested, force: download.force, downloadDirectory: downloadDirectory)
+            download.path = path
+            // An earlier attempt's .part of the same name is resumed.
+            let existing = Self.size(of: path + ".part")
             if chunk.offset == 0, existing > 0, existing < entry.size {
                 downloads[chunk.id] = download
                 return Outcome(frames: [Self.frame(FileTransfer.Key.get, FileTransfer.Get(id: chunk.id, offset: existing).jsonValue)],
@@ -119,6 +151,7 @@ struct FileTransferAgent {
             try Self.write(chunk.bytes, at: chunk.offset, to: part)
         } catch {
             downloads[chunk.id] = nil
+            failures += 1
             return Outcome(notices: ["Fetching \(entry.name) stopped: cannot write \(part)."])
         }
         let received = chunk.offset + Int64(chunk.bytes.count)
@@ -134,16 +167,37 @@ struct FileTransferAgent {
         downloads[chunk.id] = nil
         guard let digest = try? Self.sha256(of: part), digest == entry.sha256 else {
             try? FileManager.default.removeItem(atPath: part)
+            failures += 1
             return Outcome(notices: ["\(entry.name) was not saved: its SHA-256 does not match. Type /Get \(entry.id) to fetch it again."])
         }
-        try? FileManager.default.removeItem(atPath: path)
-        do {
-            try FileManager.default.moveItem(atPath: part, toPath: path)
-        } catch {
-            return Outcome(notices: ["\(entry.name) was fetched into \(part) but could not be renamed to \(path)."])
+        // Something may have appeared at the path meanwhile: never replaced unless asked, and
+        // a directory never.
+        var target = path
+        if DownloadDestination.exists(target), !download.force || DownloadDestination.isDirectory(target) {
+            let directory = (target as NSString).deletingLastPathComponent
+            target = DownloadDestination.unused(in: directory.isEmpty ? "." : directory, name: (target as NSString).lastPathComponent)
         }
-        return Outcome(notices: ["Saved \(entry.name) (\(Self.describe(entry.size)), SHA-256 checked) to \(path)."])
+        // rename(2) replaces a file atomically (--force); otherwise the target is free.
+        guard rename(part, target) == 0 else {
+            failures += 1
+            return Outcome(notices: ["\(entry.name) was fetched into \(part) but could not be renamed to \(target): \(String(cString: strerror(errno)))."])
+        }
+        return Outcome(notices: ["Saved \(entry.name) (\(Self.describe(entry.size)), SHA-256 checked) to \(target)."])
     }
+
+    /// An ERROR that names a download's id ends that download: asking again, now or after a
+    /// reconnection, would only get the same answer.
+    mutating func downloadRefused(_ error: String) -> Outcome {
+        let refused = downloads.keys.filter { error.contains("file \($0) ") || error.contains("file \($0).") }
+        for id in refused {
+            downloads[id] = nil
+            failures += 1
+        }
+        return Outcome(notices: refused.sorted().map { "Fetching \($0) stopped." })
+    }
+
+    /// Transfers that failed so far (for the exit status of a scripted run).
+    private(set) var failures = 0
 
     /// After logging in again: offer the current upload again and ask for the downloads'
     /// next chunks; the server answers where each stands.

@@ -20,9 +20,8 @@ public enum JSONEventEncoder {
         case .connection(let event):
             return [connectionObject(event, host: host, port: port)]
         case .usernameNeeded(let reason):
-            var object: [(String, JSONValue)] = [named("username_needed")]
-            if let reason { object.append(("text", .string(reason))) }
-            return [object]
+            // Always a text, like every other event: why, or what to do.
+            return [[named("username_needed"), ("text", .string(reason ?? "Type the username to log in with."))]]
         case .secretNeeded(let prompt):
             return [[named("password_needed"), ("text", .string(prompt))]]
         case .status:
@@ -95,11 +94,13 @@ public enum JSONEventEncoder {
             return object
         case .attemptFailed(let reason, let retryIn):
             return [named("reconnect_failed"), ("reason", .string(reason)), ("retry_in", .number(Double(retryIn.nanoseconds) / 1e9)), text]
-        case .backOnline(let username, let missed, let sent):
+        case .backOnline(let username, let missed, let sending):
             return [
                 named("reconnected"), ("user", .string(username)),
-                ("missed", .integer(Int64(missed))), ("sent", .integer(Int64(sent))), text,
+                ("missed", .integer(Int64(missed))), ("sending", .integer(Int64(sending))), text,
             ]
+        case .queuedLinesSent(let sent, let notSent):
+            return [named("queue_sent"), ("sent", .integer(Int64(sent))), ("not_sent", .integer(Int64(notSent))), text]
         case .queued(let waiting):
             return [named("queued"), ("waiting", .integer(Int64(waiting))), text]
         case .queueFull(let limit):

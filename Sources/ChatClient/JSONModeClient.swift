@@ -17,6 +17,9 @@ public struct JSONModeClient: Sendable {
         let ending = try await ChatEngine(configuration).run(input: input) { update in
             for line in JSONEventEncoder.lines(for: update, host: host, port: port) { output(line) }
         }
+        if case .incomplete(let problems) = ending {
+            output(JSONEventEncoder.encode([JSONEventEncoder.named("incomplete"), ("text", .string(problems))]))
+        }
         output(JSONEventEncoder.encode([JSONEventEncoder.named("bye")]))
         return ending
     }

@@ -9,18 +9,12 @@ public struct LineModeClient: Sendable {
     /// Why the client stopped.
     public typealias Ending = ChatEngine.Ending
 
-    public var host: String
-    public var port: Int
-    public var security: ConnectionSecurity
-    /// A name to try first, before asking.
-    public var initialUsername: String?
-    /// How long a server that answered the login (with extensions) by an ERROR has to accept
-    /// it anyway before the client logs in again as a plain client.
-    public var plainLoginDelay: Duration
-    /// Whether and when to reconnect after the connection drops.
-    public var reconnect: ReconnectPolicy
-    /// The account password to log in with, if known.
-    public var password: String?
+    /// What to connect to and how to behave.
+    public var configuration: ChatEngine.Configuration
+
+    public init(_ configuration: ChatEngine.Configuration) {
+        self.configuration = configuration
+    }
 
     public init(
         host: String,
@@ -30,12 +24,16 @@ public struct LineModeClient: Sendable {
         plainLoginDelay: Duration = .seconds(2),
         reconnect: ReconnectPolicy = .never
     ) {
-        self.host = host
-        self.port = port
-        self.security = security
-        self.initialUsername = initialUsername
-        self.plainLoginDelay = plainLoginDelay
-        self.reconnect = reconnect
+        configuration = ChatEngine.Configuration(
+            host: host, port: port, security: security, initialUsername: initialUsername,
+            plainLoginDelay: plainLoginDelay, reconnect: reconnect
+        )
+    }
+
+    /// The account password to log in with, if known.
+    public var password: String? {
+        get { configuration.password }
+        set { configuration.password = newValue }
     }
 
     /// Connects and runs until the user quits or the server goes away (for good).
@@ -50,15 +48,14 @@ public struct LineModeClient: Sendable {
         prompt: @escaping @Sendable (String) -> Void = { _ in },
         hideNextLine: @escaping @Sendable () -> Void = {}
     ) async throws -> Ending {
-        var configuration = ChatEngine.Configuration(
-            host: host, port: port, security: security, initialUsername: initialUsername,
-            plainLoginDelay: plainLoginDelay, reconnect: reconnect
-        )
-        configuration.password = password
         let engine = ChatEngine(configuration)
-        let printer = LinePrinter(host: host, port: port, output: output, prompt: prompt, hideNextLine: hideNextLine)
+        let printer = LinePrinter(host: configuration.host, port: configuration.port, output: output, prompt: prompt, hideNextLine: hideNextLine)
         let ending = try await engine.run(input: input) { printer.show($0) }
-        if ending == .quit { output("-!- Bye.") }
+        switch ending {
+        case .quit: output("-!- Bye.")
+        case .incomplete(let problems): output("-!- Stopped. " + problems)
+        case .serverClosed: break
+        }
         return ending
     }
 }

@@ -23,6 +23,9 @@ public struct Frame: Sendable, Equatable {
         public static let history = "HISTORY"
         /// Request for, and reply with, search results (feature `history`).
         public static let search = "SEARCH"
+        /// In a login acceptance that answered FEATURES: how many messages the server accepts
+        /// per second and in a burst (``MessageRate``).
+        public static let limits = "LIMITS"
 
         /// All base-protocol keys.
         public static let base: Set<String> = [

@@ -26,6 +26,9 @@ public struct DecodedFrame: Sendable, Equatable {
     /// For a frame that arrived compressed (feature `deflate`): its payload's size on the
     /// wire, before inflating. `nil` for a frame sent as plain JSON.
     public var compressedLength: Int?
+    /// Deviations from the protocol that lenient decoding accepted because their meaning was
+    /// clear (`"USERNAME_ACCEPTED": "true"`), one line each. Always empty when strict.
+    public var leniencies: [String] = []
 
     public init(frame: Frame, problems: [String] = [], compressedLength: Int? = nil) {
         self.frame = frame
@@ -223,9 +226,24 @@ public enum FrameCoding {
         case Frame.Key.username:
             if case .string(let name) = value { decoded.frame.username = name } else { mismatch("a string") }
         case Frame.Key.usernameAccepted:
-            if case .bool(let flag) = value { decoded.frame.usernameAccepted = flag } else { mismatch("true or false") }
+            if case .bool(let flag) = value {
+                decoded.frame.usernameAccepted = flag
+            } else if strictness == .lenient, let flag = lenientBool(value) {
+                // Several servers of this protocol send "true" (a string): the meaning is clear.
+                decoded.frame.usernameAccepted = flag
+                decoded.leniencies.append("USERNAME_ACCEPTED as \(value.typeDescription) instead of true or false")
+            } else {
+                mismatch("true or false")
+            }
         case Frame.Key.info:
-            if case .string(let info) = value { decoded.frame.info = info } else { mismatch("a string") }
+            if case .string(let info) = value {
+                decoded.frame.info = info
+            } else if strictness == .lenient, value != .null {
+                decoded.frame.info = describeLeniently(value)
+                decoded.leniencies.append("INFO as \(value.typeDescription) instead of a string")
+            } else {
+                mismatch("a string")
+            }
         case Frame.Key.error:
             if case .string(let error) = value {
                 decoded.frame.error = error
@@ -312,6 +330,21 @@ public enum FrameCoding {
             return .failure(.init(reason: "CONTENT must be a string, got \(fields[3].typeDescription)"))
         }
         return .success(ChatMessage(source: source, destination: destination, timestamp: timestamp, content: content))
+    }
+
+    /// `"true"`/`"false"` (any case, spaces around) and 1/0 as booleans; anything else is not.
+    private static func lenientBool(_ value: JSONValue) -> Bool? {
+        switch value {
+        case .string(let text):
+            switch String(text.filter { !$0.isWhitespace }).lowercased() {
+            case "true": return true
+            case "false": return false
+            default: return nil
+            }
+        case .integer(1): return true
+        case .integer(0): return false
+        default: return nil
+        }
     }
 
     private static func describeLeniently(_ value: JSONValue) -> String {

@@ -20,11 +20,15 @@ public final class ChatServer: Service, Sendable {
         var started = false
         var stopped = false
         var trimmer: MemoryTrimmer?
+        var housekeeping: Housekeeping?
     }
 
     public let configuration: ServerConfiguration
     private let group: MultiThreadedEventLoopGroup
-    private let historyPool: NIOThreadPool
+    /// Blocking work off the event loops: logins' (password checks, history) on threads of
+    /// their own, logged-in users' requests (searches, pages, files) on others.
+    private let loginPool: WorkPool
+    private let requestPool: WorkPool
     private let hub: Hub
     private let store: any ChatStore
     private let logger: Logger
@@ -39,8 +43,6 @@ public final class ChatServer: Service, Sendable {
         let snapshot = try store.load()
         let storedBroadcasts = try store.recentBroadcasts(limit: RecentBroadcasts.capacity(forHistoryLimit: configuration.historyLimit))
         group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoopThreads))
-        historyPool = NIOThreadPool(numberOfThreads: 2)
-        historyPool.start()
         var connections = configuration.limits.connections
         if let descriptors = DescriptorBudget.prepare() {
             let clamped = descriptors.clamp(connections)
@@ -52,22 +54,38 @@ public final class ChatServer: Service, Sendable {
         }
         connectionLimiter = ConnectionLimiter(
             perAddress: configuration.limits.connectionsPerAddress,
-            total: connections
+            total: connections,
+            exemptions: configuration.limits.connectionLimitExemptions,
+            ipv4PrefixLength: configuration.limits.ipv4ConnectionPrefixLength,
+            ipv6PrefixLength: configuration.limits.ipv6ConnectionPrefixLength
         )
+        loginPool = WorkPool(label: "logins", threads: 2)
+        requestPool = WorkPool(label: "requests", threads: 2, limit: configuration.limits.requestsQueued)
         var fileDirectory = configuration.fileDirectory
         if fileDirectory != nil, configuration.maximumFrameLength < FileTransfer.minimumFrameLength {
             logger.warning("File transfer is off: it needs a frame limit of at least \(FileTransfer.minimumFrameLength) bytes (--max-frame-bytes is \(configuration.maximumFrameLength)).")
             fileDirectory = nil
         }
         let shelf = try fileDirectory.map {
-            try FileShelf(directory: $0, maximumFileBytes: configuration.maximumFileBytes, quotaPerUser: configuration.fileQuotaPerUser, files: snapshot.files)
+            try FileShelf(
+                directory: $0,
+                limits: FileShelf.Limits(
+                    maximumFileBytes: configuration.maximumFileBytes, quotaPerUser: configuration.fileQuotaPerUser,
+                    quotaTotal: configuration.fileQuotaTotal, minimumFreeDiskBytes: configuration.minimumFreeDiskBytes),
+                files: snapshot.files,
+                clock: configuration.clock
+            )
+        }
+        if let report = shelf?.startReport, report != FileShelf.StartReport() {
+            logger.notice("Files: removed \(report.removedPartialFiles) partial files of unfinished uploads and \(report.removedUnrecordedFiles) files without a record; \(report.missingFiles.count) records have no file and will be removed")
         }
         hub = Hub(
             configuration: configuration,
             store: store,
             snapshot: snapshot,
             eventLoops: Array(group.makeIterator()),
-            historyPool: historyPool,
+            loginPool: loginPool,
+            requestPool: requestPool,
             storedBroadcasts: storedBroadcasts,
             fileShelf: shelf,
             logger: logger
@@ -100,13 +118,29 @@ public final class ChatServer: Service, Sendable {
         let hub = self.hub
         let budget = hub.outboundBudget
         let trimmer = MemoryTrimmer(
-            every: .seconds(5), on: group.next(), pool: historyPool, activity: { hub.commitCount },
+            every: .seconds(5), on: group.next(), pool: requestPool.threads, activity: { hub.commitCount },
             freed: .init(bytes: { budget.freedBytes }, threshold: max(8 << 20, budget.limit / 32)))
+        // On the request threads: stopping them (in stop()) waits for a round under way, so no
+        // round touches the store after it closes.
+        let housekeeping = Housekeeping(hub: hub, pool: requestPool.threads, logger: logger)
+        housekeeping.start(on: group.next(), every: configuration.housekeepingInterval)
         lifecycle.withLockedValue {
             $0.listeners = listeners
             $0.trimmer = trimmer
+            $0.housekeeping = housekeeping
         }
         return listeners.compactMap(\.localAddress)
+    }
+
+    /// Runs a round of housekeeping now (abandoned uploads, expired files, forgotten users),
+    /// as the server does every ``ServerConfiguration/housekeepingInterval``; what it did.
+    /// `nil` before ``start()`` or after ``stop()``.
+    public func performHousekeeping() async -> HousekeepingReport? {
+        guard let housekeeping = lifecycle.withLockedValue({ $0.stopped ? nil : $0.housekeeping }) else { return nil }
+        let report = try? await housekeeping.run(on: group.next()).get()
+        // Its store changes are staged on a loop: let them commit before answering.
+        await hub.commitStagedChanges()
+        return report
     }
 
     /// Bytes queued for slow readers now, all connections together (see
@@ -118,18 +152,24 @@ public final class ChatServer: Service, Sendable {
         lifecycle.withLockedValue { $0.listeners.compactMap(\.localAddress) }
     }
 
-    /// Stops accepting, tells every client the server is going away, closes every
-    /// connection, commits what is queued to the store and closes it. Idempotent.
+    /// Stops the server, in an order in which nothing reads or writes the store once it is
+    /// closed (issue 23): stops accepting and admitting logins; stops the blocking work (the
+    /// requests still queued are answered "the server is shutting down", the ones running
+    /// return); tells every client goodbye and closes its connection; commits what is staged;
+    /// closes the store; stops the event loops. Idempotent.
     public func stop() async {
         let listeners: [any Channel]? = lifecycle.withLockedValue { state in
             guard !state.stopped else { return nil }
             state.stopped = true
             state.trimmer?.cancel()
+            state.housekeeping?.cancel()
             return state.listeners
         }
         guard let listeners else { return }
         for channel in listeners { try? await channel.close() }
         let connections = hub.beginShutdown()
+        await requestPool.stop()
+        await loginPool.stop()
         var closed: [EventLoopFuture<Void>] = []
         for connection in connections {
             let promise = connection.eventLoop.makePromise(of: Void.self)
@@ -145,11 +185,8 @@ public final class ChatServer: Service, Sendable {
         // The leaving users' last changes are staged on their loops: commit them, then close
         // the database off the cooperative threads (it blocks).
         await hub.commitStagedChanges()
-        let (store, logger) = (self.store, self.logger)
-        try? await NIOThreadPool.singleton.runIfActive {
-            do { try store.close() } catch { logger.error("Closing the store failed: \(error)") }
-        }
-        try? await historyPool.shutdownGracefully()
+        let hub = self.hub
+        try? await NIOThreadPool.singleton.runIfActive { hub.closeStore() }
         try? await group.shutdownGracefully()
         logger.info("Server stopped")
     }
@@ -260,11 +297,17 @@ public final class ChatServer: Service, Sendable {
             assert(Self.mayStandBelowSession(handler), "\(type(of: handler)) handles writes: deliveries would skip it")
             try pipeline.addHandler(handler)
         }
-        try addBelowSession(FrameSplitter(maximumFrameLength: configuration.maximumFrameLength))
-        if limits.framesPerSecond > 0 {
-            try addBelowSession(ReadRateLimiter(framesPerSecond: limits.framesPerSecond, burst: limits.frameBurst))
+        try addBelowSession(FrameSplitter(maximumFrameLength: configuration.maximumFrameLength, frameTimeout: limits.frameTimeout))
+        var readLimiter: ReadRateLimiter?
+        if limits.framesPerSecond > 0 || limits.readBytesPerSecond > 0 {
+            let limiter = ReadRateLimiter(
+                framesPerSecond: limits.framesPerSecond, burst: limits.frameBurst,
+                bytesPerSecond: Double(limits.readBytesPerSecond), byteBurst: limits.readByteBurst)
+            try addBelowSession(limiter)
+            readLimiter = limiter
         }
         let session = SessionHandler(hub: hub, tlsBelow: tlsBelow)
+        session.readLimiter = readLimiter
         session.connection = ClientConnection(session: session, outbox: hub.outbox(for: channel.eventLoop), address: address)
         try pipeline.addHandler(session)
     }

@@ -1,11 +1,16 @@
 import NIOCore
 import NIOConcurrencyHelpers
 
-/// Counts open connections, in all and per remote address, and refuses those over the limits.
+/// Counts open connections, in all and per network prefix, and refuses those over the limits.
+///
+/// "Per address" means per prefix: one IPv6 subscriber usually holds a whole /64, so counting
+/// full IPv6 addresses would let one machine open unlimited connections; IPv4 addresses count
+/// one by one (/32) by default. Exempt networks (loopback by default: a class, a bot farm or a
+/// reverse proxy on the same machine) are limited only by the total.
 final class ConnectionLimiter: Sendable {
     private struct Counts {
         var total = 0
-        var byAddress: [String: Int] = [:]
+        var byPrefix: [String: Int] = [:]
         var politeRefusals = 0
     }
 
@@ -15,31 +20,48 @@ final class ConnectionLimiter: Sendable {
 
     private let perAddress: Int
     private let total: Int
+    private let exemptions: [IPNetwork]
+    private let ipv4PrefixLength: Int
+    private let ipv6PrefixLength: Int
     private let counts = NIOLockedValueBox(Counts())
 
     /// Limits of 0 mean unlimited.
-    init(perAddress: Int, total: Int) {
+    init(perAddress: Int, total: Int, exemptions: [IPNetwork] = IPNetwork.loopback, ipv4PrefixLength: Int = 32, ipv6PrefixLength: Int = 64) {
         self.perAddress = perAddress
         self.total = total
+        self.exemptions = exemptions
+        self.ipv4PrefixLength = ipv4PrefixLength
+        self.ipv6PrefixLength = ipv6PrefixLength
     }
 
-    /// The key connections are counted under: the IP address without the port.
+    /// The key a connection is known under: the IP address without the port.
     static func key(for address: SocketAddress?) -> String {
         address?.ipAddress ?? "unknown"
     }
 
+    /// What a connection from `key` is counted under for the per-address limit: its network
+    /// prefix, or `nil` when exempt.
+    func prefix(of key: String) -> String? {
+        guard let bytes = IPNetwork.bytes(ofAddress: key) else { return key }
+        if exemptions.contains(where: { $0.contains(bytes) }) { return nil }
+        return IPNetwork(bytes: bytes, prefixLength: bytes.count == 4 ? ipv4PrefixLength : ipv6PrefixLength).description
+    }
+
     /// Admits a connection from `key`, or says why not.
     func admit(_ key: String) -> String? {
-        counts.withLockedValue { counts in
+        let prefix = perAddress > 0 ? prefix(of: key) : nil
+        return counts.withLockedValue { counts in
             if total > 0, counts.total >= total {
                 return "the server is full (\(total) connections)"
             }
-            let current = counts.byAddress[key, default: 0]
-            if perAddress > 0, current >= perAddress {
-                return "there are already \(perAddress) connections from \(key)"
+            if let prefix {
+                let current = counts.byPrefix[prefix, default: 0]
+                if current >= perAddress {
+                    return "there are already \(perAddress) connections from \(prefix)"
+                }
+                counts.byPrefix[prefix] = current + 1
             }
             counts.total += 1
-            counts.byAddress[key] = current + 1
             return nil
         }
     }
@@ -60,10 +82,12 @@ final class ConnectionLimiter: Sendable {
 
     /// A connection admitted under `key` has closed.
     func release(_ key: String) {
+        let prefix = perAddress > 0 ? prefix(of: key) : nil
         counts.withLockedValue { counts in
             counts.total -= 1
-            let remaining = counts.byAddress[key, default: 1] - 1
-            counts.byAddress[key] = remaining > 0 ? remaining : nil
+            guard let prefix else { return }
+            let remaining = counts.byPrefix[prefix, default: 1] - 1
+            counts.byPrefix[prefix] = remaining > 0 ? remaining : nil
         }
     }
 

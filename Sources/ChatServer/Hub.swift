@@ -27,10 +27,15 @@ final class Hub: Sendable {
         /// Registered names: user key → encoded password hash.
         var accounts: [String: String]
         var accepting = true
+        /// Set once the store is about to close: no commit may reach it after that.
+        var storeClosed = false
         /// Batches committed so far (logins, leaves, messages, blocks): a sign of activity.
         var commits: UInt64 = 0
         /// The newest broadcasts delivered, for logins.
         var recentBroadcasts: RecentBroadcasts
+        /// Known users by the skeleton of their name (``UsernameLookalikes``): a new name that
+        /// looks like one of them across scripts is refused.
+        var lookalikes: [String: [String]] = [:]
     }
 
     let configuration: ServerConfiguration
@@ -41,9 +46,13 @@ final class Hub: Sendable {
     // A pthread mutex (NIOLockedValueBox), which ThreadSanitizer can see; Synchronization.Mutex
     // is invisible to it. Internal (not private) for the hub's extensions in other files.
     let state: NIOLockedValueBox<State>
-    private let store: any ChatStore
+    let store: any ChatStore
     private let batches: [TickBatch]
-    private let historyPool: NIOThreadPool
+    /// Logins' blocking work (password checks, the history replay): threads of their own, so
+    /// that no request of a logged-in user can keep anyone from logging in.
+    private let loginPool: WorkPool
+    /// Logged-in users' blocking work: pages and searches, file listings and I/O, /Register.
+    private let requestPool: WorkPool
     /// Password attempts per (name, address), per name and per address.
     let loginAttempts: LoginAttemptLimiter
     /// Uploaded files (feature `files`); `nil` when file transfer is off.
@@ -56,7 +65,8 @@ final class Hub: Sendable {
         store: any ChatStore,
         snapshot: StoreSnapshot,
         eventLoops: [any EventLoop],
-        historyPool: NIOThreadPool,
+        loginPool: WorkPool,
+        requestPool: WorkPool,
         storedBroadcasts: [StoredMessage]? = nil,
         fileShelf: FileShelf? = nil,
         logger: Logger
@@ -66,12 +76,18 @@ final class Hub: Sendable {
         self.rules = configuration.usernameRules
         self.store = store
         self.logger = logger
-        self.historyPool = historyPool
+        self.loginPool = loginPool
+        self.requestPool = requestPool
         let outboxes = eventLoops.enumerated().map { Outbox(eventLoop: $1, index: $0, pacing: configuration.flushPacing, gatherWindow: configuration.gatherWindow) }
         self.outboxes = outboxes
         self.outboxByLoop = Dictionary(uniqueKeysWithValues: outboxes.map { (ObjectIdentifier($0.eventLoop), $0) })
         var users: [String: KnownUser] = [:]
-        for user in snapshot.users { users[UsernameRules.key(user.name)] = user }
+        var lookalikes: [String: [String]] = [:]
+        for user in snapshot.users {
+            let key = UsernameRules.key(user.name)
+            users[key] = user
+            lookalikes[UsernameLookalikes.skeleton(user.name), default: []].append(key)
+        }
         self.state = NIOLockedValueBox(State(
             presence: Presence(loopCount: outboxes.count),
             users: users,
@@ -80,7 +96,8 @@ final class Hub: Sendable {
             lastDelivered: snapshot.lastSequence,
             reservations: NameReservations(duration: configuration.nameReservation),
             accounts: snapshot.accounts,
-            recentBroadcasts: RecentBroadcasts(historyLimit: configuration.historyLimit, stored: storedBroadcasts)
+            recentBroadcasts: RecentBroadcasts(historyLimit: configuration.historyLimit, stored: storedBroadcasts),
+            lookalikes: lookalikes
         ))
         self.loginAttempts = LoginAttemptLimiter(
             perNameAndAddress: configuration.loginAttemptsPerNameAndAddress,
@@ -106,6 +123,8 @@ final class Hub: Sendable {
         var key: String
         var userList: [String]
         var history: HistoryRequest
+        /// What the welcome adds about the name (its reservation, a past that is not theirs).
+        var notice: String?
     }
 
     enum LoginOutcome: Sendable {
@@ -119,12 +138,18 @@ final class Hub: Sendable {
     /// holds them back until its login reply is sent); everyone else is told it joined.
     /// - Parameter authenticatedHash: the encoded password hash the login's password was just
     ///   checked against, for a registered name; it also lifts the name's reservation.
-    func login(name: String, connection: ClientConnection, authenticatedHash: String? = nil) -> LoginOutcome {
+    /// - Parameter offersAccounts: the client negotiated `accounts`, so it can register and log
+    ///   in with a password: what it is told about reservations says so.
+    func login(name: String, connection: ClientConnection, authenticatedHash: String? = nil, offersAccounts: Bool = false) -> LoginOutcome {
         if let problem = rules.problem(with: name) { return .rejected(problem) }
         let key = UsernameRules.key(name)
+        let skeleton = UsernameLookalikes.skeleton(name)
         let joined = encode(Frame(usersJoined: [name]))
         return state.withLockedValue { state in
             guard state.accepting else { return .rejected("The server is shutting down.") }
+            if state.users[key] == nil, let problem = state.lookalikeProblem(name, skeleton: skeleton) {
+                return .rejected(problem)
+            }
             if let registered = state.accounts[key], registered != authenticatedHash {
                 return .needsPassword(Self.registeredNameText(state.users[key]?.name ?? name))
             }
@@ -132,19 +157,40 @@ final class Hub: Sendable {
                 let current = state.users[key]?.name ?? name
                 return .rejected("The username \(current) is already in use. Please choose another.")
             }
-            if authenticatedHash == nil,
-               let remaining = state.reservations.remaining(for: key, from: connection.address, now: configuration.clock.now()) {
-                let current = state.users[key]?.name ?? name
-                return .rejected(
-                    "The username \(current) is reserved for another \(describeDuration(remaining)): a name stays with the address that last used it for \(describeDuration(configuration.nameReservation)) after its user leaves. Please choose another."
-                )
+            let now = configuration.clock.secondsSinceEpoch()
+            let known = state.users[key]
+            var newHolder = known == nil
+            if authenticatedHash == nil, let known {
+                switch state.reservations.verdict(for: known, from: connection.address, now: now) {
+                case .holder:
+                    break
+                case .reserved(let remaining):
+                    return .rejected(state.reservedText(known.name, remaining: remaining, offersAccounts: offersAccounts))
+                case .newHolder:
+                    newHolder = true
+                }
             }
-            state.reservations.release(key)
             let through = state.lastDelivered
-            let pendingAfter = state.users[key]?.deliveredThrough ?? through
-            let user = KnownUser(name: name, deliveredThrough: through)
+            var user = KnownUser(
+                name: name, deliveredThrough: through, address: connection.address, lastSeen: now,
+                heldSince: known?.heldSince ?? 0, heldSinceTime: known?.heldSinceTime ?? 0)
+            var notice = state.reservationNotice(name, registered: state.accounts[key] != nil, offersAccounts: offersAccounts)
+            if newHolder {
+                // What the name received, sent and stored before is not this holder's.
+                user.heldSince = through
+                user.heldSinceTime = now
+                if let known {
+                    notice = "The name \(name) was used from another address before (last \(describeAgo(seconds: now - known.lastSeen)) ago); its messages and files from then are not shown to you." + (notice.map { " " + $0 } ?? "")
+                    for blocked in state.blocks.blocked(by: key) {
+                        let relation = BlockRelation(blocker: key, blocked: blocked)
+                        state.blocks.remove(relation)
+                        stage(.store(.unblock(relation)), for: connection)
+                    }
+                }
+            }
+            let pendingAfter = newHolder ? through : max(known?.deliveredThrough ?? through, user.heldSince)
             stage(.store(.user(user)), for: connection)
-            state.users[key] = user
+            if state.users.updateValue(user, forKey: key) == nil { state.lookalikes[skeleton, default: []].append(key) }
             enqueueToEveryone(joined, except: nil, state: state)
             state.presence.insert(connection, key: key, name: name)
             let userList = state.presence.sortedNames
@@ -154,15 +200,16 @@ final class Hub: Sendable {
                 limit: configuration.historyLimit,
                 throughSequence: through,
                 pendingAfter: pendingAfter,
-                recentBroadcasts: state.recentBroadcasts.window
+                recentBroadcasts: state.recentBroadcasts.window,
+                directMessagesAfter: user.heldSince
             )
-            return .accepted(LoginTicket(name: name, key: key, userList: userList, history: request))
+            return .accepted(LoginTicket(name: name, key: key, userList: userList, history: request, notice: notice))
         }
     }
 
     /// What a login without the password of registered name `name` is told.
     static func registeredNameText(_ name: String) -> String {
-        "The username \(name) is registered: log in with its password (PASSWORD in the login object), or choose another name."
+        "The username \(name) is registered: log in with its password, or choose another name."
     }
 
     // MARK: - Accounts
@@ -192,23 +239,47 @@ final class Hub: Sendable {
         }
     }
 
-    /// Runs slow work (password hashing) on the blocking pool; completes on `eventLoop`.
-    func offload<Value: Sendable>(on eventLoop: any EventLoop, _ work: @escaping @Sendable () throws -> Value) -> EventLoopFuture<Value> {
-        historyPool.runIfActive(eventLoop: eventLoop, work)
+    /// Checks a password at login on the login threads; completes on `eventLoop`.
+    func verifyPassword(on eventLoop: any EventLoop, _ check: @escaping @Sendable () -> Bool) -> EventLoopFuture<Bool> {
+        loginPool.run(on: eventLoop, check)
     }
 
-    /// Loads a login's history on the blocking-I/O pool; completes on `eventLoop`.
+    /// Runs a logged-in user's slow work (password hashing, file I/O) on the request threads;
+    /// completes on `eventLoop`. Fails with ``WorkPoolError/busy`` when they hold their limit.
+    func offload<Value: Sendable>(on eventLoop: any EventLoop, _ work: @escaping @Sendable () throws -> Value) -> EventLoopFuture<Value> {
+        requestPool.run(on: eventLoop, work)
+    }
+
+    /// What a request cost: its outcome and the request thread's time it took.
+    struct Measured<Value: Sendable>: Sendable {
+        var result: Result<Value, any Error>
+        var cost: Duration
+    }
+
+    /// Runs an expensive request on the request threads and measures it; completes on
+    /// `eventLoop` and never fails (a refusal of the pool is a failed result that cost nothing).
+    func runRequest<Value: Sendable>(on eventLoop: any EventLoop, _ work: @escaping @Sendable () throws -> Value) -> EventLoopFuture<Measured<Value>> {
+        requestPool.run(on: eventLoop) { () -> Measured<Value> in
+            let clock = ContinuousClock()
+            let start = clock.now
+            let result = Result { try work() }
+            return Measured(result: result, cost: clock.now - start)
+        }.recover { Measured(result: .failure($0), cost: .zero) }
+    }
+
+    /// Loads a login's history on the login threads; completes on `eventLoop`.
     func loadHistory(_ request: HistoryRequest, on eventLoop: any EventLoop) -> EventLoopFuture<History> {
         let store = self.store
-        return historyPool.runIfActive(eventLoop: eventLoop) {
+        return loginPool.run(on: eventLoop) {
             try store.history(request)
         }
     }
 
-    /// Loads a page of the history `key` may see, or of search results, on the blocking-I/O
-    /// pool; completes on `eventLoop`. Visibility follows the blocks as they are now, and the
-    /// page ends at what has been delivered, like the login replay.
-    func loadPage(for key: String, query: HistoryQuery, on eventLoop: any EventLoop) -> EventLoopFuture<Page> {
+    /// The work of loading a page of the history `key` may see, or of search results, for
+    /// ``runRequest(on:_:)``. Visibility follows the blocks as they are now, and the page ends
+    /// at what has been delivered, like the login replay; the store stops it past the query
+    /// time limit.
+    func pageWork(for key: String, query: HistoryQuery) -> @Sendable () throws -> Page {
         let request = state.withLockedValue { state in
             PageRequest(
                 userKey: key,
@@ -216,11 +287,13 @@ final class Hub: Sendable {
                 before: min(query.before ?? Int64.max, state.lastDelivered + 1),
                 throughSequence: state.lastDelivered,
                 limit: query.limit,
-                words: query.words
+                words: query.words,
+                directMessagesAfter: state.users[key]?.heldSince ?? 0,
+                timeLimit: configuration.limits.queryTimeLimit
             )
         }
         let store = self.store
-        return historyPool.runIfActive(eventLoop: eventLoop) { try store.page(request) }
+        return { try store.page(request) }
     }
 
     /// Where a file from `senderKey` to `destination` goes: "ALL" or a known user's name and
@@ -237,12 +310,39 @@ final class Hub: Sendable {
         }
     }
 
-    /// Whether the user `key` may fetch `file`: it is for everyone, for them or from them, and
-    /// no block separates them from its sender.
+    /// Which files a user may fetch, as things stand: read under the lock once, so that a
+    /// listing of thousands of files takes it once rather than once per file.
+    struct FileVisibility: Sendable {
+        let key: String
+        let separated: Set<String>
+        let heldSinceTime: Int64
+
+        /// Whether `file` is for everyone, for them or from them, and no block separates them
+        /// from its sender.
+        func allows(_ file: StoredFile) -> Bool {
+            let toEveryone = file.toKey == UsernameRules.key(ChatMessage.broadcastDestination)
+            guard toEveryone || file.toKey == key || file.fromKey == key else { return false }
+            // Direct files of the name's past, before its current holder, are not theirs (one
+            // for everyone stays public).
+            let mine = file.fromKey == key || file.toKey == key
+            if mine, file.time < heldSinceTime { return toEveryone }
+            if file.fromKey == key { return true }
+            return !separated.contains(file.fromKey)
+        }
+    }
+
+    /// What the user `key` may fetch, now.
+    func fileVisibility(for key: String) -> FileVisibility {
+        state.withLockedValue { state in
+            FileVisibility(key: key, separated: state.blocks.separated(from: key), heldSinceTime: state.users[key]?.heldSinceTime ?? 0)
+        }
+    }
+
+    /// Whether the user `key` may fetch `file` (``FileVisibility/allows(_:)``).
     func mayFetch(_ file: StoredFile, key: String) -> Bool {
-        if file.fromKey == key { return true }
-        guard file.toKey == UsernameRules.key(ChatMessage.broadcastDestination) || file.toKey == key else { return false }
-        return state.withLockedValue { !$0.blocks.separated(from: key).contains(file.fromKey) }
+        let toEveryone = file.toKey == UsernameRules.key(ChatMessage.broadcastDestination)
+        guard toEveryone || file.toKey == key || file.fromKey == key else { return false }
+        return fileVisibility(for: key).allows(file)
     }
 
     /// Records a stored file durably (with the tick's other changes).
@@ -254,12 +354,14 @@ final class Hub: Sendable {
     func leave(_ connection: ClientConnection, key: String) {
         state.withLockedValue { state in
             guard state.presence.remove(connection, key: key) else { return }
-            state.reservations.reserve(key, for: connection.address, now: configuration.clock.now())
-            let through = state.lastDelivered
-            let name = state.users[key]?.name ?? key
-            state.users[key] = KnownUser(name: name, deliveredThrough: through)
-            stage(.store(.user(KnownUser(name: name, deliveredThrough: through))), for: connection)
-            enqueueToEveryone(encode(Frame(usersLeft: [name])), except: nil, state: state)
+            var user = state.users[key] ?? KnownUser(name: key, deliveredThrough: 0)
+            user.deliveredThrough = state.lastDelivered
+            // The name stays with this address, from now on (its reservation).
+            user.address = connection.address
+            user.lastSeen = configuration.clock.secondsSinceEpoch()
+            state.users[key] = user
+            stage(.store(.user(user)), for: connection)
+            enqueueToEveryone(encode(Frame(usersLeft: [user.name])), except: nil, state: state)
         }
     }
 
@@ -304,7 +406,20 @@ final class Hub: Sendable {
     /// item since the last commit schedules the next one, a gather window later (or when the
     /// tick's reading is done, without a window).
     func stage(_ item: TickBatch.Item, for connection: ClientConnection) {
-        let batch = batches[connection.outbox.index]
+        stage(item, in: batches[connection.outbox.index])
+    }
+
+    /// Stages changes that no connection made (the housekeeping's), in the first loop's batch.
+    func stageMaintenance(_ operations: [StoreOperation]) {
+        guard !operations.isEmpty else { return }
+        let batch = batches[0]
+        batch.eventLoop.execute {
+            for operation in operations { self.stage(.store(operation), in: batch) }
+        }
+    }
+
+    /// Stages `item` in `batch` (on its loop), scheduling the commit for the first item.
+    private func stage(_ item: TickBatch.Item, in batch: TickBatch) {
         guard batch.add(item) else { return }
         // The gather window starts here rather than at delivery: the messages of a burst then
         // share one commit (a commit per tick took several, as a burst's messages arrive over
@@ -339,6 +454,8 @@ final class Hub: Sendable {
             for case .store(let operation) in items { operations.append(operation) }
             var failure: (any Error)?
             do {
+                // After closeStore() nothing reaches the store: what is staged then is refused.
+                guard !state.storeClosed else { throw StoreError.closed }
                 try store.apply(operations)
             } catch {
                 failure = error
@@ -400,6 +517,14 @@ final class Hub: Sendable {
     }
 
     // MARK: - Shutdown
+
+    /// Closes the store: no commit reaches it afterwards (a batch staged later fails as a write
+    /// that could not be stored). Blocks: call off the cooperative threads, after
+    /// ``commitStagedChanges()``.
+    func closeStore() {
+        state.withLockedValue { $0.storeClosed = true }
+        do { try store.close() } catch { logger.error("Closing the store failed: \(error)") }
+    }
 
     /// Stops logins and returns every connection online, for the server to close.
     func beginShutdown() -> [ClientConnection] {

@@ -57,9 +57,15 @@ public struct ServerConfiguration: Sendable {
     /// while earlier ones are unacknowledged (Nagle): fewer, fuller segments for more latency.
     /// Some IRC servers run that way; the switch exists to measure like against like.
     public var sendsImmediately = true
-    /// How long a name stays reserved for the address its user last used, after they leave:
-    /// logins under it from any other address are refused meanwhile. Zero switches it off.
-    public var nameReservation: TimeAmount = .minutes(5)
+    /// How long an unregistered name stays reserved for the address its user last used, after
+    /// they were last seen: logins under it from any other address are refused meanwhile, and
+    /// once it is over another address gets the name without its past (direct messages,
+    /// files). Kept in the store. Zero switches it off.
+    public var nameReservation: TimeAmount = .hours(24 * 30)
+    /// Users never registered, unseen for this long (and not before their reservation ends),
+    /// with nothing stored for them (no direct message waiting, no file, no block either way),
+    /// are forgotten: their row goes, so throwaway names do not pile up. Zero: never.
+    public var forgetUsersAfter: TimeAmount = .hours(24 * 30)
     /// The clock of the timed rules (name reservations, login attempts); tests move it by hand.
     public var clock: ServerClock = .system
     /// PBKDF2-HMAC-SHA256 rounds for new account password hashes (existing hashes keep the
@@ -70,6 +76,19 @@ public struct ServerConfiguration: Sendable {
     /// Largest file accepted, and the most bytes of files one user may have stored.
     public var maximumFileBytes: Int64 = 64 << 20
     public var fileQuotaPerUser: Int64 = 512 << 20
+    /// The most bytes of files stored in all, every user's together (uploads under way
+    /// included): names are free, so the per-user quota alone does not bound the disk.
+    public var fileQuotaTotal: Int64 = 8 << 30
+    /// Uploads are refused while the disk that holds the files would be left with less free
+    /// space than this, so that the database (chat) always has room. Zero: no floor.
+    public var minimumFreeDiskBytes: Int64 = 1 << 30
+    /// An upload that receives no chunk for this long is abandoned and its partial file
+    /// removed.
+    public var uploadIdleTimeout: TimeAmount = .minutes(10)
+    /// Stored files are deleted this long after they were uploaded. Zero keeps them forever.
+    public var fileLifetime: TimeAmount = .hours(24 * 30)
+    /// How often the server looks for abandoned uploads, expired files and forgotten users.
+    public var housekeepingInterval: TimeAmount = .minutes(1)
     /// Password attempts allowed for one name from one address.
     public var loginAttemptsPerNameAndAddress = AttemptLimit(burst: 5, interval: .seconds(12))
     /// Password attempts allowed for one name from all the addresses that have not logged in
@@ -96,8 +115,15 @@ public struct ServerConfiguration: Sendable {
         public var handshakeTimeout: TimeAmount = .seconds(10)
         /// Time for a connection to log in after its TLS handshake completes (after it is accepted, in plaintext).
         public var loginTimeout: TimeAmount = .seconds(60)
-        /// Open connections from one IP address.
+        /// Open connections from one IP address (one network prefix, see below).
         public var connectionsPerAddress = 20
+        /// Networks whose connections `connectionsPerAddress` does not count (the total
+        /// still does): loopback by default, for clients on the server's own machine.
+        public var connectionLimitExemptions: [IPNetwork] = IPNetwork.loopback
+        /// The prefix lengths that make "one address" for `connectionsPerAddress`: IPv4
+        /// addresses one by one (/32), IPv6 by /64, the network one subscriber usually holds.
+        public var ipv4ConnectionPrefixLength = 32
+        public var ipv6ConnectionPrefixLength = 64
         /// Open connections in all.
         public var connections = 50_000
         /// Messages one user may send per second, sustained, and in a burst.
@@ -110,6 +136,29 @@ public struct ServerConfiguration: Sendable {
         /// disconnected.
         public var errorsPerSecond = 1.0
         public var errorBurst = 30
+        /// Frame bytes read from one connection per second, sustained and in a burst, counted
+        /// after decompression (a compressed frame costs what it inflates to); beyond, reading
+        /// pauses like the frame rate's.
+        public var readBytesPerSecond = 8 << 20
+        public var readByteBurst = 16 << 20
+        /// Time a frame may take to arrive once its first bytes have (the time reading is
+        /// paused by the server does not count); beyond, `ERROR` and close.
+        public var frameTimeout: TimeAmount = .seconds(30)
+        /// Expensive requests (searches, history pages, file listings) one user may have
+        /// waiting or running at once; more are answered "busy, try again" (0: unlimited).
+        public var requestsInFlight = 4
+        /// Request-thread time one user's expensive requests may take, accrued per second and
+        /// held at most; each request is charged what it took. Past it: "busy, try again in N s".
+        public var requestTimePerSecond: Duration = .milliseconds(250)
+        public var requestTimeBurst: Duration = .seconds(2)
+        /// Expensive requests and file I/O waiting or running on the request threads, for all
+        /// users together; more are answered "busy" (0: unlimited). Logins never wait here.
+        public var requestsQueued = 256
+        /// The longest a search or history page may run in the store before it is stopped.
+        public var queryTimeLimit: Duration = .seconds(1)
+        /// Fewest letters or digits before the `*` of a prefix search word (`w*` alone made
+        /// the store merge the entries of every word starting with w).
+        public var searchPrefixMinimum = 3
 
         public init() {}
 
@@ -122,6 +171,9 @@ public struct ServerConfiguration: Sendable {
             limits.messagesPerSecond = 0
             limits.framesPerSecond = 0
             limits.errorsPerSecond = 0
+            limits.requestsInFlight = 0
+            limits.requestsQueued = 0
+            limits.readBytesPerSecond = 0
             return limits
         }
     }

@@ -30,7 +30,7 @@ extension SessionHandler {
         }
         state = .verifying
         context?.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
-        let verified = hub.offload(on: connection.eventLoop) { stored.matches(password) }
+        let verified = hub.verifyPassword(on: connection.eventLoop) { stored.matches(password) }
         verified.assumeIsolated().whenComplete { result in
             guard case .verifying = self.state else { return }
             self.state = .awaitingLogin
@@ -38,6 +38,9 @@ extension SessionHandler {
             if case .success(true) = result {
                 self.hub.loginAttempts.trust(self.connection.address, for: key)
                 self.admit(name: name, features: features, authenticatedHash: encoded)
+            } else if case .failure(WorkPoolError.stopping) = result {
+                _ = self.closeForShutdown()
+                return
             } else {
                 self.refuse("Wrong password for \(name).", name: name, passwordRequired: asksForAccounts)
             }
@@ -61,7 +64,7 @@ extension SessionHandler {
     }
 
     func admit(name: String, features: [String]?, authenticatedHash: String?) {
-        switch hub.login(name: name, connection: connection, authenticatedHash: authenticatedHash) {
+        switch hub.login(name: name, connection: connection, authenticatedHash: authenticatedHash, offersAccounts: features?.contains("accounts") == true) {
         case .rejected(let reason):
             refuse(reason, name: name)
         case .needsPassword(let reason):
@@ -92,11 +95,16 @@ extension SessionHandler {
             if loaded.pendingCount > 0 {
                 info += " \(loaded.pendingCount) direct message\(loaded.pendingCount == 1 ? "" : "s") arrived while you were away."
             }
+        case .failure(WorkPoolError.stopping):
+            // The server stopped before the history was read: say goodbye rather than welcome.
+            _ = closeForShutdown()
+            return
         case .failure(let error):
             logger.error("History for \(user.name) could not be loaded: \(error)")
             history = History(messages: [], truncated: false, pendingCount: 0)
             info += " The history could not be loaded."
         }
+        if let notice = ticket.notice { info += " " + notice }
         var reply = Frame(usernameAccepted: true, info: info, userList: ticket.userList, messages: [])
         // Paging back starts below the replayed window (or below everything delivered).
         let cursor = history.pageCursor ?? (ticket.history.throughSequence + 1)
@@ -105,6 +113,9 @@ extension SessionHandler {
             let enabled = Self.supportedFeatures.filter { features.contains($0) && ($0 != "files" || hub.fileShelf != nil) }
             reply.features = enabled
             reply.extensions.append(.init(key: "SERVER_USER", value: .string(hub.configuration.serverName)))
+            // So that a client paces itself instead of being told to slow down (PROTOCOL.md).
+            let limits = hub.configuration.limits
+            reply.extensions.append(.init(key: Frame.Key.limits, value: MessageRate(perSecond: limits.messagesPerSecond, burst: limits.messageBurst).jsonValue))
             if enabled.contains("history") {
                 let info = HistoryPageInfo(before: cursor, more: history.truncated || (history.pageCursor == nil && cursor > 1))
                 reply.extensions.append(.init(key: Frame.Key.history, value: info.jsonValue))

@@ -19,10 +19,24 @@ public struct KnownUser: Sendable, Equatable {
     /// Every message up to this sequence number was delivered to the user (live or in
     /// history); direct messages after it are still waiting for them.
     public var deliveredThrough: Int64
+    /// The address the name was last used from: an unregistered name stays with it for a
+    /// while (its reservation). `nil` when not known (stored by an older server).
+    public var address: String?
+    /// When the name was last used (logged in or out), seconds since the epoch; 0: not known.
+    public var lastSeen: Int64
+    /// Where the name's current holder began, when an unregistered name passed to another
+    /// address: direct messages up to this sequence number, and files stored before
+    /// `heldSinceTime` (seconds since the epoch), were someone else's and are not shown.
+    public var heldSince: Int64
+    public var heldSinceTime: Int64
 
-    public init(name: String, deliveredThrough: Int64) {
+    public init(name: String, deliveredThrough: Int64, address: String? = nil, lastSeen: Int64 = 0, heldSince: Int64 = 0, heldSinceTime: Int64 = 0) {
         self.name = name
         self.deliveredThrough = deliveredThrough
+        self.address = address
+        self.lastSeen = lastSeen
+        self.heldSince = heldSince
+        self.heldSinceTime = heldSinceTime
     }
 }
 
@@ -100,6 +114,12 @@ public enum StoreOperation: Sendable, Equatable {
     case account(key: String, passwordHash: String?)
     /// A file was uploaded and checked.
     case file(StoredFile)
+    /// A stored file was deleted (it expired, or its bytes were gone).
+    case removeFile(id: String)
+    /// The user `key` is forgotten (never registered, unseen since `lastSeenAtMost`, nothing
+    /// stored for them): their row goes, unless they were seen since or something is waiting
+    /// for them after all.
+    case forgetUser(key: String, lastSeenAtMost: Int64)
 }
 
 /// What a user may see of the history, as loaded at login.
@@ -120,11 +140,16 @@ public struct HistoryRequest: Sendable {
     /// enough for this user, the store takes the history's broadcasts from here instead of
     /// reading them; the history is the same either way.
     public var recentBroadcasts: BroadcastWindow?
+    /// Direct messages to and from the user up to this sequence number are left out: the name
+    /// was someone else's then (``KnownUser/heldSince``).
+    public var directMessagesAfter: Int64 = 0
 
     public init(
         userKey: String, excludedSenders: Set<String>, limit: Int, throughSequence: Int64,
-        pendingAfter: Int64, pendingLimit: Int = 10_000, recentBroadcasts: BroadcastWindow? = nil
+        pendingAfter: Int64, pendingLimit: Int = 10_000, recentBroadcasts: BroadcastWindow? = nil,
+        directMessagesAfter: Int64 = 0
     ) {
+        self.directMessagesAfter = directMessagesAfter
         self.userKey = userKey
         self.excludedSenders = excludedSenders
         self.limit = limit
@@ -199,14 +224,25 @@ public struct PageRequest: Sendable {
     /// Words the content must all contain, for a search (case and accents do not matter; a
     /// word ending in `*` matches any word it starts); `nil` for plain paging.
     public var words: [String]?
+    /// Direct messages to and from the user up to this sequence number are left out (the name
+    /// was someone else's then), as in the login replay.
+    public var directMessagesAfter: Int64 = 0
+    /// The longest the query may run; past it the store stops it and throws
+    /// ``StoreError/timeLimitExceeded(_:)``. `nil`: no limit.
+    public var timeLimit: Duration?
 
-    public init(userKey: String, excludedSenders: Set<String>, before: Int64, throughSequence: Int64, limit: Int, words: [String]? = nil) {
+    public init(
+        userKey: String, excludedSenders: Set<String>, before: Int64, throughSequence: Int64, limit: Int, words: [String]? = nil,
+        directMessagesAfter: Int64 = 0, timeLimit: Duration? = nil
+    ) {
+        self.directMessagesAfter = directMessagesAfter
         self.userKey = userKey
         self.excludedSenders = excludedSenders
         self.before = before
         self.throughSequence = throughSequence
         self.limit = limit
         self.words = words
+        self.timeLimit = timeLimit
     }
 }
 
@@ -236,6 +272,15 @@ public protocol ChatStore: Sendable {
     func history(_ request: HistoryRequest) throws -> History
     /// The page of history, or of search results, `request` describes.
     func page(_ request: PageRequest) throws -> Page
-    /// Releases the store. No call may follow.
+    /// Releases the store: stops reads under way, waits for the calls under way to return, then
+    /// closes. Calls made after it throw ``StoreError/closed``. Idempotent.
     func close() throws
+    /// Whether direct messages to the user `key` after sequence number `after` are stored
+    /// (waiting for them): such a user is not forgotten.
+    func hasDirectMessages(to key: String, after: Int64) throws -> Bool
+}
+
+extension ChatStore {
+    /// A store that cannot tell says yes: nobody is forgotten who might have mail.
+    public func hasDirectMessages(to key: String, after: Int64) throws -> Bool { true }
 }

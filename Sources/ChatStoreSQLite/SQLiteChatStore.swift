@@ -2,6 +2,20 @@ import ChatProtocol
 public import ChatStore
 import Foundation
 import GRDB
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Damage `PRAGMA quick_check` found in a database file.
+public struct DatabaseDamage: Error, CustomStringConvertible {
+    public var path: String
+    /// SQLite's findings, at most 20.
+    public var problems: [String]
+
+    public var description: String {
+        "the database \(path) is damaged: " + problems.prefix(5).joined(separator: "; ") + (problems.count > 5 ? "; ..." : "")
+    }
+}
 
 /// The embedded store: one SQLite database in WAL mode, through GRDB.
 ///
@@ -22,11 +36,17 @@ public final class SQLiteChatStore: ChatStore {
     /// Moves the write-ahead log into the database file from a thread of its own, so that no
     /// commit on an event loop waits for a checkpoint and its fsyncs.
     private let checkpointer: Checkpointer
+    /// Admits calls until the store closes; closing waits for those under way.
+    private let gate = StoreGate()
 
-    /// Opens (creating and migrating if needed) the database at `path`.
+    /// Opens (creating and migrating if needed) the database at `path`. A new database file is
+    /// created readable by its owner only (0600); SQLite gives its log files the same mode.
     /// - Parameter maximumPageCount: caps the file's size in pages (SQLite's `max_page_count`);
     ///   writes beyond it fail as on a full disk. For tests of that failure.
-    public init(path: String, durability: Durability = .processCrash, maximumPageCount: Int? = nil) throws {
+    /// - Parameter checksIntegrity: reads every page first (`PRAGMA quick_check`) and throws
+    ///   ``DatabaseDamage`` when any is damaged, instead of failing later, in the middle of
+    ///   traffic or not at all. Costs a read of the whole file: for a server's start.
+    public init(path: String, durability: Durability = .processCrash, maximumPageCount: Int? = nil, checksIntegrity: Bool = false) throws {
         self.path = path
         var configuration = Configuration()
         configuration.label = "chatterbox"
@@ -46,11 +66,36 @@ public final class SQLiteChatStore: ChatStore {
                 _ = try Int.fetchOne(db, sql: "PRAGMA max_page_count = \(maximumPageCount)")
             }
         }
+        try Self.createPrivately(at: path)
         try SearchIndex.prepare(storePath: path)
         pool = try DatabasePool(path: path, configuration: configuration)
+        if checksIntegrity {
+            var problems: [String]
+            do {
+                problems = try pool.read { db in try String.fetchAll(db, sql: "PRAGMA main.quick_check(20)") }
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_CORRUPT {
+                // Damage bad enough that the check itself cannot go on.
+                problems = [error.message ?? "\(error)"]
+            }
+            if problems != ["ok"] {
+                try? pool.close()
+                throw DatabaseDamage(path: path, problems: problems)
+            }
+        }
         try Self.migrator.migrate(pool)
         checkpointer = try Checkpointer(storePath: path)
         checkpointer.start()
+    }
+
+    /// Creates an empty file at `path`, mode 0600, unless something is there already. SQLite
+    /// would create it with the umask's mode (usually 0644: readable by every local user).
+    static func createPrivately(at path: String) throws {
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        if descriptor >= 0 {
+            Glibc.close(descriptor)
+        } else if errno != EEXIST {
+            throw DatabaseError(resultCode: .SQLITE_CANTOPEN, message: "cannot create \(path): \(String(cString: strerror(errno)))")
+        }
     }
 
     static var migrator: DatabaseMigrator {
@@ -154,7 +199,31 @@ public final class SQLiteChatStore: ChatStore {
                 DROP TABLE main.search_index;
                 """)
         }
+        // User keys are normalised (NFC, width mapping): rows of one user under two
+        // spellings are merged (UserKeyMigration says how).
+        migrator.registerMigration("v8-user-keys-normalised") { db in
+            try UserKeyMigration.run(db)
+        }
+        // Name reservations kept across restarts: where and when each name was last used, and
+        // where its current holder began when an unregistered name passed to another address.
+        migrator.registerMigration("v9-name-reservations") { db in
+            try db.execute(sql: """
+                ALTER TABLE user ADD COLUMN address TEXT;
+                ALTER TABLE user ADD COLUMN last_seen INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE user ADD COLUMN held_since INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE user ADD COLUMN held_since_time INTEGER NOT NULL DEFAULT 0;
+                """)
+        }
         return migrator
+    }
+
+    /// For tests of migrations: creates a database at `path` migrated up to `migration` only,
+    /// then runs `sql` in it (to plant rows as an older server stored them).
+    static func makeDatabase(at path: String, migratedUpTo migration: String, then sql: String, arguments: [String] = []) throws {
+        let queue = try DatabaseQueue(path: path)
+        defer { try? queue.close() }
+        try migrator.migrate(queue, upTo: migration)
+        try queue.write { db in try db.execute(sql: sql, arguments: StatementArguments(arguments)) }
     }
 
     /// The condition of `message_direct_by_src`, which a query must repeat word for word for
@@ -162,9 +231,11 @@ public final class SQLiteChatStore: ChatStore {
     static let directOnly = "dest_key <> '\(UsernameRules.key(ChatMessage.broadcastDestination))'"
 
     public func load() throws -> StoreSnapshot {
-        try pool.read { db in
-            let users = try Row.fetchAll(db, sql: "SELECT name, delivered_through FROM user ORDER BY key").map {
-                KnownUser(name: $0[0], deliveredThrough: $0[1])
+        try read { db in
+            let users = try Row.fetchAll(db, sql: """
+                SELECT name, delivered_through, address, last_seen, held_since, held_since_time FROM user ORDER BY key
+                """).map {
+                KnownUser(name: $0[0], deliveredThrough: $0[1], address: $0[2], lastSeen: $0[3], heldSince: $0[4], heldSinceTime: $0[5])
             }
             let blocks = try Row.fetchAll(db, sql: "SELECT blocker, blocked FROM block").map {
                 BlockRelation(blocker: $0[0], blocked: $0[1])
@@ -183,7 +254,7 @@ public final class SQLiteChatStore: ChatStore {
 
     public func apply(_ operations: [StoreOperation]) throws {
         guard !operations.isEmpty else { return }
-        try pool.writeWithoutTransaction { db in
+        try gate.pass { try pool.writeWithoutTransaction { db in
             try Self.inWriteTransaction(db) {
                 var messages: [StoredMessage] = []
                 for operation in operations {
@@ -199,10 +270,18 @@ public final class SQLiteChatStore: ChatStore {
                         break
                     case .user(let user):
                         try db.cachedStatement(sql: """
-                            INSERT INTO user (key, name, delivered_through) VALUES (?, ?, ?)
+                            INSERT INTO user (key, name, delivered_through, address, last_seen, held_since, held_since_time)
+                            VALUES (?, ?, ?, ?, ?, ?, ?)
                             ON CONFLICT(key) DO UPDATE SET name = excluded.name,
-                                delivered_through = MAX(delivered_through, excluded.delivered_through)
-                            """).execute(arguments: [UsernameRules.key(user.name), user.name, user.deliveredThrough])
+                                delivered_through = MAX(delivered_through, excluded.delivered_through),
+                                address = COALESCE(excluded.address, address),
+                                last_seen = MAX(last_seen, excluded.last_seen),
+                                held_since = MAX(held_since, excluded.held_since),
+                                held_since_time = MAX(held_since_time, excluded.held_since_time)
+                            """).execute(arguments: [
+                                UsernameRules.key(user.name), user.name, user.deliveredThrough, user.address, user.lastSeen,
+                                user.heldSince, user.heldSinceTime,
+                            ])
                     case .block(let relation):
                         try db.cachedStatement(sql: "INSERT OR IGNORE INTO block (blocker, blocked) VALUES (?, ?)")
                             .execute(arguments: [relation.blocker, relation.blocked])
@@ -221,11 +300,22 @@ public final class SQLiteChatStore: ChatStore {
                             INSERT OR REPLACE INTO file (id, name, size, sha256, src, src_key, dest, dest_key, timestamp)
                             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                             """).execute(arguments: [file.id, file.name, file.size, file.sha256, file.from, file.fromKey, file.to, file.toKey, file.time])
+                    case .removeFile(let id):
+                        try db.cachedStatement(sql: "DELETE FROM file WHERE id = ?").execute(arguments: [id])
+                    case .forgetUser(let key, let lastSeenAtMost):
+                        try db.cachedStatement(sql: """
+                            DELETE FROM user WHERE key = ? AND last_seen <= ?
+                                AND NOT EXISTS (SELECT 1 FROM account WHERE account.key = user.key)
+                                AND NOT EXISTS (SELECT 1 FROM block WHERE blocker = user.key OR blocked = user.key)
+                                AND NOT EXISTS (SELECT 1 FROM file WHERE src_key = user.key OR dest_key = user.key)
+                                AND NOT EXISTS (SELECT 1 FROM message WHERE dest_key = user.key
+                                    AND seq > MAX(user.delivered_through, user.held_since))
+                            """).execute(arguments: [key, lastSeenAtMost])
                     }
                 }
                 try MessageWriter.insert(messages, db)
             }
-        }
+        } }
     }
 
     /// Runs `body` in an IMMEDIATE transaction: committed when it returns, rolled back when it
@@ -256,22 +346,23 @@ public final class SQLiteChatStore: ChatStore {
         // Broadcasts from the server's window when it holds enough of them (the broadcast
         // branch then asks for none): at a login storm every login wants the same ones.
         let windowed = request.recentBroadcasts?.newest(fetchLimit, through: request.throughSequence, excluding: request.excludedSenders)
+        let floor = request.directMessagesAfter
         var visibleArguments: [any DatabaseValueConvertible] = [broadcastKey, request.throughSequence]
         visibleArguments += excludedArguments as [any DatabaseValueConvertible]
-        visibleArguments += [windowed == nil ? fetchLimit : 0, request.userKey, request.throughSequence]
+        visibleArguments += [windowed == nil ? fetchLimit : 0, request.userKey, floor, request.throughSequence]
         visibleArguments += excludedArguments as [any DatabaseValueConvertible]
-        visibleArguments += [fetchLimit, request.userKey, request.userKey, request.throughSequence, fetchLimit, fetchLimit]
+        visibleArguments += [fetchLimit, request.userKey, request.userKey, floor, request.throughSequence, fetchLimit, fetchLimit]
 
         let pending = """
             SELECT seq, src, dest, timestamp, CAST(content AS BLOB) FROM message
             WHERE dest_key = ? AND seq > ? AND seq <= ?\(exclusion)
             ORDER BY seq LIMIT ?
             """
-        var pendingArguments: [any DatabaseValueConvertible] = [request.userKey, request.pendingAfter, request.throughSequence]
+        var pendingArguments: [any DatabaseValueConvertible] = [request.userKey, max(request.pendingAfter, floor), request.throughSequence]
         pendingArguments += excludedArguments as [any DatabaseValueConvertible]
         pendingArguments.append(request.pendingLimit)
 
-        return try pool.read { db in
+        return try read { db in
             var recent = try Row.fetchAll(db, sql: visible, arguments: StatementArguments(visibleArguments)).map(Self.storedMessage)
             if let windowed { recent = Self.mergeNewestFirst(recent, windowed, limit: fetchLimit) }
             let truncated = recent.count > request.limit
@@ -304,7 +395,7 @@ public final class SQLiteChatStore: ChatStore {
     }
 
     public func recentBroadcasts(limit: Int) throws -> [StoredMessage] {
-        try pool.read { db in
+        try read { db in
             try Row.fetchAll(db, sql: """
                 SELECT seq, src, dest, timestamp, CAST(content AS BLOB) FROM message WHERE dest_key = ? ORDER BY seq DESC LIMIT ?
                 """, arguments: [UsernameRules.key(ChatMessage.broadcastDestination), limit]).map(Self.storedMessage).reversed()
@@ -316,21 +407,23 @@ public final class SQLiteChatStore: ChatStore {
     /// own direct messages. Each branch walks its own index newest first and stops at the
     /// limit, so the cost follows what the user can see, not the size of the whole history.
     /// Used by the login replay (`seq <= ?`) and by history pages (`seq < ? AND seq <= ?`).
+    /// The direct-message branches also take a floor (`seq > ?`, before `bound`'s arguments):
+    /// what the name received and sent before its current holder is not theirs.
     static func visibleHistorySQL(bound: String = "seq <= ?", exclusion: String) -> String {
         """
         SELECT seq, src, dest, timestamp, CAST(content AS BLOB) FROM (
             SELECT * FROM (SELECT * FROM message WHERE dest_key = ? AND \(bound)\(exclusion) ORDER BY seq DESC LIMIT ?)
             UNION ALL
-            SELECT * FROM (SELECT * FROM message WHERE dest_key = ? AND \(bound)\(exclusion) ORDER BY seq DESC LIMIT ?)
+            SELECT * FROM (SELECT * FROM message WHERE dest_key = ? AND seq > ? AND \(bound)\(exclusion) ORDER BY seq DESC LIMIT ?)
             UNION ALL
-            SELECT * FROM (SELECT * FROM message WHERE src_key = ? AND \(directOnly) AND dest_key <> ? AND \(bound) ORDER BY seq DESC LIMIT ?)
+            SELECT * FROM (SELECT * FROM message WHERE src_key = ? AND \(directOnly) AND dest_key <> ? AND seq > ? AND \(bound) ORDER BY seq DESC LIMIT ?)
         ) ORDER BY seq DESC LIMIT ?
         """
     }
 
     /// The plan SQLite chooses for `sql` (the `detail` of each step), for tests of index use.
     func queryPlan(_ sql: String, arguments: [String]) throws -> [String] {
-        try pool.read { db in
+        try read { db in
             try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql, arguments: StatementArguments(arguments)).map { $0["detail"] }
         }
     }
@@ -350,25 +443,31 @@ public final class SQLiteChatStore: ChatStore {
                 FROM search.message_fts JOIN main.message m ON m.seq = message_fts.rowid
                 WHERE message_fts MATCH ? AND message_fts.rowid < ? AND message_fts.rowid <= ?
                   AND ((m.dest_key IN (?, ?)\(exclusion)) OR (m.src_key = ? AND m.dest_key NOT IN (?, ?)))
+                  AND (m.dest_key = ? OR m.seq > ?)
                 ORDER BY message_fts.rowid DESC LIMIT ?
                 """
             var arguments: [any DatabaseValueConvertible] = [match, request.before, request.throughSequence, broadcastKey, request.userKey]
             arguments += excluded as [any DatabaseValueConvertible]
-            arguments += [request.userKey, broadcastKey, request.userKey, fetchLimit]
+            arguments += [request.userKey, broadcastKey, request.userKey, broadcastKey, request.directMessagesAfter, fetchLimit]
             // Everything stored so far becomes searchable first (usually a few messages).
-            try checkpointer.catchUpSearchIndex()
-            rows = try pool.read { db in
-                try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map(Self.storedMessage)
+            rows = try gate.pass {
+                try checkpointer.catchUpSearchIndex()
+                return try pool.read { db in
+                    try QueryGuard(gate: gate, limit: request.timeLimit).watch(db) {
+                        try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map(Self.storedMessage)
+                    }
+                }
             }
         } else {
             // The login replay's three index walks, below `before`.
             let sql = Self.visibleHistorySQL(bound: "seq < ? AND seq <= ?", exclusion: exclusion)
+            let floor = request.directMessagesAfter
             var arguments: [any DatabaseValueConvertible] = [broadcastKey, request.before, request.throughSequence]
             arguments += excluded as [any DatabaseValueConvertible]
-            arguments += [fetchLimit, request.userKey, request.before, request.throughSequence]
+            arguments += [fetchLimit, request.userKey, floor, request.before, request.throughSequence]
             arguments += excluded as [any DatabaseValueConvertible]
-            arguments += [fetchLimit, request.userKey, request.userKey, request.before, request.throughSequence, fetchLimit, fetchLimit]
-            rows = try pool.read { db in
+            arguments += [fetchLimit, request.userKey, request.userKey, floor, request.before, request.throughSequence, fetchLimit, fetchLimit]
+            rows = try read(timeLimit: request.timeLimit) { db in
                 try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map(Self.storedMessage)
             }
         }
@@ -380,10 +479,14 @@ public final class SQLiteChatStore: ChatStore {
 
     /// The FTS5 expression for words that must all appear: each word quoted as a string (so
     /// nothing in it is FTS5 syntax), a trailing `*` kept as a prefix match. `nil` for none.
+    ///
+    /// Chinese, Japanese and Korean text has no spaces between words, so the tokenizer takes a
+    /// whole run of it ("日本語も話せます") as one word: a search word in those scripts is
+    /// matched as a prefix, so that "日本語" finds the run it starts.
     static func ftsQuery(_ words: [String]) -> String? {
         let terms: [String] = words.compactMap { word in
-            let prefix = word.hasSuffix("*")
-            let bare = prefix ? String(word.dropLast()) : word
+            let prefix = word.hasSuffix("*") || word.unicodeScalars.contains(where: isCJK)
+            let bare = word.hasSuffix("*") ? String(word.dropLast()) : word
             guard !bare.isEmpty else { return nil }
             let quoted = "\"" + bare.replacingOccurrences(of: "\"", with: "\"\"") + "\""
             return prefix ? quoted + " *" : quoted
@@ -391,19 +494,51 @@ public final class SQLiteChatStore: ChatStore {
         return terms.isEmpty ? nil : terms.joined(separator: " AND ")
     }
 
+    /// Han, kana and Hangul: scripts written without spaces between words.
+    static func isCJK(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x3040...0x30FF, 0x3400...0x4DBF, 0x4E00...0x9FFF, 0xF900...0xFAFF, 0xAC00...0xD7AF, 0x1100...0x11FF, 0x20000...0x2FA1F: true
+        default: false
+        }
+    }
+
     /// The newest message sequence number in the search index (it trails what is stored).
     public func searchIndexedThrough() throws -> Int64 {
-        try pool.read { db in try Int64.fetchOne(db, sql: "SELECT indexed_through FROM search.search_index") ?? 0 }
+        try read { db in try Int64.fetchOne(db, sql: "SELECT indexed_through FROM search.search_index") ?? 0 }
+    }
+
+    public func hasDirectMessages(to key: String, after: Int64) throws -> Bool {
+        try read { db in
+            try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM message WHERE dest_key = ? AND seq > ?)", arguments: [key, after]) ?? true
+        }
     }
 
     /// SQLite's own consistency check: `["ok"]` for a sound database, otherwise the problems.
     public func integrityCheck() throws -> [String] {
-        try pool.read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check") }
+        try read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check") }
+    }
+
+    /// SQLite's quicker check (`PRAGMA quick_check`: no index contents compared): `["ok"]` for
+    /// a sound database, otherwise the problems.
+    public func quickCheck() throws -> [String] {
+        try read { db in try String.fetchAll(db, sql: "PRAGMA quick_check") }
     }
 
     public func close() throws {
+        // Reads under way stop (their progress handler sees the gate closing), writes finish;
+        // only then do the indexer and the connections close.
+        guard gate.close() else { return }
         checkpointer.stop()
         try pool.close()
+    }
+
+    /// A read through the gate, stopped when the store closes or after `timeLimit`.
+    private func read<T>(timeLimit: Duration? = nil, _ body: (Database) throws -> T) throws -> T {
+        try gate.pass {
+            try pool.read { db in
+                try QueryGuard(gate: gate, limit: timeLimit).watch(db) { try body(db) }
+            }
+        }
     }
 
     /// A message from a row of `seq, src, dest, timestamp, CAST(content AS BLOB)`. The content

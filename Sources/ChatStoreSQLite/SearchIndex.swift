@@ -46,6 +46,7 @@ enum SearchIndex {
     private static func create(at path: String) throws {
         var configuration = Configuration()
         configuration.label = "chatterbox.search-setup"
+        try SQLiteChatStore.createPrivately(at: path)
         let queue = try DatabaseQueue(path: path, configuration: configuration)
         defer { try? queue.close() }
         try queue.writeWithoutTransaction { db in

@@ -35,21 +35,64 @@ public struct LocalCertificateAuthority: Sendable {
     static let serverLifetime: TimeInterval = 365 * 24 * 3600
 
     /// The names a generated server certificate covers by default: localhost, the loopback
-    /// addresses and this machine's host name.
+    /// addresses, this machine's host name and the address of every local interface (so that
+    /// `client 192.0.2.2` from another machine is verified too).
     public static func defaultHostNames() -> [String] {
         var names = ["localhost", "127.0.0.1", "::1"]
         let host = ProcessInfo.processInfo.hostName
         if !host.isEmpty, !names.contains(host) { names.append(host) }
+        for address in localInterfaceAddresses() where !names.contains(address) { names.append(address) }
         return names
     }
 
+    /// The addresses of this machine's network interfaces, IPv4 then IPv6, without link-local
+    /// IPv6 addresses (they need an interface name to be reached, which a certificate cannot
+    /// hold).
+    public static func localInterfaceAddresses() -> [String] {
+        var list: UnsafeMutablePointer<ifaddrs>?
+        guard getifaddrs(&list) == 0, let first = list else { return [] }
+        defer { freeifaddrs(first) }
+        var v4: [String] = []
+        var v6: [String] = []
+        var cursor: UnsafeMutablePointer<ifaddrs>? = first
+        while let entry = cursor {
+            defer { cursor = entry.pointee.ifa_next }
+            guard let address = entry.pointee.ifa_addr else { continue }
+            var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
+            switch Int32(address.pointee.sa_family) {
+            case AF_INET:
+                var ip = address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_addr }
+                guard inet_ntop(AF_INET, &ip, &text, socklen_t(text.count)) != nil else { continue }
+                let name = text.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+                if !v4.contains(name) { v4.append(name) }
+            case AF_INET6:
+                var ip = address.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { $0.pointee.sin6_addr }
+                let bytes = withUnsafeBytes(of: &ip) { Array($0) }
+                // fe80::/10: link-local.
+                if bytes[0] == 0xFE, bytes[1] & 0xC0 == 0x80 { continue }
+                guard inet_ntop(AF_INET6, &ip, &text, socklen_t(text.count)) != nil else { continue }
+                let name = text.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+                if !v6.contains(name) { v6.append(name) }
+            default:
+                continue
+            }
+        }
+        return v4 + v6
+    }
+
     /// Loads the CA and server certificate from `directory`, creating or renewing what is
-    /// missing, expiring, or does not cover `hostNames`.
+    /// missing, expiring, or does not name exactly `hostNames` (the names changed: an address
+    /// was added or given up, `--cert-name` was changed).
     public static func loadOrCreate(
         in directory: String,
         hostNames: [String] = defaultHostNames(),
         now: Date = Date()
     ) throws -> Result {
+        // The same address written two ways, or a name given twice, is one name.
+        var seen = Set<String>()
+        let hostNames = hostNames.filter { name in
+            seen.insert(IPAddress(literal: name).map { "ip:\($0.bytes)" } ?? "dns:" + name.lowercased()).inserted
+        }
         let files = FileManager.default
         try files.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let caCertPath = directory + "/ca.crt"
@@ -79,7 +122,7 @@ public struct LocalCertificateAuthority: Sendable {
                 let leaf = try Certificate(derEncoded: first.derBytes)
                 needsServerCertificate = leaf.notValidAfter.timeIntervalSince(now) < renewalMargin
                     || leaf.issuer != caCertificate.subject
-                    || !covers(leaf, hostNames: hostNames)
+                    || !names(leaf, exactly: hostNames)
             } else {
                 needsServerCertificate = true
             }
@@ -165,6 +208,14 @@ public struct LocalCertificateAuthority: Sendable {
             issuerPrivateKey: authorityKey
         )
         return (certificate, key)
+    }
+
+    /// Whether the certificate's alternative names are `hostNames` and nothing else.
+    static func names(_ certificate: Certificate, exactly hostNames: [String]) -> Bool {
+        guard covers(certificate, hostNames: hostNames),
+              let names = try? certificate.extensions.subjectAlternativeNames else { return false }
+        let distinct = Set(hostNames.map { name in IPAddress(literal: name).map { "ip:\($0.bytes)" } ?? "dns:" + name.lowercased() })
+        return names.count == distinct.count
     }
 
     static func covers(_ certificate: Certificate, hostNames: [String]) -> Bool {

@@ -1,4 +1,5 @@
 import ChatClient
+import ChatProtocol
 
 /// The screen as rows of styled text for a given terminal size.
 extension ChatScreen {
@@ -74,7 +75,9 @@ extension ChatScreen {
     mutating func inputLine(width: Int) -> (ScreenRow, Int) {
         let promptText: String
         if let secretPrompt = askingForSecret {
-            let prompt = TextWrapper.truncate([Span(TerminalSanitizer.sanitize(secretPrompt), .prompt)], width: max(width / 2, 1))
+            // The whole question is in the line above; here only what it asks for, so that the
+            // stars keep their room.
+            let prompt = TextWrapper.truncate([Span(Self.shortPrompt(TerminalSanitizer.sanitize(secretPrompt)), .prompt)], width: max(width - 12, width / 2, 1))
             let promptWidth = prompt.reduce(0) { $0 + DisplayWidth.of($1.text) }
             // One * per character typed: the length shows, the password does not.
             let room = max(width - promptWidth - 1, 1)
@@ -93,6 +96,12 @@ extension ChatScreen {
         let viewport = editor.viewport(width: max(width - promptWidth, 2))
         let row = ScreenRow(prompt + [Span(viewport.text, .input)])
         return (row, min(promptWidth + viewport.cursorColumn, max(width - 1, 0)))
+    }
+
+    /// "Password for alice (an empty line …): " → "Password for alice: ".
+    static func shortPrompt(_ prompt: String) -> String {
+        guard let open = prompt.range(of: " (") else { return prompt }
+        return String(prompt[..<open.lowerBound]) + ": "
     }
 
     static func padded(_ spans: [Span], to width: Int, style: Style) -> [Span] {
@@ -118,7 +127,10 @@ struct LayoutCache: Sendable {
     }
 }
 
-/// The chat commands' names, for completion.
+/// The chat commands' names, for completion: every command /Help lists.
 enum ChatCommandNames {
-    static let all = ["Help", "Quit", "Name", "Block", "UnBlock", "Blocked", "DisplayUsers", "DisplayAllUsers"]
+    static let all: [String] = ChatCommand.helpLines.compactMap { line in
+        guard line.hasPrefix("/") else { return nil }
+        return String(line.dropFirst().prefix { !$0.isWhitespace })
+    }
 }

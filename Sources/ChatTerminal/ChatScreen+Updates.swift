@@ -53,16 +53,16 @@ extension ChatScreen {
         case .earlierMessages(let messages, let more):
             // Shown where the user is reading now, marked as older, rather than spliced into
             // the scrollback above.
-            append(.notice(messages.isEmpty ? "No earlier messages." : "\(messages.count) earlier message\(messages.count == 1 ? "" : "s"):"), time: now)
-            for message in messages { append(.message(message, highlight(message)), time: message.timestamp) }
+            append(.notice(messages.isEmpty ? "No earlier messages." : "┌ \(messages.count) earlier message\(messages.count == 1 ? "" : "s") (from the history, not new):"), time: now)
+            for message in messages { append(.pastMessage(message), time: now) }
             if !messages.isEmpty {
-                append(.notice(more ? "/History again for the ones before." : "That was the beginning of the history."), time: now)
+                append(.notice("└ " + (more ? "/History again for the ones before." : "That was the beginning of the history.")), time: now)
             }
         case .searchResults(let query, let messages, let more):
             let shownQuery = TerminalSanitizer.sanitize(query)
-            append(.notice(messages.isEmpty ? "No messages contain \(shownQuery)." : "\(messages.count) message\(messages.count == 1 ? "" : "s") containing \(shownQuery):"), time: now)
-            for message in messages { append(.message(message, highlight(message)), time: message.timestamp) }
-            if !messages.isEmpty, more { append(.notice("Only the most recent matches are shown."), time: now) }
+            append(.notice(messages.isEmpty ? "No messages contain \(shownQuery)." : "┌ \(messages.count) message\(messages.count == 1 ? "" : "s") containing \(shownQuery) (search results, not new):"), time: now)
+            for message in messages { append(.pastMessage(message), time: now) }
+            if !messages.isEmpty { append(.notice("└ End of the results" + (more ? " (only the most recent matches)." : ".")), time: now) }
         case .message(let message):
             let kind = highlight(message)
             append(.message(message, kind), time: message.timestamp)

@@ -28,6 +28,15 @@ public struct ClockFormat: Sendable {
         return seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
     }
 
+    /// "14 Nov 2023".
+    public func shortDate(_ time: Int64) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = timeZone
+        formatter.dateFormat = "d MMM yyyy"
+        return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(time)))
+    }
+
     /// "Tuesday 14 November 2023".
     public func date(_ time: Int64) -> String {
         let formatter = DateFormatter()

@@ -43,10 +43,16 @@ public struct EntryLayout: Sendable, Equatable {
     public var textColumn: Int { 6 + nickWidth + 3 }
 
     public func rows(for entry: ScrollbackEntry) -> [ScreenRow] {
-        let time = clock.hoursAndMinutes(entry.time)
-        let (label, labelStyle, body) = parts(of: entry)
-        // A name wider than the column pushes its own first row's text to the right rather
-        // than be cut: two long names must never look alike.
+        var time = clock.hoursAndMinutes(entry.time)
+        if case .pastMessage(let message) = entry.kind { time = clock.hoursAndMinutes(message.timestamp) }
+        var (label, labelStyle, body) = parts(of: entry)
+        // A name wider than the column is cut with an ellipsis, keeping the text aligned, and
+        // written whole before the text: two long names must never look alike.
+        if DisplayWidth.of(label) > nickWidth {
+            body.insert(Span(label + " ", labelStyle), at: 0)
+            let cut = TextWrapper.truncate([Span(label, labelStyle)], width: nickWidth - 1).map(\.text).joined()
+            label = cut + "…"
+        }
         let padding = String(repeating: " ", count: max(nickWidth - DisplayWidth.of(label), 0))
         let first: [Span] = [Span(time, .timestamp), Span(" " + padding, .plain), Span(label, labelStyle), Span(" │ ", .separator)]
         let firstIndent = 6 + padding.count + DisplayWidth.of(label) + 3
@@ -75,10 +81,18 @@ public struct EntryLayout: Sendable, Equatable {
                 return (name, .highlightNick, [Span("[DM] ", .directTag), Span(text, .highlightText)])
             case .directFromMe:
                 return (name, .ownNick, [Span("[DM to \(clean(message.destination))] ", .directTag), Span(text, .plain)])
+            case .directBetweenOthers:
+                let color = NickColor.index(for: message.source, paletteSize: paletteSize)
+                return (name, .nick(color), [Span("[DM to \(clean(message.destination))] ", .directTag), Span(text, .plain)])
             case .server:
                 // Answers to commands read as the client's own notices.
                 return ("--", .serverNick, [Span(text, .info)])
             }
+        case .pastMessage(let message):
+            let text = TerminalSanitizer.sanitize(message.content, keepNewlines: true)
+            var tag = "[" + clock.shortDate(message.timestamp)
+            if !message.isBroadcast { tag += " · to " + clean(message.destination) }
+            return (Self.displayName(message.source), .quiet, [Span(tag + "] ", .quiet), Span(text, .quiet)])
         case .joined(let name):
             return ("-->", .quiet, [Span("\(clean(name)) joined", .quiet)])
         case .left(let name):

@@ -12,6 +12,8 @@ public enum MessageHighlight: Sendable, Equatable {
     case directToMe
     /// A direct message the user sent to someone else.
     case directFromMe
+    /// A direct message between two other users (some servers replay those in history).
+    case directBetweenOthers
     /// An answer from the server's pseudo-user.
     case server
 
@@ -28,6 +30,7 @@ public enum MessageHighlight: Sendable, Equatable {
             return mentions(message.content, name: username) ? .mention : .ordinary
         }
         if fromMe, message.destination.lowercased() != username.lowercased() { return .directFromMe }
+        if message.destination.lowercased() != username.lowercased() { return .directBetweenOthers }
         return .directToMe
     }
 

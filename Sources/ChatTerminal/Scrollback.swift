@@ -4,6 +4,9 @@ public import ChatProtocol
 public struct ScrollbackEntry: Sendable, Equatable {
     public enum Kind: Sendable, Equatable {
         case message(ChatMessage, MessageHighlight)
+        /// A message of a /History page or of search results: old, drawn dimmed and dated in
+        /// a block of its own so that it cannot pass for a new one.
+        case pastMessage(ChatMessage)
         case joined(String)
         case left(String)
         /// INFO from the server and other neutral news.

@@ -86,7 +86,12 @@ enum UserListPane {
         let shown = names.count > room ? max(room - 1, 0) : names.count
         for name in names.prefix(shown) {
             let style: Style = name.lowercased() == me ? .ownNick : .nick(NickColor.index(for: name, paletteSize: paletteSize))
-            rows.append(ScreenRow([Span("│", .userListRule), Span(" ", .plain)] + TextWrapper.truncate([Span(TerminalSanitizer.sanitize(name), style)], width: width)))
+            var shownName = TerminalSanitizer.sanitize(name)
+            // Cut with an ellipsis, so that a cut name is seen to be one.
+            if DisplayWidth.of(shownName) > width, width > 1 {
+                shownName = TextWrapper.truncate([Span(shownName, style)], width: width - 1).map(\.text).joined() + "…"
+            }
+            rows.append(ScreenRow([Span("│", .userListRule), Span(" ", .plain)] + TextWrapper.truncate([Span(shownName, style)], width: width)))
         }
         if names.count > shown, room > 0 {
             rows.append(ScreenRow([Span("│", .userListRule), Span(" +\(names.count - shown) more", .quiet)]))

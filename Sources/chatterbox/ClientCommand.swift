@@ -57,11 +57,28 @@ struct ClientCommand: AsyncParsableCommand {
     @Option(help: "Longest wait between reconnection attempts, in seconds (waits double from half a second up to this).")
     var maxReconnectDelay: Double = 30
 
+    @Flag(help: "Never offer Chatterbox's extensions at login: exactly the base protocol, for servers that choke on them.")
+    var noExtensions = false
+
+    @Option(help: ArgumentHelp("Where /Get saves files given no path (default: ~/Downloads when it exists, otherwise the working directory).", valueName: "directory"))
+    var downloadDir: String?
+
+    @Option(help: "At the end of the input, seconds to go on finishing what was started (lines still to send, transfers, answers) before stopping.")
+    var linger: Double = 30
+
     func validate() throws {
         if plain, json { throw ValidationError("Choose either --plain or --json.") }
         guard maxReconnectDelay >= 0.1 else { throw ValidationError("--max-reconnect-delay must be at least 0.1 seconds.") }
         if plaintext, caFile != nil || insecure { throw ValidationError("--plaintext uses no TLS; drop -ca/--insecure.") }
         if insecure, caFile != nil { throw ValidationError("Choose either -ca or --insecure.") }
+        guard (1...65535).contains(port) else { throw ValidationError("Port must be 1...65535 (the server's port, 9000 unless it was started with another -p).") }
+        guard linger >= 0 else { throw ValidationError("--linger must be 0 or more seconds.") }
+        if let downloadDir {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: (downloadDir as NSString).expandingTildeInPath, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw ValidationError("--download-dir: \(downloadDir) is not a directory.")
+            }
+        }
     }
 
     func run() async throws {
@@ -81,6 +98,9 @@ struct ClientCommand: AsyncParsableCommand {
             ? .never
             : ReconnectPolicy(initialDelay: .milliseconds(min(500, Int(maxReconnectDelay * 1000))), maximumDelay: .milliseconds(Int(maxReconnectDelay * 1000)))
         var configuration = ChatEngine.Configuration(host: host, port: port, security: security, initialUsername: user, reconnect: reconnect)
+        configuration.offersExtensions = !noExtensions
+        configuration.downloadDirectory = downloadDir.map { ($0 as NSString).expandingTildeInPath }
+        configuration.linger = .milliseconds(Int64(linger * 1000))
         if let passwordFile {
             guard let contents = try? String(contentsOfFile: passwordFile, encoding: .utf8),
                   let first = contents.split(separator: "\n", omittingEmptySubsequences: false).first, !first.isEmpty
@@ -91,13 +111,12 @@ struct ClientCommand: AsyncParsableCommand {
             configuration.password = String(first)
         }
         let ending: ChatEngine.Ending
+        var fullScreen = false
         do {
             if json {
                 ending = try await JSONModeClient(configuration).run(input: StandardInput.lines(), output: { Console.line($0) })
             } else if plain || isatty(0) == 0 || isatty(1) == 0 {
-                var client = LineModeClient(host: host, port: port, security: security, initialUsername: user, reconnect: reconnect)
-                client.password = configuration.password
-                ending = try await client.run(
+                ending = try await LineModeClient(configuration).run(
                     input: StandardInput.lines(),
                     output: { Console.line($0) },
                     prompt: { Console.write($0) },
@@ -105,13 +124,13 @@ struct ClientCommand: AsyncParsableCommand {
                 )
             } else {
                 do {
+                    fullScreen = true
                     ending = try await TerminalClient(configuration, showUserList: userList, bellEnabled: bell).run()
                     if case .serverClosed(let reason) = ending { Console.error(reason) }
                 } catch let unavailable as TerminalUnavailable {
+                    fullScreen = false
                     Console.error("chatterbox: cannot go full screen (\(unavailable)); using line mode.")
-                    var client = LineModeClient(host: host, port: port, security: security, initialUsername: user, reconnect: reconnect)
-                    client.password = configuration.password
-                    ending = try await client.run(
+                    ending = try await LineModeClient(configuration).run(
                         input: StandardInput.lines(), output: { Console.line($0) }, prompt: { Console.write($0) },
                         hideNextLine: { StandardInput.hideNextLine() })
                 }
@@ -120,7 +139,14 @@ struct ClientCommand: AsyncParsableCommand {
             Console.error("chatterbox: \(error)")
             throw ExitCode(2)
         }
-        if case .serverClosed = ending { throw ExitCode(1) }
+        switch ending {
+        case .quit: break
+        case .serverClosed: throw ExitCode(1)
+        case .incomplete(let problems):
+            // Line and JSON modes have said it on standard output already.
+            if fullScreen { Console.error("chatterbox: " + problems) }
+            throw ExitCode(1)
+        }
     }
 }
 

@@ -28,6 +28,9 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(name: .customLong("data-dir"), help: "Directory for the database and generated certificates.")
     var dataDirectory: String = "./chatterbox-data"
 
+    @Flag(name: .customLong("init"), help: "Start with an empty database in a data directory that was used before and has lost its database (otherwise refused: history and registered names would be gone). Never deletes anything.")
+    var initialise = false
+
     @Option(help: "PEM certificate chain to serve (with --key). Default: a generated one.")
     var cert: String?
 
@@ -36,6 +39,9 @@ struct ServerCommand: AsyncParsableCommand {
 
     @Flag(help: "Serve plain TCP without TLS, for clients that never added TLS. Not encrypted!")
     var plaintext = false
+
+    @Option(name: .customLong("cert-name"), help: ArgumentHelp("A DNS name clients use for this server, added to the generated certificate (which already names localhost, this host's name and every local address); repeatable.", valueName: "name"))
+    var certNames: [String] = []
 
     @Option(help: "Most recent messages sent to a user at login.")
     var historyLimit: Int = 1000
@@ -67,14 +73,29 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Most open connections in all (0: unlimited).")
     var maxConnections: Int = 50_000
 
+    @Option(name: .customLong("connection-limit-exempt"), help: ArgumentHelp("An address or network (ADDRESS[/PREFIX]) whose connections --max-connections-per-address does not count; repeatable. Loopback is exempt unless --limit-loopback.", valueName: "network"))
+    var connectionLimitExempt: [String] = []
+
+    @Flag(help: "Count connections from loopback (this machine) against --max-connections-per-address too.")
+    var limitLoopback = false
+
+    @Option(help: "Leading bits of an IPv4 address that count as one address for --max-connections-per-address.")
+    var ipv4ConnectionPrefix: Int = 32
+
+    @Option(help: "Leading bits of an IPv6 address that count as one address for --max-connections-per-address (64: one subscriber's network).")
+    var ipv6ConnectionPrefix: Int = 64
+
     @Option(help: "Messages one user may send per second, sustained (0: unlimited).")
     var messageRate: Double = 10
 
     @Option(help: "Messages one user may send in a burst.")
     var messageBurst: Int = 20
 
-    @Option(help: "Seconds a name stays reserved for the address that last used it, after its user leaves (0: off).")
-    var nameReservation: Int = 300
+    @Option(help: "How long an unregistered name stays reserved for the address that last used it, after its user was last seen (0: off). Seconds, or with a unit: 90s, 10m, 12h, 30d.")
+    var nameReservation = DurationArgument(seconds: 30 * 86_400)
+
+    @Option(help: "Users never registered, unseen this long (not before their name's reservation ends) and with nothing stored for them are forgotten (0: never).")
+    var forgetUsersAfter = DurationArgument(seconds: 30 * 86_400)
 
     @Option(help: "Largest file accepted for transfer, in bytes.")
     var maxFileBytes: Int64 = 64 << 20
@@ -82,8 +103,44 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Most bytes of files one user may have stored.")
     var fileQuotaBytes: Int64 = 512 << 20
 
+    @Option(help: "Most bytes of files stored in all, every user's together (uploads under way included).")
+    var filesTotalBytes: Int64 = 8 << 30
+
+    @Option(help: "Free disk space, in bytes, that uploads must leave on the disk holding the files: below it they are refused and chat goes on (0: no floor).")
+    var minFreeDiskBytes: Int64 = 1 << 30
+
+    @Option(help: "An upload that receives nothing for this long is abandoned and its partial file removed (seconds, or with a unit: 90s, 10m, 12h, 30d).")
+    var uploadIdleTimeout = DurationArgument(seconds: 600)
+
+    @Option(help: "Stored files are deleted this long after they were uploaded (0: kept forever).")
+    var fileLifetime = DurationArgument(seconds: 30 * 86_400)
+
     @Flag(help: "Switch file transfer off.")
     var noFiles = false
+
+    @Option(help: "Frame bytes read from one connection per second, counted after decompression (0: unlimited); bursts of twice that.")
+    var readBytesPerSecond: Int = 8 << 20
+
+    @Option(help: "How long a frame may take to arrive once its first bytes have (the server's own read pauses do not count). Seconds, or with a unit: 90s, 10m.")
+    var frameTimeout = DurationArgument(seconds: 30)
+
+    @Option(help: "Searches, history pages and file listings one user may have waiting or running at once; more are answered busy (0: unlimited).")
+    var requestsInFlight: Int = 4
+
+    @Option(help: "Milliseconds of request-thread time one user's searches, pages and file listings may take per second, sustained.")
+    var requestMsPerSecond: Int = 250
+
+    @Option(help: "Milliseconds of request-thread time one user's searches, pages and file listings may take in a burst.")
+    var requestMsBurst: Int = 2000
+
+    @Option(help: "Requests (searches, pages, file listings and file I/O) waiting or running for all users together; more are answered busy (0: unlimited). Logins have threads of their own.")
+    var requestsQueued: Int = 256
+
+    @Option(help: "Milliseconds a search or history page may run in the database before it is stopped.")
+    var queryTimeLimitMs: Int = 1000
+
+    @Option(help: "Fewest letters before the * of a prefix search word.")
+    var searchPrefixMin: Int = 3
 
     @Option(help: "Seconds a connection has to log in, from the end of its TLS handshake (default 60; 300 with --no-limits).")
     var loginTimeout: Int?
@@ -115,6 +172,10 @@ struct ServerCommand: AsyncParsableCommand {
     func validate() throws {
         if (cert == nil) != (key == nil) { throw ValidationError("--cert and --key go together.") }
         if plaintext, cert != nil { throw ValidationError("--plaintext serves no certificate; drop --cert/--key.") }
+        if !certNames.isEmpty, cert != nil || plaintext { throw ValidationError("--cert-name names the generated certificate; drop it with --cert or --plaintext.") }
+        for name in certNames where name.isEmpty || name.contains(where: { $0.isWhitespace || $0 == "/" }) {
+            throw ValidationError("--cert-name: \"\(name)\" is not a host name.")
+        }
         guard (0...65535).contains(port) else { throw ValidationError("Port must be 0...65535.") }
         guard historyLimit >= 0, maxFrameBytes >= 64, maxContentBytes >= 1, maxQueuedBytes >= 64 << 10 else {
             throw ValidationError("Limits must be positive (and --max-queued-bytes at least 65536).")
@@ -123,20 +184,45 @@ struct ServerCommand: AsyncParsableCommand {
             throw ValidationError("--max-queued-bytes-total must be at least 1048576.")
         }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("Unknown log level \(logLevel).") }
+        for network in connectionLimitExempt where IPNetwork(network) == nil {
+            throw ValidationError("--connection-limit-exempt: \(network) is not an IP address or ADDRESS/PREFIX network.")
+        }
+        guard (1...32).contains(ipv4ConnectionPrefix), (1...128).contains(ipv6ConnectionPrefix) else {
+            throw ValidationError("--ipv4-connection-prefix must be 1...32 and --ipv6-connection-prefix 1...128.")
+        }
         guard maxConnectionsPerAddress >= 0, maxConnections >= 0, messageRate >= 0, messageBurst >= 1,
-              (loginTimeout ?? 1) >= 1, (handshakeTimeout ?? 1) >= 1, nameReservation >= 0, maxFileBytes >= 0, fileQuotaBytes >= 0 else {
+              (loginTimeout ?? 1) >= 1, (handshakeTimeout ?? 1) >= 1, maxFileBytes >= 0, fileQuotaBytes >= 0,
+              filesTotalBytes >= 0, minFreeDiskBytes >= 0, uploadIdleTimeout.seconds >= 1 else {
             throw ValidationError("Limits must be positive (0 means unlimited where allowed).")
         }
+        guard requestsInFlight >= 0, requestMsPerSecond >= 1, requestMsBurst >= 1, requestsQueued >= 0, queryTimeLimitMs >= 1 else {
+            throw ValidationError("--requests-in-flight and --requests-queued must be 0 or more; --request-ms-per-second, --request-ms-burst and --query-time-limit-ms at least 1.")
+        }
+        guard readBytesPerSecond >= 0, frameTimeout.seconds >= 1 else {
+            throw ValidationError("--read-bytes-per-second must be 0 or more, --frame-timeout at least 1.")
+        }
+        guard (1...64).contains(searchPrefixMin) else { throw ValidationError("--search-prefix-min must be 1...64.") }
     }
 
     func run() async throws {
         var logger = Logger(label: "chatterbox")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        if let problem = PortProbe.problem(host: host, port: port) {
+            throw fail("cannot listen on \(host.isEmpty ? "every local address" : host) port \(port): \(problem)")
+        }
         do {
             try FileManager.default.createDirectory(
                 atPath: dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         } catch {
             throw fail("cannot use the data directory \(dataDirectory): \(error.localizedDescription)")
+        }
+        // Before anything is created in it (the generated certificate would count as a sign).
+        let directory = DataDirectory(path: dataDirectory)
+        if let refusal = directory.refusal(initialise: initialise) { throw fail(refusal) }
+        if initialise {
+            for moved in directory.setAsideOrphanedLog() {
+                Console.error("chatterbox: --init: moved a database log left without its database to \(moved)")
+            }
         }
 
         var configuration = ServerConfiguration(host: host, port: port)
@@ -150,30 +236,50 @@ struct ServerCommand: AsyncParsableCommand {
         configuration.limits = limits
         configuration.sendsImmediately = !nagle
         if let gatherWindowMicroseconds { configuration.gatherWindow = .microseconds(max(0, gatherWindowMicroseconds)) }
-        configuration.nameReservation = .seconds(Int64(nameReservation))
+        configuration.nameReservation = nameReservation.timeAmount
+        configuration.forgetUsersAfter = forgetUsersAfter.timeAmount
         configuration.fileDirectory = noFiles ? nil : dataDirectory + "/files"
         configuration.maximumFileBytes = maxFileBytes
         configuration.fileQuotaPerUser = fileQuotaBytes
+        configuration.fileQuotaTotal = filesTotalBytes
+        configuration.minimumFreeDiskBytes = minFreeDiskBytes
+        configuration.uploadIdleTimeout = uploadIdleTimeout.timeAmount
+        configuration.fileLifetime = fileLifetime.timeAmount
         if let threads { configuration.eventLoopThreads = max(1, threads) }
-        configuration.tls = try makeTLS()
+        let (tls, caPath) = try makeTLS()
+        configuration.tls = tls
 
-        let databasePath = dataDirectory + "/chatterbox.sqlite"
+        let databasePath = directory.databasePath
         let server: ChatServer
         do {
-            let store = try SQLiteChatStore(path: databasePath, durability: syncCommits ? .powerLoss : .processCrash)
+            let store = try SQLiteChatStore(
+                path: databasePath, durability: syncCommits ? .powerLoss : .processCrash, checksIntegrity: true)
             server = try ChatServer(configuration: configuration, store: store, logger: logger)
+        } catch let damage as DatabaseDamage {
+            throw fail("""
+                \(damage)
+                Nothing was changed. Restore chatterbox.sqlite from a backup; or recover what can be read \
+                (sqlite3 \(databasePath) .recover | sqlite3 recovered.sqlite, then put recovered.sqlite in its \
+                place); or move it aside and run with --init to start with an empty database.
+                """)
         } catch {
             throw fail("""
                 cannot open the database \(databasePath): \(error)
-                If the file is damaged or not a Chatterbox database, move it aside to start with an empty one, or restore a backup.
+                If the file is damaged or not a Chatterbox database, restore a backup, or move it aside and run with --init to start with an empty one.
                 """)
         }
+        directory.writeMarker()
         // The service group installs the signal handlers before the server binds, so a
         // SIGTERM that arrives during start-up still shuts down gracefully.
         let transport = plaintext ? "plain TCP" : "TLS"
+        let names = hintNames
+        let isPlaintext = plaintext
         let service = ListeningService(server: server) { addresses in
             for address in addresses {
                 Console.line("Listening on \(address.ipAddress ?? "?") port \(address.port ?? 0) (\(transport))")
+            }
+            if let port = addresses.first?.port {
+                for line in ConnectHints.lines(names: names, port: port, caPath: caPath, plaintext: isPlaintext) { Console.line(line) }
             }
         }
         let group = ServiceGroup(
@@ -191,9 +297,22 @@ struct ServerCommand: AsyncParsableCommand {
         if !noLimits {
             limits.connectionsPerAddress = maxConnectionsPerAddress
             limits.connections = maxConnections
+            limits.connectionLimitExemptions = (limitLoopback ? [] : IPNetwork.loopback) + connectionLimitExempt.compactMap(IPNetwork.init)
+            limits.ipv4ConnectionPrefixLength = ipv4ConnectionPrefix
+            limits.ipv6ConnectionPrefixLength = ipv6ConnectionPrefix
             limits.messagesPerSecond = messageRate
             limits.messageBurst = messageBurst
+            limits.requestsInFlight = requestsInFlight
+            limits.requestTimePerSecond = .milliseconds(requestMsPerSecond)
+            limits.requestTimeBurst = .milliseconds(requestMsBurst)
+            limits.requestsQueued = requestsQueued
+            limits.readBytesPerSecond = readBytesPerSecond
+            // At least two of the largest frames, so that one never waits on its own.
+            limits.readByteBurst = max(2 * readBytesPerSecond, 2 * maxFrameBytes)
         }
+        limits.frameTimeout = frameTimeout.timeAmount
+        limits.queryTimeLimit = .milliseconds(queryTimeLimitMs)
+        limits.searchPrefixMinimum = searchPrefixMin
         // A benchmark's storm of a thousand handshakes on one core may take longer than a
         // real client ever should: --no-limits waits minutes unless told otherwise.
         let patience = noLimits ? 300 : nil
@@ -202,11 +321,27 @@ struct ServerCommand: AsyncParsableCommand {
         return limits
     }
 
-    /// The TLS context: the given certificate, or the generated one; `nil` for --plaintext.
-    private func makeTLS() throws -> ServerTLSContext? {
+    /// The names the generated certificate covers: this machine's (host name, every local
+    /// address), the --cert-name ones, and the host listened on.
+    private var certificateNames: [String] {
+        var names = LocalCertificateAuthority.defaultHostNames() + certNames
+        if !host.isEmpty, !names.contains(host), host != "0.0.0.0", host != "::" { names.append(host) }
+        return names
+    }
+
+    /// The names to show client commands for: every name clients can use, or only the host
+    /// listened on when it is a particular one.
+    private var hintNames: [String] {
+        if !host.isEmpty, host != "0.0.0.0", host != "::" { return [host] }
+        return certificateNames
+    }
+
+    /// The TLS context: the given certificate, or the generated one (and its CA's path); `nil`
+    /// for --plaintext.
+    private func makeTLS() throws -> (ServerTLSContext?, String?) {
         if plaintext {
             Console.error("WARNING: --plaintext: messages and usernames cross the network UNENCRYPTED.")
-            return nil
+            return (nil, nil)
         }
         do {
             guard let engine = ServerTLSContext.Engine(rawValue: tlsEngine) else {
@@ -214,11 +349,9 @@ struct ServerCommand: AsyncParsableCommand {
             }
             if let cert, let key {
                 warnIfReadableByOthers(key)
-                return try TLSContexts.server(certificateChainPath: cert, privateKeyPath: key, engine: engine, sendsToSocket: !pipelineWrites)
+                return (try TLSContexts.server(certificateChainPath: cert, privateKeyPath: key, engine: engine, sendsToSocket: !pipelineWrites), nil)
             }
-            var names = LocalCertificateAuthority.defaultHostNames()
-            if !host.isEmpty, !names.contains(host), host != "0.0.0.0", host != "::" { names.append(host) }
-            let generated = try LocalCertificateAuthority.loadOrCreate(in: dataDirectory, hostNames: names)
+            let generated = try LocalCertificateAuthority.loadOrCreate(in: dataDirectory, hostNames: certificateNames)
             warnIfReadableByOthers(generated.server.privateKeyPath)
             let context = try TLSContexts.server(
                 certificateChainPath: generated.server.certificatePath,
@@ -228,8 +361,11 @@ struct ServerCommand: AsyncParsableCommand {
             )
             let caPath = URL(fileURLWithPath: generated.caCertificatePath).standardizedFileURL.path
             if generated.createdAuthority { Console.line("Created a certificate authority for this server: \(caPath)") }
+            if generated.issuedServerCertificate, !generated.createdAuthority {
+                Console.line("Issued a new server certificate (its names changed); clients keep trusting the same ca.crt.")
+            }
             Console.line("Clients trust this server with: -ca \(caPath)")
-            return context
+            return (context, caPath)
         } catch {
             throw fail("cannot set up TLS: \(error)")
         }

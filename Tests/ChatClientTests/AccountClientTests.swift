@@ -43,7 +43,7 @@ import Testing
             try await first.waitFor("the login", Self.isWelcome)
             typing.yield("/Register")
             let prompt = try await first.waitFor("the password prompt", Self.asksForSecret)
-            #expect(prompt == .secretNeeded(prompt: "New password for alice (not shown; empty to cancel): "))
+            #expect(prompt == .secretNeeded(prompt: "New password for alice (an empty line cancels): "))
             typing.yield("open sesame")
             try await first.waitFor("the confirmation") {
                 if case .event(.message(let message)) = $0 { return message.content.hasPrefix("Registered alice") }
@@ -132,7 +132,7 @@ import Testing
                     hideNextLine: { hidden.append("hidden") })
             }
             defer { running.cancel() }
-            try await output.waitFor("Password for carol (not shown; empty to choose another name): ")
+            try await output.waitFor("Password for carol (an empty line chooses another name): ")
             #expect(hidden.all == ["hidden"], "echo goes off before the prompt")
             typing.yield("carols secret")
             try await output.waitFor("Welcome to Chatterbox, carol!")

@@ -12,7 +12,17 @@ import Testing
         #expect(formatter.format(ChatMessage(source: "bob", destination: "ALL", timestamp: time, content: "hi")) == ["[22:13] <bob> hi"])
         #expect(formatter.format(ChatMessage(source: "bob", destination: "alice", timestamp: time, content: "psst")) == ["[22:13] [bob → you] psst"])
         #expect(formatter.format(ChatMessage(source: "alice", destination: "bob", timestamp: time, content: "yes")) == ["[22:13] [you → bob] yes"])
+        // Some servers replay direct messages between others: both names, never "you".
+        #expect(formatter.format(ChatMessage(source: "bob", destination: "carol", timestamp: time, content: "hm")) == ["[22:13] [bob → carol] hm"])
         #expect(formatter.format(ChatMessage(source: "Chatterbox", destination: "alice", timestamp: time, content: "You are logged in as alice.")) == ["[22:13] -Chatterbox- You are logged in as alice."])
+    }
+
+    @Test func historyPagesAndSearchResultsAreSetApartAndDated() {
+        let old = ChatMessage(source: "bob", destination: "ALL", timestamp: time, content: "old news")
+        #expect(formatter.lines(for: .earlierMessages([old], more: false)) == [
+            "-!- 1 earlier message (from the history, not new):", "  | 2023-11-14 [22:13] <bob> old news", "-!- That was the beginning of the history.",
+        ])
+        #expect(formatter.lines(for: .searchResults(query: "news", messages: [old], more: false))[1] == "  | 2023-11-14 [22:13] <bob> old news")
     }
 
     @Test func continuationLinesAreIndentedSoTheyCannotForgeMessages() {

@@ -26,7 +26,8 @@ import Testing
         #expect(lines(.event(.joined("bob"))) == [#"{"event":"joined","user":"bob"}"#])
         #expect(lines(.event(.left("bob"))) == [#"{"event":"left","user":"bob"}"#])
         #expect(lines(.event(.loginRefused("taken"))) == [#"{"event":"username_refused","text":"taken"}"#])
-        #expect(lines(.usernameNeeded(reason: nil)) == [#"{"event":"username_needed"}"#])
+        // Every event has a text.
+        #expect(lines(.usernameNeeded(reason: nil)) == [#"{"event":"username_needed","text":"Type the username to log in with."}"#])
         #expect(lines(.event(.error("bad"))) == [#"{"event":"error","text":"bad"}"#])
         #expect(lines(.event(.info("note"))) == [#"{"event":"info","text":"note"}"#])
         #expect(lines(.status(ClientStatus(host: "h", port: 1, security: .plaintext))) == [])
@@ -36,7 +37,8 @@ import Testing
         #expect(lines(.connection(.lost(reason: "The server closed the connection.", retryIn: .milliseconds(500)))) == [
             #"{"event":"disconnected","reason":"The server closed the connection.","retry_in":0.5,"text":"The server closed the connection. Reconnecting in 0.5 s; what you type meanwhile is sent once you are back."}"#,
         ])
-        #expect(lines(.connection(.backOnline(username: "alice", missedMessages: 2, sentLines: 1))).first?.hasPrefix(#"{"event":"reconnected","user":"alice","missed":2,"sent":1,"#) == true)
+        #expect(lines(.connection(.backOnline(username: "alice", missedMessages: 2, sentLines: 1))).first?.hasPrefix(#"{"event":"reconnected","user":"alice","missed":2,"sending":1,"#) == true)
+        #expect(lines(.connection(.queuedLinesSent(sent: 3, notSent: 0))) == [#"{"event":"queue_sent","sent":3,"not_sent":0,"text":"Sent the 3 lines you typed while disconnected."}"#])
         #expect(lines(.connection(.connected(address: "127.0.0.1:9000", security: .verifiedTLS))).first?.hasPrefix(#"{"event":"connected","address":"127.0.0.1:9000","security":"tls","#) == true)
     }
 

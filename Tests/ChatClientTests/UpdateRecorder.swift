@@ -14,8 +14,8 @@ final class UpdateRecorder: Sendable {
 
     /// Waits (bounded) until an update satisfies `condition`, and returns it.
     @discardableResult
-    func waitFor(_ what: String, timeout: Duration = .seconds(10), _ condition: (ClientUpdate) -> Bool) async throws -> ClientUpdate {
-        let deadline = ContinuousClock.now + timeout
+    func waitFor(_ what: String, timeout: Duration = .seconds(30), _ condition: (ClientUpdate) -> Bool) async throws -> ClientUpdate {
+        let deadline = ContinuousClock.now + TestTiming.scaled(timeout)
         while ContinuousClock.now < deadline {
             if let found = all.first(where: condition) { return found }
             try await Task.sleep(for: .milliseconds(10))

@@ -92,6 +92,23 @@ import Testing
         #expect(decoded.frame.error == #"{"code":1}"#)
     }
 
+    @Test func lenientModeAcceptsBooleansWrittenAsStringsAndSaysSo() throws {
+        for (text, flag) in [(#""true""#, true), (#""False""#, false), ("1", true), ("0", false)] {
+            let decoded = try FrameCoding.decode(payload(#"{"USERNAME_ACCEPTED": "# + text + "}"), strictness: .lenient)
+            #expect(decoded.frame.usernameAccepted == flag)
+            #expect(decoded.problems.isEmpty)
+            #expect(decoded.leniencies.count == 1)
+        }
+        // Not a boolean in any reading: a problem, as before.
+        let unclear = try FrameCoding.decode(payload(#"{"USERNAME_ACCEPTED": "yes please"}"#), strictness: .lenient)
+        #expect(unclear.frame.usernameAccepted == nil)
+        #expect(unclear.problems == ["USERNAME_ACCEPTED must be true or false, got a string"])
+        // The server stays strict.
+        let strict = try FrameCoding.decode(payload(#"{"USERNAME_ACCEPTED": "true"}"#))
+        #expect(strict.frame.usernameAccepted == nil)
+        #expect(strict.leniencies.isEmpty)
+    }
+
     @Test func reportsWrongTypesForKnownKeys() throws {
         let decoded = try FrameCoding.decode(payload(#"{"USERNAME": 5, "USER_LIST": ["a", 1], "MESSAGES": "hi", "X": 1}"#))
         #expect(decoded.frame.username == nil)

@@ -96,6 +96,17 @@ import Testing
         }
     }
 
+    @Test func searchFindsChineseJapaneseAndKoreanWordsAtTheStartOfARun() async throws {
+        try await TestServer.with { server in
+            let alice = try await server.login("alice")
+            try await say(["日本語も話せます", "中文也可以", "한국어도 됩니다", "english only"], as: "alice", by: alice)
+            let bob = try await server.login("bob", features: Self.features)
+            #expect(try await request("SEARCH", HistoryQuery(query: "日本語"), by: bob).messages.map(\.content) == ["日本語も話せます"])
+            #expect(try await request("SEARCH", HistoryQuery(query: "中文"), by: bob).messages.map(\.content) == ["中文也可以"])
+            #expect(try await request("SEARCH", HistoryQuery(query: "한국어"), by: bob).messages.map(\.content) == ["한국어도 됩니다"])
+        }
+    }
+
     @Test func plainClientsUseTheCommands() async throws {
         try await TestServer.with(configure: { $0.historyLimit = 2 }) { server in
             let alice = try await server.login("alice")
@@ -109,8 +120,8 @@ import Testing
             try await plain.say("/history", as: "plain")
             #expect(try await plain.nextMessages().first?.content == "1 earlier message, oldest first.")
             #expect(try await plain.nextMessages().map(\.content) == ["one"])
-            try await plain.say("/Search fo*", as: "plain")
-            #expect(try await plain.nextMessages().first?.content == "1 message containing fo*, oldest first.")
+            try await plain.say("/Search fou*", as: "plain")
+            #expect(try await plain.nextMessages().first?.content == "1 message containing fou*, oldest first.")
             #expect(try await plain.nextMessages().map(\.content) == ["four"])
             try await plain.say("/Search nothing-like-it", as: "plain")
             #expect(try await plain.nextMessages().first?.content == "No messages contain nothing-like-it.")

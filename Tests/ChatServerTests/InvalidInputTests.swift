@@ -72,7 +72,7 @@ import Testing
         try await TestServer.with(configure: { $0.maximumContentBytes = 100 }) { server in
             let alice = try await server.login("alice")
             try await alice.say(String(repeating: "x", count: 101), as: "alice")
-            #expect(try await alice.nextError().contains("longer than 100 bytes"))
+            #expect(try await alice.nextError() == "Message not sent: it is longer than the limit of 100 bytes.")
             try await alice.say(String(repeating: "y", count: 100), as: "alice")
             #expect(try await alice.nextMessages().first?.content.count == 100)
         }

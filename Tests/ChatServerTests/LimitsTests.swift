@@ -1,6 +1,6 @@
 import ChatClient
 import ChatProtocol
-import ChatServer
+@testable import ChatServer
 import ChatTestSupport
 import Foundation
 import NIOCore
@@ -27,7 +27,10 @@ import Testing
     }
 
     @Test func connectionsPerAddressAreCapped() async throws {
-        try await TestServer.with(configure: { $0.limits.connectionsPerAddress = 3 }) { server in
+        try await TestServer.with(configure: {
+            $0.limits.connectionsPerAddress = 3
+            $0.limits.connectionLimitExemptions = []
+        }) { server in
             var clients: [TestClient] = []
             for index in 0..<3 { clients.append(try await server.login("user\(index)")) }
             let refused = try await server.connect()
@@ -43,6 +46,53 @@ import Testing
             }
             #expect(try await admitted?.login("late").usernameAccepted == true)
         }
+    }
+
+    @Test func loopbackIsExemptFromTheLimitPerAddressByDefault() async throws {
+        try await TestServer.with(configure: {
+            $0.limits.connectionsPerAddress = 3
+            $0.limits.connections = 10
+        }) { server in
+            var clients: [TestClient] = []
+            for index in 0..<6 { clients.append(try await server.login("user\(index)")) }
+            #expect(clients.count == 6)
+            // The total still holds.
+            for index in 6..<10 { clients.append(try await server.login("user\(index)")) }
+            let refused = try await server.connect()
+            #expect(try await refused.waitForClose().map(\.error) == ["Connection refused: the server is full (10 connections). Try again later."])
+        }
+    }
+
+    @Test func exemptNetworksAndPrefixesDecideWhatCountsAsOneAddress() async throws {
+        try await TestServer.with(configure: {
+            $0.limits.connectionsPerAddress = 2
+            $0.limits.connectionLimitExemptions = [IPNetwork("127.0.0.9")!]
+            $0.limits.ipv4ConnectionPrefixLength = 24
+        }) { server in
+            // 127.0.0.1 and 127.0.0.2 share 127.0.0.0/24.
+            _ = try await server.login("a", from: "127.0.0.1")
+            _ = try await server.login("b", from: "127.0.0.2")
+            let refused = try await server.connect(from: "127.0.0.3")
+            #expect(try await refused.waitForClose().map(\.error) == ["Connection refused: there are already 2 connections from 127.0.0.0/24. Try again later."])
+            // The exempt address is not counted.
+            for index in 0..<4 { _ = try await server.login("exempt\(index)", from: "127.0.0.9") }
+        }
+    }
+
+    @Test func theLimiterCountsIPv6ByItsSlash64() {
+        let limiter = ConnectionLimiter(perAddress: 2, total: 0)
+        #expect(limiter.admit("2001:db8:1:2::1") == nil)
+        #expect(limiter.admit("2001:db8:1:2:ffff::9") == nil)
+        #expect(limiter.admit("2001:db8:1:2::77") == "there are already 2 connections from 2001:db8:1:2::/64")
+        #expect(limiter.admit("2001:db8:1:3::1") == nil)
+        #expect(limiter.admit("::1") == nil && limiter.admit("::1") == nil && limiter.admit("::1") == nil)
+        #expect(limiter.admit("192.0.2.1") == nil && limiter.admit("192.0.2.1") == nil)
+        #expect(limiter.admit("::ffff:192.0.2.1") == "there are already 2 connections from 192.0.2.1")
+        limiter.release("2001:db8:1:2::1")
+        #expect(limiter.admit("2001:db8:1:2::abc") == nil)
+        #expect(IPNetwork("10.1.2.3/8")?.description == "10.0.0.0/8")
+        #expect(IPNetwork("10.0.0.0/33") == nil && IPNetwork("nonsense") == nil)
+        #expect(IPNetwork("2001:db8::/32")?.contains(IPNetwork.bytes(ofAddress: "2001:db8:ffff::1")!) == true)
     }
 
     @Test func messagesOverTheRateAreRefusedWithAnErrorAndOthersAreUnaffected() async throws {

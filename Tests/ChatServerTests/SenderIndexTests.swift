@@ -28,7 +28,7 @@ import Testing
         let history = try store.history(HistoryRequest(userKey: "alice", excludedSenders: [], limit: 100, throughSequence: 6, pendingAfter: 6))
         #expect(history.messages.map(\.sequence) == [1, 2, 4, 5, 6])
 
-        let plan = try store.queryPlan(SQLiteChatStore.visibleHistorySQL(exclusion: ""), arguments: ["all", "6", "7", "alice", "6", "7", "alice", "alice", "6", "7", "7"])
+        let plan = try store.queryPlan(SQLiteChatStore.visibleHistorySQL(exclusion: ""), arguments: ["all", "6", "7", "alice", "0", "6", "7", "alice", "alice", "0", "6", "7", "7"])
         #expect(plan.contains { $0.contains("message_direct_by_src") }, "plan: \(plan)")
         #expect(!plan.contains { $0.contains("SCAN message") && !$0.contains("USING") }, "plan: \(plan)")
         #expect(try store.integrityCheck() == ["ok"])

@@ -41,7 +41,9 @@ import Testing
                         host: host, port: server.port, security: .tls(.certificateAuthorityFile(foreign.caCertificatePath)))
                     try await connection.run { _, _ in }
                 }
-                #expect(error?.description.contains("TLS handshake") == true)
+                // Said so a person can act on it, and not tried again.
+                #expect(error?.description.contains("the server's certificate does not name \(host)") == true, "\(String(describing: error))")
+                #expect(error?.isFatal == true)
             }
         }
     }
@@ -62,6 +64,49 @@ import Testing
         let third = try LocalCertificateAuthority.loadOrCreate(in: directory.path, hostNames: ["localhost", "chat.example.org"])
         #expect(!third.createdAuthority && third.issuedServerCertificate)
         #expect(try String(contentsOfFile: third.caCertificatePath, encoding: .utf8) == caBefore)
+    }
+
+    @Test func theGeneratedCertificateNamesEveryLocalAddressAndIsReissuedWhenNamesChange() async throws {
+        let directory = TemporaryDirectory()
+        let names = LocalCertificateAuthority.defaultHostNames()
+        for address in LocalCertificateAuthority.localInterfaceAddresses() { #expect(names.contains(address)) }
+        #expect(names.contains("127.0.0.1") && names.contains("::1") && names.contains("localhost"))
+        let first = try LocalCertificateAuthority.loadOrCreate(in: directory.path, hostNames: names)
+        #expect(!(try LocalCertificateAuthority.loadOrCreate(in: directory.path, hostNames: names).issuedServerCertificate))
+        // A name given up is a change too (and the same address written twice is one name).
+        let fewer = try LocalCertificateAuthority.loadOrCreate(in: directory.path, hostNames: ["localhost", "127.0.0.1", "::1", "0:0:0:0:0:0:0:1"])
+        #expect(fewer.issuedServerCertificate && !fewer.createdAuthority)
+        #expect(!(try LocalCertificateAuthority.loadOrCreate(in: directory.path, hostNames: ["localhost", "127.0.0.1", "::1"]).issuedServerCertificate))
+        _ = try LocalCertificateAuthority.loadOrCreate(in: directory.path, hostNames: names)
+
+        // A client on another machine connects to one of the interface addresses: verified.
+        let remoteLooking = LocalCertificateAuthority.localInterfaceAddresses().filter { !$0.hasPrefix("127.") && $0 != "::1" }
+        try await TestServer.with(configure: {
+            $0.host = ""
+            $0.tls = try? TLSContexts.server(certificateChainPath: first.server.certificatePath, privateKeyPath: first.server.privateKeyPath)
+        }) { server in
+            for address in remoteLooking.prefix(2) {
+                let client = try await TestClient.connect(host: address, port: server.port, security: .tls(.certificateAuthorityFile(first.caCertificatePath)))
+                #expect(try await client.login("from-\(address.count)").usernameAccepted == true)
+                await client.close()
+            }
+        }
+    }
+
+    @Test func theServerPrintsTheClientCommandForEachName() async throws {
+        let directory = TemporaryDirectory()
+        let server = try await ServerProcess.start(dataDirectory: directory.path, host: "", arguments: ["--cert-name", "chat.example.org"])
+        defer { server.kill() }
+        let ca = URL(fileURLWithPath: directory.path + "/ca.crt").standardizedFileURL.path
+        let expected = (LocalCertificateAuthority.defaultHostNames() + ["chat.example.org"]).map { "chatterbox client \($0) -p \(server.port) -ca \(ca)" }
+        let deadline = ContinuousClock.now + TestTiming.scaled(.seconds(10))
+        while !expected.allSatisfy(server.output.contains), ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        for line in expected { #expect(server.output.contains(line), "\(server.output)") }
+        // The certificate names exactly those: loading with them issues nothing new.
+        let reloaded = try LocalCertificateAuthority.loadOrCreate(in: directory.path, hostNames: LocalCertificateAuthority.defaultHostNames() + ["chat.example.org"])
+        #expect(!reloaded.issuedServerCertificate)
     }
 
     @Test func plaintextClientToTheTLSPortIsDisconnected() async throws {

@@ -192,6 +192,60 @@ import Testing
         _ = chat.handle(.text("/be"))
         _ = chat.handle(.tab)
         #expect(chat.editor.text == "/Bell ")
+        // Every command /Help lists completes, not only the protocol's first eight.
+        for (typed, completed) in [("/se", "/Search "), ("/ge", "/Get "), ("/fi", "/Files "), ("/hi", "/History "), ("/reg", "/Register "), ("/unr", "/Unregister "), ("/rec", "/Reconnect ")] {
+            _ = chat.handle(.ctrl("u"))
+            _ = chat.handle(.text(typed))
+            _ = chat.handle(.tab)
+            #expect(chat.editor.text == completed)
+        }
+        _ = chat.handle(.ctrl("u"))
+        _ = chat.handle(.text("/se"))
+        _ = chat.handle(.tab)
+        _ = chat.handle(.tab)
+        #expect(chat.editor.text == "/Send ")
+    }
+
+    @Test func longNamesAreCutWithAnEllipsisAndTheTextStaysAligned() throws {
+        var chat = screen()
+        _ = chat.apply(message("bob", "ALL", "short"), now: time)
+        _ = chat.apply(message("averyveryverylongname_one", "ALL", "first"), now: time)
+        _ = chat.apply(message("averyveryverylongname_two", "ALL", "second"), now: time)
+        let image = chat.compose(rows: 20, columns: 100, now: time)
+        let short = try #require(row(containing: "short", in: image)).text
+        let first = try #require(row(containing: "first", in: image)).text
+        let second = try #require(row(containing: "second", in: image)).text
+        let column = { (text: String) in text.firstIndex(of: "│").map { text.distance(from: text.startIndex, to: $0) } }
+        #expect(column(first) == column(short) && column(second) == column(short))
+        #expect(first.contains("…") && second.contains("…"))
+        // Still told apart: the whole name leads the text.
+        #expect(first.contains("averyveryverylongname_one first") && second.contains("averyveryverylongname_two second"))
+        // The user list cuts a long name with an ellipsis too.
+        var listed = screen(online: ["alice", "averyveryverylongname_one"])
+        #expect(listed.compose(rows: 20, columns: 100, now: time).rows.contains { $0.text.hasSuffix("…") && $0.text.contains("averyvery") })
+    }
+
+    @Test func historyPagesAndSearchResultsAreABlockOfTheirOwnNotNewMessages() throws {
+        var chat = screen()
+        _ = chat.apply(message("bob", "ALL", "live and new"), now: time)
+        let old = ChatMessage(source: "carol", destination: "ALL", timestamp: time - 30 * 86_400, content: "from last month")
+        _ = chat.apply(.event(.earlierMessages([old], more: true)), now: time)
+        _ = chat.apply(.event(.searchResults(query: "month", messages: [old], more: false)), now: time)
+        let image = chat.compose(rows: 30, columns: 120, now: time)
+        let live = try #require(row(containing: "live and new", in: image))
+        let past = image.rows.filter { $0.text.contains("from last month") }
+        #expect(past.count == 2)
+        for row in past {
+            // Dated and dimmed, unlike the live line.
+            #expect(row.text.contains("[15 Oct 2023] from last month"), "\(row.text)")
+            #expect(row.spans.first { $0.text.contains("carol") }?.style == .quiet)
+            #expect(row.spans.first { $0.text.contains("from last month") }?.style == .quiet)
+        }
+        #expect(!live.spans.contains { $0.style == .quiet })
+        #expect(image.text.contains("┌ 1 earlier message (from the history, not new):"))
+        #expect(image.text.contains("┌ 1 message containing month (search results, not new):"))
+        // No date line for last month's messages among today's.
+        #expect(!image.text.contains("October 2023"))
     }
 
     @Test func editingKeys() {
@@ -238,11 +292,15 @@ import Testing
 
     @Test func aPasswordIsMaskedAndKeptOutOfTheInputHistory() {
         var chat = screen()
-        _ = chat.apply(.secretNeeded(prompt: "Password for alice: "), now: time)
+        _ = chat.apply(.secretNeeded(prompt: "Password for alice (an empty line chooses another name): "), now: time)
         _ = chat.handle(.text("s3cret"))
         let image = chat.compose(rows: 24, columns: 80, now: time)
         let input = image.rows[23].text
         #expect(input.contains("Password for alice: ******"))
+        // The whole question above, saying truly how the typing shows (no "not shown").
+        let wide = chat.compose(rows: 24, columns: 200, now: time)
+        #expect(wide.rows.contains { $0.text.contains("an empty line chooses another name") && $0.text.contains("show as *") })
+        #expect(!wide.rows.contains { $0.text.contains("not shown") })
         #expect(!image.rows.contains { $0.text.contains("s3cret") })
         #expect(chat.handle(.enter) == [.send("s3cret")])
         #expect(chat.askingForSecret == nil)

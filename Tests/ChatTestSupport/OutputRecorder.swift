@@ -13,7 +13,7 @@ public final class OutputRecorder: Sendable {
     public var all: [String] { lines.withLockedValue { $0 } }
 
     /// Waits (bounded) until a line containing `text` has been printed.
-    public func waitFor(_ text: String, timeout: Duration = .seconds(10)) async throws {
+    public func waitFor(_ text: String, timeout: Duration = .seconds(30)) async throws {
         let deadline = ContinuousClock.now + TestTiming.scaled(timeout)
         while ContinuousClock.now < deadline {
             if all.contains(where: { $0.contains(text) }) { return }

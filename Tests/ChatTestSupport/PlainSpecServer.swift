@@ -14,6 +14,24 @@ public final class PlainSpecServer: Sendable {
         case rejectsUnknownKeys
     }
 
+    /// Behaviours of other servers of the protocol that a client must cope with.
+    public struct Quirks: OptionSet, Sendable {
+        public let rawValue: Int
+        public init(rawValue: Int) { self.rawValue = rawValue }
+
+        /// Accepts a login that carries FEATURES, then closes the connection, as the
+        /// protocol's original Python server does when it chokes on the list value.
+        public static let closesAfterAcceptingFeatures = Quirks(rawValue: 1 << 0)
+        /// Closes the connection on a login that carries FEATURES without answering it.
+        public static let closesOnFeatures = Quirks(rawValue: 1 << 1)
+        /// Sends `"USERNAME_ACCEPTED": "true"` / `"false"`, strings.
+        public static let stringBooleans = Quirks(rawValue: 1 << 2)
+        /// Delivers a direct message to its recipient only, not back to its sender.
+        public static let noDirectEcho = Quirks(rawValue: 1 << 3)
+        /// Replays every message in the login history, direct messages between others too.
+        public static let replaysEveryDirectMessage = Quirks(rawValue: 1 << 4)
+    }
+
     private struct State {
         var users: [String: any Channel] = [:]
         var history: [ChatMessage] = []
@@ -22,21 +40,24 @@ public final class PlainSpecServer: Sendable {
     private let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     private let state = NIOLockedValueBox(State())
     private let strictness: Strictness
+    private let quirks: Quirks
     private let listener: NIOLockedValueBox<(any Channel)?> = NIOLockedValueBox(nil)
     private let boundPort = NIOLockedValueBox(0)
     /// Every login frame received, for assertions.
     public let loginFrames = NIOLockedValueBox<[Frame]>([])
 
-    public init(strictness: Strictness = .lenient) {
+    public init(strictness: Strictness = .lenient, quirks: Quirks = []) {
         self.strictness = strictness
+        self.quirks = quirks
     }
 
     /// Runs `body` with a started server, stopping it afterwards even when `body` throws.
     public static func with<Result>(
         strictness: Strictness = .lenient,
+        quirks: Quirks = [],
         _ body: (PlainSpecServer) async throws -> Result
     ) async throws -> Result {
-        let server = PlainSpecServer(strictness: strictness)
+        let server = PlainSpecServer(strictness: strictness, quirks: quirks)
         _ = try await server.start()
         do {
             let result = try await body(server)
@@ -86,6 +107,10 @@ public final class PlainSpecServer: Sendable {
                 send(Frame(error: "Unknown key in login"), to: channel)
                 return
             }
+            if frame.features != nil, quirks.contains(.closesOnFeatures) {
+                closeSoon(channel)
+                return
+            }
             let (accepted, others, history, users) = state.withLockedValue { state -> (Bool, [any Channel], [ChatMessage], [String]) in
                 guard state.users[username] == nil else { return (false, [], [], []) }
                 let others = Array(state.users.values)
@@ -93,12 +118,19 @@ public final class PlainSpecServer: Sendable {
                 return (true, others, state.history, state.users.keys.sorted())
             }
             guard accepted else {
-                send(Frame(usernameAccepted: false, info: "The provided username is already in use."), to: channel)
+                send(acceptance(false, Frame(info: "The provided username is already in use.")), to: channel)
                 return
             }
             name = username
-            send(Frame(usernameAccepted: true, info: "Welcome!", userList: users, messages: history), to: channel)
+            let visible = quirks.contains(.replaysEveryDirectMessage)
+                ? history
+                : history.filter { $0.isBroadcast || $0.source == username || $0.destination == username }
+            send(acceptance(true, Frame(info: "Welcome!", userList: users, messages: visible)), to: channel)
             for other in others { send(Frame(usersJoined: [username]), to: other) }
+            if frame.features != nil, quirks.contains(.closesAfterAcceptingFeatures) {
+                // The original server's handler dies here; its connection goes with it.
+                closeSoon(channel)
+            }
             return
         }
         guard let name, let messages = frame.messages else {
@@ -113,6 +145,7 @@ public final class PlainSpecServer: Sendable {
             let recipients = state.withLockedValue { state -> [any Channel] in
                 state.history.append(message)
                 if message.isBroadcast { return Array(state.users.values) }
+                if quirks.contains(.noDirectEcho) { return [state.users[message.destination]].compactMap { $0 } }
                 return [state.users[message.destination], channel].compactMap { $0 }
             }
             for recipient in recipients { send(Frame(messages: [message]), to: recipient) }
@@ -125,6 +158,23 @@ public final class PlainSpecServer: Sendable {
             return Array(state.users.values)
         }
         for other in others { send(Frame(usersLeft: [name]), to: other) }
+    }
+
+    /// A login answer: `frame` with USERNAME_ACCEPTED, a string with ``Quirks/stringBooleans``.
+    private func acceptance(_ accepted: Bool, _ frame: Frame) -> Frame {
+        var frame = frame
+        if quirks.contains(.stringBooleans) {
+            frame.extensions.insert(.init(key: Frame.Key.usernameAccepted, value: .string(accepted ? "true" : "false")), at: 0)
+        } else {
+            frame.usernameAccepted = accepted
+        }
+        return frame
+    }
+
+    /// Closes `channel` once the frame being handled is done with (closing at once would
+    /// re-enter the handler from inside its own read).
+    private func closeSoon(_ channel: any Channel) {
+        channel.eventLoop.execute { channel.close(promise: nil) }
     }
 
     private func send(_ frame: Frame, to channel: any Channel) {

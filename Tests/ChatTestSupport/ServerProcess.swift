@@ -26,13 +26,13 @@ public final class ServerProcess: Sendable {
     /// server that was stopped lets its clients reconnect; a port still held for a moment is
     /// tried again for a few seconds. `openFileLimit` sets RLIMIT_NOFILE, soft and hard, for
     /// the process (through the shell's `ulimit -n`).
-    public static func start(dataDirectory: String, port: Int = 0, arguments: [String] = [], openFileLimit: Int? = nil) async throws -> ServerProcess {
+    public static func start(dataDirectory: String, host: String = "127.0.0.1", port: Int = 0, arguments: [String] = [], openFileLimit: Int? = nil) async throws -> ServerProcess {
         let deadline = ContinuousClock.now + TestTiming.scaled(.seconds(30))
         var bindRetries = 0
         while true {
             let outputPath = ChildProcess.temporaryPath("chatterbox-server-out")
             // stdout and stderr into one file, opened for appending by both.
-            var command = [executable.path, "server", "127.0.0.1", "-p", String(port), "--data-dir", dataDirectory, "--log-level", "error"] + arguments
+            var command = [executable.path, "server", host, "-p", String(port), "--data-dir", dataDirectory, "--log-level", "error"] + arguments
             if let openFileLimit {
                 // The shell sets the limit and becomes the server (same process id).
                 command = ["/bin/sh", "-c", "ulimit -n \(openFileLimit) && exec \"$0\" \"$@\""] + command
@@ -46,7 +46,7 @@ public final class ServerProcess: Sendable {
             )
             while ContinuousClock.now < deadline {
                 let text = ChildProcess.contents(of: outputPath)
-                if let range = text.range(of: "Listening on 127.0.0.1 port ") {
+                if let listening = text.range(of: "Listening on "), let range = text[listening.upperBound...].range(of: " port ") {
                     let digits = text[range.upperBound...].prefix { $0.isNumber }
                     if digits.count < text[range.upperBound...].count, let bound = Int(digits) {
                         return ServerProcess(pid: pid, port: bound, outputPath: outputPath)
