@@ -132,6 +132,8 @@ extension Hub {
             guard passwordHash != nil || existed else { return ["\(name) is not registered."] }
             stage(.store(.account(key: key, passwordHash: passwordHash)), for: connection)
             state.accounts[key] = passwordHash
+            // Whoever set the password knows it; whoever knew the old one no longer counts.
+            loginAttempts.passwordChanged(for: key, from: passwordHash == nil ? nil : connection.address)
             if passwordHash == nil {
                 return ["\(name) is no longer registered: anyone may use the name when you are away."]
             }

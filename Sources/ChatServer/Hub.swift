@@ -58,10 +58,12 @@ final class Hub: Sendable {
     let loginPool: WorkPool
     /// Logged-in users' blocking work: pages and searches, file listings and I/O, /Register.
     let requestPool: WorkPool
-    /// Password attempts per name and per address.
+    /// Password attempts per (name, address), per name and per address.
     let loginAttempts: LoginAttemptLimiter
     /// Uploaded files (feature `files`); `nil` when file transfer is off.
     let fileShelf: FileShelf?
+    /// The bytes that may wait for slow readers, all together and per connection.
+    let outboundBudget: OutboundBudget
 
     init(
         configuration: ServerConfiguration,
@@ -103,10 +105,13 @@ final class Hub: Sendable {
             lookalikes: lookalikes
         ))
         self.loginAttempts = LoginAttemptLimiter(
+            perNameAndAddress: configuration.loginAttemptsPerNameAndAddress,
             perName: configuration.loginAttemptsPerName,
             perAddress: configuration.loginAttemptsPerAddress,
             clock: configuration.clock
         )
+        self.outboundBudget = OutboundBudget(
+            limit: configuration.outboundQueueBudget, perConnection: configuration.outboundQueueLimit, eventLoops: eventLoops)
         self.batches = eventLoops.enumerated().map { TickBatch(eventLoop: $1, index: $0) }
         pipeline.deliver { [unowned self] batches, outcome in self.deliver(batches, outcome: outcome) }
     }
