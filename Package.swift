@@ -159,7 +159,7 @@ let package = Package(
         .executableTarget(
             name: "chatterbox",
             dependencies: [
-                "ChatServer", "ChatClient", "ChatTerminal", "ChatStoreSQLite", "ChatTLS", "ChatProtocol", "ChatBench",
+                "ChatServer", "ChatClient", "ChatTerminal", "ChatStoreSQLite", "ChatStorePostgres", "ChatTLS", "ChatProtocol", "ChatBench",
                 "ChatCompression",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -177,7 +177,7 @@ let package = Package(
         .testTarget(
             name: "ChatServerTests",
             dependencies: [
-                "ChatServer", "ChatClient", "ChatStore", "ChatStoreSQLite", "ChatTLS", "ChatProtocol", "ChatTestSupport",
+                "ChatServer", "ChatClient", "ChatStore", "ChatStoreSQLite", "ChatStorePostgres", "ChatTLS", "ChatProtocol", "ChatTestSupport",
                 "ChatBench",
                 // Built for the tests that run the real executable (crash recovery, benchmark smoke test).
                 "chatterbox",
@@ -233,7 +233,8 @@ let package = Package(
         .target(
             name: "ChatTestSupport",
             dependencies: [
-                "ChatServer", "ChatClient", "ChatStore", "ChatStoreSQLite", "ChatTLS", "ChatProtocol",
+                "ChatServer", "ChatClient", "ChatStore", "ChatStoreSQLite", "ChatStorePostgres", "ChatTLS", "ChatProtocol",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 // Spawn: child processes without Foundation.Process.
                 "ChatBench",
                 .product(name: "NIOCore", package: "swift-nio"),

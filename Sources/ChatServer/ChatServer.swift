@@ -35,7 +35,16 @@ public final class ChatServer: Service, Sendable {
     private let lifecycle = NIOLockedValueBox(Lifecycle())
     private let connectionLimiter: ConnectionLimiter
 
+    /// Loads the store's state and prepares the server, on a thread that may wait for the store
+    /// (not one of Swift's cooperative threads); nothing listens until ``start()``.
+    public static func open(configuration: ServerConfiguration, store: any ChatStore, logger: Logger = Logger(label: "chatterbox.server")) async throws -> ChatServer {
+        try await NIOThreadPool.singleton.runIfActive {
+            try ChatServer(configuration: configuration, store: store, logger: logger)
+        }
+    }
+
     /// Loads the store's state and prepares the server; nothing listens until ``start()``.
+    /// Blocks while the store loads: from async code, use ``open(configuration:store:logger:)``.
     public init(configuration: ServerConfiguration, store: any ChatStore, logger: Logger = Logger(label: "chatterbox.server")) throws {
         self.configuration = configuration
         self.store = store

@@ -34,26 +34,26 @@ final class CommitPipeline: Sendable {
         var writing = false
         var closed = false
         /// Waiting for everything handed over so far to be delivered.
-        var idleWaiters: [EventLoopPromise<Void>] = []
+        var idleWaiters: [CheckedContinuation<Void, Never>] = []
     }
 
     private let store: any ChatStore
-    private let writerGroup: MultiThreadedEventLoopGroup
-    private let writer: any EventLoop
+    /// The writer: a thread that may block on the store (not an event loop).
+    private let writer: NIOThreadPool
     private let state = NIOLockedValueBox(State())
     private let delivery: NIOLockedValueBox<Delivery?>
 
     init(store: any ChatStore) {
         self.store = store
-        writerGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        writer = writerGroup.next()
+        writer = NIOThreadPool(numberOfThreads: 1)
+        writer.start()
         delivery = NIOLockedValueBox(nil)
     }
 
     deinit {
         // A hub that never started or stopped (a test's) leaves no thread behind; after
         // ``shutdown()`` this is a no-op.
-        writerGroup.shutdownGracefully { _ in }
+        writer.shutdownGracefully { _ in }
     }
 
     /// Where committed batches go (the hub, which is made after the pipeline). Set once, before
@@ -77,7 +77,7 @@ final class CommitPipeline: Sendable {
             state.writing = true
             return true
         }
-        if startWriting { writer.execute { self.write() } }
+        if startWriting { writer.submit { _ in self.write() } }
     }
 
     /// On the writer's thread: commits what is queued, delivers it, and again until nothing is.
@@ -94,7 +94,7 @@ final class CommitPipeline: Sendable {
                 return (state.queued, state.closed, [])
             }
             guard !batches.isEmpty else {
-                for waiter in idleWaiters { waiter.succeed() }
+                for waiter in idleWaiters { waiter.resume() }
                 return
             }
             var operations: [StoreOperation] = []
@@ -117,13 +117,14 @@ final class CommitPipeline: Sendable {
 
     /// Returns once everything handed over so far has been committed (or refused) and delivered.
     func flush() async {
-        let waiter: EventLoopPromise<Void>? = state.withLockedValue { state in
-            guard state.writing || !state.queued.isEmpty else { return nil }
-            let promise = writer.makePromise(of: Void.self)
-            state.idleWaiters.append(promise)
-            return promise
+        await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
+            let idle = state.withLockedValue { state in
+                guard state.writing || !state.queued.isEmpty else { return true }
+                state.idleWaiters.append(waiter)
+                return false
+            }
+            if idle { waiter.resume() }
         }
-        try? await waiter?.futureResult.get()
     }
 
     /// Commits nothing more: what is handed over from now on is refused as unstored
@@ -135,6 +136,6 @@ final class CommitPipeline: Sendable {
 
     /// Stops the writer's thread. After ``close()``.
     func shutdown() async {
-        try? await writerGroup.shutdownGracefully()
+        try? await writer.shutdownGracefully()
     }
 }

@@ -4,7 +4,7 @@ public import Logging
 public import NIOCore
 public import NIOPosix
 import NIOSSL
-import PostgresNIO
+public import PostgresNIO
 
 /// The shared store: one PostgreSQL database that several server nodes use at once.
 ///
@@ -51,7 +51,8 @@ public final class PostgresChatStore: Sendable {
         await running.value
     }
 
-    static func clientConfiguration(_ location: PostgresLocation, maximumConnections: Int) -> PostgresClient.Configuration {
+    /// The pool's configuration for `location` (at most `maximumConnections` connections).
+    public static func clientConfiguration(_ location: PostgresLocation, maximumConnections: Int) -> PostgresClient.Configuration {
         let tls: PostgresClient.Configuration.TLS
         switch location.tls {
         case .disable: tls = .disable
@@ -293,7 +294,7 @@ public final class PostgresChatStore: Sendable {
         if let words = request.words {
             guard let query = PostgresSearchQuery.make(words) else { return Page(messages: [], more: false) }
             // What the user may see, as in the login replay.
-            rows = try await fetchMessages("""
+            rows = try await fetchMessages(timeLimit: request.timeLimit, """
                 SELECT seq, src, dest, timestamp, content FROM message
                 WHERE search @@ to_tsquery('simple', \(query)) AND seq < \(request.before) AND seq <= \(request.throughSequence)
                   AND ((dest_key IN (\(PostgresSchema.broadcastKey), \(request.userKey)) AND src_key <> ALL(\(excluded)::text[]))
@@ -333,10 +334,31 @@ public final class PostgresChatStore: Sendable {
             """
     }
 
-    private func fetchMessages(_ query: PostgresQuery) async throws -> [StoredMessage] {
+    /// Messages from rows of `seq, src, dest, timestamp, content`. With a `timeLimit` the query
+    /// runs in a transaction of its own whose statements the server stops past it
+    /// (`statement_timeout`), and the limit is reported as ``StoreError/timeLimitExceeded(_:)``.
+    private func fetchMessages(timeLimit: Duration? = nil, _ query: PostgresQuery) async throws -> [StoredMessage] {
+        guard let timeLimit else {
+            return try await Self.decodeMessages(try await client.query(query, logger: logger))
+        }
+        let milliseconds = max(1, Int(timeLimit.components.seconds * 1000 + timeLimit.components.attoseconds / 1_000_000_000_000_000))
+        do {
+            return try await client.withTransaction(logger: logger) { connection in
+                try await connection.query(PostgresQuery(unsafeSQL: "SET LOCAL statement_timeout = \(milliseconds)"), logger: logger)
+                return try await Self.decodeMessages(try await connection.query(query, logger: logger))
+            }
+        } catch let error as PostgresTransactionError {
+            // 57014: query_canceled, which is what the statement timeout raises.
+            if let cause = error.closureError as? PSQLError, cause.serverInfo?[.sqlState] == "57014" {
+                throw StoreError.timeLimitExceeded(timeLimit)
+            }
+            throw error.closureError ?? error.commitError ?? error.beginError ?? error
+        }
+    }
+
+    private static func decodeMessages(_ rows: PostgresRowSequence) async throws -> [StoredMessage] {
         var messages: [StoredMessage] = []
-        for try await (sequence, source, destination, timestamp, content) in try await client.query(query, logger: logger)
-            .decode((Int64, String, String, Int64, ByteBuffer).self) {
+        for try await (sequence, source, destination, timestamp, content) in rows.decode((Int64, String, String, Int64, ByteBuffer).self) {
             messages.append(StoredMessage(
                 sequence: sequence,
                 message: ChatMessage(source: source, destination: destination, timestamp: timestamp, content: String(buffer: content))))

@@ -1,10 +1,12 @@
 import ArgumentParser
 import ChatServer
+import ChatStorePostgres
 import ChatStoreSQLite
 import ChatTLS
 import Foundation
 import Logging
 import NIOCore
+import NIOPosix
 
 import ServiceLifecycle
 
@@ -27,6 +29,11 @@ struct ServerCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("data-dir"), help: "Directory for the database and generated certificates.")
     var dataDirectory: String = "./chatterbox-data"
+
+    @Option(help: ArgumentHelp(
+        "Where everything durable is kept: sqlite (the default: DATA_DIR/chatterbox.sqlite) or a PostgreSQL database, postgres://USER[:PASSWORD]@HOST[:PORT]/DB[?sslmode=disable|prefer|require]. Also CHATTERBOX_STORE.",
+        valueName: "store"))
+    var store: String?
 
     @Flag(name: .customLong("init"), help: "Start with an empty database in a data directory that was used before and has lost its database (otherwise refused: history and registered names would be gone). Never deletes anything.")
     var initialise = false
@@ -216,12 +223,15 @@ struct ServerCommand: AsyncParsableCommand {
         } catch {
             throw fail("cannot use the data directory \(dataDirectory): \(error.localizedDescription)")
         }
+        let storeLocation = try chosenStore()
         // Before anything is created in it (the generated certificate would count as a sign).
         let directory = DataDirectory(path: dataDirectory)
-        if let refusal = directory.refusal(initialise: initialise) { throw fail(refusal) }
-        if initialise {
-            for moved in directory.setAsideOrphanedLog() {
-                Console.error("chatterbox: --init: moved a database log left without its database to \(moved)")
+        if storeLocation == nil {
+            if let refusal = directory.refusal(initialise: initialise) { throw fail(refusal) }
+            if initialise {
+                for moved in directory.setAsideOrphanedLog() {
+                    Console.error("chatterbox: --init: moved a database log left without its database to \(moved)")
+                }
             }
         }
 
@@ -249,26 +259,12 @@ struct ServerCommand: AsyncParsableCommand {
         let (tls, caPath) = try makeTLS()
         configuration.tls = tls
 
-        let databasePath = directory.databasePath
         let server: ChatServer
-        do {
-            let store = try SQLiteChatStore(
-                path: databasePath, durability: syncCommits ? .powerLoss : .processCrash, checksIntegrity: true)
-            server = try ChatServer(configuration: configuration, store: store, logger: logger)
-        } catch let damage as DatabaseDamage {
-            throw fail("""
-                \(damage)
-                Nothing was changed. Restore chatterbox.sqlite from a backup; or recover what can be read \
-                (sqlite3 \(databasePath) .recover | sqlite3 recovered.sqlite, then put recovered.sqlite in its \
-                place); or move it aside and run with --init to start with an empty database.
-                """)
-        } catch {
-            throw fail("""
-                cannot open the database \(databasePath): \(error)
-                If the file is damaged or not a Chatterbox database, restore a backup, or move it aside and run with --init to start with an empty one.
-                """)
+        if let storeLocation {
+            server = try await openServer(configuration: configuration, postgres: storeLocation, logger: logger)
+        } else {
+            server = try openServer(configuration: configuration, directory: directory, logger: logger)
         }
-        directory.writeMarker()
         // The service group installs the signal handlers before the server binds, so a
         // SIGTERM that arrives during start-up still shuts down gracefully.
         let transport = plaintext ? "plain TCP" : "TLS"
@@ -289,6 +285,64 @@ struct ServerCommand: AsyncParsableCommand {
             try await group.run()
         } catch {
             throw fail("cannot listen on \(host.isEmpty ? "every local address" : host) port \(port): \(error)")
+        }
+    }
+
+    /// The PostgreSQL database of `--store` (or `CHATTERBOX_STORE`); `nil` for the embedded
+    /// SQLite store.
+    private func chosenStore() throws -> PostgresLocation? {
+        let chosen = store ?? ProcessInfo.processInfo.environment["CHATTERBOX_STORE"].flatMap { $0.isEmpty ? nil : $0 } ?? "sqlite"
+        if chosen.lowercased() == "sqlite" { return nil }
+        guard PostgresLocation.isURL(chosen) else {
+            throw fail("--store: expected sqlite or postgres://USER[:PASSWORD]@HOST[:PORT]/DB")
+        }
+        do {
+            return try PostgresLocation(url: chosen)
+        } catch {
+            throw fail("--store: \(error)")
+        }
+    }
+
+    /// The server on the embedded store in `directory`.
+    private func openServer(configuration: ServerConfiguration, directory: DataDirectory, logger: Logger) throws -> ChatServer {
+        let databasePath = directory.databasePath
+        let server: ChatServer
+        do {
+            let store = try SQLiteChatStore(
+                path: databasePath, durability: syncCommits ? .powerLoss : .processCrash, checksIntegrity: true)
+            server = try ChatServer(configuration: configuration, store: store, logger: logger)
+        } catch let damage as DatabaseDamage {
+            throw fail("""
+                \(damage)
+                Nothing was changed. Restore chatterbox.sqlite from a backup; or recover what can be read \
+                (sqlite3 \(databasePath) .recover | sqlite3 recovered.sqlite, then put recovered.sqlite in its \
+                place); or move it aside and run with --init to start with an empty database.
+                """)
+        } catch {
+            throw fail("""
+                cannot open the database \(databasePath): \(error)
+                If the file is damaged or not a Chatterbox database, restore a backup, or move it aside and run with --init to start with an empty one.
+                """)
+        }
+        directory.writeMarker()
+        return server
+    }
+
+    /// The server on the PostgreSQL database at `location`, its schema brought up to date.
+    private func openServer(configuration: ServerConfiguration, postgres location: PostgresLocation, logger: Logger) async throws -> ChatServer {
+        let store = PostgresChatStore(location: location, logger: logger)
+        do {
+            try await store.prepare()
+        } catch {
+            await store.close()
+            throw fail("cannot use the database \(location): \(error)")
+        }
+        logger.info("Store: \(location)")
+        do {
+            return try await ChatServer.open(configuration: configuration, store: store.blocking(), logger: logger)
+        } catch {
+            await store.close()
+            throw fail("cannot load from the database \(location): \(error)")
         }
     }
 

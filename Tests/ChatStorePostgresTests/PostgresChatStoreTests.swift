@@ -1,3 +1,4 @@
+import ChatTestSupport
 import ChatProtocol
 import ChatStore
 @testable import ChatStorePostgres
@@ -111,6 +112,24 @@ import Testing
                 }
             }
             #expect(try await store.messages(after: 0, limit: 10).map(\.message.content) == ["first", "second"])
+        }
+    }
+
+    @Test func aSearchPastItsTimeLimitIsStopped() async throws {
+        try await TestDatabase.withStore { store in
+            // 200,000 messages made by the database itself, every one matching w*.
+            try await store.client.query("""
+                INSERT INTO message (seq, src, src_key, dest, dest_key, timestamp, content, search)
+                SELECT n, 'u', 'u', 'ALL', 'all', n, convert_to('word' || n || ' wonder', 'UTF8'), to_tsvector('simple', 'word' || n || ' wonder')
+                FROM generate_series(1, 200000) AS n
+                """, logger: TestDatabase.logger)
+            try await store.client.query("UPDATE log_head SET last_sequence = 200000", logger: TestDatabase.logger)
+            let request = PageRequest(userKey: "bob", excludedSenders: ["u2"], before: .max, throughSequence: 200_000, limit: 50, words: ["wor*", "won*"], timeLimit: .milliseconds(1))
+            await #expect(throws: StoreError.timeLimitExceeded(.milliseconds(1))) { try await store.page(request) }
+            // Without a limit it finishes; the limit was the time, not the query.
+            var unlimited = request
+            unlimited.timeLimit = nil
+            #expect(try await store.page(unlimited).messages.count == 50)
         }
     }
 

@@ -1,4 +1,5 @@
 @testable import ChatStorePostgres
+import ChatTestSupport
 import Testing
 
 @Suite struct PostgresLocationTests {

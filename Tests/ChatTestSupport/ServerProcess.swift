@@ -27,7 +27,8 @@ public final class ServerProcess: Sendable {
     /// tried again for a few seconds. `openFileLimit` sets RLIMIT_NOFILE, soft and hard, for
     /// the process (through the shell's `ulimit -n`).
     public static func start(dataDirectory: String, host: String = "127.0.0.1", port: Int = 0, arguments: [String] = [], openFileLimit: Int? = nil) async throws -> ServerProcess {
-        let deadline = ContinuousClock.now + TestTiming.scaled(.seconds(30))
+        // Generous: the whole suite starts many servers at once on two cores.
+        let deadline = ContinuousClock.now + TestTiming.scaled(.seconds(60))
         var bindRetries = 0
         while true {
             let outputPath = ChildProcess.temporaryPath("chatterbox-server-out")

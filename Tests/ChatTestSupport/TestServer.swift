@@ -96,7 +96,7 @@ public final class TestServer: Sendable {
         let store = try makeStore(dataDirectory)
         var logger = Logger(label: "test.server")
         logger.logLevel = .critical
-        let server = try ChatServer(configuration: configuration, store: store, logger: logger)
+        let server = try await ChatServer.open(configuration: configuration, store: store, logger: logger)
         let addresses = try await server.start()
         return TestServer(server: server, port: addresses.first!.port!, dataDirectory: dataDirectory, caPath: caPath)
     }
