@@ -13,7 +13,9 @@ enum BlockingBridge {
     /// The work took longer than the time allowed; it was cancelled.
     struct TimedOut: Error, CustomStringConvertible {
         var limit: Duration
-        var description: String { "the database did not answer within \(limit)" }
+        var description: String {
+            "the database did not answer within \(limit.components.seconds) seconds (is it running, and does it accept connections from here?)"
+        }
     }
 
     static func run<Value: Sendable>(timeout: Duration, _ work: @escaping @Sendable () async throws -> Value) throws -> Value {
@@ -33,5 +35,19 @@ enum BlockingBridge {
             throw TimedOut(limit: timeout)
         }
         return try result.withLockedValue { $0! }.get()
+    }
+}
+
+/// Runs `work`, failing with ``BlockingBridge/TimedOut`` (and cancelling it) past `limit`:
+/// postgres-nio's pool waits for a connection as long as it is asked to.
+func withTimeLimit<Value: Sendable>(_ limit: Duration, _ work: @escaping @Sendable () async throws -> Value) async throws -> Value {
+    try await withThrowingTaskGroup(of: Value.self) { group in
+        group.addTask { try await work() }
+        group.addTask {
+            try await Task.sleep(for: limit)
+            throw BlockingBridge.TimedOut(limit: limit)
+        }
+        defer { group.cancelAll() }
+        return try await group.next()!
     }
 }

@@ -77,9 +77,11 @@ public final class PostgresChatStore: Sendable {
 
     /// Brings the schema up to date; fails with ``PostgresSchema/TooNew`` (wrapped in a clear
     /// error) for a database a newer build has migrated.
-    public func prepare() async throws {
+    /// Gives up after `timeout` when the database does not answer.
+    public func prepare(timeout: Duration = .seconds(15)) async throws {
+        let (client, logger) = (self.client, self.logger)
         do {
-            try await PostgresSchema.migrate(client, logger: logger)
+            _ = try await withTimeLimit(timeout) { try await PostgresSchema.migrate(client, logger: logger) }
         } catch let error as PostgresTransactionError {
             throw error.closureError ?? error.commitError ?? error.beginError ?? error
         }
