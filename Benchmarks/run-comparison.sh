@@ -3,6 +3,9 @@
 # side (the servers alternate within each round), and prints the medians.
 #
 #   Benchmarks/run-comparison.sh [--swift-generator] [--both-generators] [ROUNDS] [RESULTS_DIR]
+#   AB="before=/path/to/old/chatterbox after=.build/release/chatterbox" Benchmarks/run-comparison.sh 3 DIR
+#       compares builds of Chatterbox instead (alternating within each round, every scenario),
+#       labelled by the names given; ngIRCd and InspIRCd are not needed then.
 #
 # Needs: a release build (swift build -c release --product chatterbox), ngircd and inspircd
 # (apt-get install ngircd inspircd), root or CAP_SYS_NICE for --high-priority, 2+ CPUs, and for
@@ -31,12 +34,25 @@ fanout_generator=(--generator c --generator-cpus 1)
 [ "${c_generators[*]}" = swift ] && fanout_generator=()
 mkdir -p "$results"
 servers=(chatterbox ngircd inspircd)
+declare -A builds=()
+if [ -n "${AB:-}" ]; then
+    servers=()
+    for entry in $AB; do
+        servers+=("${entry%%=*}")
+        builds["${entry%%=*}"]="${entry#*=}"
+    done
+fi
+chatterboxes=(chatterbox)
+[ -n "${AB:-}" ] && chatterboxes=("${servers[@]}")
 
 run() { # name server args...  (PIN= to let the generator use both CPUs, below the server)
     local name="$1" server="$2"; shift 2
+    # In AB mode "server" names a build: its own bench starts its own server.
+    local binary="$bench" target="$server"
+    if [ -n "${builds[$server]:-}" ]; then binary="${builds[$server]}"; target=chatterbox; fi
     echo "== $name $server" >&2
     # setsid: a session of its own, whose autogroup --high-priority raises (see bench --help)
-    setsid -w timeout 900 ${PIN-taskset -c 1} "$bench" bench --high-priority --server "$server" --server-cpu 0 \
+    setsid -w timeout 900 ${PIN-taskset -c 1} "$binary" bench --high-priority --server "$target" --server-cpu 0 \
         --json "$results/$name-$server.json" "$@" 2>&1 | grep -vE '^\s+t=' | tail -3 >&2 \
         || echo "   ($name $server failed)" >&2
 }
@@ -69,11 +85,18 @@ for round in $(seq 1 "$rounds"); do
 done
 fi
 if [ -z "${ONLY_C:-}" ]; then
-for server in "${servers[@]}"; do
-    run "d" "$server" --scenario d --idle-counts 1000
+# Memory and the login storm once per server; per round when comparing builds.
+memory_rounds=1
+[ -n "${AB:-}" ] && memory_rounds="$rounds"
+for round in $(seq 1 "$memory_rounds"); do
+    for server in "${servers[@]}"; do
+        run "d-$round" "$server" --scenario d --idle-counts 1000
+    done
+    for server in "${chatterboxes[@]}"; do
+        run "d10k-$round" "$server" --scenario d --idle-counts 10000
+        run "e-$round" "$server" --scenario e
+    done
 done
-run "d10k" chatterbox --scenario d --idle-counts 10000
-run "e" chatterbox --scenario e
 fi
 
-python3 Benchmarks/summarize.py "$results"
+SERVERS="${servers[*]}" python3 Benchmarks/summarize.py "$results"

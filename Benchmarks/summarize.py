@@ -7,7 +7,8 @@ import statistics
 import sys
 
 results = sys.argv[1] if len(sys.argv) > 1 else "/tmp/chatterbox-bench-results"
-servers = ["chatterbox", "ngircd", "inspircd"]
+# SERVERS: the names in the results (run-comparison.sh sets it; builds in its AB mode).
+servers = os.environ.get("SERVERS", "chatterbox ngircd inspircd").split()
 
 
 def load(pattern):

@@ -2,13 +2,14 @@
 # Installs the Debian packages Chatterbox needs, as root or through sudo, refreshing the package
 # lists first (a fresh machine's may be empty or stale). Installs nothing that is already there.
 #   scripts/install-dependencies.sh           to build and run (SQLite, ncursesw, zlib headers)
-#   scripts/install-dependencies.sh --tests   also what the tests use (tmux, openssl)
+#   scripts/install-dependencies.sh --tests   also what the tests use (tmux, openssl, and a
+#                                             PostgreSQL server, which scripts/postgres.sh starts)
 set -euo pipefail
 
 packages=(libsqlite3-dev libncurses-dev zlib1g-dev)
 case "${1:-}" in
     "") ;;
-    --tests) packages+=(tmux openssl) ;;
+    --tests) packages+=(tmux openssl postgresql) ;;
     *) echo "usage: $0 [--tests]" >&2; exit 2 ;;
 esac
 
