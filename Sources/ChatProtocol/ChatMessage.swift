@@ -1,5 +1,5 @@
 /// One chat message: the protocol's 4-tuple `[SRC, DEST, TIMESTAMP, CONTENT]`.
-public struct ChatMessage: Sendable, Hashable {
+public struct ChatMessage: Sendable, Hashable, Codable {
     /// The destination that addresses every user.
     public static let broadcastDestination = "ALL"
 

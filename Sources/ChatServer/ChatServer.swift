@@ -1,5 +1,6 @@
 import ChatNetworking
 import ChatProtocol
+import Foundation
 import ChatTLS
 public import ChatStore
 public import Logging
@@ -34,6 +35,8 @@ public final class ChatServer: Service, Sendable {
     private let logger: Logger
     private let lifecycle = NIOLockedValueBox(Lifecycle())
     private let connectionLimiter: ConnectionLimiter
+    /// Follows the shared log, in a cluster.
+    private let clusterLink: ClusterLink?
 
     /// Loads the store's state and prepares the server, on a thread that may wait for the store
     /// (not one of Swift's cooperative threads); nothing listens until ``start()``.
@@ -49,6 +52,15 @@ public final class ChatServer: Service, Sendable {
         self.configuration = configuration
         self.store = store
         self.logger = logger
+        var membership: ClusterMembership?
+        if let settings = configuration.cluster {
+            guard let log = store as? any SharedLog else { throw ClusterSetupError.storeNotShared }
+            let node = NodeIdentity(name: settings.node, incarnation: UUID().uuidString.lowercased())
+            // Before loading: the users this node's earlier run left online are gone by then.
+            _ = try log.begin(node, lease: settings.lease)
+            membership = ClusterMembership(log: log, node: node, settings: settings)
+            logger.info("Node \(settings.node) joined its cluster (lease \(settings.lease))")
+        }
         let snapshot = try store.load()
         let storedBroadcasts = try store.recentBroadcasts(limit: RecentBroadcasts.capacity(forHistoryLimit: configuration.historyLimit))
         group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoopThreads))
@@ -71,6 +83,12 @@ public final class ChatServer: Service, Sendable {
         loginPool = WorkPool(label: "logins", threads: 2)
         requestPool = WorkPool(label: "requests", threads: 2, limit: configuration.limits.requestsQueued)
         var fileDirectory = configuration.fileDirectory
+        if fileDirectory != nil, membership != nil {
+            // Each server would hold the bytes of the files uploaded through it, and clean up
+            // the others' records at start: not until the files themselves are shared.
+            logger.notice("File transfer is off in a cluster (not supported yet).")
+            fileDirectory = nil
+        }
         if fileDirectory != nil, configuration.maximumFrameLength < FileTransfer.minimumFrameLength {
             logger.warning("File transfer is off: it needs a frame limit of at least \(FileTransfer.minimumFrameLength) bytes (--max-frame-bytes is \(configuration.maximumFrameLength)).")
             fileDirectory = nil
@@ -97,8 +115,17 @@ public final class ChatServer: Service, Sendable {
             requestPool: requestPool,
             storedBroadcasts: storedBroadcasts,
             fileShelf: shelf,
+            cluster: membership,
             logger: logger
         )
+        if let membership {
+            let link = ClusterLink(hub: hub, membership: membership, logger: logger)
+            clusterLink = link
+            // Delivery follows the shared log, in which this server's commits take their place.
+            hub.pipeline.deliver { batches, outcome in link.committed(batches, outcome: outcome) }
+        } else {
+            clusterLink = nil
+        }
     }
 
     /// Binds every address getaddrinfo gives for the configured host and starts accepting.
@@ -131,6 +158,7 @@ public final class ChatServer: Service, Sendable {
             freed: .init(bytes: { budget.freedBytes }, threshold: max(8 << 20, budget.limit / 32)))
         // On the request threads: stopping them (in stop()) waits for a round under way, so no
         // round touches the store after it closes.
+        clusterLink?.start()
         let housekeeping = Housekeeping(hub: hub, pool: requestPool.threads, logger: logger)
         housekeeping.start(on: group.next(), every: configuration.housekeepingInterval)
         lifecycle.withLockedValue {
@@ -194,6 +222,7 @@ public final class ChatServer: Service, Sendable {
         // The leaving users' last changes are staged on their loops: commit them, then close
         // the store.
         await hub.commitStagedChanges()
+        await clusterLink?.stop()
         await hub.closeStore()
         try? await group.shutdownGracefully()
         logger.info("Server stopped")
@@ -318,5 +347,16 @@ public final class ChatServer: Service, Sendable {
         session.readLimiter = readLimiter
         session.connection = ClientConnection(session: session, outbox: hub.outbox(for: channel.eventLoop), address: address)
         try pipeline.addHandler(session)
+    }
+}
+
+/// Why a server cannot take part in a cluster.
+public enum ClusterSetupError: Error, CustomStringConvertible {
+    case storeNotShared
+
+    public var description: String {
+        switch self {
+        case .storeNotShared: "a cluster needs a store that several servers share (PostgreSQL), not the embedded SQLite"
+        }
     }
 }

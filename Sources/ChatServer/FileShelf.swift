@@ -267,6 +267,17 @@ final class FileShelf: Sendable {
         state.withLockedValue { $0.files[id] }
     }
 
+    /// Records a file another server of the cluster stored (its bytes are in the shared files
+    /// directory, or not fetchable here).
+    func adopt(_ file: StoredFile) {
+        state.withLockedValue { $0.add(file) }
+    }
+
+    /// Forgets a file another server of the cluster removed.
+    func forget(_ id: String) {
+        state.withLockedValue { $0.remove(id) }
+    }
+
     /// Every stored file, oldest first.
     var files: [StoredFile] {
         state.withLockedValue { $0.files.values.sorted { ($0.time, $0.id) < ($1.time, $1.id) } }

@@ -136,13 +136,13 @@ extension Hub {
         await pipeline.flush()
     }
 
-    private func deliverBroadcast(_ frame: ByteBuffer, from senderKey: String, gatheringSince: NIODeadline, state: State) {
+    func deliverBroadcast(_ frame: ByteBuffer, from senderKey: String, gatheringSince: NIODeadline, state: State) {
         state.forEachBroadcastGroup(from: senderKey) { loop, recipients in
             outboxes[loop].enqueue(frame, to: .many(recipients), gatheringSince: gatheringSince)
         }
     }
 
-    private func deliverDirect(
+    func deliverDirect(
         _ frame: ByteBuffer, message: ChatMessage, senderKey: String, gatheringSince: NIODeadline, state: State
     ) {
         let route = state.directRoute(to: UsernameRules.key(message.destination), from: senderKey)

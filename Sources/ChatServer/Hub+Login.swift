@@ -15,6 +15,8 @@ extension Hub {
         var history: HistoryRequest
         /// What the welcome adds about the name (its reservation, a past that is not theirs).
         var notice: String?
+        /// The user as recorded at this login (what a cluster's claim puts online).
+        var user: KnownUser
     }
 
     enum LoginOutcome: Sendable {
@@ -43,7 +45,7 @@ extension Hub {
             if let registered = state.accounts[key], registered != authenticatedHash {
                 return .needsPassword(Self.registeredNameText(state.users[key]?.name ?? name))
             }
-            if state.presence[key] != nil {
+            if state.presence.isOnline(key) {
                 let current = state.users[key]?.name ?? name
                 return .rejected("The username \(current) is already in use. Please choose another.")
             }
@@ -81,7 +83,9 @@ extension Hub {
             let pendingAfter = newHolder ? through : max(known?.deliveredThrough ?? through, user.heldSince)
             stage(.store(.user(user)), for: connection)
             if state.users.updateValue(user, forKey: key) == nil { state.lookalikes[skeleton, default: []].append(key) }
-            enqueueToEveryone(joined, except: nil, state: state)
+            // In a cluster everyone hears of the login when it comes back from the shared log
+            // (``applyLog(_:)``), in its place among the other servers' events.
+            if cluster == nil { enqueueToEveryone(joined, except: nil, state: state) }
             state.presence.insert(connection, key: key, name: name)
             let userList = state.presence.sortedNames
             let request = HistoryRequest(
@@ -93,7 +97,7 @@ extension Hub {
                 recentBroadcasts: state.recentBroadcasts.window,
                 directMessagesAfter: user.heldSince
             )
-            return .accepted(LoginTicket(name: name, key: key, userList: userList, history: request, notice: notice))
+            return .accepted(LoginTicket(name: name, key: key, userList: userList, history: request, notice: notice, user: user))
         }
     }
 
@@ -111,8 +115,14 @@ extension Hub {
             user.address = connection.address
             user.lastSeen = configuration.clock.secondsSinceEpoch()
             state.users[key] = user
-            stage(.store(.user(user)), for: connection)
-            enqueueToEveryone(encode(Frame(usersLeft: [user.name])), except: nil, state: state)
+            if let cluster {
+                // Its place online is given up in the shared log; everyone (here too) hears of
+                // it from there.
+                stage(.store(.left(user, node: cluster.node)), for: connection)
+            } else {
+                stage(.store(.user(user)), for: connection)
+                enqueueToEveryone(encode(Frame(usersLeft: [user.name])), except: nil, state: state)
+            }
         }
     }
 

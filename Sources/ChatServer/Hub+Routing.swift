@@ -75,7 +75,10 @@ extension Hub.State {
     /// Who gets a direct message from `senderKey` to `recipientKey`.
     func directRoute(to recipientKey: String, from senderKey: String) -> DirectRoute {
         let sender = presence[senderKey]
-        guard let recipient = presence[recipientKey] else { return DirectRoute(recipient: nil, echo: sender, recipientOffline: true) }
+        guard let recipient = presence[recipientKey] else {
+            // Online on another server of a cluster: that server delivers it.
+            return DirectRoute(recipient: nil, echo: sender, recipientOffline: !presence.isOnlineElsewhere(recipientKey))
+        }
         // A block made after the message was accepted still stops it; a note to oneself is
         // delivered once, as the echo.
         let separated = blocks.contains(BlockRelation(blocker: senderKey, blocked: recipientKey))

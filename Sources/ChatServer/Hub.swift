@@ -64,6 +64,8 @@ final class Hub: Sendable {
     let fileShelf: FileShelf?
     /// The bytes that may wait for slow readers, all together and per connection.
     let outboundBudget: OutboundBudget
+    /// This server's part in a cluster; `nil` for a server on its own.
+    let cluster: ClusterMembership?
 
     init(
         configuration: ServerConfiguration,
@@ -74,8 +76,10 @@ final class Hub: Sendable {
         requestPool: WorkPool,
         storedBroadcasts: [StoredMessage]? = nil,
         fileShelf: FileShelf? = nil,
+        cluster: ClusterMembership? = nil,
         logger: Logger
     ) {
+        self.cluster = cluster
         self.fileShelf = fileShelf
         self.configuration = configuration
         self.rules = configuration.usernameRules
@@ -94,8 +98,12 @@ final class Hub: Sendable {
             users[key] = user
             lookalikes[UsernameLookalikes.skeleton(user.name), default: []].append(key)
         }
+        var presence = Presence(loopCount: outboxes.count)
+        for user in snapshot.online where user.node.incarnation != cluster?.node.incarnation {
+            presence.insertRemote(key: UsernameRules.key(user.name), name: user.name, node: user.node.name)
+        }
         self.state = NIOLockedValueBox(State(
-            presence: Presence(loopCount: outboxes.count),
+            presence: presence,
             users: users,
             blocks: BlockGraph(snapshot.blocks),
             lastDelivered: snapshot.lastSequence,

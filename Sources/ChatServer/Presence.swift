@@ -9,12 +9,38 @@ struct Presence {
     /// Who is online, sorted by key: a login's USER_LIST is a copy, not a sort of everyone
     /// (which made a storm of 10,000 logins quadratic in string comparisons).
     private(set) var sortedMembers: [(key: String, name: String)] = []
+    /// Users online on the other servers of a cluster (by key: their name and server), known
+    /// from the shared log; nothing is delivered to them from here.
+    private(set) var remote: [String: (name: String, node: String)] = [:]
 
     init(loopCount: Int) {
         byLoop = Array(repeating: [], count: loopCount)
     }
 
-    var count: Int { byKey.count }
+    /// Users online here and, in a cluster, elsewhere.
+    var count: Int { byKey.count + remote.count }
+
+    /// Whether `key` is online on another server of the cluster.
+    func isOnlineElsewhere(_ key: String) -> Bool { remote[key] != nil }
+
+    /// Whether `key` is online here or on another server.
+    func isOnline(_ key: String) -> Bool { byKey[key] != nil || remote[key] != nil }
+
+    /// `name` came online on the server `node`.
+    mutating func insertRemote(key: String, name: String, node: String) {
+        if remote.updateValue((name, node), forKey: key) == nil, byKey[key] == nil {
+            sortedMembers.insert((key, name), at: memberIndex(of: key))
+        }
+    }
+
+    /// The user `key` left the server `node` (nothing happens if they are known elsewhere now).
+    mutating func removeRemote(key: String, node: String) {
+        guard remote[key]?.node == node else { return }
+        remote[key] = nil
+        guard byKey[key] == nil else { return }
+        let index = memberIndex(of: key)
+        if index < sortedMembers.count, sortedMembers[index].key == key { sortedMembers.remove(at: index) }
+    }
 
     subscript(key: String) -> ClientConnection? { byKey[key] }
 
@@ -23,7 +49,7 @@ struct Presence {
 
     mutating func insert(_ connection: ClientConnection, key: String, name: String) {
         byKey[key] = connection
-        sortedMembers.insert((key, name), at: memberIndex(of: key))
+        if remote[key] == nil { sortedMembers.insert((key, name), at: memberIndex(of: key)) }
         let loop = connection.outbox.index
         slots[ObjectIdentifier(connection)] = byLoop[loop].count
         byLoop[loop].append(connection)
@@ -42,7 +68,7 @@ struct Presence {
         }
         byKey[key] = nil
         let index = memberIndex(of: key)
-        if index < sortedMembers.count, sortedMembers[index].key == key { sortedMembers.remove(at: index) }
+        if remote[key] == nil, index < sortedMembers.count, sortedMembers[index].key == key { sortedMembers.remove(at: index) }
         let loop = connection.outbox.index
         let last = byLoop[loop].removeLast()
         if slot < byLoop[loop].count {

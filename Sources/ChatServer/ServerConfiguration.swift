@@ -57,6 +57,9 @@ public struct ServerConfiguration: Sendable {
     /// 250 µs took a quarter off the CPU per delivery and lowered the latency too
     /// (docs/PERFORMANCE.md).
     public var gatherWindow: TimeAmount = .microseconds(250)
+    /// Set when this server is one of several sharing its store (which must be a ``SharedLog``):
+    /// they form one chat.
+    public var cluster: ClusterSettings?
     /// Sends each write at once (`TCP_NODELAY`). Off, the kernel holds small writes back
     /// while earlier ones are unacknowledged (Nagle): fewer, fuller segments for more latency.
     /// Some IRC servers run that way; the switch exists to measure like against like.
@@ -222,5 +225,22 @@ public struct ServerConfiguration: Sendable {
     /// The number of CPUs in a kernel CPU list such as "0-3,6" (exposed for tests).
     public static func cpuCount(inList list: String) -> Int? {
         CPUAffinity.count(inList: Substring(list))
+    }
+}
+
+/// How a server takes part in a cluster (several servers sharing a PostgreSQL store).
+public struct ClusterSettings: Sendable {
+    /// This server's name among the others (`--node`, default the host name).
+    public var node: String
+    /// How long the others wait, after this server stops renewing its lease (it died), before
+    /// they announce its users as gone.
+    public var lease: Duration
+    /// How often the server reads the log when no notification came (a safety net: a lost
+    /// notification delays, never loses).
+    public var pollInterval: Duration = .seconds(2)
+
+    public init(node: String, lease: Duration = .seconds(10)) {
+        self.node = node
+        self.lease = lease
     }
 }

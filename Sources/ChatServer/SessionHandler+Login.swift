@@ -73,12 +73,38 @@ extension SessionHandler {
             loginDeadline?.cancel()
             let user = User(name: ticket.name, key: ticket.key)
             state = .loggingIn(user, features: features)
-            logger.info("\(user.name) joined")
             context?.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
-            let future = hub.loadHistory(ticket.history, on: connection.eventLoop)
-            future.assumeIsolated().whenComplete { result in
-                self.completeLogin(ticket, result: result)
+            // In a cluster the name must not be online on another server: the shared store says.
+            hub.claimOnline(ticket, on: connection.eventLoop).assumeIsolated().whenSuccess { claim in
+                switch claim {
+                case .online:
+                    self.logger.info("\(user.name) joined")
+                    self.hub.loadHistory(ticket.history, on: self.connection.eventLoop).assumeIsolated().whenComplete { result in
+                        self.completeLogin(ticket, result: result)
+                    }
+                case .taken:
+                    self.abandonLogin(ticket, reason: "The username \(ticket.name) is already in use. Please choose another.", name: name)
+                case .unreachable(let problem):
+                    self.logger.error("Login of \(ticket.name) not confirmed by the shared store: \(problem)")
+                    self.abandonLogin(ticket, reason: "The server cannot reach its database right now. Please try again in a moment.", name: name)
+                }
             }
+        }
+    }
+
+    /// A login the cluster refused after the hub accepted it: back to awaiting a login.
+    func abandonLogin(_ ticket: Hub.LoginTicket, reason: String, name: String) {
+        guard case .loggingIn = state else { return }
+        hub.retractLogin(connection, key: ticket.key)
+        state = .awaitingLogin
+        heldBack = []
+        heldBackBytes = 0
+        refuse(reason, name: name)
+        context?.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
+        loginDeadline = nil
+        if let context { armLoginDeadline(context) }
+        while case .awaitingLogin = state, !earlyFrames.isEmpty {
+            process(earlyFrames.removeFirst(), hadProblems: false)
         }
     }
 

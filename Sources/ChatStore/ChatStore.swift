@@ -13,7 +13,7 @@ public struct StoredMessage: Sendable, Equatable {
 }
 
 /// A user the server has ever seen.
-public struct KnownUser: Sendable, Equatable {
+public struct KnownUser: Sendable, Equatable, Codable {
     /// The name as last used to log in.
     public var name: String
     /// Every message up to this sequence number was delivered to the user (live or in
@@ -41,7 +41,7 @@ public struct KnownUser: Sendable, Equatable {
 }
 
 /// One user blocking another, by user key (see `UsernameRules.key`).
-public struct BlockRelation: Sendable, Hashable {
+public struct BlockRelation: Sendable, Hashable, Codable {
     public var blocker: String
     public var blocked: String
 
@@ -52,7 +52,7 @@ public struct BlockRelation: Sendable, Hashable {
 }
 
 /// A file a user uploaded (feature `files`), complete and checked.
-public struct StoredFile: Sendable, Equatable {
+public struct StoredFile: Sendable, Equatable, Codable {
     public var id: String
     public var name: String
     public var size: Int64
@@ -90,6 +90,8 @@ public struct StoreSnapshot: Sendable {
     public var accounts: [String: String]
     /// Files stored for fetching.
     public var files: [StoredFile]
+    /// Who is online on the servers of a cluster (a ``SharedLog``), as of `lastSequence`.
+    public var online: [OnlineUser] = []
 
     public init(users: [KnownUser] = [], blocks: [BlockRelation] = [], lastSequence: Int64 = 0, accounts: [String: String] = [:], files: [StoredFile] = []) {
         self.users = users
@@ -100,9 +102,20 @@ public struct StoreSnapshot: Sendable {
     }
 }
 
+/// A user online on a server of a cluster.
+public struct OnlineUser: Sendable, Equatable {
+    public var name: String
+    public var node: NodeIdentity
+
+    public init(name: String, node: NodeIdentity) {
+        self.name = name
+        self.node = node
+    }
+}
+
 /// One change to durable state. The server hands these to the store in groups; a group is
 /// applied in one transaction.
-public enum StoreOperation: Sendable, Equatable {
+public enum StoreOperation: Sendable, Equatable, Codable {
     /// A message accepted for delivery. The store gives it its sequence number.
     case message(ChatMessage)
     /// A user logged in or out under `name`; records the name and their delivery watermark.
@@ -120,6 +133,10 @@ public enum StoreOperation: Sendable, Equatable {
     /// stored for them): their row goes, unless they were seen since or something is waiting
     /// for them after all.
     case forgetUser(key: String, lastSeenAtMost: Int64)
+    /// The user left the server `node` (several servers sharing a store, ``SharedLog``): their
+    /// place online is given up, and the user is recorded as by ``user(_:)``. A store
+    /// without presence only records the user.
+    case left(KnownUser, node: NodeIdentity)
 }
 
 /// What a user may see of the history, as loaded at login.
@@ -271,8 +288,10 @@ public protocol ChatStore: Sendable {
     /// The newest `limit` broadcasts, oldest first (to fill the server's ``BroadcastWindow``).
     func recentBroadcasts(limit: Int) throws -> [StoredMessage]
     /// Applies `operations` in order, atomically, durably against a process crash. Messages
-    /// get their sequence numbers here: consecutive, after every message stored before, in the
-    /// order given. Returns them, one per message. Nothing is stored (and no number given) when
+    /// get their sequence numbers here: increasing, after every message stored before, in the
+    /// order given (consecutive in the embedded store; a store that servers share numbers
+    /// their other log entries in the same order, so its messages may skip numbers). Returns
+    /// them, one per message. Nothing is stored (and no number given) when
     /// it throws.
     @discardableResult
     func apply(_ operations: [StoreOperation]) throws -> [Int64]

@@ -12,7 +12,24 @@ import Foundation
 public enum SearchText {
     /// The words of `text`, folded, separated by single spaces: what the stores index.
     public static func document(_ text: String) -> String {
-        words(in: text).joined(separator: " ")
+        // Most chat is ASCII: its words need no Foundation (whose folding costs tens of
+        // microseconds a message, on the indexer's thread, for every message stored).
+        if isASCII(text) {
+            var output: [UInt8] = []
+            output.reserveCapacity(text.utf8.count)
+            var inWord = false
+            for byte in text.utf8 {
+                if let folded = asciiWordByte(byte) {
+                    if !inWord, !output.isEmpty { output.append(UInt8(ascii: " ")) }
+                    output.append(folded)
+                    inWord = true
+                } else {
+                    inWord = false
+                }
+            }
+            return String(decoding: output, as: UTF8.self)
+        }
+        return words(in: text).joined(separator: " ")
     }
 
     /// A search's words (all must appear; one ending in `*` matches any word it starts), each as
@@ -28,22 +45,54 @@ public enum SearchText {
 
     /// Runs of letters and digits in `text`, folded; each character of an unspaced script alone.
     public static func words(in text: String) -> [String] {
-        let folded = text.folding(options: [.caseInsensitive, .diacriticInsensitive, .widthInsensitive], locale: nil)
         var words: [String] = []
         var current = ""
-        for character in folded {
-            if isUnspacedScript(character) {
-                if !current.isEmpty { words.append(current); current = "" }
-                words.append(String(character))
-            } else if character.isLetter || character.isNumber {
+        for character in text {
+            if character.isLetter || character.isNumber {
                 current.append(character)
             } else if !current.isEmpty {
-                words.append(current)
+                appendFolded(current, to: &words)
                 current = ""
             }
         }
-        if !current.isEmpty { words.append(current) }
+        if !current.isEmpty { appendFolded(current, to: &words) }
         return words
+    }
+
+    /// Appends `word` folded (case, accents, widths), split into the characters of unspaced
+    /// scripts and the runs between them.
+    private static func appendFolded(_ word: String, to words: inout [String]) {
+        guard !isASCII(word) else {
+            words.append(word.lowercased())
+            return
+        }
+        let folded = word.folding(options: [.caseInsensitive, .diacriticInsensitive, .widthInsensitive], locale: nil)
+        var run = ""
+        for character in folded {
+            if isUnspacedScript(character) {
+                if !run.isEmpty { words.append(run); run = "" }
+                words.append(String(character))
+            } else if character.isLetter || character.isNumber {
+                run.append(character)
+            } else if !run.isEmpty {
+                words.append(run)
+                run = ""
+            }
+        }
+        if !run.isEmpty { words.append(run) }
+    }
+
+    private static func isASCII(_ text: String) -> Bool {
+        text.utf8.allSatisfy { $0 < 0x80 }
+    }
+
+    /// An ASCII letter lowercased or a digit; `nil` for anything else (a separator).
+    private static func asciiWordByte(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"): byte
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"): byte + 32
+        default: nil
+        }
     }
 
     /// Han ideographs, kana and Hangul: scripts written without spaces between words.

@@ -1,6 +1,7 @@
 import Foundation
 import NIOConcurrencyHelpers
 import NIOPosix
+import PostgresNIO
 
 /// Runs async work from a thread that may block, and waits for it.
 ///
@@ -34,7 +35,27 @@ enum BlockingBridge {
             // The cancelled work still signals when it ends; its result is not waited for.
             throw TimedOut(limit: timeout)
         }
-        return try result.withLockedValue { $0! }.get()
+        do {
+            return try result.withLockedValue { $0! }.get()
+        } catch let error as PSQLError {
+            throw DatabaseProblem(error)
+        }
+    }
+}
+
+/// A PostgreSQL error as the server's log should show it: postgres-nio's own description is
+/// deliberately blank ("Generic description..."); this says what the database said, and
+/// never the query's values or the connection's password.
+struct DatabaseProblem: Error, CustomStringConvertible {
+    let description: String
+
+    init(_ error: PSQLError) {
+        if let message = error.serverInfo?[.message] {
+            let state = error.serverInfo?[.sqlState].map { " (SQLSTATE \($0))" } ?? ""
+            description = "PostgreSQL: \(message)\(state)"
+        } else {
+            description = "PostgreSQL connection: \(error.code)" + (error.underlying.map { ": \($0)" } ?? "")
+        }
     }
 }
 

@@ -43,3 +43,34 @@ extension PostgresChatStore {
         }
     }
 }
+
+extension PostgresChatStore.Blocking: SharedLog {
+    public func begin(_ node: NodeIdentity, lease: Duration) throws -> Int64 {
+        try BlockingBridge.run(timeout: timeout) { [store] in try await store.begin(node, lease: lease) }
+    }
+
+    public func entries(after sequence: Int64, limit: Int) throws -> [LogEntry] {
+        try BlockingBridge.run(timeout: timeout) { [store] in try await store.entries(after: sequence, limit: limit) }
+    }
+
+    public func claim(_ user: KnownUser, on node: NodeIdentity) throws -> Int64? {
+        try BlockingBridge.run(timeout: timeout) { [store] in try await store.claim(user, on: node) }
+    }
+
+    public func renew(_ node: NodeIdentity, lease: Duration) throws -> Set<String> {
+        try BlockingBridge.run(timeout: timeout) { [store] in try await store.renew(node, lease: lease) }
+    }
+
+    public func expireLapsedNodes() throws -> Int {
+        try BlockingBridge.run(timeout: timeout) { [store] in try await store.expireLapsedNodes() }
+    }
+
+    public func listen(_ wake: @escaping @Sendable () -> Void) -> any LogListening {
+        Listening(task: store.listen(wake))
+    }
+
+    private struct Listening: LogListening {
+        let task: Task<Void, Never>
+        func stop() { task.cancel() }
+    }
+}

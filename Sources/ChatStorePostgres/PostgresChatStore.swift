@@ -1,5 +1,7 @@
 public import ChatStore
 import ChatProtocol
+import Foundation
+import NIOConcurrencyHelpers
 public import Logging
 public import NIOCore
 public import NIOPosix
@@ -25,6 +27,12 @@ public final class PostgresChatStore: Sendable {
     let logger: Logger
     /// The pool's background work (`PostgresClient.run()`), until ``close()``.
     private let running: Task<Void, Never>
+    /// The run (node incarnation) that writes, once a node has begun (``begin(_:lease:)``).
+    private let originBox = NIOLockedValueBox("")
+    var origin: String {
+        get { originBox.withLockedValue { $0 } }
+        set { originBox.withLockedValue { $0 = newValue } }
+    }
 
     /// Prepares a pool of at most `maximumConnections` connections to `location`; nothing
     /// connects until ``run()``.
@@ -87,29 +95,44 @@ public final class PostgresChatStore: Sendable {
         }
     }
 
-    /// Everything the server holds in memory, as stored.
+    /// Everything the server holds in memory, as stored, as of one moment: the tables and the
+    /// log's head are read in one snapshot (REPEATABLE READ), so that following the log from
+    /// `lastSequence` misses nothing and applies nothing twice.
     public func load() async throws -> StoreSnapshot {
-        var snapshot = StoreSnapshot()
-        for try await row in try await client.query("""
-            SELECT name, delivered_through, address, last_seen, held_since, held_since_time FROM chat_user ORDER BY key
-            """, logger: logger).decode((String, Int64, String?, Int64, Int64, Int64).self) {
-            snapshot.users.append(KnownUser(
-                name: row.0, deliveredThrough: row.1, address: row.2, lastSeen: row.3, heldSince: row.4, heldSinceTime: row.5))
+        let logger = self.logger
+        return try await transaction { connection in
+            try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", logger: logger)
+            var snapshot = StoreSnapshot()
+            for try await row in try await connection.query("""
+                SELECT name, delivered_through, address, last_seen, held_since, held_since_time FROM chat_user ORDER BY key
+                """, logger: logger).decode((String, Int64, String?, Int64, Int64, Int64).self) {
+                snapshot.users.append(KnownUser(
+                    name: row.0, deliveredThrough: row.1, address: row.2, lastSeen: row.3, heldSince: row.4, heldSinceTime: row.5))
+            }
+            for try await (blocker, blocked) in try await connection.query("SELECT blocker, blocked FROM block", logger: logger)
+                .decode((String, String).self) {
+                snapshot.blocks.append(BlockRelation(blocker: blocker, blocked: blocked))
+            }
+            for try await value in try await connection.query("SELECT last_sequence FROM log_head", logger: logger).decode(Int64.self) {
+                snapshot.lastSequence = value
+            }
+            for try await (key, hash) in try await connection.query("SELECT key, password_hash FROM account", logger: logger)
+                .decode((String, String).self) {
+                snapshot.accounts[key] = hash
+            }
+            for try await row in try await connection.query(
+                "SELECT id, name, size, sha256, src, src_key, dest, dest_key, timestamp FROM file ORDER BY timestamp, id", logger: logger
+            ).decode((String, String, Int64, String, String, String, String, String, Int64).self) {
+                snapshot.files.append(StoredFile(
+                    id: row.0, name: row.1, size: row.2, sha256: row.3, from: row.4, fromKey: row.5, to: row.6, toKey: row.7, time: row.8))
+            }
+            for try await (name, node, incarnation) in try await connection.query(
+                "SELECT name, node, incarnation FROM presence ORDER BY key", logger: logger
+            ).decode((String, String, String).self) {
+                snapshot.online.append(OnlineUser(name: name, node: NodeIdentity(name: node, incarnation: incarnation)))
+            }
+            return snapshot
         }
-        for try await (blocker, blocked) in try await client.query("SELECT blocker, blocked FROM block", logger: logger).decode((String, String).self) {
-            snapshot.blocks.append(BlockRelation(blocker: blocker, blocked: blocked))
-        }
-        snapshot.lastSequence = try await lastSequence()
-        for try await (key, hash) in try await client.query("SELECT key, password_hash FROM account", logger: logger).decode((String, String).self) {
-            snapshot.accounts[key] = hash
-        }
-        for try await row in try await client.query(
-            "SELECT id, name, size, sha256, src, src_key, dest, dest_key, timestamp FROM file ORDER BY timestamp, id", logger: logger
-        ).decode((String, String, Int64, String, String, String, String, String, Int64).self) {
-            snapshot.files.append(StoredFile(
-                id: row.0, name: row.1, size: row.2, sha256: row.3, from: row.4, fromKey: row.5, to: row.6, toKey: row.7, time: row.8))
-        }
-        return snapshot
     }
 
     /// The last sequence number given (0 for an empty store).
@@ -123,41 +146,70 @@ public final class PostgresChatStore: Sendable {
 
     // MARK: - Writing
 
-    /// Applies `operations` in one transaction. Messages get their sequence numbers here, in
-    /// the order given, after every number committed before (by any node); their
-    /// `sequence` field is ignored. Returns the numbers given, one per message.
+    /// Applies `operations` in one transaction. Every operation gets its place in the log here,
+    /// in the order given, after every one committed before (by any node): messages in the
+    /// message table, everything else also as an entry of the event table (so that the other
+    /// nodes apply it too). Returns the numbers the messages got, in order.
     ///
     /// The numbers come from the one row of `log_head`, which the transaction holds locked
     /// until it commits, so commits become visible in the order of their numbers.
     public func commit(_ operations: [StoreOperation]) async throws -> [Int64] {
         guard !operations.isEmpty else { return [] }
-        let messages = operations.compactMap { operation -> ChatMessage? in
-            if case .message(let message) = operation { return message } else { return nil }
-        }
-        do {
-            return try await client.withTransaction(logger: logger) { connection in
-                var sequences: [Int64] = []
-                if !messages.isEmpty {
-                    // Everything else first: the log's row stays locked for the shortest time.
-                    try await applyOthers(operations, connection)
-                    let count = Int64(messages.count)
-                    var last: Int64 = 0
-                    for try await value in try await connection.query(
-                        "UPDATE log_head SET last_sequence = last_sequence + \(count) RETURNING last_sequence", logger: logger
-                    ).decode(Int64.self) {
-                        last = value
+        let origin = self.origin
+        return try await transaction { connection in
+                // Everything but the log first: the log's row stays locked for the shortest time.
+                try await applyOthers(operations, connection)
+                let last = try await Self.takeSequenceNumbers(operations.count, connection, logger: logger)
+                var next = last - Int64(operations.count) + 1
+                var messages: [ChatMessage] = [], messageSequences: [Int64] = []
+                var events: [(Int64, StoreOperation)] = []
+                for operation in operations {
+                    if case .message(let message) = operation {
+                        messages.append(message)
+                        messageSequences.append(next)
+                    } else {
+                        events.append((next, operation))
                     }
-                    sequences = Array((last - count + 1)...last)
-                    try await insert(messages, sequences: sequences, connection)
-                    try await connection.query("SELECT pg_notify(\(Self.notificationChannel), \(String(last)))", logger: logger)
-                } else {
-                    try await applyOthers(operations, connection)
+                    next += 1
                 }
-                return sequences
-            }
-        } catch let error as PostgresTransactionError {
-            throw error.closureError ?? error.commitError ?? error.beginError ?? error
+                try await insert(messages, sequences: messageSequences, connection)
+                try await Self.insertEvents(events, origin: origin, connection, logger: logger)
+                try await Self.notify(last, connection, logger: logger)
+                return messageSequences
         }
+    }
+
+    /// Takes `count` numbers of the log (locking its head until the transaction ends); the last.
+    static func takeSequenceNumbers(_ count: Int, _ connection: PostgresConnection, logger: Logger) async throws -> Int64 {
+        var last: Int64 = 0
+        for try await value in try await connection.query(
+            "UPDATE log_head SET last_sequence = last_sequence + \(Int64(count)) RETURNING last_sequence", logger: logger
+        ).decode(Int64.self) {
+            last = value
+        }
+        return last
+    }
+
+    /// Tells every listening node that the log now reaches `sequence` (at the commit).
+    static func notify(_ sequence: Int64, _ connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.query("SELECT pg_notify(\(notificationChannel), \(String(sequence)))", logger: logger)
+    }
+
+    /// Event rows for `events` (operations other than messages, JSON), written by `origin`.
+    static func insertEvents(_ events: [(Int64, StoreOperation)], origin: String, _ connection: PostgresConnection, logger: Logger) async throws {
+        guard !events.isEmpty else { return }
+        let encoder = JSONEncoder()
+        var sequences: [Int64] = [], kinds: [String] = [], data: [String] = []
+        for (sequence, operation) in events {
+            sequences.append(sequence)
+            kinds.append(operation.kind)
+            data.append(String(decoding: try encoder.encode(operation), as: UTF8.self))
+        }
+        let origins = Array(repeating: origin, count: events.count)
+        try await connection.query("""
+            INSERT INTO event (seq, kind, origin, data)
+            SELECT * FROM unnest(\(sequences)::bigint[], \(kinds)::text[], \(origins)::text[], \(data)::text[])
+            """, logger: logger)
     }
 
     /// The messages of one commit in one statement: a row per element of the arrays.
@@ -182,6 +234,21 @@ public final class PostgresChatStore: Sendable {
             """, logger: logger)
     }
 
+    /// Records `user`: a later watermark, last sighting or holder wins, never an earlier one.
+    func upsert(_ user: KnownUser, _ connection: PostgresConnection) async throws {
+        let key = UsernameRules.key(user.name)
+        try await connection.query("""
+            INSERT INTO chat_user (key, name, delivered_through, address, last_seen, held_since, held_since_time)
+            VALUES (\(key), \(user.name), \(user.deliveredThrough), \(user.address), \(user.lastSeen), \(user.heldSince), \(user.heldSinceTime))
+            ON CONFLICT (key) DO UPDATE SET name = excluded.name,
+                delivered_through = GREATEST(chat_user.delivered_through, excluded.delivered_through),
+                address = COALESCE(excluded.address, chat_user.address),
+                last_seen = GREATEST(chat_user.last_seen, excluded.last_seen),
+                held_since = GREATEST(chat_user.held_since, excluded.held_since),
+                held_since_time = GREATEST(chat_user.held_since_time, excluded.held_since_time)
+            """, logger: logger)
+    }
+
     /// Every operation but messages, in order.
     private func applyOthers(_ operations: [StoreOperation], _ connection: PostgresConnection) async throws {
         for operation in operations {
@@ -189,17 +256,7 @@ public final class PostgresChatStore: Sendable {
             case .message:
                 continue
             case .user(let user):
-                let key = UsernameRules.key(user.name)
-                try await connection.query("""
-                    INSERT INTO chat_user (key, name, delivered_through, address, last_seen, held_since, held_since_time)
-                    VALUES (\(key), \(user.name), \(user.deliveredThrough), \(user.address), \(user.lastSeen), \(user.heldSince), \(user.heldSinceTime))
-                    ON CONFLICT (key) DO UPDATE SET name = excluded.name,
-                        delivered_through = GREATEST(chat_user.delivered_through, excluded.delivered_through),
-                        address = COALESCE(excluded.address, chat_user.address),
-                        last_seen = GREATEST(chat_user.last_seen, excluded.last_seen),
-                        held_since = GREATEST(chat_user.held_since, excluded.held_since),
-                        held_since_time = GREATEST(chat_user.held_since_time, excluded.held_since_time)
-                    """, logger: logger)
+                try await upsert(user, connection)
             case .block(let relation):
                 try await connection.query(
                     "INSERT INTO block (blocker, blocked) VALUES (\(relation.blocker), \(relation.blocked)) ON CONFLICT DO NOTHING", logger: logger)
@@ -221,6 +278,10 @@ public final class PostgresChatStore: Sendable {
                         src = excluded.src, src_key = excluded.src_key, dest = excluded.dest, dest_key = excluded.dest_key,
                         timestamp = excluded.timestamp
                     """, logger: logger)
+            case .left(let user, let node):
+                try await connection.query(
+                    "DELETE FROM presence WHERE key = \(UsernameRules.key(user.name)) AND incarnation = \(node.incarnation)", logger: logger)
+                try await upsert(user, connection)
             case .removeFile(let id):
                 try await connection.query("DELETE FROM file WHERE id = \(id)", logger: logger)
             case .forgetUser(let key, let lastSeenAtMost):

@@ -91,6 +91,36 @@ enum PostgresSchema {
             )
             """,
         ]),
+        // Several servers on one database: everything but messages in the log too (in the same
+        // order), the servers and their leases, and who is online where.
+        Migration(version: 2, name: "cluster", statements: [
+            """
+            CREATE TABLE event (
+                seq bigint PRIMARY KEY,
+                kind text NOT NULL,
+                origin text NOT NULL,
+                data text NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE node (
+                name text PRIMARY KEY,
+                incarnation text NOT NULL,
+                lease_until timestamptz NOT NULL,
+                started_at timestamptz NOT NULL DEFAULT now()
+            )
+            """,
+            """
+            CREATE TABLE presence (
+                key text PRIMARY KEY,
+                name text NOT NULL,
+                node text NOT NULL,
+                incarnation text NOT NULL,
+                since timestamptz NOT NULL DEFAULT now()
+            )
+            """,
+            "CREATE INDEX presence_by_incarnation ON presence (incarnation)",
+        ]),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

@@ -296,7 +296,8 @@ public final class SQLiteChatStore: ChatStore {
             switch operation {
             case .message:
                 break
-            case .user(let user):
+            case .user(let user), .left(let user, _):
+                // One server alone has no shared presence: leaving records the user.
                 try db.cachedStatement(sql: """
                     INSERT INTO user (key, name, delivered_through, address, last_seen, held_since, held_since_time)
                     VALUES (?, ?, ?, ?, ?, ?, ?)

@@ -35,6 +35,12 @@ struct ServerCommand: AsyncParsableCommand {
         valueName: "store"))
     var store: String?
 
+    @Option(help: "This server's name among those sharing its PostgreSQL store (default: the host name). Each needs its own.")
+    var node: String?
+
+    @Option(help: "Seconds the other servers sharing the store wait, after this one stops renewing its lease (it died), before they announce its users as gone.")
+    var presenceLeaseSeconds: Int = 10
+
     @Flag(name: .customLong("init"), help: "Start with an empty database in a data directory that was used before and has lost its database (otherwise refused: history and registered names would be gone). Never deletes anything.")
     var initialise = false
 
@@ -209,6 +215,8 @@ struct ServerCommand: AsyncParsableCommand {
             throw ValidationError("--read-bytes-per-second must be 0 or more, --frame-timeout at least 1.")
         }
         guard (1...64).contains(searchPrefixMin) else { throw ValidationError("--search-prefix-min must be 1...64.") }
+        guard presenceLeaseSeconds >= 2 else { throw ValidationError("--presence-lease-seconds must be at least 2.") }
+        if let node, node.isEmpty || node.count > 64 { throw ValidationError("--node must be a name of 1 to 64 characters.") }
     }
 
     func run() async throws {
@@ -261,6 +269,9 @@ struct ServerCommand: AsyncParsableCommand {
 
         let server: ChatServer
         if let storeLocation {
+            // On a shared store this server is one node of a cluster (perhaps the only one).
+            configuration.cluster = ClusterSettings(
+                node: node ?? ProcessInfo.processInfo.hostName, lease: .seconds(presenceLeaseSeconds))
             server = try await openServer(configuration: configuration, postgres: storeLocation, logger: logger)
         } else {
             server = try openServer(configuration: configuration, directory: directory, logger: logger)

@@ -34,7 +34,10 @@ import Testing
         }
     }
 
-    @Test func commitsGiveConsecutiveNumbersAndEverythingLoadsBack() async throws {
+    /// Messages are numbered in order; the other entries of the shared log (users, blocks,
+    /// accounts, files) take their places in the same order, so a message after them skips
+    /// their numbers.
+    @Test func commitsGiveIncreasingNumbersAndEverythingLoadsBack() async throws {
         try await TestDatabase.withStore { store in
             #expect(try await store.commit([message(from: "alice", to: "ALL", "one"), message(from: "bob", to: "alice", "two")]) == [1, 2])
             #expect(try await store.commit([
@@ -43,7 +46,8 @@ import Testing
                 .account(key: "alice", passwordHash: "pbkdf2$1$salt$hash"),
                 .file(StoredFile(id: "f1", name: "a.txt", size: 3, sha256: "abc", from: "Alice", fromKey: "alice", to: "ALL", toKey: "all", time: 5)),
             ]) == [])
-            #expect(try await store.commit([message(from: "alice", to: "ALL", "three")]) == [3])
+            let three = try await store.commit([message(from: "alice", to: "ALL", "three")])
+            #expect(three == [7], "after 1, 2 and the four entries")
             // A later watermark wins, an earlier one never moves it back; a block goes away.
             _ = try await store.commit([
                 .user(KnownUser(name: "alice", deliveredThrough: 1, address: "192.0.2.7", lastSeen: 1_700_000_100, heldSince: 1, heldSinceTime: 1_700_000_000)),
@@ -53,13 +57,14 @@ import Testing
             ])
             // zed is forgotten (nothing waits for him); yan has a direct message waiting (2 is to alice, so
             // send one), and a file keeps f1's sender.
-            _ = try await store.commit([message(from: "alice", to: "yan", "for yan")])
+            let forYan = try await store.commit([message(from: "alice", to: "yan", "for yan")])
+            #expect(forYan == [12], "after 7 and the four entries")
             #expect(try await store.hasDirectMessages(to: "yan", after: 0))
             #expect(try await !store.hasDirectMessages(to: "zed", after: 0))
             _ = try await store.commit([.forgetUser(key: "zed", lastSeenAtMost: 20), .forgetUser(key: "yan", lastSeenAtMost: 20)])
 
             var snapshot = try await store.load()
-            #expect(snapshot.lastSequence == 4)
+            #expect(snapshot.lastSequence == 14, "after 12 and the two forgettings")
             #expect(snapshot.users == [
                 KnownUser(name: "alice", deliveredThrough: 2, address: "192.0.2.7", lastSeen: 1_700_000_100, heldSince: 1, heldSinceTime: 1_700_000_000),
                 KnownUser(name: "yan", deliveredThrough: 0, lastSeen: 10),

@@ -1,0 +1,140 @@
+import ChatProtocol
+import ChatStorePostgres
+import ChatTestSupport
+import Foundation
+import PostgresNIO
+import Testing
+
+/// Several real `chatterbox server` processes on one PostgreSQL database form one chat: one
+/// user list, one history, one order, each name online once; a node killed with -9 has its
+/// users leave everywhere once its lease runs out.
+@Suite struct ClusterTests {
+    /// A node: the server process and where its clients find its certificate authority.
+    struct Node {
+        let process: ServerProcess
+        let directory: String
+        var caPath: String { directory + "/ca.crt" }
+
+        func connect() async throws -> TestClient {
+            try await TestClient.connect(host: "127.0.0.1", port: process.port, security: .tls(.certificateAuthorityFile(caPath)))
+        }
+
+        func login(_ name: String) async throws -> TestClient {
+            let client = try await connect()
+            let reply = try await client.login(name)
+            guard reply.usernameAccepted == true else {
+                throw TestFailure("login as \(name) refused: \(reply.info ?? "")\n--- the node's output:\n\(process.output)")
+            }
+            return client
+        }
+    }
+
+    static let lease = 3
+
+    /// Runs `body` with `count` nodes on a fresh database, stopped afterwards.
+    func withCluster<T: Sendable>(_ count: Int, _ body: ([Node], PostgresLocation) async throws -> T) async throws -> T {
+        try await TestDatabase.withFreshDatabase { location in
+            let url = try PostgresServerCommandTests.url(of: location)
+            let root = TemporaryDirectory()
+            var nodes: [Node] = []
+            defer { for node in nodes { node.process.kill() } }
+            for index in 1...count {
+                let directory = root.path + "/n\(index)"
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                let process = try await ServerProcess.start(dataDirectory: directory, arguments: [
+                    "--store", url, "--node", "n\(index)", "--presence-lease-seconds", String(Self.lease), "--no-limits",
+                ])
+                nodes.append(Node(process: process, directory: directory))
+            }
+            let result = try await body(nodes, location)
+            _ = root.path
+            return result
+        }
+    }
+
+    @Test func threeNodesAreOneChat() async throws {
+        try await withCluster(3) { nodes, _ in
+            let alice = try await nodes[0].login("alice")
+            let bob = try await nodes[1].login("bob")
+            try await alice.next { $0.usersJoined == ["bob"] }
+            let carolConnection = try await nodes[2].connect()
+            let carol = carolConnection
+            let carolReply = try await carol.login("carol")
+            // One user list: carol, on the third node, is told of the others: in her welcome, or,
+            // for a login the third node had not yet read from the log when she logged in, as
+            // a join right after it (the list is as of her login, and every change after it
+            // follows in order).
+            var carolKnows = Set(carolReply.userList ?? [])
+            if !carolKnows.contains("bob") {
+                try await carol.next { $0.usersJoined == ["bob"] }
+                carolKnows.insert("bob")
+            }
+            #expect(carolKnows == ["alice", "bob", "carol"])
+            try await alice.next { $0.usersJoined == ["carol"] }
+            try await bob.next { $0.usersJoined == ["carol"] }
+
+            // A name is online once in the whole cluster.
+            let impostor = try await nodes[2].connect()
+            let refused = try await impostor.login("alice")
+            #expect(refused.usernameAccepted == false)
+            #expect(refused.info?.contains("already in use") == true)
+
+            // One order: everyone sees every broadcast, in the same order, whichever node sent it.
+            let clients = [alice, bob, carol]
+            let names = ["alice", "bob", "carol"]
+            for round in 0..<10 {
+                for (client, name) in zip(clients, names) {
+                    try await client.say("\(name) \(round)", as: name)
+                }
+            }
+            var seen: [[String]] = []
+            for client in clients {
+                var contents: [String] = []
+                while contents.count < 30 {
+                    let messages = try await client.nextMessages(timeout: .seconds(30))
+                    contents += messages.map(\.content)
+                }
+                seen.append(contents)
+            }
+            #expect(Set(seen[0]).count == 30)
+            #expect(seen[0] == seen[1] && seen[1] == seen[2], "\(seen)")
+
+            // A direct message crosses nodes: the recipient and the sender's echo, nobody else.
+            try await alice.say("psst carol", as: "alice", to: "carol")
+            #expect(try await carol.next { $0.messages != nil }.frame.messages?.first?.content == "psst carol")
+            #expect(try await alice.next { $0.messages != nil }.frame.messages?.first?.content == "psst carol")
+            try await bob.say("after the secret", as: "bob")
+            #expect(try await bob.nextMessages().first?.content == "after the secret")
+
+            // History at login holds every node's messages.
+            let dave = try await nodes[1].connect()
+            let daveReply = try await dave.login("dave")
+            let history = daveReply.messages?.map(\.content) ?? []
+            #expect(history.suffix(31) == seen[0] + ["after the secret"], "\(daveReply.info ?? "") \(history)\n\(nodes[1].process.output)")
+
+            // A leave is seen everywhere.
+            await bob.close()
+            try await alice.next { $0.usersLeft == ["bob"] }
+            try await carol.next { $0.usersLeft == ["bob"] }
+        }
+    }
+
+    @Test func aKilledNodesUsersLeaveOnceItsLeaseRunsOut() async throws {
+        try await withCluster(2) { nodes, _ in
+            let alice = try await nodes[0].login("alice")
+            // Kept open: bob leaves only with his node.
+            let bob = try await nodes[1].login("bob")
+            try await alice.next { $0.usersJoined == ["bob"] }
+            nodes[1].process.kill()
+            let killed = ContinuousClock.now
+            // bob's connection died with the node; the other node announces him once the lease
+            // is over (and its sweep comes round).
+            try await alice.next(timeout: .seconds(Self.lease * 4 + 10)) { $0.usersLeft == ["bob"] }
+            #expect(ContinuousClock.now - killed >= .seconds(Self.lease) - .milliseconds(500))
+            // And bob may log in again, on the node that is left.
+            let bobAgain = try await nodes[0].connect()
+            #expect(try await bobAgain.login("bob").usernameAccepted == true)
+            await bob.close()
+        }
+    }
+}
