@@ -25,7 +25,10 @@ public final class ChatServer: Service, Sendable {
 
     public let configuration: ServerConfiguration
     private let group: MultiThreadedEventLoopGroup
-    private let historyPool: NIOThreadPool
+    /// Blocking work off the event loops: logins' (password checks, history) on threads of
+    /// their own, logged-in users' requests (searches, pages, files) on others.
+    private let loginPool: WorkPool
+    private let requestPool: WorkPool
     private let hub: Hub
     private let store: any ChatStore
     private let logger: Logger
@@ -47,8 +50,8 @@ public final class ChatServer: Service, Sendable {
             ipv4PrefixLength: configuration.limits.ipv4ConnectionPrefixLength,
             ipv6PrefixLength: configuration.limits.ipv6ConnectionPrefixLength
         )
-        historyPool = NIOThreadPool(numberOfThreads: 2)
-        historyPool.start()
+        loginPool = WorkPool(label: "logins", threads: 2)
+        requestPool = WorkPool(label: "requests", threads: 2, limit: configuration.limits.requestsQueued)
         var fileDirectory = configuration.fileDirectory
         if fileDirectory != nil, configuration.maximumFrameLength < FileTransfer.minimumFrameLength {
             logger.warning("File transfer is off: it needs a frame limit of at least \(FileTransfer.minimumFrameLength) bytes (--max-frame-bytes is \(configuration.maximumFrameLength)).")
@@ -72,7 +75,8 @@ public final class ChatServer: Service, Sendable {
             store: store,
             snapshot: snapshot,
             eventLoops: Array(group.makeIterator()),
-            historyPool: historyPool,
+            loginPool: loginPool,
+            requestPool: requestPool,
             storedBroadcasts: storedBroadcasts,
             fileShelf: shelf,
             logger: logger
@@ -103,8 +107,10 @@ public final class ChatServer: Service, Sendable {
             throw error
         }
         let hub = self.hub
-        let trimmer = MemoryTrimmer(every: .seconds(5), on: group.next(), pool: historyPool) { hub.commitCount }
-        let housekeeping = Housekeeping(hub: hub, pool: historyPool, logger: logger)
+        let trimmer = MemoryTrimmer(every: .seconds(5), on: group.next(), pool: requestPool.threads) { hub.commitCount }
+        // On the request threads: stopping them (in stop()) waits for a round under way, so no
+        // round touches the store after it closes.
+        let housekeeping = Housekeeping(hub: hub, pool: requestPool.threads, logger: logger)
         housekeeping.start(on: group.next(), every: configuration.housekeepingInterval)
         lifecycle.withLockedValue {
             $0.listeners = listeners
@@ -130,8 +136,11 @@ public final class ChatServer: Service, Sendable {
         lifecycle.withLockedValue { $0.listeners.compactMap(\.localAddress) }
     }
 
-    /// Stops accepting, tells every client the server is going away, closes every
-    /// connection, commits what is queued to the store and closes it. Idempotent.
+    /// Stops the server, in an order in which nothing reads or writes the store once it is
+    /// closed (issue 23): stops accepting and admitting logins; stops the blocking work (the
+    /// requests still queued are answered "the server is shutting down", the ones running
+    /// return); tells every client goodbye and closes its connection; commits what is staged;
+    /// closes the store; stops the event loops. Idempotent.
     public func stop() async {
         let listeners: [any Channel]? = lifecycle.withLockedValue { state in
             guard !state.stopped else { return nil }
@@ -143,6 +152,8 @@ public final class ChatServer: Service, Sendable {
         guard let listeners else { return }
         for channel in listeners { try? await channel.close() }
         let connections = hub.beginShutdown()
+        await requestPool.stop()
+        await loginPool.stop()
         var closed: [EventLoopFuture<Void>] = []
         for connection in connections {
             let promise = connection.eventLoop.makePromise(of: Void.self)
@@ -158,11 +169,8 @@ public final class ChatServer: Service, Sendable {
         // The leaving users' last changes are staged on their loops: commit them, then close
         // the database off the cooperative threads (it blocks).
         await hub.commitStagedChanges()
-        let (store, logger) = (self.store, self.logger)
-        try? await NIOThreadPool.singleton.runIfActive {
-            do { try store.close() } catch { logger.error("Closing the store failed: \(error)") }
-        }
-        try? await historyPool.shutdownGracefully()
+        let hub = self.hub
+        try? await NIOThreadPool.singleton.runIfActive { hub.closeStore() }
         try? await group.shutdownGracefully()
         logger.info("Server stopped")
     }
@@ -250,11 +258,17 @@ public final class ChatServer: Service, Sendable {
             assert(Self.mayStandBelowSession(handler), "\(type(of: handler)) handles writes: deliveries would skip it")
             try pipeline.addHandler(handler)
         }
-        try addBelowSession(FrameSplitter(maximumFrameLength: configuration.maximumFrameLength))
-        if limits.framesPerSecond > 0 {
-            try addBelowSession(ReadRateLimiter(framesPerSecond: limits.framesPerSecond, burst: limits.frameBurst))
+        try addBelowSession(FrameSplitter(maximumFrameLength: configuration.maximumFrameLength, frameTimeout: limits.frameTimeout))
+        var readLimiter: ReadRateLimiter?
+        if limits.framesPerSecond > 0 || limits.readBytesPerSecond > 0 {
+            let limiter = ReadRateLimiter(
+                framesPerSecond: limits.framesPerSecond, burst: limits.frameBurst,
+                bytesPerSecond: Double(limits.readBytesPerSecond), byteBurst: limits.readByteBurst)
+            try addBelowSession(limiter)
+            readLimiter = limiter
         }
         let session = SessionHandler(hub: hub, tlsBelow: tlsBelow)
+        session.readLimiter = readLimiter
         session.connection = ClientConnection(session: session, outbox: hub.outbox(for: channel.eventLoop), address: address)
         try pipeline.addHandler(session)
     }

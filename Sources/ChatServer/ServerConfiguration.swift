@@ -116,6 +116,29 @@ public struct ServerConfiguration: Sendable {
         /// disconnected.
         public var errorsPerSecond = 1.0
         public var errorBurst = 30
+        /// Frame bytes read from one connection per second, sustained and in a burst, counted
+        /// after decompression (a compressed frame costs what it inflates to); beyond, reading
+        /// pauses like the frame rate's.
+        public var readBytesPerSecond = 8 << 20
+        public var readByteBurst = 16 << 20
+        /// Time a frame may take to arrive once its first bytes have (the time reading is
+        /// paused by the server does not count); beyond, `ERROR` and close.
+        public var frameTimeout: TimeAmount = .seconds(30)
+        /// Expensive requests (searches, history pages, file listings) one user may have
+        /// waiting or running at once; more are answered "busy, try again" (0: unlimited).
+        public var requestsInFlight = 4
+        /// Request-thread time one user's expensive requests may take, accrued per second and
+        /// held at most; each request is charged what it took. Past it: "busy, try again in N s".
+        public var requestTimePerSecond: Duration = .milliseconds(250)
+        public var requestTimeBurst: Duration = .seconds(2)
+        /// Expensive requests and file I/O waiting or running on the request threads, for all
+        /// users together; more are answered "busy" (0: unlimited). Logins never wait here.
+        public var requestsQueued = 256
+        /// The longest a search or history page may run in the store before it is stopped.
+        public var queryTimeLimit: Duration = .seconds(1)
+        /// Fewest letters or digits before the `*` of a prefix search word (`w*` alone made
+        /// the store merge the entries of every word starting with w).
+        public var searchPrefixMinimum = 3
 
         public init() {}
 
@@ -128,6 +151,9 @@ public struct ServerConfiguration: Sendable {
             limits.messagesPerSecond = 0
             limits.framesPerSecond = 0
             limits.errorsPerSecond = 0
+            limits.requestsInFlight = 0
+            limits.requestsQueued = 0
+            limits.readBytesPerSecond = 0
             return limits
         }
     }

@@ -53,11 +53,15 @@ final class SessionHandler: ChannelInboundHandler {
     var messageBudget: TokenBucket
     /// Invalid frames the connection may send before it is disconnected.
     var errorBudget: TokenBucket
+    /// What the user's searches, history pages and file listings may cost the server.
+    var requestBudget: RequestBudget
     var loginDeadline: Scheduled<Void>?
     /// Where the next /History command continues (older than this sequence number).
     var commandHistoryCursor: Int64?
     /// Feature `deflate`: frames both ways may be compressed, from the login acceptance on.
     var compressing = false
+    /// The read pacing below, charged what compressed frames inflate to (set at setup).
+    var readLimiter: ReadRateLimiter?
 
     /// The TLS handler right below, when nothing between handles writes: deliveries are handed
     /// to it directly instead of through the pipeline.
@@ -70,6 +74,7 @@ final class SessionHandler: ChannelInboundHandler {
         let limits = hub.configuration.limits
         messageBudget = TokenBucket(rate: limits.messagesPerSecond, burst: limits.messageBurst)
         errorBudget = TokenBucket(rate: limits.errorsPerSecond, burst: limits.errorBurst)
+        requestBudget = RequestBudget(maximumInFlight: limits.requestsInFlight, perSecond: limits.requestTimePerSecond, burst: limits.requestTimeBurst)
     }
 
     // MARK: - Channel events
@@ -115,7 +120,9 @@ final class SessionHandler: ChannelInboundHandler {
         var payload = unwrapInboundIn(data)
         if compressing, FrameCompression.isCompressed(payload) {
             do {
+                let compressedSize = payload.readableBytes
                 payload = try FrameCompression.inflate(payload, maximumLength: hub.configuration.maximumFrameLength)
+                readLimiter?.chargeInflated(payload.readableBytes - compressedSize)
             } catch FrameCompression.InflateError.tooLarge(let maximum) {
                 disconnect(reason: "Compressed frame inflates beyond the maximum of \(maximum) bytes. Closing the connection.")
                 return
@@ -166,6 +173,8 @@ final class SessionHandler: ChannelInboundHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if let tooLarge = error as? FrameTooLargeError {
             disconnect(reason: "\(tooLarge). Closing the connection.")
+        } else if let timedOut = error as? FrameTimeoutError {
+            disconnect(reason: "\(timedOut).")
         } else {
             logger.debug("Connection error: \(error)")
             context.close(promise: nil)
@@ -331,6 +340,8 @@ final class SessionHandler: ChannelInboundHandler {
             register(password, for: user)
         case .page(let query):
             sendPage(query, for: user, asCommand: true)
+        case .files:
+            listFiles(for: user, asCommand: true)
         }
     }
 

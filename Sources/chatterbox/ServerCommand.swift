@@ -112,6 +112,30 @@ struct ServerCommand: AsyncParsableCommand {
     @Flag(help: "Switch file transfer off.")
     var noFiles = false
 
+    @Option(help: "Frame bytes read from one connection per second, counted after decompression (0: unlimited); bursts of twice that.")
+    var readBytesPerSecond: Int = 8 << 20
+
+    @Option(help: "How long a frame may take to arrive once its first bytes have (the server's own read pauses do not count). Seconds, or with a unit: 90s, 10m.")
+    var frameTimeout = DurationArgument(seconds: 30)
+
+    @Option(help: "Searches, history pages and file listings one user may have waiting or running at once; more are answered busy (0: unlimited).")
+    var requestsInFlight: Int = 4
+
+    @Option(help: "Milliseconds of request-thread time one user's searches, pages and file listings may take per second, sustained.")
+    var requestMsPerSecond: Int = 250
+
+    @Option(help: "Milliseconds of request-thread time one user's searches, pages and file listings may take in a burst.")
+    var requestMsBurst: Int = 2000
+
+    @Option(help: "Requests (searches, pages, file listings and file I/O) waiting or running for all users together; more are answered busy (0: unlimited). Logins have threads of their own.")
+    var requestsQueued: Int = 256
+
+    @Option(help: "Milliseconds a search or history page may run in the database before it is stopped.")
+    var queryTimeLimitMs: Int = 1000
+
+    @Option(help: "Fewest letters before the * of a prefix search word.")
+    var searchPrefixMin: Int = 3
+
     @Option(help: "Seconds a connection has to log in, from the end of its TLS handshake (default 60; 300 with --no-limits).")
     var loginTimeout: Int?
 
@@ -162,6 +186,13 @@ struct ServerCommand: AsyncParsableCommand {
               filesTotalBytes >= 0, minFreeDiskBytes >= 0, uploadIdleTimeout.seconds >= 1 else {
             throw ValidationError("Limits must be positive (0 means unlimited where allowed).")
         }
+        guard requestsInFlight >= 0, requestMsPerSecond >= 1, requestMsBurst >= 1, requestsQueued >= 0, queryTimeLimitMs >= 1 else {
+            throw ValidationError("--requests-in-flight and --requests-queued must be 0 or more; --request-ms-per-second, --request-ms-burst and --query-time-limit-ms at least 1.")
+        }
+        guard readBytesPerSecond >= 0, frameTimeout.seconds >= 1 else {
+            throw ValidationError("--read-bytes-per-second must be 0 or more, --frame-timeout at least 1.")
+        }
+        guard (1...64).contains(searchPrefixMin) else { throw ValidationError("--search-prefix-min must be 1...64.") }
     }
 
     func run() async throws {
@@ -260,7 +291,17 @@ struct ServerCommand: AsyncParsableCommand {
             limits.ipv6ConnectionPrefixLength = ipv6ConnectionPrefix
             limits.messagesPerSecond = messageRate
             limits.messageBurst = messageBurst
+            limits.requestsInFlight = requestsInFlight
+            limits.requestTimePerSecond = .milliseconds(requestMsPerSecond)
+            limits.requestTimeBurst = .milliseconds(requestMsBurst)
+            limits.requestsQueued = requestsQueued
+            limits.readBytesPerSecond = readBytesPerSecond
+            // At least two of the largest frames, so that one never waits on its own.
+            limits.readByteBurst = max(2 * readBytesPerSecond, 2 * maxFrameBytes)
         }
+        limits.frameTimeout = frameTimeout.timeAmount
+        limits.queryTimeLimit = .milliseconds(queryTimeLimitMs)
+        limits.searchPrefixMinimum = searchPrefixMin
         // A benchmark's storm of a thousand handshakes on one core may take longer than a
         // real client ever should: --no-limits waits minutes unless told otherwise.
         let patience = noLimits ? 300 : nil
