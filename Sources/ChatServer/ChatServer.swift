@@ -43,9 +43,18 @@ public final class ChatServer: Service, Sendable {
         let snapshot = try store.load()
         let storedBroadcasts = try store.recentBroadcasts(limit: RecentBroadcasts.capacity(forHistoryLimit: configuration.historyLimit))
         group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoopThreads))
+        var connections = configuration.limits.connections
+        if let descriptors = DescriptorBudget.prepare() {
+            let clamped = descriptors.clamp(connections)
+            connections = clamped.limit
+            if let lowered = clamped.lowered {
+                // Unlimited is what benchmarks ask for: no warning, the number is for the record.
+                if configuration.limits.connections == 0 { logger.notice("\(lowered)") } else { logger.warning("\(lowered)") }
+            }
+        }
         connectionLimiter = ConnectionLimiter(
             perAddress: configuration.limits.connectionsPerAddress,
-            total: configuration.limits.connections,
+            total: connections,
             exemptions: configuration.limits.connectionLimitExemptions,
             ipv4PrefixLength: configuration.limits.ipv4ConnectionPrefixLength,
             ipv6PrefixLength: configuration.limits.ipv6ConnectionPrefixLength
@@ -107,7 +116,10 @@ public final class ChatServer: Service, Sendable {
             throw error
         }
         let hub = self.hub
-        let trimmer = MemoryTrimmer(every: .seconds(5), on: group.next(), pool: requestPool.threads) { hub.commitCount }
+        let budget = hub.outboundBudget
+        let trimmer = MemoryTrimmer(
+            every: .seconds(5), on: group.next(), pool: requestPool.threads, activity: { hub.commitCount },
+            freed: .init(bytes: { budget.freedBytes }, threshold: max(8 << 20, budget.limit / 32)))
         // On the request threads: stopping them (in stop()) waits for a round under way, so no
         // round touches the store after it closes.
         let housekeeping = Housekeeping(hub: hub, pool: requestPool.threads, logger: logger)
@@ -130,6 +142,10 @@ public final class ChatServer: Service, Sendable {
         await hub.commitStagedChanges()
         return report
     }
+
+    /// Bytes queued for slow readers now, all connections together (see
+    /// ``ServerConfiguration/outboundQueueBudget``).
+    public var queuedOutboundBytes: Int { hub.outboundBudget.queuedBytes }
 
     /// The addresses the server listens on.
     public var localAddresses: [SocketAddress] {
@@ -196,9 +212,16 @@ public final class ChatServer: Service, Sendable {
     // MARK: - Pipeline
 
     private func bootstrap(for address: SocketAddress) -> ServerBootstrap {
-        let limit = configuration.outboundQueueLimit
+        let tracking = hub.outboundBudget.trackingThreshold
+        let (logger, limiter) = (self.logger, connectionLimiter)
         var bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 4096)
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        AcceptPause(logger: logger, openConnections: { limiter.openConnections }))
+                }
+            }
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.tcpOption(.tcp_nodelay), value: configuration.sendsImmediately ? 1 : 0)
             .childChannelOption(.allocator, value: LazyPageAllocator.allocator)
@@ -207,16 +230,30 @@ public final class ChatServer: Service, Sendable {
             // one doubles its buffer on every full read.
             .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 64 * 1024))
             .childChannelOption(.socketOption(.so_keepalive), value: 1)
-            .childChannelOption(.writeBufferWaterMark, value: .init(low: limit / 2, high: limit))
+            // Unwritable once a queue is worth counting against the outbound budget.
+            .childChannelOption(.writeBufferWaterMark, value: .init(low: tracking / 4, high: tracking))
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture { try setUpConnection(channel) }
             }
+        if configuration.unsentBytesLimit > 0, let option = Self.unsentBytesOption {
+            bootstrap = bootstrap.childChannelOption(option, value: SocketOptionValue(clamping: configuration.unsentBytesLimit))
+        }
         if case .v6 = address {
             // Bind IPv6 alone so that the IPv4 wildcard can be bound beside it.
             bootstrap = bootstrap.serverChannelOption(
                 ChannelOptions.Types.SocketOption(level: .ipv6, name: .ipv6_v6only), value: 1)
         }
         return bootstrap
+    }
+
+    /// TCP_NOTSENT_LOWAT: the kernel takes no more for a connection while this many bytes
+    /// it holds for it are not yet sent. Linux only (the constant differs elsewhere).
+    private static var unsentBytesOption: ChannelOptions.Types.SocketOption? {
+        #if os(Linux)
+        ChannelOptions.Types.SocketOption(level: .tcp, name: NIOBSDSocket.Option(rawValue: 25))
+        #else
+        nil
+        #endif
     }
 
     /// Whether `handler` may sit between the TLS handler and the session, which hands its
@@ -252,6 +289,8 @@ public final class ChatServer: Service, Sendable {
             try pipeline.addHandler(RefusalHandler(reason: "Connection refused: \(refusal). Try again later."))
             return
         }
+        // Right above the head, below TLS: it sees the bytes that go into NIO's queue.
+        try pipeline.addHandler(OutboundBacklog(budget: hub.outboundBudget, eventLoop: channel.eventLoop), position: .first)
         // The session hands its deliveries to the TLS handler directly, past everything in
         // between: that may only be handlers that leave writes and flushes alone.
         func addBelowSession(_ handler: any ChannelHandler) throws {

@@ -53,10 +53,12 @@ final class Hub: Sendable {
     private let loginPool: WorkPool
     /// Logged-in users' blocking work: pages and searches, file listings and I/O, /Register.
     private let requestPool: WorkPool
-    /// Password attempts per name and per address.
+    /// Password attempts per (name, address), per name and per address.
     let loginAttempts: LoginAttemptLimiter
     /// Uploaded files (feature `files`); `nil` when file transfer is off.
     let fileShelf: FileShelf?
+    /// The bytes that may wait for slow readers, all together and per connection.
+    let outboundBudget: OutboundBudget
 
     init(
         configuration: ServerConfiguration,
@@ -98,11 +100,14 @@ final class Hub: Sendable {
             lookalikes: lookalikes
         ))
         self.loginAttempts = LoginAttemptLimiter(
+            perNameAndAddress: configuration.loginAttemptsPerNameAndAddress,
             perName: configuration.loginAttemptsPerName,
             perAddress: configuration.loginAttemptsPerAddress,
             clock: configuration.clock
         )
         self.batches = eventLoops.enumerated().map { TickBatch(eventLoop: $1, index: $0) }
+        self.outboundBudget = OutboundBudget(
+            limit: configuration.outboundQueueBudget, perConnection: configuration.outboundQueueLimit, eventLoops: eventLoops)
     }
 
     /// The outbox of `eventLoop` (one of the server's loops).
@@ -221,6 +226,8 @@ final class Hub: Sendable {
             let name = state.users[key]?.name ?? key
             let existed = state.accounts[key] != nil
             guard passwordHash != nil || existed else { return ["\(name) is not registered."] }
+            // Whoever set the password knows it; whoever knew the old one no longer counts.
+            loginAttempts.passwordChanged(for: key, from: passwordHash == nil ? nil : connection.address)
             stage(.store(.account(key: key, passwordHash: passwordHash)), for: connection)
             state.accounts[key] = passwordHash
             if passwordHash == nil {

@@ -36,6 +36,7 @@ extension SessionHandler {
             self.state = .awaitingLogin
             self.context?.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
             if case .success(true) = result {
+                self.hub.loginAttempts.trust(self.connection.address, for: key)
                 self.admit(name: name, features: features, authenticatedHash: encoded)
             } else if case .failure(WorkPoolError.stopping) = result {
                 _ = self.closeForShutdown()
@@ -121,6 +122,9 @@ extension SessionHandler {
             }
         }
         for (index, frame) in Self.split(reply, history: history.messages.map(\.message), limit: hub.configuration.maximumFrameLength).enumerated() {
+            // Frame by frame (each up to the frame limit), so that the outbound budget sees a
+            // long history queue up for a client that does not read, and stops it.
+            if index > 0 { context?.flush() }
             write(frame)
             // The acceptance itself goes uncompressed: the client learns from it that it may
             // receive compressed frames.

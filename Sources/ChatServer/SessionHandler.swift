@@ -100,6 +100,12 @@ final class SessionHandler: ChannelInboundHandler {
     /// the timeout's ERROR can always be sent.
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case .handshakeCompleted = event as? TLSUserEvent { armLoginDeadline(context) }
+        if let cut = event as? OutboundBacklog.Cut {
+            // The peer is not reading: more is queued for it than the outbound budget allows.
+            disconnect(
+                reason: "Disconnected: you are not reading messages fast enough (more than \(cut.cap) bytes waiting).",
+                waitForDelivery: false)
+        }
         context.fireUserInboundEventTriggered(event)
     }
 
@@ -159,15 +165,6 @@ final class SessionHandler: ChannelInboundHandler {
         earlyFrames = []
         connection.session.value = nil
         context.fireChannelInactive()
-    }
-
-    func channelWritabilityChanged(context: ChannelHandlerContext) {
-        guard !context.channel.isWritable else { return }
-        // The peer is not reading: more than the limit is queued for it.
-        disconnect(
-            reason: "Disconnected: you are not reading messages fast enough (more than \(hub.configuration.outboundQueueLimit) bytes waiting).",
-            waitForDelivery: false
-        )
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -369,7 +366,7 @@ final class SessionHandler: ChannelInboundHandler {
         case .loggingIn:
             heldBack.append(frame)
             heldBackBytes += frame.readableBytes
-            if heldBackBytes > hub.configuration.outboundQueueLimit {
+            if heldBackBytes > hub.outboundBudget.currentCap {
                 disconnect(reason: "Disconnected: too many messages queued while logging in.", waitForDelivery: false)
             }
             return false
@@ -380,13 +377,17 @@ final class SessionHandler: ChannelInboundHandler {
 
     /// Encrypts and queues what the drain gathered; the bytes queued (0: nothing to flush).
     func writeDeliveries() -> Int {
-        guard let gathered = pendingDeliveries.take(), let context else { return 0 }
-        if let tlsBelow {
-            tlsBelow.writeFromAbove(gathered)
-        } else {
-            context.write(wrapOutboundOut(gathered), promise: nil)
+        var bytes = 0
+        while let gathered = pendingDeliveries.take() {
+            guard let context else { continue }
+            if let tlsBelow {
+                tlsBelow.writeFromAbove(gathered)
+            } else {
+                context.write(wrapOutboundOut(gathered), promise: nil)
+            }
+            bytes += gathered.readableBytes
         }
-        return gathered.readableBytes
+        return bytes
     }
 
     func flushDeliveries() {
@@ -405,7 +406,8 @@ final class SessionHandler: ChannelInboundHandler {
     }
 
     func write(_ frame: Frame) {
-        guard let context else { return }
+        // Once closing, nothing more is queued (a connection cut for its queue stops growing it).
+        guard let context, !closing else { return }
         var buffer = context.channel.allocator.buffer(capacity: FrameCoding.capacityEstimate(for: frame))
         FrameCoding.write(frame, into: &buffer)
         context.write(wrapOutboundOut(outbound(buffer)), promise: nil)

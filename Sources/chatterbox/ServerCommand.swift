@@ -52,8 +52,14 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Longest message CONTENT accepted, in bytes.")
     var maxContentBytes: Int = 64 * 1024
 
-    @Option(help: "Bytes that may wait to be sent to one client before it is disconnected as too slow.")
+    @Option(help: "Bytes that may wait to be sent to one client before it is disconnected as too slow (while the queues together fill less than a quarter of --max-queued-bytes-total).")
     var maxQueuedBytes: Int = 8 << 20
+
+    @Option(help: "Bytes that may wait to be sent to all clients together. As the queues fill it, each client's cap shrinks from --max-queued-bytes (a quarter full) to 64 KiB (half full), so the longest queues are cut first and the rest is left for the server itself. Default: an eighth of the memory.")
+    var maxQueuedBytesTotal: Int?
+
+    @Option(help: ArgumentHelp("Most bytes the kernel holds unsent for one connection (TCP_NOTSENT_LOWAT; 0: the kernel's default), for side-by-side benchmarks.", visibility: .hidden))
+    var unsentBytesLimit: Int = 128 * 1024
 
     @Option(help: "Name of the server's pseudo-user that answers commands.")
     var serverName: String = "Chatterbox"
@@ -174,6 +180,9 @@ struct ServerCommand: AsyncParsableCommand {
         guard historyLimit >= 0, maxFrameBytes >= 64, maxContentBytes >= 1, maxQueuedBytes >= 64 << 10 else {
             throw ValidationError("Limits must be positive (and --max-queued-bytes at least 65536).")
         }
+        if let maxQueuedBytesTotal, maxQueuedBytesTotal < 1 << 20 {
+            throw ValidationError("--max-queued-bytes-total must be at least 1048576.")
+        }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("Unknown log level \(logLevel).") }
         for network in connectionLimitExempt where IPNetwork(network) == nil {
             throw ValidationError("--connection-limit-exempt: \(network) is not an IP address or ADDRESS/PREFIX network.")
@@ -221,6 +230,8 @@ struct ServerCommand: AsyncParsableCommand {
         configuration.maximumFrameLength = maxFrameBytes
         configuration.maximumContentBytes = maxContentBytes
         configuration.outboundQueueLimit = maxQueuedBytes
+        if let maxQueuedBytesTotal { configuration.outboundQueueBudget = maxQueuedBytesTotal }
+        configuration.unsentBytesLimit = max(0, unsentBytesLimit)
         configuration.serverName = serverName
         configuration.limits = limits
         configuration.sendsImmediately = !nagle
