@@ -143,7 +143,8 @@ enum EngineInput: Sendable {
     case closed(connection: Int, reason: String, isFatal: Bool)
     /// A whole round of attempts failed. `isFatal`: trying again cannot help (a certificate
     /// not trusted, TLS against plain).
-    case connectFailed(connection: Int, reason: String, isFatal: Bool)
+    /// `summary`: the reason in short, when each address was said as it was skipped.
+    case connectFailed(connection: Int, reason: String, summary: String?, isFatal: Bool)
     case loginGraceExpired(attempt: Int)
     case reconnectDue(connection: Int)
     case wake(Wake)
@@ -184,8 +185,8 @@ enum ConnectionRunner {
                 skipped: { sink.yield(.serverSkipped(connection: number, candidate: $0.candidate, reason: $0.reason, next: $0.next)) }
             )
             guard case .connected(let connection, let candidate, let othersLeft) = outcome else {
-                if case .exhausted(let reason, let isFatal) = outcome {
-                    sink.yield(.connectFailed(connection: number, reason: reason, isFatal: isFatal))
+                if case .exhausted(let reason, let summary, let isFatal) = outcome {
+                    sink.yield(.connectFailed(connection: number, reason: reason, summary: summary, isFatal: isFatal))
                 }
                 return
             }

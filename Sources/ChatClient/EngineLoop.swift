@@ -191,7 +191,7 @@ struct EngineLoop {
                 server: configuration.servers[candidate.server], address: candidate.address.map(ChatConnection.describe),
                 reason: reason, next: configuration.servers[next]
             )))
-        case .connectFailed(let number, let reason, let isFatal):
+        case .connectFailed(let number, let reason, let summary, let isFatal):
             guard number == connectionNumber else { return nil }
             // The whole round failed: the next tries every address again.
             failedThisRound.removeAll()
@@ -205,7 +205,8 @@ struct EngineLoop {
             }
             status.failedAttempts += 1
             let delay = scheduleReconnect()
-            emit(.connection(.attemptFailed(reason: reason, retryIn: delay)))
+            // Each address was said as it was skipped: the round in short.
+            emit(.connection(.attemptFailed(reason: summary ?? reason, retryIn: delay)))
         case .loginGraceExpired(let attempt):
             // A server that answered our FEATURES with an ERROR and nothing else: log in plainly.
             if attempt == loginAttempt, let name = pendingName, session.username == nil, session.asksForFeatures {

@@ -19,8 +19,10 @@ struct FailoverConnector {
         /// `othersLeft`: the round still has candidates to try if this one fails before the
         /// login is through.
         case connected(ChatConnection, ServerCandidate, othersLeft: Bool)
-        /// Nothing could be reached. `isFatal`: every failure was one no retry can mend.
-        case exhausted(reason: String, isFatal: Bool)
+        /// Nothing could be reached: `reason` says why for each address tried, `summary` in
+        /// short when there were several (each was said as it was skipped). `isFatal`: every
+        /// failure was one no retry can mend.
+        case exhausted(reason: String, summary: String?, isFatal: Bool)
     }
 
     /// A candidate that failed, and the server tried next.
@@ -47,7 +49,7 @@ struct FailoverConnector {
         do {
             sslContext = try ChatConnection.makeSSLContext(security: security, host: servers.first?.host ?? "")
         } catch {
-            return .exhausted(reason: "\(error)", isFatal: true)
+            return .exhausted(reason: "\(error)", summary: nil, isFatal: true)
         }
         var lookups: [Int: Result<[SocketAddress], any Error>] = [:]
         var failures: [Failure] = []
@@ -61,7 +63,7 @@ struct FailoverConnector {
         }
         let visits = round.visits
         for (visit, index) in visits.enumerated() {
-            guard !Task.isCancelled else { return .exhausted(reason: "cancelled", isFatal: false) }
+            guard !Task.isCancelled else { return .exhausted(reason: "cancelled", summary: nil, isFatal: false) }
             let server = servers[index]
             let lookup: Result<[SocketAddress], any Error>
             if let known = lookups[index] {
@@ -98,7 +100,7 @@ struct FailoverConnector {
                     let atTheEnd = round.after != nil && visit == 0 && !untried(round.addresses(ofVisit: visits.count - 1, addresses)).isEmpty
                     return .connected(connection, candidate, othersLeft: servers.count > 1 || laterInVisit || atTheEnd)
                 } catch {
-                    guard !Task.isCancelled else { return .exhausted(reason: "cancelled", isFatal: false) }
+                    guard !Task.isCancelled else { return .exhausted(reason: "cancelled", summary: nil, isFatal: false) }
                     let known = error as? ConnectionError
                     let failure = Failure(
                         candidate: candidate,
@@ -111,9 +113,15 @@ struct FailoverConnector {
             }
         }
         guard !failures.isEmpty else {
-            return .exhausted(reason: "no server was left to try in this round", isFatal: false)
+            return .exhausted(reason: "no server was left to try in this round", summary: nil, isFatal: false)
         }
-        return .exhausted(reason: failures.map(describe).joined(separator: "; "), isFatal: failures.allSatisfy(\.isFatal))
+        var summary: String?
+        if failures.count > 1, let last = failures.last {
+            let serverCount = Set(failures.map(\.candidate.server)).count
+            let tried = serverCount == 1 ? "\(failures.count) addresses" : "\(serverCount) servers"
+            summary = "none of the \(tried) answered (the last: \(describe(last)))"
+        }
+        return .exhausted(reason: failures.map(describe).joined(separator: "; "), summary: summary, isFatal: failures.allSatisfy(\.isFatal))
     }
 
     /// "Cannot connect to HOST port PORT: Connection refused", with the address when the

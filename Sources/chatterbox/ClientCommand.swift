@@ -37,7 +37,7 @@ struct ClientCommand: AsyncParsableCommand {
     )
     var servers: [String] = []
 
-    @Option(help: "Seconds each step of connecting to one address (name lookup, TCP connection, TLS handshake) may take before the client moves on to the next.")
+    @Option(help: ArgumentHelp("Seconds each step of connecting to one address (name lookup, TCP connection, TLS handshake, the answer to the login) may take before the client moves on to the next.", valueName: "seconds"))
     var connectTimeout: Double = 10
 
     @Option(name: [.customLong("ca", withSingleDash: true), .customLong("ca")], help: "Trust only the CA certificate(s) in this PEM file (e.g. the server's generated ca.crt).")

@@ -195,6 +195,27 @@ import Testing
         }
     }
 
+    @Test func aRoundThatReachesNobodyIsSaidInShortThenTheBackoffBegins() async throws {
+        try await withServers(1) { servers, security in
+            let a = servers[0]
+            let refusing = try RestartablePort.pick()
+            let recorder = UpdateRecorder()
+            let (input, typing) = AsyncStream<String>.makeStream()
+            let list = [Self.endpoint(a), ServerEndpoint(host: "127.0.0.1", port: refusing)]
+            let running = startEngine(list, security: security, name: "alice", recorder: recorder, input: input)
+            defer { running.cancel() }
+            try await recorder.waitFor("the login") { $0.isOnline(at: list[0]) }
+            await a.stop()
+            let failed = try await recorder.waitFor("the round failing") { $0.isFailedRound }
+            // The refused one was said as it was skipped; the round's line says it in short.
+            #expect(recorder.all.contains(.connection(.serverSkipped(server: list[1], address: "127.0.0.1:\(refusing)", reason: "Connection refused", next: list[0]))))
+            guard case .connection(.attemptFailed(let reason, _)) = failed else { return }
+            #expect(reason == "none of the 2 servers answered (the last: Cannot connect to 127.0.0.1 port \(a.port): Connection refused)")
+            typing.yield("/quit")
+            #expect(try await running.value == .quit)
+        }
+    }
+
     @Test func aServerThatTakesTheConnectionButNeverAnswersTheLoginIsSkipped() async throws {
         try await PlainSpecServer.with { live in
             let silent = try SilentListener()
