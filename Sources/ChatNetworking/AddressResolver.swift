@@ -36,6 +36,9 @@ public enum AddressResolver {
     /// slow name service holds up no task: after `timeout` without an answer the lookup is
     /// given up (the thread finishes on its own), as it is when the calling task is cancelled.
     public static func connectAddresses(host: String, port: Int, timeout: Duration) async throws -> [SocketAddress] {
+        // An address literal needs no name service, nor a thread.
+        let literal = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+        if let address = try? SocketAddress(ipAddress: literal, port: port) { return [address] }
         let lookup = PendingLookup()
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[SocketAddress], any Error>) in
