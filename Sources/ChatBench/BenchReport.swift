@@ -39,6 +39,8 @@ public struct RunReport: Sendable, Codable {
     public var serverCPUSeconds: Double?
     public var serverCPUSecondsPerMillionDeliveries: Double?
     public var serverRSSBytes: Int?
+    /// The server's highest RSS since it started, read at the end of the run.
+    public var serverPeakRSSBytes: Int?
     /// Clients that stopped reading, besides the measured ones. (Whether the server dropped
     /// them cannot be seen from here: a client that does not read does not see the close.)
     public var stalledClients: Int?
@@ -71,6 +73,9 @@ public struct RunReport: Sendable, Codable {
                 serverCPUSecondsPerMillionDeliveries = (cpu / Double(measurement.deliveriesBetweenSamples) * 1e6 * 100).rounded() / 100
             }
             serverRSSBytes = after.residentBytes
+            serverPeakRSSBytes = after.peakResidentBytes
+        } else {
+            serverPeakRSSBytes = nil
         }
     }
 
@@ -94,6 +99,9 @@ public struct RunReport: Sendable, Codable {
                 serverCPUSecondsPerMillionDeliveries = (cpu / Double(summary.deliveriesSinceWindowStart) * 1e6 * 100).rounded() / 100
             }
             serverRSSBytes = after.residentBytes
+            serverPeakRSSBytes = after.peakResidentBytes
+        } else {
+            serverPeakRSSBytes = nil
         }
         generator = "c"
         generatorCPUSeconds = summary.generatorCpuSecondsInWindow
@@ -107,6 +115,7 @@ public struct RunReport: Sendable, Codable {
             latencyMilliseconds.p50, latencyMilliseconds.p99, latencyMilliseconds.p999, latencyMilliseconds.max)
         if let cpu = serverCPUSecondsPerMillionDeliveries { text += String(format: ", %.2f CPU-s per million deliveries", cpu) }
         if let rss = serverRSSBytes { text += ", RSS \(rss / 1_048_576) MiB" }
+        if let peak = serverPeakRSSBytes, peak > 0 { text += " (peak \(peak / 1_048_576) MiB)" }
         if let stalledClients { text += ", \(stalledClients) stalled clients" }
         if let generatorCPUSeconds { text += String(format: ", C generator at %.0f%% CPU", 100 * generatorCPUSeconds / seconds) }
         return text
@@ -135,6 +144,8 @@ public struct LoginStormReport: Sendable, Codable {
     public var loginLatencyMilliseconds: LatencySummary
     public var serverCPUSeconds: Double?
     public var serverRSSBytes: Int?
+    /// The server's highest RSS since it started, read at the end of the run.
+    public var serverPeakRSSBytes: Int?
 
     public var line: String {
         String(format: "%@ login storm: %d clients with %d messages of history in %.2f s, login p50 %.1f p99 %.1f max %.1f ms",

@@ -34,6 +34,8 @@ public struct BenchSettings: Sendable {
     public var serverArguments: [String] = []
     /// Clients that log in and then stop reading, alongside the measured ones.
     public var stalledClients = 0
+    /// Seconds of sending before the measured window (custom fan-out with the Swift generator).
+    public var warmupSeconds = 1.0
     /// Messages per second from one extra, unmeasured client during the run.
     public var floodRate = 0.0
     /// The C load generator, one process per run; `nil` for the Swift generator in this process.
@@ -98,7 +100,7 @@ public enum BenchScenarios {
                 }
                 settings.progress("\(settings.serverName): \(senders) senders, \(Int(rate)) msg/s for \(seconds) s")
                 let measurement = try await generator.run(
-                    senders: senders, rate: rate, seconds: seconds, contentLength: settings.contentLength,
+                    senders: senders, rate: rate, seconds: seconds, warmup: settings.warmupSeconds, contentLength: settings.contentLength,
                     floodRate: settings.floodRate, serverPID: pid, progress: settings.progress)
                 var report = RunReport(server: settings.serverName, clients: clients, senders: senders, measurement: measurement)
                 if settings.stalledClients > 0 { report.stalledClients = settings.stalledClients }

@@ -6,6 +6,8 @@ public struct ProcessStats: Sendable, Codable {
     public var cpuSeconds: Double
     /// Resident set size, in bytes.
     public var residentBytes: Int
+    /// The highest resident set size since the process started (VmHWM), in bytes.
+    public var peakResidentBytes: Int = 0
 
     public static func read(pid: Int32) -> ProcessStats? {
         guard let stat = readProcFile("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")") else { return nil }
@@ -13,13 +15,14 @@ public struct ProcessStats: Sendable, Codable {
         let fields = stat[stat.index(after: close)...].split(separator: " ")
         guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
         let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
-        var resident = 0
-        if let status = readProcFile("/proc/\(pid)/status"),
-           let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }) {
-            let kilobytes = line.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
-            resident = kilobytes * 1024
+        let status = readProcFile("/proc/\(pid)/status") ?? ""
+        func kilobytes(_ field: String) -> Int {
+            status.split(separator: "\n").first { $0.hasPrefix(field) }
+                .flatMap { $0.split(separator: " ").dropFirst().first }.flatMap { Int($0) } ?? 0
         }
-        return ProcessStats(cpuSeconds: (user + system) / ticks, residentBytes: resident)
+        return ProcessStats(
+            cpuSeconds: (user + system) / ticks, residentBytes: kilobytes("VmRSS:") * 1024,
+            peakResidentBytes: kilobytes("VmHWM:") * 1024)
     }
 
     /// /proc files report a size of 0, so read them to the end rather than by their size.

@@ -25,7 +25,10 @@ public final class ChatServer: Service, Sendable {
 
     public let configuration: ServerConfiguration
     private let group: MultiThreadedEventLoopGroup
-    private let historyPool: NIOThreadPool
+    /// Blocking work off the event loops: logins' (password checks, history) on threads of
+    /// their own, logged-in users' requests (searches, pages, files) on others.
+    private let loginPool: WorkPool
+    private let requestPool: WorkPool
     private let hub: Hub
     private let store: any ChatStore
     private let logger: Logger
@@ -40,15 +43,24 @@ public final class ChatServer: Service, Sendable {
         let snapshot = try store.load()
         let storedBroadcasts = try store.recentBroadcasts(limit: RecentBroadcasts.capacity(forHistoryLimit: configuration.historyLimit))
         group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoopThreads))
+        var connections = configuration.limits.connections
+        if let descriptors = DescriptorBudget.prepare() {
+            let clamped = descriptors.clamp(connections)
+            connections = clamped.limit
+            if let lowered = clamped.lowered {
+                // Unlimited is what benchmarks ask for: no warning, the number is for the record.
+                if configuration.limits.connections == 0 { logger.notice("\(lowered)") } else { logger.warning("\(lowered)") }
+            }
+        }
         connectionLimiter = ConnectionLimiter(
             perAddress: configuration.limits.connectionsPerAddress,
-            total: configuration.limits.connections,
+            total: connections,
             exemptions: configuration.limits.connectionLimitExemptions,
             ipv4PrefixLength: configuration.limits.ipv4ConnectionPrefixLength,
             ipv6PrefixLength: configuration.limits.ipv6ConnectionPrefixLength
         )
-        historyPool = NIOThreadPool(numberOfThreads: 2)
-        historyPool.start()
+        loginPool = WorkPool(label: "logins", threads: 2)
+        requestPool = WorkPool(label: "requests", threads: 2, limit: configuration.limits.requestsQueued)
         var fileDirectory = configuration.fileDirectory
         if fileDirectory != nil, configuration.maximumFrameLength < FileTransfer.minimumFrameLength {
             logger.warning("File transfer is off: it needs a frame limit of at least \(FileTransfer.minimumFrameLength) bytes (--max-frame-bytes is \(configuration.maximumFrameLength)).")
@@ -72,7 +84,8 @@ public final class ChatServer: Service, Sendable {
             store: store,
             snapshot: snapshot,
             eventLoops: Array(group.makeIterator()),
-            historyPool: historyPool,
+            loginPool: loginPool,
+            requestPool: requestPool,
             storedBroadcasts: storedBroadcasts,
             fileShelf: shelf,
             logger: logger
@@ -103,8 +116,13 @@ public final class ChatServer: Service, Sendable {
             throw error
         }
         let hub = self.hub
-        let trimmer = MemoryTrimmer(every: .seconds(5), on: group.next(), pool: historyPool) { hub.commitCount }
-        let housekeeping = Housekeeping(hub: hub, pool: historyPool, logger: logger)
+        let budget = hub.outboundBudget
+        let trimmer = MemoryTrimmer(
+            every: .seconds(5), on: group.next(), pool: requestPool.threads, activity: { hub.commitCount },
+            freed: .init(bytes: { budget.freedBytes }, threshold: max(8 << 20, budget.limit / 32)))
+        // On the request threads: stopping them (in stop()) waits for a round under way, so no
+        // round touches the store after it closes.
+        let housekeeping = Housekeeping(hub: hub, pool: requestPool.threads, logger: logger)
         housekeeping.start(on: group.next(), every: configuration.housekeepingInterval)
         lifecycle.withLockedValue {
             $0.listeners = listeners
@@ -125,13 +143,20 @@ public final class ChatServer: Service, Sendable {
         return report
     }
 
+    /// Bytes queued for slow readers now, all connections together (see
+    /// ``ServerConfiguration/outboundQueueBudget``).
+    public var queuedOutboundBytes: Int { hub.outboundBudget.queuedBytes }
+
     /// The addresses the server listens on.
     public var localAddresses: [SocketAddress] {
         lifecycle.withLockedValue { $0.listeners.compactMap(\.localAddress) }
     }
 
-    /// Stops accepting, tells every client the server is going away, closes every
-    /// connection, commits what is queued to the store and closes it. Idempotent.
+    /// Stops the server, in an order in which nothing reads or writes the store once it is
+    /// closed (issue 23): stops accepting and admitting logins; stops the blocking work (the
+    /// requests still queued are answered "the server is shutting down", the ones running
+    /// return); tells every client goodbye and closes its connection; commits what is staged;
+    /// closes the store; stops the event loops. Idempotent.
     public func stop() async {
         let listeners: [any Channel]? = lifecycle.withLockedValue { state in
             guard !state.stopped else { return nil }
@@ -143,6 +168,8 @@ public final class ChatServer: Service, Sendable {
         guard let listeners else { return }
         for channel in listeners { try? await channel.close() }
         let connections = hub.beginShutdown()
+        await requestPool.stop()
+        await loginPool.stop()
         var closed: [EventLoopFuture<Void>] = []
         for connection in connections {
             let promise = connection.eventLoop.makePromise(of: Void.self)
@@ -158,11 +185,8 @@ public final class ChatServer: Service, Sendable {
         // The leaving users' last changes are staged on their loops: commit them, then close
         // the database off the cooperative threads (it blocks).
         await hub.commitStagedChanges()
-        let (store, logger) = (self.store, self.logger)
-        try? await NIOThreadPool.singleton.runIfActive {
-            do { try store.close() } catch { logger.error("Closing the store failed: \(error)") }
-        }
-        try? await historyPool.shutdownGracefully()
+        let hub = self.hub
+        try? await NIOThreadPool.singleton.runIfActive { hub.closeStore() }
         try? await group.shutdownGracefully()
         logger.info("Server stopped")
     }
@@ -188,9 +212,16 @@ public final class ChatServer: Service, Sendable {
     // MARK: - Pipeline
 
     private func bootstrap(for address: SocketAddress) -> ServerBootstrap {
-        let limit = configuration.outboundQueueLimit
+        let tracking = hub.outboundBudget.trackingThreshold
+        let (logger, limiter) = (self.logger, connectionLimiter)
         var bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 4096)
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        AcceptPause(logger: logger, openConnections: { limiter.openConnections }))
+                }
+            }
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.tcpOption(.tcp_nodelay), value: configuration.sendsImmediately ? 1 : 0)
             .childChannelOption(.allocator, value: LazyPageAllocator.allocator)
@@ -199,16 +230,30 @@ public final class ChatServer: Service, Sendable {
             // one doubles its buffer on every full read.
             .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 64 * 1024))
             .childChannelOption(.socketOption(.so_keepalive), value: 1)
-            .childChannelOption(.writeBufferWaterMark, value: .init(low: limit / 2, high: limit))
+            // Unwritable once a queue is worth counting against the outbound budget.
+            .childChannelOption(.writeBufferWaterMark, value: .init(low: tracking / 4, high: tracking))
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture { try setUpConnection(channel) }
             }
+        if configuration.unsentBytesLimit > 0, let option = Self.unsentBytesOption {
+            bootstrap = bootstrap.childChannelOption(option, value: SocketOptionValue(clamping: configuration.unsentBytesLimit))
+        }
         if case .v6 = address {
             // Bind IPv6 alone so that the IPv4 wildcard can be bound beside it.
             bootstrap = bootstrap.serverChannelOption(
                 ChannelOptions.Types.SocketOption(level: .ipv6, name: .ipv6_v6only), value: 1)
         }
         return bootstrap
+    }
+
+    /// TCP_NOTSENT_LOWAT: the kernel takes no more for a connection while this many bytes
+    /// it holds for it are not yet sent. Linux only (the constant differs elsewhere).
+    private static var unsentBytesOption: ChannelOptions.Types.SocketOption? {
+        #if os(Linux)
+        ChannelOptions.Types.SocketOption(level: .tcp, name: NIOBSDSocket.Option(rawValue: 25))
+        #else
+        nil
+        #endif
     }
 
     /// Whether `handler` may sit between the TLS handler and the session, which hands its
@@ -244,17 +289,25 @@ public final class ChatServer: Service, Sendable {
             try pipeline.addHandler(RefusalHandler(reason: "Connection refused: \(refusal). Try again later."))
             return
         }
+        // Right above the head, below TLS: it sees the bytes that go into NIO's queue.
+        try pipeline.addHandler(OutboundBacklog(budget: hub.outboundBudget, eventLoop: channel.eventLoop), position: .first)
         // The session hands its deliveries to the TLS handler directly, past everything in
         // between: that may only be handlers that leave writes and flushes alone.
         func addBelowSession(_ handler: any ChannelHandler) throws {
             assert(Self.mayStandBelowSession(handler), "\(type(of: handler)) handles writes: deliveries would skip it")
             try pipeline.addHandler(handler)
         }
-        try addBelowSession(FrameSplitter(maximumFrameLength: configuration.maximumFrameLength))
-        if limits.framesPerSecond > 0 {
-            try addBelowSession(ReadRateLimiter(framesPerSecond: limits.framesPerSecond, burst: limits.frameBurst))
+        try addBelowSession(FrameSplitter(maximumFrameLength: configuration.maximumFrameLength, frameTimeout: limits.frameTimeout))
+        var readLimiter: ReadRateLimiter?
+        if limits.framesPerSecond > 0 || limits.readBytesPerSecond > 0 {
+            let limiter = ReadRateLimiter(
+                framesPerSecond: limits.framesPerSecond, burst: limits.frameBurst,
+                bytesPerSecond: Double(limits.readBytesPerSecond), byteBurst: limits.readByteBurst)
+            try addBelowSession(limiter)
+            readLimiter = limiter
         }
         let session = SessionHandler(hub: hub, tlsBelow: tlsBelow)
+        session.readLimiter = readLimiter
         session.connection = ClientConnection(session: session, outbox: hub.outbox(for: channel.eventLoop), address: address)
         try pipeline.addHandler(session)
     }

@@ -28,21 +28,32 @@ struct FileRequests {
             return chunk(value)
         case FileTransfer.Key.get:
             return get(value)
-        case FileTransfer.Key.list:
-            let visible = shelf.files.filter { hub.mayFetch($0, key: userKey) }.suffix(200)
-            var frame = Frame()
-            frame.extensions = [.init(key: FileTransfer.Key.list, value: .array(visible.map { Self.entry($0).jsonValue }))]
-            return loop.makeSucceededFuture(.frame(frame))
         default:
             return loop.makeSucceededFuture(.error("\(key) is sent by servers, not by clients."))
         }
     }
 
-    /// The `FILES` lines for /Files.
-    func listLines() -> [String] {
-        let visible = shelf.files.filter { hub.mayFetch($0, key: userKey) }.suffix(200)
-        if visible.isEmpty { return ["No files for you."] }
-        return ["Files you can fetch (\(visible.count)):"] + visible.map {
+    /// The work of listing the files the user may fetch, the newest 200, oldest first: for the
+    /// request threads (a shelf of thousands of files took the event loop for milliseconds per
+    /// listing, and a flood of listings stalled everyone on it). What the user may see is read
+    /// once here, on the loop, rather than once per file.
+    func listingWork() -> @Sendable () -> [StoredFile] {
+        let shelf = self.shelf
+        let visibility = hub.fileVisibility(for: userKey)
+        return { Array(shelf.files.lazy.filter(visibility.allows).suffix(200)) }
+    }
+
+    /// The `FILES` reply to a listing.
+    static func listFrame(_ files: [StoredFile]) -> Frame {
+        var frame = Frame()
+        frame.extensions = [.init(key: FileTransfer.Key.list, value: .array(files.map { entry($0).jsonValue }))]
+        return frame
+    }
+
+    /// The lines of /Files for a listing.
+    static func listLines(_ files: [StoredFile]) -> [String] {
+        if files.isEmpty { return ["No files for you."] }
+        return ["Files you can fetch (\(files.count)):"] + files.map {
             "\($0.id) \($0.name) (\($0.size) bytes) from \($0.from) to \($0.to)"
         }
     }

@@ -13,8 +13,10 @@ extension Hub {
         case quit(String)
         /// Hash this password off the loop, then record it with ``setAccount(key:passwordHash:connection:)``.
         case register(String)
-        /// Load this page of history or search results (``loadPage(for:query:on:)``) and send it.
+        /// Load this page of history or search results (``pageWork(for:query:)``) and send it.
         case page(HistoryQuery)
+        /// List the files the user may fetch (off the loop, within the request budget).
+        case files
     }
 
     static let passwordLengthText = "\(PasswordHash.allowedLength.lowerBound) to \(PasswordHash.allowedLength.upperBound) bytes, no spaces at either end"
@@ -60,8 +62,8 @@ extension Hub {
             }
             return .page(HistoryQuery(limit: count))
         case .files:
-            guard let shelf = fileShelf else { return .error("This server does not keep files.") }
-            return .lines(FileRequests(hub: self, shelf: shelf, connection: connection, userName: key, userKey: key).listLines())
+            guard fileShelf != nil else { return .error("This server does not keep files.") }
+            return .files
         case .send, .get:
             return .error("/Send and /Get need a client that transfers files (feature \"files\"), such as the Chatterbox client.")
         case .search(let operand):

@@ -27,6 +27,8 @@ final class Hub: Sendable {
         /// Registered names: user key → encoded password hash.
         var accounts: [String: String]
         var accepting = true
+        /// Set once the store is about to close: no commit may reach it after that.
+        var storeClosed = false
         /// Batches committed so far (logins, leaves, messages, blocks): a sign of activity.
         var commits: UInt64 = 0
         /// The newest broadcasts delivered, for logins.
@@ -46,18 +48,25 @@ final class Hub: Sendable {
     let state: NIOLockedValueBox<State>
     let store: any ChatStore
     private let batches: [TickBatch]
-    private let historyPool: NIOThreadPool
-    /// Password attempts per name and per address.
+    /// Logins' blocking work (password checks, the history replay): threads of their own, so
+    /// that no request of a logged-in user can keep anyone from logging in.
+    private let loginPool: WorkPool
+    /// Logged-in users' blocking work: pages and searches, file listings and I/O, /Register.
+    private let requestPool: WorkPool
+    /// Password attempts per (name, address), per name and per address.
     let loginAttempts: LoginAttemptLimiter
     /// Uploaded files (feature `files`); `nil` when file transfer is off.
     let fileShelf: FileShelf?
+    /// The bytes that may wait for slow readers, all together and per connection.
+    let outboundBudget: OutboundBudget
 
     init(
         configuration: ServerConfiguration,
         store: any ChatStore,
         snapshot: StoreSnapshot,
         eventLoops: [any EventLoop],
-        historyPool: NIOThreadPool,
+        loginPool: WorkPool,
+        requestPool: WorkPool,
         storedBroadcasts: [StoredMessage]? = nil,
         fileShelf: FileShelf? = nil,
         logger: Logger
@@ -67,7 +76,8 @@ final class Hub: Sendable {
         self.rules = configuration.usernameRules
         self.store = store
         self.logger = logger
-        self.historyPool = historyPool
+        self.loginPool = loginPool
+        self.requestPool = requestPool
         let outboxes = eventLoops.enumerated().map { Outbox(eventLoop: $1, index: $0, pacing: configuration.flushPacing, gatherWindow: configuration.gatherWindow) }
         self.outboxes = outboxes
         self.outboxByLoop = Dictionary(uniqueKeysWithValues: outboxes.map { (ObjectIdentifier($0.eventLoop), $0) })
@@ -90,11 +100,14 @@ final class Hub: Sendable {
             lookalikes: lookalikes
         ))
         self.loginAttempts = LoginAttemptLimiter(
+            perNameAndAddress: configuration.loginAttemptsPerNameAndAddress,
             perName: configuration.loginAttemptsPerName,
             perAddress: configuration.loginAttemptsPerAddress,
             clock: configuration.clock
         )
         self.batches = eventLoops.enumerated().map { TickBatch(eventLoop: $1, index: $0) }
+        self.outboundBudget = OutboundBudget(
+            limit: configuration.outboundQueueBudget, perConnection: configuration.outboundQueueLimit, eventLoops: eventLoops)
     }
 
     /// The outbox of `eventLoop` (one of the server's loops).
@@ -213,6 +226,8 @@ final class Hub: Sendable {
             let name = state.users[key]?.name ?? key
             let existed = state.accounts[key] != nil
             guard passwordHash != nil || existed else { return ["\(name) is not registered."] }
+            // Whoever set the password knows it; whoever knew the old one no longer counts.
+            loginAttempts.passwordChanged(for: key, from: passwordHash == nil ? nil : connection.address)
             stage(.store(.account(key: key, passwordHash: passwordHash)), for: connection)
             state.accounts[key] = passwordHash
             if passwordHash == nil {
@@ -224,23 +239,47 @@ final class Hub: Sendable {
         }
     }
 
-    /// Runs slow work (password hashing) on the blocking pool; completes on `eventLoop`.
-    func offload<Value: Sendable>(on eventLoop: any EventLoop, _ work: @escaping @Sendable () throws -> Value) -> EventLoopFuture<Value> {
-        historyPool.runIfActive(eventLoop: eventLoop, work)
+    /// Checks a password at login on the login threads; completes on `eventLoop`.
+    func verifyPassword(on eventLoop: any EventLoop, _ check: @escaping @Sendable () -> Bool) -> EventLoopFuture<Bool> {
+        loginPool.run(on: eventLoop, check)
     }
 
-    /// Loads a login's history on the blocking-I/O pool; completes on `eventLoop`.
+    /// Runs a logged-in user's slow work (password hashing, file I/O) on the request threads;
+    /// completes on `eventLoop`. Fails with ``WorkPoolError/busy`` when they hold their limit.
+    func offload<Value: Sendable>(on eventLoop: any EventLoop, _ work: @escaping @Sendable () throws -> Value) -> EventLoopFuture<Value> {
+        requestPool.run(on: eventLoop, work)
+    }
+
+    /// What a request cost: its outcome and the request thread's time it took.
+    struct Measured<Value: Sendable>: Sendable {
+        var result: Result<Value, any Error>
+        var cost: Duration
+    }
+
+    /// Runs an expensive request on the request threads and measures it; completes on
+    /// `eventLoop` and never fails (a refusal of the pool is a failed result that cost nothing).
+    func runRequest<Value: Sendable>(on eventLoop: any EventLoop, _ work: @escaping @Sendable () throws -> Value) -> EventLoopFuture<Measured<Value>> {
+        requestPool.run(on: eventLoop) { () -> Measured<Value> in
+            let clock = ContinuousClock()
+            let start = clock.now
+            let result = Result { try work() }
+            return Measured(result: result, cost: clock.now - start)
+        }.recover { Measured(result: .failure($0), cost: .zero) }
+    }
+
+    /// Loads a login's history on the login threads; completes on `eventLoop`.
     func loadHistory(_ request: HistoryRequest, on eventLoop: any EventLoop) -> EventLoopFuture<History> {
         let store = self.store
-        return historyPool.runIfActive(eventLoop: eventLoop) {
+        return loginPool.run(on: eventLoop) {
             try store.history(request)
         }
     }
 
-    /// Loads a page of the history `key` may see, or of search results, on the blocking-I/O
-    /// pool; completes on `eventLoop`. Visibility follows the blocks as they are now, and the
-    /// page ends at what has been delivered, like the login replay.
-    func loadPage(for key: String, query: HistoryQuery, on eventLoop: any EventLoop) -> EventLoopFuture<Page> {
+    /// The work of loading a page of the history `key` may see, or of search results, for
+    /// ``runRequest(on:_:)``. Visibility follows the blocks as they are now, and the page ends
+    /// at what has been delivered, like the login replay; the store stops it past the query
+    /// time limit.
+    func pageWork(for key: String, query: HistoryQuery) -> @Sendable () throws -> Page {
         let request = state.withLockedValue { state in
             PageRequest(
                 userKey: key,
@@ -249,11 +288,12 @@ final class Hub: Sendable {
                 throughSequence: state.lastDelivered,
                 limit: query.limit,
                 words: query.words,
-                directMessagesAfter: state.users[key]?.heldSince ?? 0
+                directMessagesAfter: state.users[key]?.heldSince ?? 0,
+                timeLimit: configuration.limits.queryTimeLimit
             )
         }
         let store = self.store
-        return historyPool.runIfActive(eventLoop: eventLoop) { try store.page(request) }
+        return { try store.page(request) }
     }
 
     /// Where a file from `senderKey` to `destination` goes: "ALL" or a known user's name and
@@ -270,19 +310,39 @@ final class Hub: Sendable {
         }
     }
 
-    /// Whether the user `key` may fetch `file`: it is for everyone, for them or from them, and
-    /// no block separates them from its sender.
-    func mayFetch(_ file: StoredFile, key: String) -> Bool {
-        let toEveryone = file.toKey == UsernameRules.key(ChatMessage.broadcastDestination)
-        guard toEveryone || file.toKey == key || file.fromKey == key else { return false }
-        return state.withLockedValue { state in
+    /// Which files a user may fetch, as things stand: read under the lock once, so that a
+    /// listing of thousands of files takes it once rather than once per file.
+    struct FileVisibility: Sendable {
+        let key: String
+        let separated: Set<String>
+        let heldSinceTime: Int64
+
+        /// Whether `file` is for everyone, for them or from them, and no block separates them
+        /// from its sender.
+        func allows(_ file: StoredFile) -> Bool {
+            let toEveryone = file.toKey == UsernameRules.key(ChatMessage.broadcastDestination)
+            guard toEveryone || file.toKey == key || file.fromKey == key else { return false }
             // Direct files of the name's past, before its current holder, are not theirs (one
             // for everyone stays public).
             let mine = file.fromKey == key || file.toKey == key
-            if mine, file.time < state.users[key]?.heldSinceTime ?? 0 { return toEveryone }
+            if mine, file.time < heldSinceTime { return toEveryone }
             if file.fromKey == key { return true }
-            return !state.blocks.separated(from: key).contains(file.fromKey)
+            return !separated.contains(file.fromKey)
         }
+    }
+
+    /// What the user `key` may fetch, now.
+    func fileVisibility(for key: String) -> FileVisibility {
+        state.withLockedValue { state in
+            FileVisibility(key: key, separated: state.blocks.separated(from: key), heldSinceTime: state.users[key]?.heldSinceTime ?? 0)
+        }
+    }
+
+    /// Whether the user `key` may fetch `file` (``FileVisibility/allows(_:)``).
+    func mayFetch(_ file: StoredFile, key: String) -> Bool {
+        let toEveryone = file.toKey == UsernameRules.key(ChatMessage.broadcastDestination)
+        guard toEveryone || file.toKey == key || file.fromKey == key else { return false }
+        return fileVisibility(for: key).allows(file)
     }
 
     /// Records a stored file durably (with the tick's other changes).
@@ -394,6 +454,8 @@ final class Hub: Sendable {
             for case .store(let operation) in items { operations.append(operation) }
             var failure: (any Error)?
             do {
+                // After closeStore() nothing reaches the store: what is staged then is refused.
+                guard !state.storeClosed else { throw StoreError.closed }
                 try store.apply(operations)
             } catch {
                 failure = error
@@ -455,6 +517,14 @@ final class Hub: Sendable {
     }
 
     // MARK: - Shutdown
+
+    /// Closes the store: no commit reaches it afterwards (a batch staged later fails as a write
+    /// that could not be stored). Blocks: call off the cooperative threads, after
+    /// ``commitStagedChanges()``.
+    func closeStore() {
+        state.withLockedValue { $0.storeClosed = true }
+        do { try store.close() } catch { logger.error("Closing the store failed: \(error)") }
+    }
 
     /// Stops logins and returns every connection online, for the server to close.
     func beginShutdown() -> [ClientConnection] {

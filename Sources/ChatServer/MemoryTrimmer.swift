@@ -10,9 +10,12 @@ import NIOPosix
 /// Why: after a burst — a storm of logins, each announced to everyone, or a slow client's
 /// queue — glibc keeps the freed heap pages, so an idle server would stay as large as its
 /// busiest moment. `malloc_trim` returns every free page, not only the top of the heap.
-/// It runs on the blocking pool, never on an event loop, and only once a burst is over: when
-/// the previous interval saw activity and the last one none (it walks the whole heap and
-/// holds each arena's lock meanwhile, which a busy server should not pay for).
+/// It runs on the blocking pool, never on an event loop, and normally only once a burst is
+/// over: when the previous interval saw activity and the last one none (it walks the whole
+/// heap and holds each arena's lock meanwhile, which a busy server should not pay for).
+/// But when much memory has been let go of — the queues of slow readers cut or gone, counted by
+/// `freed` — it trims at once, at most once a second, while chat goes on: an attack of slow
+/// readers must not leave a busy server at its peak size for as long as it stays busy.
 final class MemoryTrimmer: Sendable {
     /// A glibc function that Swift does not import, looked up by name; `nil` elsewhere.
     private static func libcFunction<Function>(_ name: String, as type: Function.Type) -> Function? {
@@ -51,33 +54,60 @@ final class MemoryTrimmer: Sendable {
         _ = mallocOption(mmapThreshold, 1 << 20)
     }()
 
-    private let task: RepeatedTask?
+    /// Bytes let go of (a counter that only grows), and how many of them make a trim due.
+    struct Freed: Sendable {
+        var bytes: @Sendable () -> Int
+        var threshold: Int
+        /// How often the counter is read.
+        var interval: TimeAmount = .seconds(1)
+    }
+
+    private let tasks: [RepeatedTask]
 
     /// Checks every `interval` whether `activity()` (a counter that moves with any work)
-    /// has just stopped moving, and trims on `pool` then.
+    /// has just stopped moving, and trims on `pool` then; and, with `freed`, trims whenever
+    /// that many more bytes have been let go of since the last trim.
     init(
         every interval: TimeAmount, on eventLoop: any EventLoop, pool: NIOThreadPool,
-        activity: @escaping @Sendable () -> UInt64, trim: (@Sendable () -> Void)? = MemoryTrimmer.releaseFreeMemory
+        activity: @escaping @Sendable () -> UInt64, freed: Freed? = nil,
+        trim: (@Sendable () -> Void)? = MemoryTrimmer.releaseFreeMemory
     ) {
         guard let trim else {
-            task = nil
+            tasks = []
             return
         }
         _ = MemoryTrimmer.holdFreedMemoryDuringBursts
-        // Only the repeated task touches it, but it is made here, off the loop.
+        // Only the repeated tasks touch them, but they are made here, off the loop.
         let observed = NIOLockedValueBox((last: activity(), wasBusy: false))
-        task = eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
-            let now = activity()
-            let shouldTrim = observed.withLockedValue { observed in
-                let busy = now != observed.last
-                defer { observed = (now, busy) }
-                return !busy && observed.wasBusy
+        let trimmedAtFreed = NIOLockedValueBox(freed?.bytes() ?? 0)
+        var tasks = [
+            eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
+                let now = activity()
+                let shouldTrim = observed.withLockedValue { observed in
+                    let busy = now != observed.last
+                    defer { observed = (now, busy) }
+                    return !busy && observed.wasBusy
+                }
+                guard shouldTrim else { return }
+                trimmedAtFreed.withLockedValue { $0 = freed?.bytes() ?? 0 }
+                pool.submit { _ in trim() }
             }
-            if shouldTrim { pool.submit { _ in trim() } }
+        ]
+        if let freed {
+            tasks.append(eventLoop.scheduleRepeatedTask(initialDelay: freed.interval, delay: freed.interval) { _ in
+                let now = freed.bytes()
+                let due = trimmedAtFreed.withLockedValue { trimmedAt in
+                    guard now - trimmedAt >= freed.threshold else { return false }
+                    trimmedAt = now
+                    return true
+                }
+                if due { pool.submit { _ in trim() } }
+            })
         }
+        self.tasks = tasks
     }
 
     func cancel() {
-        task?.cancel()
+        for task in tasks { task.cancel() }
     }
 }

@@ -17,8 +17,23 @@ public struct ServerConfiguration: Sendable {
     public var historyLimit: Int
     /// Longest CONTENT accepted, in UTF-8 bytes.
     public var maximumContentBytes: Int
-    /// Bytes that may wait to be sent to one client before it is disconnected as too slow.
+    /// Bytes that may wait to be sent to one client before it is disconnected as too slow,
+    /// while the queues together use less than a quarter of ``outboundQueueBudget``. Counted
+    /// at what the buffers holding them cost (up to twice the bytes: NIO rounds each buffer up
+    /// to a power of two).
     public var outboundQueueLimit: Int
+    /// Bytes that may wait to be sent to all clients together. As the queues fill it, the cap
+    /// of each shrinks (from ``outboundQueueLimit`` at a quarter full to 64 KiB at half), so
+    /// the longest queues are cut first and the queues stay under about half of it, leaving
+    /// the rest for the server itself. Defaults to an eighth of the memory.
+    public var outboundQueueBudget: Int = OutboundBudget.defaultLimit
+    /// Most bytes the kernel holds unsent for one connection (TCP_NOTSENT_LOWAT, Linux); 0
+    /// leaves the kernel's default. Bytes a client has not yet received are in flight, not
+    /// unsent, so a client that reads is not slowed; one that stops reading fills this and its
+    /// receive window and no more, where the kernel otherwise takes about 4 MB: a thousand such
+    /// clients cost the server 4 GB of encryption before the outbound budget saw any of it
+    /// (seconds of a saturated loop), and now a tenth of that.
+    public var unsentBytesLimit = 128 * 1024
     /// Frames a client may send while its login is still completing.
     public var maximumFramesDuringLogin: Int
     /// The name the server answers commands under. Reserved as a username.
@@ -74,8 +89,13 @@ public struct ServerConfiguration: Sendable {
     public var fileLifetime: TimeAmount = .hours(24 * 30)
     /// How often the server looks for abandoned uploads, expired files and forgotten users.
     public var housekeepingInterval: TimeAmount = .minutes(1)
-    /// Password attempts allowed for one name, and from one address.
+    /// Password attempts allowed for one name from one address.
+    public var loginAttemptsPerNameAndAddress = AttemptLimit(burst: 5, interval: .seconds(12))
+    /// Password attempts allowed for one name from all the addresses that have not logged in
+    /// with its password before (guessing spread over many addresses). Addresses that have are
+    /// exempt, so that nobody can lock an owner out by guessing from elsewhere.
     public var loginAttemptsPerName = AttemptLimit(burst: 5, interval: .seconds(12))
+    /// Password attempts allowed from one address, for any names.
     public var loginAttemptsPerAddress = AttemptLimit(burst: 20, interval: .seconds(3))
 
     /// Attempts allowed: `burst` at once, then one more every `interval`.
@@ -116,6 +136,29 @@ public struct ServerConfiguration: Sendable {
         /// disconnected.
         public var errorsPerSecond = 1.0
         public var errorBurst = 30
+        /// Frame bytes read from one connection per second, sustained and in a burst, counted
+        /// after decompression (a compressed frame costs what it inflates to); beyond, reading
+        /// pauses like the frame rate's.
+        public var readBytesPerSecond = 8 << 20
+        public var readByteBurst = 16 << 20
+        /// Time a frame may take to arrive once its first bytes have (the time reading is
+        /// paused by the server does not count); beyond, `ERROR` and close.
+        public var frameTimeout: TimeAmount = .seconds(30)
+        /// Expensive requests (searches, history pages, file listings) one user may have
+        /// waiting or running at once; more are answered "busy, try again" (0: unlimited).
+        public var requestsInFlight = 4
+        /// Request-thread time one user's expensive requests may take, accrued per second and
+        /// held at most; each request is charged what it took. Past it: "busy, try again in N s".
+        public var requestTimePerSecond: Duration = .milliseconds(250)
+        public var requestTimeBurst: Duration = .seconds(2)
+        /// Expensive requests and file I/O waiting or running on the request threads, for all
+        /// users together; more are answered "busy" (0: unlimited). Logins never wait here.
+        public var requestsQueued = 256
+        /// The longest a search or history page may run in the store before it is stopped.
+        public var queryTimeLimit: Duration = .seconds(1)
+        /// Fewest letters or digits before the `*` of a prefix search word (`w*` alone made
+        /// the store merge the entries of every word starting with w).
+        public var searchPrefixMinimum = 3
 
         public init() {}
 
@@ -128,6 +171,9 @@ public struct ServerConfiguration: Sendable {
             limits.messagesPerSecond = 0
             limits.framesPerSecond = 0
             limits.errorsPerSecond = 0
+            limits.requestsInFlight = 0
+            limits.requestsQueued = 0
+            limits.readBytesPerSecond = 0
             return limits
         }
     }

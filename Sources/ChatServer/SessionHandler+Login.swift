@@ -30,13 +30,17 @@ extension SessionHandler {
         }
         state = .verifying
         context?.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
-        let verified = hub.offload(on: connection.eventLoop) { stored.matches(password) }
+        let verified = hub.verifyPassword(on: connection.eventLoop) { stored.matches(password) }
         verified.assumeIsolated().whenComplete { result in
             guard case .verifying = self.state else { return }
             self.state = .awaitingLogin
             self.context?.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
             if case .success(true) = result {
+                self.hub.loginAttempts.trust(self.connection.address, for: key)
                 self.admit(name: name, features: features, authenticatedHash: encoded)
+            } else if case .failure(WorkPoolError.stopping) = result {
+                _ = self.closeForShutdown()
+                return
             } else {
                 self.refuse("Wrong password for \(name).", name: name, passwordRequired: asksForAccounts)
             }
@@ -91,6 +95,10 @@ extension SessionHandler {
             if loaded.pendingCount > 0 {
                 info += " \(loaded.pendingCount) direct message\(loaded.pendingCount == 1 ? "" : "s") arrived while you were away."
             }
+        case .failure(WorkPoolError.stopping):
+            // The server stopped before the history was read: say goodbye rather than welcome.
+            _ = closeForShutdown()
+            return
         case .failure(let error):
             logger.error("History for \(user.name) could not be loaded: \(error)")
             history = History(messages: [], truncated: false, pendingCount: 0)
@@ -114,6 +122,9 @@ extension SessionHandler {
             }
         }
         for (index, frame) in Self.split(reply, history: history.messages.map(\.message), limit: hub.configuration.maximumFrameLength).enumerated() {
+            // Frame by frame (each up to the frame limit), so that the outbound budget sees a
+            // long history queue up for a client that does not read, and stops it.
+            if index > 0 { context?.flush() }
             write(frame)
             // The acceptance itself goes uncompressed: the client learns from it that it may
             // receive compressed frames.

@@ -53,11 +53,15 @@ final class SessionHandler: ChannelInboundHandler {
     var messageBudget: TokenBucket
     /// Invalid frames the connection may send before it is disconnected.
     var errorBudget: TokenBucket
+    /// What the user's searches, history pages and file listings may cost the server.
+    var requestBudget: RequestBudget
     var loginDeadline: Scheduled<Void>?
     /// Where the next /History command continues (older than this sequence number).
     var commandHistoryCursor: Int64?
     /// Feature `deflate`: frames both ways may be compressed, from the login acceptance on.
     var compressing = false
+    /// The read pacing below, charged what compressed frames inflate to (set at setup).
+    var readLimiter: ReadRateLimiter?
 
     /// The TLS handler right below, when nothing between handles writes: deliveries are handed
     /// to it directly instead of through the pipeline.
@@ -70,6 +74,7 @@ final class SessionHandler: ChannelInboundHandler {
         let limits = hub.configuration.limits
         messageBudget = TokenBucket(rate: limits.messagesPerSecond, burst: limits.messageBurst)
         errorBudget = TokenBucket(rate: limits.errorsPerSecond, burst: limits.errorBurst)
+        requestBudget = RequestBudget(maximumInFlight: limits.requestsInFlight, perSecond: limits.requestTimePerSecond, burst: limits.requestTimeBurst)
     }
 
     // MARK: - Channel events
@@ -95,6 +100,12 @@ final class SessionHandler: ChannelInboundHandler {
     /// the timeout's ERROR can always be sent.
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case .handshakeCompleted = event as? TLSUserEvent { armLoginDeadline(context) }
+        if let cut = event as? OutboundBacklog.Cut {
+            // The peer is not reading: more is queued for it than the outbound budget allows.
+            disconnect(
+                reason: "Disconnected: you are not reading messages fast enough (more than \(cut.cap) bytes waiting).",
+                waitForDelivery: false)
+        }
         context.fireUserInboundEventTriggered(event)
     }
 
@@ -115,7 +126,9 @@ final class SessionHandler: ChannelInboundHandler {
         var payload = unwrapInboundIn(data)
         if compressing, FrameCompression.isCompressed(payload) {
             do {
+                let compressedSize = payload.readableBytes
                 payload = try FrameCompression.inflate(payload, maximumLength: hub.configuration.maximumFrameLength)
+                readLimiter?.chargeInflated(payload.readableBytes - compressedSize)
             } catch FrameCompression.InflateError.tooLarge(let maximum) {
                 disconnect(reason: "Compressed frame inflates beyond the maximum of \(maximum) bytes. Closing the connection.")
                 return
@@ -154,18 +167,11 @@ final class SessionHandler: ChannelInboundHandler {
         context.fireChannelInactive()
     }
 
-    func channelWritabilityChanged(context: ChannelHandlerContext) {
-        guard !context.channel.isWritable else { return }
-        // The peer is not reading: more than the limit is queued for it.
-        disconnect(
-            reason: "Disconnected: you are not reading messages fast enough (more than \(hub.configuration.outboundQueueLimit) bytes waiting).",
-            waitForDelivery: false
-        )
-    }
-
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if let tooLarge = error as? FrameTooLargeError {
             disconnect(reason: "\(tooLarge). Closing the connection.")
+        } else if let timedOut = error as? FrameTimeoutError {
+            disconnect(reason: "\(timedOut).")
         } else {
             logger.debug("Connection error: \(error)")
             context.close(promise: nil)
@@ -331,6 +337,8 @@ final class SessionHandler: ChannelInboundHandler {
             register(password, for: user)
         case .page(let query):
             sendPage(query, for: user, asCommand: true)
+        case .files:
+            listFiles(for: user, asCommand: true)
         }
     }
 
@@ -358,7 +366,7 @@ final class SessionHandler: ChannelInboundHandler {
         case .loggingIn:
             heldBack.append(frame)
             heldBackBytes += frame.readableBytes
-            if heldBackBytes > hub.configuration.outboundQueueLimit {
+            if heldBackBytes > hub.outboundBudget.currentCap {
                 disconnect(reason: "Disconnected: too many messages queued while logging in.", waitForDelivery: false)
             }
             return false
@@ -369,13 +377,17 @@ final class SessionHandler: ChannelInboundHandler {
 
     /// Encrypts and queues what the drain gathered; the bytes queued (0: nothing to flush).
     func writeDeliveries() -> Int {
-        guard let gathered = pendingDeliveries.take(), let context else { return 0 }
-        if let tlsBelow {
-            tlsBelow.writeFromAbove(gathered)
-        } else {
-            context.write(wrapOutboundOut(gathered), promise: nil)
+        var bytes = 0
+        while let gathered = pendingDeliveries.take() {
+            guard let context else { continue }
+            if let tlsBelow {
+                tlsBelow.writeFromAbove(gathered)
+            } else {
+                context.write(wrapOutboundOut(gathered), promise: nil)
+            }
+            bytes += gathered.readableBytes
         }
-        return gathered.readableBytes
+        return bytes
     }
 
     func flushDeliveries() {
@@ -394,7 +406,8 @@ final class SessionHandler: ChannelInboundHandler {
     }
 
     func write(_ frame: Frame) {
-        guard let context else { return }
+        // Once closing, nothing more is queued (a connection cut for its queue stops growing it).
+        guard let context, !closing else { return }
         var buffer = context.channel.allocator.buffer(capacity: FrameCoding.capacityEstimate(for: frame))
         FrameCoding.write(frame, into: &buffer)
         context.write(wrapOutboundOut(outbound(buffer)), promise: nil)

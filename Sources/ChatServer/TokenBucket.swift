@@ -33,6 +33,14 @@ struct TokenBucket {
         tokens -= 1
     }
 
+    /// Takes `amount` tokens even if there are fewer, going into debt (a cost known only
+    /// afterwards, such as the time a request took).
+    mutating func charge(_ amount: Double, now: NIODeadline = .now()) {
+        guard !isUnlimited else { return }
+        refill(now: now)
+        tokens -= amount
+    }
+
     /// Whether a token is available now.
     mutating func hasToken(now: NIODeadline = .now()) -> Bool {
         guard !isUnlimited else { return true }

@@ -227,10 +227,13 @@ public struct PageRequest: Sendable {
     /// Direct messages to and from the user up to this sequence number are left out (the name
     /// was someone else's then), as in the login replay.
     public var directMessagesAfter: Int64 = 0
+    /// The longest the query may run; past it the store stops it and throws
+    /// ``StoreError/timeLimitExceeded(_:)``. `nil`: no limit.
+    public var timeLimit: Duration?
 
     public init(
         userKey: String, excludedSenders: Set<String>, before: Int64, throughSequence: Int64, limit: Int, words: [String]? = nil,
-        directMessagesAfter: Int64 = 0
+        directMessagesAfter: Int64 = 0, timeLimit: Duration? = nil
     ) {
         self.directMessagesAfter = directMessagesAfter
         self.userKey = userKey
@@ -239,6 +242,7 @@ public struct PageRequest: Sendable {
         self.throughSequence = throughSequence
         self.limit = limit
         self.words = words
+        self.timeLimit = timeLimit
     }
 }
 
@@ -268,7 +272,8 @@ public protocol ChatStore: Sendable {
     func history(_ request: HistoryRequest) throws -> History
     /// The page of history, or of search results, `request` describes.
     func page(_ request: PageRequest) throws -> Page
-    /// Releases the store. No call may follow.
+    /// Releases the store: stops reads under way, waits for the calls under way to return, then
+    /// closes. Calls made after it throw ``StoreError/closed``. Idempotent.
     func close() throws
     /// Whether direct messages to the user `key` after sequence number `after` are stored
     /// (waiting for them): such a user is not forgotten.

@@ -36,6 +36,8 @@ public final class SQLiteChatStore: ChatStore {
     /// Moves the write-ahead log into the database file from a thread of its own, so that no
     /// commit on an event loop waits for a checkpoint and its fsyncs.
     private let checkpointer: Checkpointer
+    /// Admits calls until the store closes; closing waits for those under way.
+    private let gate = StoreGate()
 
     /// Opens (creating and migrating if needed) the database at `path`. A new database file is
     /// created readable by its owner only (0600); SQLite gives its log files the same mode.
@@ -229,7 +231,7 @@ public final class SQLiteChatStore: ChatStore {
     static let directOnly = "dest_key <> '\(UsernameRules.key(ChatMessage.broadcastDestination))'"
 
     public func load() throws -> StoreSnapshot {
-        try pool.read { db in
+        try read { db in
             let users = try Row.fetchAll(db, sql: """
                 SELECT name, delivered_through, address, last_seen, held_since, held_since_time FROM user ORDER BY key
                 """).map {
@@ -252,7 +254,7 @@ public final class SQLiteChatStore: ChatStore {
 
     public func apply(_ operations: [StoreOperation]) throws {
         guard !operations.isEmpty else { return }
-        try pool.writeWithoutTransaction { db in
+        try gate.pass { try pool.writeWithoutTransaction { db in
             try Self.inWriteTransaction(db) {
                 var messages: [StoredMessage] = []
                 for operation in operations {
@@ -313,7 +315,7 @@ public final class SQLiteChatStore: ChatStore {
                 }
                 try MessageWriter.insert(messages, db)
             }
-        }
+        } }
     }
 
     /// Runs `body` in an IMMEDIATE transaction: committed when it returns, rolled back when it
@@ -360,7 +362,7 @@ public final class SQLiteChatStore: ChatStore {
         pendingArguments += excludedArguments as [any DatabaseValueConvertible]
         pendingArguments.append(request.pendingLimit)
 
-        return try pool.read { db in
+        return try read { db in
             var recent = try Row.fetchAll(db, sql: visible, arguments: StatementArguments(visibleArguments)).map(Self.storedMessage)
             if let windowed { recent = Self.mergeNewestFirst(recent, windowed, limit: fetchLimit) }
             let truncated = recent.count > request.limit
@@ -393,7 +395,7 @@ public final class SQLiteChatStore: ChatStore {
     }
 
     public func recentBroadcasts(limit: Int) throws -> [StoredMessage] {
-        try pool.read { db in
+        try read { db in
             try Row.fetchAll(db, sql: """
                 SELECT seq, src, dest, timestamp, CAST(content AS BLOB) FROM message WHERE dest_key = ? ORDER BY seq DESC LIMIT ?
                 """, arguments: [UsernameRules.key(ChatMessage.broadcastDestination), limit]).map(Self.storedMessage).reversed()
@@ -421,7 +423,7 @@ public final class SQLiteChatStore: ChatStore {
 
     /// The plan SQLite chooses for `sql` (the `detail` of each step), for tests of index use.
     func queryPlan(_ sql: String, arguments: [String]) throws -> [String] {
-        try pool.read { db in
+        try read { db in
             try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql, arguments: StatementArguments(arguments)).map { $0["detail"] }
         }
     }
@@ -448,9 +450,13 @@ public final class SQLiteChatStore: ChatStore {
             arguments += excluded as [any DatabaseValueConvertible]
             arguments += [request.userKey, broadcastKey, request.userKey, broadcastKey, request.directMessagesAfter, fetchLimit]
             // Everything stored so far becomes searchable first (usually a few messages).
-            try checkpointer.catchUpSearchIndex()
-            rows = try pool.read { db in
-                try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map(Self.storedMessage)
+            rows = try gate.pass {
+                try checkpointer.catchUpSearchIndex()
+                return try pool.read { db in
+                    try QueryGuard(gate: gate, limit: request.timeLimit).watch(db) {
+                        try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map(Self.storedMessage)
+                    }
+                }
             }
         } else {
             // The login replay's three index walks, below `before`.
@@ -461,7 +467,7 @@ public final class SQLiteChatStore: ChatStore {
             arguments += [fetchLimit, request.userKey, floor, request.before, request.throughSequence]
             arguments += excluded as [any DatabaseValueConvertible]
             arguments += [fetchLimit, request.userKey, request.userKey, floor, request.before, request.throughSequence, fetchLimit, fetchLimit]
-            rows = try pool.read { db in
+            rows = try read(timeLimit: request.timeLimit) { db in
                 try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map(Self.storedMessage)
             }
         }
@@ -498,23 +504,41 @@ public final class SQLiteChatStore: ChatStore {
 
     /// The newest message sequence number in the search index (it trails what is stored).
     public func searchIndexedThrough() throws -> Int64 {
-        try pool.read { db in try Int64.fetchOne(db, sql: "SELECT indexed_through FROM search.search_index") ?? 0 }
+        try read { db in try Int64.fetchOne(db, sql: "SELECT indexed_through FROM search.search_index") ?? 0 }
     }
 
     public func hasDirectMessages(to key: String, after: Int64) throws -> Bool {
-        try pool.read { db in
+        try read { db in
             try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM message WHERE dest_key = ? AND seq > ?)", arguments: [key, after]) ?? true
         }
     }
 
     /// SQLite's own consistency check: `["ok"]` for a sound database, otherwise the problems.
     public func integrityCheck() throws -> [String] {
-        try pool.read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check") }
+        try read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check") }
+    }
+
+    /// SQLite's quicker check (`PRAGMA quick_check`: no index contents compared): `["ok"]` for
+    /// a sound database, otherwise the problems.
+    public func quickCheck() throws -> [String] {
+        try read { db in try String.fetchAll(db, sql: "PRAGMA quick_check") }
     }
 
     public func close() throws {
+        // Reads under way stop (their progress handler sees the gate closing), writes finish;
+        // only then do the indexer and the connections close.
+        guard gate.close() else { return }
         checkpointer.stop()
         try pool.close()
+    }
+
+    /// A read through the gate, stopped when the store closes or after `timeLimit`.
+    private func read<T>(timeLimit: Duration? = nil, _ body: (Database) throws -> T) throws -> T {
+        try gate.pass {
+            try pool.read { db in
+                try QueryGuard(gate: gate, limit: timeLimit).watch(db) { try body(db) }
+            }
+        }
     }
 
     /// A message from a row of `seq, src, dest, timestamp, CAST(content AS BLOB)`. The content

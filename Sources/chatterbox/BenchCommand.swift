@@ -108,6 +108,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Clients that log in and then stop reading, besides the measured ones.")
     var stalledClients: Int = 0
 
+    @Option(help: "Seconds of sending before the measured window (Swift generator, custom scenario); 0 measures from the first message.")
+    var warmup: Double = 1
+
     @Option(help: "Messages per second from one extra client (e.g. to see a rate limit protect the others).")
     var floodRate: Double = 0
 
@@ -145,6 +148,7 @@ struct BenchCommand: AsyncParsableCommand {
         settings.trust = plaintext ? nil : .insecure
         settings.contentLength = contentLength
         settings.stalledClients = stalledClients
+        settings.warmupSeconds = max(0, warmup)
         settings.floodRate = floodRate
         settings.serverArguments = serverArguments.map { $0.split(separator: " ").map(String.init) } ?? []
         settings.progress = { Console.error($0) }

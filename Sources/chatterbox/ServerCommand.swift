@@ -52,8 +52,14 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Longest message CONTENT accepted, in bytes.")
     var maxContentBytes: Int = 64 * 1024
 
-    @Option(help: "Bytes that may wait to be sent to one client before it is disconnected as too slow.")
+    @Option(help: "Bytes that may wait to be sent to one client before it is disconnected as too slow (while the queues together fill less than a quarter of --max-queued-bytes-total).")
     var maxQueuedBytes: Int = 8 << 20
+
+    @Option(help: "Bytes that may wait to be sent to all clients together. As the queues fill it, each client's cap shrinks from --max-queued-bytes (a quarter full) to 64 KiB (half full), so the longest queues are cut first and the rest is left for the server itself. Default: an eighth of the memory.")
+    var maxQueuedBytesTotal: Int?
+
+    @Option(help: ArgumentHelp("Most bytes the kernel holds unsent for one connection (TCP_NOTSENT_LOWAT; 0: the kernel's default), for side-by-side benchmarks.", visibility: .hidden))
+    var unsentBytesLimit: Int = 128 * 1024
 
     @Option(help: "Name of the server's pseudo-user that answers commands.")
     var serverName: String = "Chatterbox"
@@ -112,6 +118,30 @@ struct ServerCommand: AsyncParsableCommand {
     @Flag(help: "Switch file transfer off.")
     var noFiles = false
 
+    @Option(help: "Frame bytes read from one connection per second, counted after decompression (0: unlimited); bursts of twice that.")
+    var readBytesPerSecond: Int = 8 << 20
+
+    @Option(help: "How long a frame may take to arrive once its first bytes have (the server's own read pauses do not count). Seconds, or with a unit: 90s, 10m.")
+    var frameTimeout = DurationArgument(seconds: 30)
+
+    @Option(help: "Searches, history pages and file listings one user may have waiting or running at once; more are answered busy (0: unlimited).")
+    var requestsInFlight: Int = 4
+
+    @Option(help: "Milliseconds of request-thread time one user's searches, pages and file listings may take per second, sustained.")
+    var requestMsPerSecond: Int = 250
+
+    @Option(help: "Milliseconds of request-thread time one user's searches, pages and file listings may take in a burst.")
+    var requestMsBurst: Int = 2000
+
+    @Option(help: "Requests (searches, pages, file listings and file I/O) waiting or running for all users together; more are answered busy (0: unlimited). Logins have threads of their own.")
+    var requestsQueued: Int = 256
+
+    @Option(help: "Milliseconds a search or history page may run in the database before it is stopped.")
+    var queryTimeLimitMs: Int = 1000
+
+    @Option(help: "Fewest letters before the * of a prefix search word.")
+    var searchPrefixMin: Int = 3
+
     @Option(help: "Seconds a connection has to log in, from the end of its TLS handshake (default 60; 300 with --no-limits).")
     var loginTimeout: Int?
 
@@ -150,6 +180,9 @@ struct ServerCommand: AsyncParsableCommand {
         guard historyLimit >= 0, maxFrameBytes >= 64, maxContentBytes >= 1, maxQueuedBytes >= 64 << 10 else {
             throw ValidationError("Limits must be positive (and --max-queued-bytes at least 65536).")
         }
+        if let maxQueuedBytesTotal, maxQueuedBytesTotal < 1 << 20 {
+            throw ValidationError("--max-queued-bytes-total must be at least 1048576.")
+        }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("Unknown log level \(logLevel).") }
         for network in connectionLimitExempt where IPNetwork(network) == nil {
             throw ValidationError("--connection-limit-exempt: \(network) is not an IP address or ADDRESS/PREFIX network.")
@@ -162,6 +195,13 @@ struct ServerCommand: AsyncParsableCommand {
               filesTotalBytes >= 0, minFreeDiskBytes >= 0, uploadIdleTimeout.seconds >= 1 else {
             throw ValidationError("Limits must be positive (0 means unlimited where allowed).")
         }
+        guard requestsInFlight >= 0, requestMsPerSecond >= 1, requestMsBurst >= 1, requestsQueued >= 0, queryTimeLimitMs >= 1 else {
+            throw ValidationError("--requests-in-flight and --requests-queued must be 0 or more; --request-ms-per-second, --request-ms-burst and --query-time-limit-ms at least 1.")
+        }
+        guard readBytesPerSecond >= 0, frameTimeout.seconds >= 1 else {
+            throw ValidationError("--read-bytes-per-second must be 0 or more, --frame-timeout at least 1.")
+        }
+        guard (1...64).contains(searchPrefixMin) else { throw ValidationError("--search-prefix-min must be 1...64.") }
     }
 
     func run() async throws {
@@ -190,6 +230,8 @@ struct ServerCommand: AsyncParsableCommand {
         configuration.maximumFrameLength = maxFrameBytes
         configuration.maximumContentBytes = maxContentBytes
         configuration.outboundQueueLimit = maxQueuedBytes
+        if let maxQueuedBytesTotal { configuration.outboundQueueBudget = maxQueuedBytesTotal }
+        configuration.unsentBytesLimit = max(0, unsentBytesLimit)
         configuration.serverName = serverName
         configuration.limits = limits
         configuration.sendsImmediately = !nagle
@@ -260,7 +302,17 @@ struct ServerCommand: AsyncParsableCommand {
             limits.ipv6ConnectionPrefixLength = ipv6ConnectionPrefix
             limits.messagesPerSecond = messageRate
             limits.messageBurst = messageBurst
+            limits.requestsInFlight = requestsInFlight
+            limits.requestTimePerSecond = .milliseconds(requestMsPerSecond)
+            limits.requestTimeBurst = .milliseconds(requestMsBurst)
+            limits.requestsQueued = requestsQueued
+            limits.readBytesPerSecond = readBytesPerSecond
+            // At least two of the largest frames, so that one never waits on its own.
+            limits.readByteBurst = max(2 * readBytesPerSecond, 2 * maxFrameBytes)
         }
+        limits.frameTimeout = frameTimeout.timeAmount
+        limits.queryTimeLimit = .milliseconds(queryTimeLimitMs)
+        limits.searchPrefixMinimum = searchPrefixMin
         // A benchmark's storm of a thousand handshakes on one core may take longer than a
         // real client ever should: --no-limits waits minutes unless told otherwise.
         let patience = noLimits ? 300 : nil

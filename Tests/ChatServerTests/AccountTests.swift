@@ -99,15 +99,87 @@ import Testing
             $0.loginAttemptsPerName = .init(burst: 3, interval: .seconds(60))
         }) { server in
             try await register("erin", password: "erins password", on: server)
+            // The address that registered the name is not held to the per-name limit.
             #expect(try await login("erin", password: "guess one", on: server).info == "Wrong password for erin.")
             #expect(try await login("erin", password: "guess two", from: "127.0.0.2", on: server).info == "Wrong password for erin.")
-            // Over the limit, even the right password is not checked, from any address.
-            let limited = try await login("erin", password: "erins password", from: "127.0.0.3", on: server)
+            #expect(try await login("erin", password: "guess three", from: "127.0.0.3", on: server).info == "Wrong password for erin.")
+            // Over the limit, even the right password is not checked, from any other address.
+            let limited = try await login("erin", password: "erins password", from: "127.0.0.4", on: server)
             #expect(limited.usernameAccepted == false)
             #expect(limited.info == "Too many login attempts for erin: try again in 1 minute.")
             clock.advance(by: .seconds(61))
-            #expect(try await login("erin", password: "erins password", on: server).usernameAccepted == true)
+            #expect(try await login("erin", password: "erins password", from: "127.0.0.4", on: server).usernameAccepted == true)
         }
+    }
+
+    /// Issue 21 (6): one wrong guess a second from rotating addresses kept the owner of a
+    /// registered name out for good. Now the addresses that logged in with the password
+    /// before are exempt from the per-name lock, which still stops the guessers.
+    @Test func theOwnerGetsInDuringAGuessingAttackFromRotatingAddresses() async throws {
+        let clock = ManualClock()
+        try await TestServer.with(configure: {
+            Self.configure(&$0)
+            $0.clock = clock.serverClock
+        }) { server in
+            try await register("olivia", password: "olivias password", on: server)  // from 127.0.0.1
+            // The owner on a second device: a login with the password trusts that address too.
+            try await loginAndLeave("olivia", password: "olivias password", from: "127.0.0.9", on: server)
+
+            var limitedGuesses = 0
+            for round in 0..<40 {
+                clock.advance(by: .seconds(1))
+                let guess = try await login("olivia", password: "guess \(round)", from: "127.0.0.\(100 + round)", on: server)
+                #expect(guess.usernameAccepted == false)
+                if guess.info?.hasPrefix("Too many login attempts for olivia") == true { limitedGuesses += 1 }
+                if round == 20 || round == 39 {
+                    // Mid-attack: the name is locked for strangers, even with the right password...
+                    let stranger = try await login("olivia", password: "olivias password", from: "127.0.0.99", on: server)
+                    #expect(stranger.info?.hasPrefix("Too many login attempts for olivia") == true)
+                    // ...but its owner gets in from either address it used before.
+                    try await loginAndLeave("olivia", password: "olivias password", from: "127.0.0.1", on: server)
+                    try await loginAndLeave("olivia", password: "olivias password", from: "127.0.0.9", on: server)
+                }
+            }
+            // 5 at once, then one every 12 s: the rest of the 40 guesses were refused unchecked.
+            #expect(limitedGuesses >= 30)
+        }
+    }
+
+    @Test func attemptsOnOneNameFromOneAddressAreLimited() async throws {
+        let clock = ManualClock()
+        try await TestServer.with(configure: {
+            Self.configure(&$0)
+            $0.clock = clock.serverClock
+            // /Register hashes too, so it takes the first of the three.
+            $0.loginAttemptsPerNameAndAddress = .init(burst: 3, interval: .seconds(60))
+        }) { server in
+            try await register("paul", password: "pauls password", on: server)
+            try await register("quinn", password: "quinns password", on: server)
+            // The owner's own address too: a mistyped password twice, then a pause.
+            #expect(try await login("paul", password: "typo one", on: server).info == "Wrong password for paul.")
+            #expect(try await login("paul", password: "typo two", on: server).info == "Wrong password for paul.")
+            let limited = try await login("paul", password: "pauls password", on: server)
+            #expect(limited.info == "Too many login attempts for paul: try again in 1 minute.")
+            // Another name from the same address is not affected.
+            #expect(try await login("quinn", password: "quinns password", on: server).usernameAccepted == true)
+            clock.advance(by: .seconds(61))
+            #expect(try await login("paul", password: "pauls password", on: server).usernameAccepted == true)
+        }
+    }
+
+    /// `name` logs in with `password` from `address` (it must be accepted) and leaves again;
+    /// returns once the server has handled the leave.
+    private func loginAndLeave(_ name: String, password: String, from address: String, on server: TestServer) async throws {
+        let observer = try await server.login("observer-\(UInt32.random(in: 0...UInt32.max))")
+        let client = try await server.connect(from: address)
+        var frame = Frame(username: name)
+        frame.extensions.append(.init(key: "PASSWORD", value: .string(password)))
+        try await client.send(frame)
+        let reply = try await client.next { $0.usernameAccepted != nil }.frame
+        #expect(reply.usernameAccepted == true, "\(name) from \(address): \(reply.info ?? "")")
+        await client.close()
+        if reply.usernameAccepted == true { _ = try await observer.next { $0.usersLeft == [name] } }
+        await observer.close()
     }
 
     @Test func loginAttemptsAreLimitedPerAddress() async throws {

@@ -48,6 +48,45 @@ import Testing
         #expect(try await trims(forActivityPerInterval: [0, 0, 0, 0]) == 0)
     }
 
+    /// Issue 21 (2): memory freed while chat goes on (slow readers' queues cut) went back to
+    /// the system only after 5 s without activity. Now enough of it trims a busy server too.
+    @Test func trimsABusyServerOnceEnoughMemoryIsFreed() async throws {
+        let pool = NIOThreadPool(numberOfThreads: 1)
+        pool.start()
+        let trims = NIOLockedValueBox(0)
+        try runBusy(seconds: 6, freedPerSecond: 60, threshold: 100, pool: pool) { trims.withLockedValue { $0 += 1 } }
+        try await pool.shutdownGracefully()
+        // 360 bytes freed over 6 busy seconds, a trim per 100: at 2, 4 and 6 s.
+        #expect(trims.withLockedValue { $0 } == 3)
+    }
+
+    @Test func leavesABusyServerAloneWhileLittleIsFreed() async throws {
+        let pool = NIOThreadPool(numberOfThreads: 1)
+        pool.start()
+        let trims = NIOLockedValueBox(0)
+        try runBusy(seconds: 6, freedPerSecond: 10, threshold: 100, pool: pool) { trims.withLockedValue { $0 += 1 } }
+        try await pool.shutdownGracefully()
+        #expect(trims.withLockedValue { $0 } == 0)
+    }
+
+    /// A trimmer on an embedded loop whose server is busy every second and frees
+    /// `freedPerSecond` bytes a second.
+    private func runBusy(seconds: Int, freedPerSecond: Int, threshold: Int, pool: NIOThreadPool, trim: @escaping @Sendable () -> Void) throws {
+        let loop = EmbeddedEventLoop()
+        let activity = NIOLockedValueBox<UInt64>(0)
+        let freed = NIOLockedValueBox(0)
+        let trimmer = MemoryTrimmer(
+            every: .seconds(5), on: loop, pool: pool, activity: { activity.withLockedValue { $0 } },
+            freed: .init(bytes: { freed.withLockedValue { $0 } }, threshold: threshold, interval: .seconds(1)), trim: trim)
+        for _ in 0..<seconds {
+            activity.withLockedValue { $0 += 1 }
+            freed.withLockedValue { $0 += freedPerSecond }
+            loop.advanceTime(by: .seconds(1))
+        }
+        trimmer.cancel()
+        try loop.syncShutdownGracefully()
+    }
+
     @Test func releaseFreeMemoryIsAvailableOnGlibc() {
         #if canImport(Glibc)
         #expect(MemoryTrimmer.releaseFreeMemory != nil)

@@ -1,3 +1,4 @@
+import ChatBench
 import Foundation
 import NIOConcurrencyHelpers
 
@@ -23,16 +24,22 @@ public final class ServerProcess: Sendable {
     /// Starts `chatterbox server 127.0.0.1 -p PORT` (port 0: any free port) with `arguments` and
     /// waits (bounded) until it prints the port it listens on. Restarting on the port of a
     /// server that was stopped lets its clients reconnect; a port still held for a moment is
-    /// tried again for a few seconds.
-    public static func start(dataDirectory: String, host: String = "127.0.0.1", port: Int = 0, arguments: [String] = []) async throws -> ServerProcess {
+    /// tried again for a few seconds. `openFileLimit` sets RLIMIT_NOFILE, soft and hard, for
+    /// the process (through the shell's `ulimit -n`).
+    public static func start(dataDirectory: String, host: String = "127.0.0.1", port: Int = 0, arguments: [String] = [], openFileLimit: Int? = nil) async throws -> ServerProcess {
         let deadline = ContinuousClock.now + TestTiming.scaled(.seconds(30))
         var bindRetries = 0
         while true {
             let outputPath = ChildProcess.temporaryPath("chatterbox-server-out")
             // stdout and stderr into one file, opened for appending by both.
+            var command = [executable.path, "server", host, "-p", String(port), "--data-dir", dataDirectory, "--log-level", "error"] + arguments
+            if let openFileLimit {
+                // The shell sets the limit and becomes the server (same process id).
+                command = ["/bin/sh", "-c", "ulimit -n \(openFileLimit) && exec \"$0\" \"$@\""] + command
+            }
             let pid = try ChildProcess.spawn(
-                executable.path,
-                ["server", host, "-p", String(port), "--data-dir", dataDirectory, "--log-level", "error"] + arguments,
+                command[0],
+                Array(command.dropFirst()),
                 environment: ProcessInfo.processInfo.environment,
                 output: outputPath,
                 errors: outputPath
@@ -82,6 +89,15 @@ public final class ServerProcess: Sendable {
 
     /// Everything the server printed so far (stdout and stderr).
     public var output: String { ChildProcess.contents(of: outputPath) }
+
+    /// The process's CPU time so far (user and system), and its resident memory now and at
+    /// its peak, from /proc.
+    public var usage: ProcessStats? { ProcessStats.read(pid: pid) }
+
+    /// Descriptors the process has open now.
+    public var openDescriptors: Int {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? 0
+    }
 
     /// SIGKILL: no chance to flush or close anything. Reaps the process (a killed process
     /// ends at once), so it can be called from a `defer`.
