@@ -107,7 +107,7 @@ import Testing
         }
         let second = try #require(restarted)
         try await recorder.waitFor("being back, sending", timeout: .seconds(30)) {
-            if case .connection(.backOnline(_, _, let sending)) = $0 { return sending == 35 }
+            if case .connection(.backOnline(_, _, let sending, _)) = $0 { return sending == 35 }
             return false
         }
         try await recorder.waitFor("the report that all went", timeout: .seconds(30)) { $0 == .connection(.queuedLinesSent(sent: 35, notSent: 0)) }

@@ -30,6 +30,9 @@ public final class PlainSpecServer: Sendable {
         public static let noDirectEcho = Quirks(rawValue: 1 << 3)
         /// Replays every message in the login history, direct messages between others too.
         public static let replaysEveryDirectMessage = Quirks(rawValue: 1 << 4)
+        /// Refuses every login ("The server is shutting down.") and closes the connection, as
+        /// a node that is being stopped does.
+        public static let refusesLoginsAndCloses = Quirks(rawValue: 1 << 5)
     }
 
     private struct State {
@@ -43,6 +46,7 @@ public final class PlainSpecServer: Sendable {
     private let quirks: Quirks
     private let listener: NIOLockedValueBox<(any Channel)?> = NIOLockedValueBox(nil)
     private let boundPort = NIOLockedValueBox(0)
+    private let stopped = NIOLockedValueBox(false)
     /// Every login frame received, for assertions.
     public let loginFrames = NIOLockedValueBox<[Frame]>([])
 
@@ -91,8 +95,16 @@ public final class PlainSpecServer: Sendable {
         boundPort.withLockedValue { $0 }
     }
 
-    /// Closes the listener and every connection.
+    /// Adds `messages` to the history replayed at login, as if they had been sent here (the
+    /// history another node of the same chat would replay).
+    public func addHistory(_ messages: [ChatMessage]) {
+        state.withLockedValue { $0.history += messages }
+    }
+
+    /// Closes the listener and every connection. Only the first call does anything (a test may
+    /// stop a server before ``with(strictness:quirks:_:)`` does).
     public func stop() async {
+        guard stopped.withLockedValue({ stopped in defer { stopped = true }; return !stopped }) else { return }
         let channel = listener.withLockedValue { $0 }
         try? await channel?.close()
         let connections = state.withLockedValue { Array($0.users.values) }
@@ -108,6 +120,11 @@ public final class PlainSpecServer: Sendable {
                 return
             }
             if frame.features != nil, quirks.contains(.closesOnFeatures) {
+                closeSoon(channel)
+                return
+            }
+            if quirks.contains(.refusesLoginsAndCloses) {
+                send(acceptance(false, Frame(info: "The server is shutting down.")), to: channel)
                 closeSoon(channel)
                 return
             }
