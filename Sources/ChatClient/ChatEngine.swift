@@ -62,6 +62,11 @@ public struct ChatEngine: Sendable {
         /// How long the client goes on after its input ends, to finish what it started
         /// (lines still to send at the server's rate, file transfers, answers to commands).
         public var linger: Duration = .seconds(30)
+        /// How long a message sent is at least waited for to come back before the end of the
+        /// input lets the client stop (a server that does not echo never sends it back). The
+        /// client waits longer on a server that was slow to answer its login: ten times that
+        /// round trip, within `linger`, so a busy server's "Slow down" is not missed.
+        public var echoPatience: Duration = .seconds(2)
         /// Where /Get saves files when it is given no path; `nil`: `~/Downloads` when it
         /// exists, otherwise the working directory.
         public var downloadDirectory: String?

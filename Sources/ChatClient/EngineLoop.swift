@@ -85,6 +85,10 @@ struct EngineLoop {
     var refusedHere: String?
     var heardFromServer = false
     var acceptedWithoutFeaturesAt: ContinuousClock.Instant?
+    /// When the pending login was sent, and how long the last accepted one took to be
+    /// answered: a measure of how busy the server is (see ``echoPatience``).
+    var loginSentAt: ContinuousClock.Instant?
+    var loginRoundTrip: Duration?
     /// Set while the server replays history after a re-login.
     var replay: Replay?
 
@@ -376,6 +380,7 @@ struct EngineLoop {
     mutating func sendLogin(_ name: String) async {
         guard let writer else { return }
         pendingName = name
+        loginSentAt = .now
         loginAttempt += 1
         status.phase = .loggingIn
         if session.asksForFeatures { offeredFeaturesHere = true }
@@ -415,6 +420,8 @@ struct EngineLoop {
             switch event {
             case .welcome:
                 if offeredFeaturesHere, !session.serverAnsweredFeatures { acceptedWithoutFeaturesAt = .now }
+                if let sentAt = loginSentAt { loginRoundTrip = .now - sentAt }
+                loginSentAt = nil
                 pendingName = nil
                 desiredName = session.username
                 status.failedAttempts = 0
