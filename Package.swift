@@ -203,7 +203,10 @@ let package = Package(
             name: "ChatTLSTests",
             dependencies: [
                 "ChatTLS",
+                // TestTiming and TestFailure for the bounded waits.
+                "ChatTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOTLS", package: "swift-nio"),

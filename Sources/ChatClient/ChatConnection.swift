@@ -23,6 +23,8 @@ public struct ConnectionError: Error, Sendable, CustomStringConvertible {
     /// TLS and the client does not or the other way round): the client stops rather than
     /// retry.
     public var isFatal: Bool
+    /// Whether the TCP connection was made and the TLS handshake failed.
+    public var duringTLS = false
 
     public init(description: String, isFatal: Bool = false) {
         self.description = description
@@ -32,10 +34,13 @@ public struct ConnectionError: Error, Sendable, CustomStringConvertible {
 
 /// A framed connection to a chat server: a 4-byte length + JSON frame stream over TLS or TCP.
 ///
-/// Connects to each address getaddrinfo returns for the host, in order, until one answers;
-/// with TLS, ``connect(host:port:security:maximumFrameLength:connectTimeout:localAddress:group:)``
-/// returns only after the handshake (and the certificate check) succeeded. `localAddress`, when
-/// given, is the address the connection is made from.
+/// ``connect(host:port:security:maximumFrameLength:connectTimeout:localAddress:group:)``
+/// connects to each address getaddrinfo returns for the host, in order, until one answers
+/// (the client's engine goes through several servers with a ``FailoverConnector``, which
+/// connects to one address at a time). With TLS both return only after the handshake (and the certificate check,
+/// against `host`) succeeded. `localAddress`, when given, is the address the connection is made
+/// from. The name lookup, the TCP connection and the TLS handshake may each take up to
+/// `connectTimeout`.
 public struct ChatConnection: Sendable {
     /// Largest frame accepted from a server by default. Servers may send long histories.
     public static let defaultMaximumFrameLength = 16 << 20
@@ -57,67 +62,105 @@ public struct ChatConnection: Sendable {
         localAddress: SocketAddress? = nil,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> ChatConnection {
-        let sslContext: NIOSSLContext?
-        switch security {
-        case .tls(let trust):
-            do {
-                sslContext = try TLSContexts.client(trust: trust)
-            } catch {
-                let (text, _) = ConnectionFailureText.explain(error, host: host, security: security)
-                throw ConnectionError(description: "Cannot check the server's certificate: \(text).", isFatal: true)
-            }
-        case .plaintext: sslContext = nil
-        }
-        let serverHostname = TLSContexts.serverHostname(for: host)
-        let addresses = try AddressResolver.connectAddresses(host: host, port: port)
+        let sslContext = try makeSSLContext(security: security, host: host)
+        let addresses = try await AddressResolver.connectAddresses(host: host, port: port, timeout: .nanoseconds(connectTimeout.nanoseconds))
         var failures: [String] = []
         for address in addresses {
-            let received = ReceivedBytes()
             do {
-                var bootstrap = ClientBootstrap(group: group).connectTimeout(connectTimeout)
-                if let localAddress { bootstrap = bootstrap.bind(to: localAddress) }
-                let (channel, handshake) = try await bootstrap
-                    .channelOption(.tcpOption(.tcp_nodelay), value: 1)
-                    .connect(to: address) { channel in
-                        channel.eventLoop.makeCompletedFuture {
-                            let pipeline = channel.pipeline.syncOperations
-                            let handshake = channel.eventLoop.makePromise(of: Void.self)
-                            // A connection that fails before it is up never reaches the handler
-                            // below; the promise must still complete (a no-op if it already has).
-                            channel.closeFuture.whenComplete { _ in
-                                handshake.fail(ConnectionError(description: "the connection closed before it was established"))
-                            }
-                            if let sslContext {
-                                try pipeline.addHandler(FirstBytesRecorder(into: received))
-                                try pipeline.addHandler(try NIOSSLClientHandler(context: sslContext, serverHostname: serverHostname))
-                                try pipeline.addHandler(HandshakeWaiter(promise: handshake))
-                            } else {
-                                try pipeline.addHandler(PlaintextGuard())
-                                handshake.succeed()
-                            }
-                            try pipeline.addHandler(ByteToMessageHandler(FrameDecoder(maximumFrameLength: maximumFrameLength)))
-                            let wrapped = try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
-                            return (wrapped, handshake.futureResult)
-                        }
-                    }
-                do {
-                    try await handshake.get()
-                } catch {
-                    // Closes the channel and finishes its writer, which must not be dropped unfinished.
-                    try? await channel.executeThenClose { _, _ in }
-                    let (text, isFatal) = ConnectionFailureText.explain(error, host: host, security: security, received: received.bytes.withLock { $0 })
-                    throw ConnectionError(description: "Cannot connect securely to \(host) port \(port) (\(Self.describe(address))): \(text).", isFatal: isFatal)
-                }
-                return ChatConnection(remoteAddress: address, isEncrypted: sslContext != nil, maximumFrameLength: maximumFrameLength, channel: channel)
-            } catch let error as ConnectionError {
-                throw error
+                return try await connect(
+                    to: address, host: host, port: port, security: security, sslContext: sslContext,
+                    maximumFrameLength: maximumFrameLength, connectTimeout: connectTimeout, localAddress: localAddress, group: group
+                )
+            } catch let error as ConnectionError where error.isFatal || error.duringTLS {
+                throw ConnectionError(description: "Cannot connect securely to \(host) port \(port) (\(describe(address))): \(error.description).", isFatal: error.isFatal)
             } catch {
-                failures.append("\(Self.describe(address)): \(Self.describe(error))")
+                failures.append("\(describe(address)): \(error)")
             }
         }
         // With one address its name adds nothing to "Cannot connect to HOST port PORT".
         let reasons = addresses.count == 1 ? failures.map { String($0.drop { $0 != " " }.dropFirst()) } : failures
         throw ConnectionError(description: "Cannot connect to \(host) port \(port): " + reasons.joined(separator: "; "))
+    }
+
+    /// The TLS context for `security` (`nil` for plain TCP); its failure is fatal. Build one
+    /// for many connections rather than one each.
+    static func makeSSLContext(security: ConnectionSecurity, host: String) throws -> NIOSSLContext? {
+        guard case .tls(let trust) = security else { return nil }
+        do {
+            return try TLSContexts.client(trust: trust)
+        } catch {
+            let (text, _) = ConnectionFailureText.explain(error, host: host, security: security)
+            throw ConnectionError(description: "Cannot check the server's certificate: \(text).", isFatal: true)
+        }
+    }
+
+    /// Connects to `address`, one of those of `host`, and (with `sslContext`) completes the TLS
+    /// handshake, checking the certificate against `host`. Throws a ``ConnectionError`` whose
+    /// description is the reason alone ("Connection refused").
+    static func connect(
+        to address: SocketAddress,
+        host: String,
+        port: Int,
+        security: ConnectionSecurity,
+        sslContext: NIOSSLContext?,
+        maximumFrameLength: Int = defaultMaximumFrameLength,
+        connectTimeout: TimeAmount = .seconds(10),
+        localAddress: SocketAddress? = nil,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws -> ChatConnection {
+        let serverHostname = TLSContexts.serverHostname(for: host)
+        let received = ReceivedBytes()
+        let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+        let handshake: EventLoopFuture<Void>
+        do {
+            var bootstrap = ClientBootstrap(group: group).connectTimeout(connectTimeout)
+            if let localAddress { bootstrap = bootstrap.bind(to: localAddress) }
+            (channel, handshake) = try await bootstrap
+                .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+                .connect(to: address) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        let pipeline = channel.pipeline.syncOperations
+                        let handshake = channel.eventLoop.makePromise(of: Void.self)
+                        // A connection that fails before it is up never reaches the handler
+                        // below; the promise must still complete (a no-op if it already has).
+                        channel.closeFuture.whenComplete { _ in
+                            handshake.fail(ConnectionError(description: "the connection closed before it was established"))
+                        }
+                        if let sslContext {
+                            try pipeline.addHandler(FirstBytesRecorder(into: received))
+                            try pipeline.addHandler(try NIOSSLClientHandler(context: sslContext, serverHostname: serverHostname))
+                            try pipeline.addHandler(HandshakeWaiter(promise: handshake))
+                            // A server that accepts the connection but never answers TLS (a
+                            // hung node, another service on the port) is given up in time.
+                            let timeout = channel.eventLoop.scheduleTask(in: connectTimeout) {
+                                handshake.fail(HandshakeTimeout(timeout: connectTimeout))
+                                channel.close(promise: nil)
+                            }
+                            handshake.futureResult.whenComplete { _ in timeout.cancel() }
+                        } else {
+                            try pipeline.addHandler(PlaintextGuard())
+                            handshake.succeed()
+                        }
+                        try pipeline.addHandler(ByteToMessageHandler(FrameDecoder(maximumFrameLength: maximumFrameLength)))
+                        let wrapped = try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                        return (wrapped, handshake.futureResult)
+                    }
+                }
+        } catch {
+            let (text, isFatal) = ConnectionFailureText.explain(error, host: host, security: security)
+            throw ConnectionError(description: text, isFatal: isFatal)
+        }
+        do {
+            try await handshake.get()
+        } catch {
+            // Closes the channel and finishes its writer, which must not be dropped unfinished.
+            try? await channel.executeThenClose { _, _ in }
+            let (text, isFatal) = ConnectionFailureText.explain(error, host: host, security: security, received: received.bytes.withLock { $0 })
+            var failure = ConnectionError(description: text, isFatal: isFatal)
+            failure.duringTLS = true
+            throw failure
+        }
+        return ChatConnection(remoteAddress: address, isEncrypted: sslContext != nil, maximumFrameLength: maximumFrameLength, channel: channel)
     }
 
     /// Runs `body` with the connection's frame reader and writer, then closes the connection.
@@ -198,6 +241,15 @@ public struct FrameWriter: Sendable {
     /// Closes the sending side.
     public func finish() {
         outbound.finish()
+    }
+}
+
+/// The server accepted the connection but did not complete the TLS handshake in time.
+struct HandshakeTimeout: Error, CustomStringConvertible {
+    var timeout: TimeAmount
+
+    var description: String {
+        "the server accepted the connection but did not answer the TLS handshake within \(ConnectionEventText.seconds(.nanoseconds(timeout.nanoseconds)))"
     }
 }
 

@@ -3,8 +3,9 @@ import Foundation
 
 /// The client core that every user interface runs on: connects, logs in (asking for a name
 /// when it has none or the server refuses it), turns frames into events, sends what the user
-/// types, and — when the connection drops — reconnects with capped exponential backoff, logs
-/// in again under the same name, and sends the lines typed meanwhile.
+/// types, and — when the connection drops — reconnects, moving on to the next of the servers
+/// and addresses it knows (with capped exponential backoff between rounds that reach none),
+/// logs in again under the same name, and sends the lines typed meanwhile.
 ///
 /// Lines go in through an `AsyncStream<String>`; everything to show comes out through one
 /// callback, in order. One loop owns all the state, so nothing is shared.
@@ -22,8 +23,24 @@ public struct ChatEngine: Sendable {
 
     /// What to connect to and how to behave.
     public struct Configuration: Sendable {
-        public var host: String
-        public var port: Int
+        /// The servers to use, in order of preference: the client connects to the first that
+        /// answers (each address its name resolves to, in turn) and, when the connection is
+        /// lost, moves on to the next address or server, round robin. Never empty.
+        public var servers: [ServerEndpoint]
+        /// The first server's host.
+        public var host: String {
+            get { servers.first?.host ?? "" }
+            set {
+                if servers.isEmpty { servers.append(ServerEndpoint(host: newValue, port: 9000)) } else { servers[0].host = newValue }
+            }
+        }
+        /// The first server's port.
+        public var port: Int {
+            get { servers.first?.port ?? 9000 }
+            set {
+                if servers.isEmpty { servers.append(ServerEndpoint(host: "", port: newValue)) } else { servers[0].port = newValue }
+            }
+        }
         public var security: ConnectionSecurity
         /// A name to log in with before asking.
         public var initialUsername: String?
@@ -34,7 +51,8 @@ public struct ChatEngine: Sendable {
         public var reconnect: ReconnectPolicy
         /// Most lines kept while offline; more are refused with a notice.
         public var queueLimit: Int
-        /// How long one connection attempt may take.
+        /// How long each step of connecting to one address may take (the name lookup, the TCP
+        /// connection, the TLS handshake) before the client gives that address up.
         public var connectTimeout: Duration
         /// Lines the user interface adds to /Help (its own commands and keys).
         public var extraHelpLines: [String] = []
@@ -44,6 +62,11 @@ public struct ChatEngine: Sendable {
         /// How long the client goes on after its input ends, to finish what it started
         /// (lines still to send at the server's rate, file transfers, answers to commands).
         public var linger: Duration = .seconds(30)
+        /// How long a message sent is at least waited for to come back before the end of the
+        /// input lets the client stop (a server that does not echo never sends it back). The
+        /// client waits longer on a server that was slow to answer its login: ten times that
+        /// round trip, within `linger`, so a busy server's "Slow down" is not missed.
+        public var echoPatience: Duration = .seconds(2)
         /// Where /Get saves files when it is given no path; `nil`: `~/Downloads` when it
         /// exists, otherwise the working directory.
         public var downloadDirectory: String?
@@ -65,8 +88,7 @@ public struct ChatEngine: Sendable {
             queueLimit: Int = 200,
             connectTimeout: Duration = .seconds(10)
         ) {
-            self.host = host
-            self.port = port
+            self.servers = [ServerEndpoint(host: host, port: port)]
             self.security = security
             self.initialUsername = initialUsername
             self.plainLoginDelay = plainLoginDelay
@@ -115,12 +137,19 @@ public struct ChatEngine: Sendable {
 enum EngineInput: Sendable {
     case line(String)
     case endOfInput
-    case connected(connection: Int, writer: FrameWriter, address: String)
+    /// `othersLeft`: the round has other candidates, to try if this one fails before the login.
+    case connected(connection: Int, writer: FrameWriter, candidate: ServerCandidate, othersLeft: Bool)
+    /// The round of attempts starts with server number `server`.
+    case attemptStarted(connection: Int, server: Int)
+    /// A candidate failed for `reason`; server number `next` is tried now.
+    case serverSkipped(connection: Int, candidate: ServerCandidate, reason: String, next: Int)
     case frame(connection: Int, DecodedFrame)
     /// `isFatal`: trying again cannot help (the server speaks TLS to a --plaintext client).
     case closed(connection: Int, reason: String, isFatal: Bool)
-    /// `isFatal`: trying again cannot help (a certificate not trusted, TLS against plain).
-    case connectFailed(connection: Int, reason: String, isFatal: Bool)
+    /// A whole round of attempts failed. `isFatal`: trying again cannot help (a certificate
+    /// not trusted, TLS against plain).
+    /// `summary`: the reason in short, when each address was said as it was skipped.
+    case connectFailed(connection: Int, reason: String, summary: String?, isFatal: Bool)
     case loginGraceExpired(attempt: Int)
     case reconnectDue(connection: Int)
     case wake(Wake)
@@ -135,46 +164,53 @@ enum EngineInput: Sendable {
         case settle
         /// The input ended `linger` ago.
         case linger
+        /// Login number `attempt` on connection `connection` was sent `connectTimeout` ago.
+        case loginUnanswered(connection: Int, attempt: Int)
     }
 }
 
-/// Opens one connection and feeds what happens on it into the engine's stream, tagged with
-/// its number so that news from a connection already given up is recognised and ignored.
+/// Makes one round of connection attempts (see ``FailoverConnector``) and feeds what happens on
+/// the connection made into the engine's stream, tagged with its number so that news from a
+/// connection already given up is recognised and ignored.
 enum ConnectionRunner {
     static func start(
         number: Int,
         configuration: ChatEngine.Configuration,
+        round: FailoverRound,
+        excluding: Set<ServerCandidate>,
         sink: AsyncStream<EngineInput>.Continuation
     ) -> Task<Void, Never> {
         Task {
-            let connection: ChatConnection
-            do {
-                connection = try await ChatConnection.connect(
-                    host: configuration.host,
-                    port: configuration.port,
-                    security: configuration.security,
-                    connectTimeout: .nanoseconds(configuration.connectTimeout.nanoseconds)
-                )
-            } catch let error as ConnectionError {
-                sink.yield(.connectFailed(connection: number, reason: error.description, isFatal: error.isFatal))
-                return
-            } catch {
-                let (text, isFatal) = ConnectionFailureText.explain(error, host: configuration.host, security: configuration.security)
-                sink.yield(.connectFailed(connection: number, reason: text, isFatal: isFatal))
+            let connector = FailoverConnector(
+                servers: configuration.servers, security: configuration.security,
+                connectTimeout: configuration.connectTimeout, round: round, excluding: excluding
+            )
+            let outcome = await connector.run(
+                starting: { sink.yield(.attemptStarted(connection: number, server: $0)) },
+                skipped: { sink.yield(.serverSkipped(connection: number, candidate: $0.candidate, reason: $0.reason, next: $0.next)) }
+            )
+            guard case .connected(let connection, let candidate, let othersLeft) = outcome else {
+                if case .exhausted(let reason, let summary, let isFatal) = outcome {
+                    sink.yield(.connectFailed(connection: number, reason: reason, summary: summary, isFatal: isFatal))
+                }
                 return
             }
-            let address = connection.remoteAddress.map(ChatConnection.describe) ?? configuration.host
+            let server = configuration.servers[candidate.server]
+            // With several servers, the loss names the one lost.
+            let which = configuration.servers.count > 1 ? server.spoken : nil
             do {
                 try await connection.run { frames, writer in
-                    sink.yield(.connected(connection: number, writer: writer, address: address))
+                    sink.yield(.connected(connection: number, writer: writer, candidate: candidate, othersLeft: othersLeft))
                     for try await frame in frames {
                         sink.yield(.frame(connection: number, frame))
                     }
-                    sink.yield(.closed(connection: number, reason: "The server closed the connection.", isFatal: false))
+                    let reason = which.map { "\($0) closed the connection." } ?? "The server closed the connection."
+                    sink.yield(.closed(connection: number, reason: reason, isFatal: false))
                 }
             } catch {
-                let (text, isFatal) = ConnectionFailureText.explain(error, host: configuration.host, security: configuration.security)
-                sink.yield(.closed(connection: number, reason: isFatal ? "Cannot talk to the server: \(text)" : "Connection lost: \(text)", isFatal: isFatal))
+                let (text, isFatal) = ConnectionFailureText.explain(error, host: server.host, security: configuration.security)
+                let lost = which.map { "Connection to \($0) lost: " } ?? "Connection lost: "
+                sink.yield(.closed(connection: number, reason: isFatal ? "Cannot talk to the server: \(text)" : lost + text, isFatal: isFatal))
             }
         }
     }

@@ -43,6 +43,7 @@ public struct ClientStatus: Sendable, Equatable {
     }
 
     public var phase: Phase = .connecting
+    /// The server connected to, or last connected to (the first configured before that).
     public var host: String
     public var port: Int
     public var security: SecurityLevel
@@ -66,6 +67,9 @@ public struct ClientStatus: Sendable, Equatable {
         self.port = port
         self.security = security
     }
+
+    /// The server connected to, or last connected to.
+    public var server: ServerEndpoint { ServerEndpoint(host: host, port: port) }
 
     /// Whether messages can be sent right now.
     public var isOnline: Bool { phase == .online }

@@ -16,18 +16,23 @@ public enum ClientUpdate: Sendable, Equatable {
 
 /// A change in the connection, as the user should hear of it.
 public enum ConnectionEvent: Sendable, Equatable {
-    /// Starting connection attempt `attempt` after a loss (1 for the first retry).
-    case reconnecting(attempt: Int)
-    /// The connection is up.
-    case connected(address: String, security: SecurityLevel)
+    /// Starting round `attempt` of connection attempts after a loss (1 for the first retry),
+    /// with `server` first.
+    case reconnecting(attempt: Int, server: ServerEndpoint)
+    /// The connection to `server`, at `address` ("192.0.2.7:9000"), is up.
+    case connected(server: ServerEndpoint, address: String, security: SecurityLevel)
+    /// `server` (at `address`; `nil` when its name did not resolve) could not be used, for
+    /// `reason`; the client tries `next` now (another of the same server's addresses when it
+    /// is `server` again; `nil`: whichever comes next).
+    case serverSkipped(server: ServerEndpoint, address: String?, reason: String, next: ServerEndpoint?)
     /// The connection was lost; the next attempt follows in `retryIn`, or never when `nil`.
     case lost(reason: String, retryIn: Duration?)
-    /// A reconnection attempt failed; the next follows in `retryIn`.
+    /// A round of reconnection attempts failed (every server); the next follows in `retryIn`.
     case attemptFailed(reason: String, retryIn: Duration)
-    /// Logged in again after a loss. `missedMessages` arrived while the client was away;
-    /// `sentLines` typed meanwhile are being sent now (at the rate the server accepts;
-    /// ``queuedLinesSent(sent:notSent:)`` says when they have all gone).
-    case backOnline(username: String, missedMessages: Int, sentLines: Int)
+    /// Logged in again after a loss, on `server`. `missedMessages` arrived while the client
+    /// was away; `sentLines` typed meanwhile are being sent now (at the rate the server
+    /// accepts; ``queuedLinesSent(sent:notSent:)`` says when they have all gone).
+    case backOnline(username: String, missedMessages: Int, sentLines: Int, server: ServerEndpoint)
     /// Every line typed while disconnected has been sent (and, to a server that echoes
     /// them, confirmed): `sent` of them; `notSent` could not be (the server kept refusing).
     case queuedLinesSent(sent: Int, notSent: Int)

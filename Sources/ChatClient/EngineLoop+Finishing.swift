@@ -3,8 +3,12 @@
 /// what did not succeed.
 extension EngineLoop {
     /// How long a message sent is waited for to come back (one refused with an ERROR never
-    /// does, nor any to a server that does not echo).
-    static let echoPatience: Duration = .seconds(2)
+    /// does, nor any to a server that does not echo): the configured patience, stretched to
+    /// ten login round trips on a slow server, never past `linger`.
+    var echoPatience: Duration {
+        let stretched = (loginRoundTrip ?? .zero) * 10
+        return min(max(configuration.echoPatience, stretched), configuration.linger)
+    }
     /// How long nothing must have come or gone before the client stops, so that an answer in
     /// several frames is shown whole.
     static let quietPeriod: Duration = .milliseconds(300)
@@ -21,7 +25,8 @@ extension EngineLoop {
         // Also from a server not known to echo: one that does, or that drops messages for going
         // too fast, says so within moments; a busy one may take longer than a quiet pause.
         let now = ContinuousClock.now
-        let awaited = unconfirmed.entries.filter { now - $0.sentAt < Self.echoPatience }.count
+        let patience = echoPatience
+        let awaited = unconfirmed.entries.filter { now - $0.sentAt < patience }.count
         if awaited > 0 { work.append("the server to confirm \(awaited) message\(awaited == 1 ? "" : "s")") }
         return work
     }

@@ -143,7 +143,7 @@ extension EngineLoop {
     mutating func reportQueuedBatchIfSent() {
         guard let batch = queuedBatch else { return }
         let stillGoing = pacer.waiting.contains(where: \.wasQueued) || droppedCount > 0
-            || (serverEchoes && unconfirmed.entries.contains { $0.item.wasQueued && ContinuousClock.now - $0.sentAt < Self.echoPatience })
+            || (serverEchoes && unconfirmed.entries.contains { $0.item.wasQueued && ContinuousClock.now - $0.sentAt < echoPatience })
         guard !stillGoing else { return }
         queuedBatch = nil
         emit(.connection(.queuedLinesSent(sent: batch.total - batch.notSent, notSent: batch.notSent)))

@@ -24,12 +24,23 @@ struct EngineLoop {
     var graceTimer: Task<Void, Never>?
     var hasConnected = false
     var hasLoggedIn = false
+    /// The server address connected to now, or last: the next round of attempts starts after it.
+    var lastCandidate: ServerCandidate?
+    /// The addresses that failed in the current round of attempts (not tried again in it).
+    var failedThisRound: Set<ServerCandidate> = []
+    /// Whether the round that made the current connection has other addresses to try.
+    var othersLeftInRound = false
+    /// Whether the next round says which server it starts with (a reconnection does).
+    var announceAttempt = false
 
     /// The name to log in with as soon as a connection is up.
     var desiredName: String?
     /// The name of the login awaiting the server's answer.
     var pendingName: String?
     var loginAttempt = 0
+    /// Frames received since the last login was sent, and the bound on the wait for the first.
+    var framesSinceLogin = 0
+    var loginAnswerTimer: Task<Void, Never>?
     /// Lines typed while not logged in, oldest first.
     var queue: [String] = []
     var inputEnded = false
@@ -69,8 +80,15 @@ struct EngineLoop {
     /// Whether the login on the current connection offered FEATURES, whether anything came
     /// back on it, and when a login that offered them was accepted without an answer to them.
     var offeredFeaturesHere = false
+    /// The name this connection's server refused, if it did: should it then close the
+    /// connection, the refusal was the server going away (a node shutting down), not the name.
+    var refusedHere: String?
     var heardFromServer = false
     var acceptedWithoutFeaturesAt: ContinuousClock.Instant?
+    /// When the pending login was sent, and how long the last accepted one took to be
+    /// answered: a measure of how busy the server is (see ``echoPatience``).
+    var loginSentAt: ContinuousClock.Instant?
+    var loginRoundTrip: Duration?
     /// Set while the server replays history after a re-login.
     var replay: Replay?
 
@@ -118,7 +136,7 @@ struct EngineLoop {
 
     /// Stops the timers and closes the connection.
     mutating func shutDown() async {
-        for timer in [reconnectTimer, graceTimer, paceTimer, dropTimer, settleTimer, lingerTimer] { timer?.cancel() }
+        for timer in [reconnectTimer, graceTimer, paceTimer, dropTimer, settleTimer, lingerTimer, loginAnswerTimer] { timer?.cancel() }
         connectionTask?.cancel()
         // A connection that is up closes at once; one still connecting is left to time out on
         // its own rather than hold up quitting.
@@ -135,16 +153,23 @@ struct EngineLoop {
         case .endOfInput:
             inputEnded = true
             startLingering()
-        case .connected(let number, let writer, let address):
+        case .connected(let number, let writer, let candidate, let othersLeft):
             guard number == connectionNumber else { return nil }
             self.writer = writer
+            lastCandidate = candidate
+            othersLeftInRound = othersLeft
+            let server = configuration.servers[candidate.server]
+            status.host = server.host
+            status.port = server.port
             hasConnected = true
             offeredFeaturesHere = false
+            refusedHere = nil
             heardFromServer = false
             acceptedWithoutFeaturesAt = nil
             lastActivity = .now
             status.phase = .loggingIn
-            emit(.connection(.connected(address: address, security: status.security)))
+            let address = candidate.address.map(ChatConnection.describe) ?? server.description
+            emit(.connection(.connected(server: server, address: address, security: status.security)))
             if let name = desiredName {
                 await sendLogin(name)
             } else if !inputEnded {
@@ -153,13 +178,27 @@ struct EngineLoop {
         case .frame(let number, let frame):
             guard number == connectionNumber else { return nil }
             heardFromServer = true
+            framesSinceLogin += 1
             lastActivity = .now
             if let ending = await receive(frame) { return ending }
         case .closed(let number, let reason, let isFatal):
             guard number == connectionNumber else { return nil }
             if let ending = connectionLost(reason, isFatal: isFatal) { return ending }
-        case .connectFailed(let number, let reason, let isFatal):
+        case .attemptStarted(let number, let server):
+            guard number == connectionNumber, announceAttempt else { return nil }
+            announceAttempt = false
+            emit(.connection(.reconnecting(attempt: status.failedAttempts + 1, server: configuration.servers[server])))
+        case .serverSkipped(let number, let candidate, let reason, let next):
             guard number == connectionNumber else { return nil }
+            failedThisRound.insert(candidate)
+            emit(.connection(.serverSkipped(
+                server: configuration.servers[candidate.server], address: candidate.address.map(ChatConnection.describe),
+                reason: reason, next: configuration.servers[next]
+            )))
+        case .connectFailed(let number, let reason, let summary, let isFatal):
+            guard number == connectionNumber else { return nil }
+            // The whole round failed: the next tries every address again.
+            failedThisRound.removeAll()
             // The very first connection failing is a configuration problem: say so at once;
             // so is a failure no retry can mend (a certificate not trusted, TLS against plain).
             guard hasConnected, !isFatal else { throw ConnectionError(description: reason, isFatal: isFatal) }
@@ -170,7 +209,8 @@ struct EngineLoop {
             }
             status.failedAttempts += 1
             let delay = scheduleReconnect()
-            emit(.connection(.attemptFailed(reason: reason, retryIn: delay)))
+            // Each address was said as it was skipped: the round in short.
+            emit(.connection(.attemptFailed(reason: summary ?? reason, retryIn: delay)))
         case .loginGraceExpired(let attempt):
             // A server that answered our FEATURES with an ERROR and nothing else: log in plainly.
             if attempt == loginAttempt, let name = pendingName, session.username == nil, session.asksForFeatures {
@@ -180,7 +220,7 @@ struct EngineLoop {
             }
         case .reconnectDue(let number):
             guard number == connectionNumber else { return nil }
-            emit(.connection(.reconnecting(attempt: status.failedAttempts + 1)))
+            announceAttempt = true
             connect()
         case .wake(let wake):
             if let ending = await woke(wake) { return ending }
@@ -340,9 +380,14 @@ struct EngineLoop {
     mutating func sendLogin(_ name: String) async {
         guard let writer else { return }
         pendingName = name
+        loginSentAt = .now
         loginAttempt += 1
         status.phase = .loggingIn
         if session.asksForFeatures { offeredFeaturesHere = true }
+        // A server that took the connection but never answers (hung) is given up in time.
+        framesSinceLogin = 0
+        loginAnswerTimer?.cancel()
+        loginAnswerTimer = wakeUp(.loginUnanswered(connection: connectionNumber, attempt: loginAttempt), after: configuration.connectTimeout)
         // A failed write means the connection is gone; its loss is reported next.
         try? await writer.send(session.loginFrame(for: name))
     }
@@ -375,9 +420,12 @@ struct EngineLoop {
             switch event {
             case .welcome:
                 if offeredFeaturesHere, !session.serverAnsweredFeatures { acceptedWithoutFeaturesAt = .now }
+                if let sentAt = loginSentAt { loginRoundTrip = .now - sentAt }
+                loginSentAt = nil
                 pendingName = nil
                 desiredName = session.username
                 status.failedAttempts = 0
+                failedThisRound.removeAll()
                 status.phase = .online
                 loggedIn = true
                 if hasLoggedIn { replay = Replay(seen: seen) }
@@ -428,6 +476,7 @@ struct EngineLoop {
                 awaitedSecret = .loginPassword(name: name)
                 emit(.secretNeeded(prompt: "Password for \(name) (an empty line chooses another name): "))
             case .loginRefused:
+                refusedHere = pendingName
                 pendingName = nil
                 emit(.event(event))
                 let previous = desiredName
@@ -466,7 +515,7 @@ struct EngineLoop {
             let sending = await sendQueue()
             if relogin, let name = session.username {
                 if sending > 0 { queuedBatch = QueuedBatch(total: sending) }
-                emit(.connection(.backOnline(username: name, missedMessages: replay?.missed ?? 0, sentLines: sending)))
+                emit(.connection(.backOnline(username: name, missedMessages: replay?.missed ?? 0, sentLines: sending, server: status.server)))
                 reportQueuedBatchIfSent()
             }
         }
@@ -478,7 +527,8 @@ struct EngineLoop {
     mutating func connect() {
         connectionNumber += 1
         status.phase = .connecting
-        connectionTask = ConnectionRunner.start(number: connectionNumber, configuration: configuration, sink: sink)
+        let round = FailoverRound(serverCount: configuration.servers.count, after: lastCandidate)
+        connectionTask = ConnectionRunner.start(number: connectionNumber, configuration: configuration, round: round, excluding: failedThisRound, sink: sink)
     }
 
     /// /Reconnect: skips the rest of the wait before the next attempt.
@@ -488,7 +538,7 @@ struct EngineLoop {
             return
         }
         reconnectTimer?.cancel()
-        emit(.connection(.reconnecting(attempt: status.failedAttempts + 1)))
+        announceAttempt = true
         connect()
     }
 
@@ -520,8 +570,10 @@ struct EngineLoop {
         pendingAnswers = 0
     }
 
-    mutating func connectionLost(_ reason: String, isFatal: Bool) -> ChatEngine.Ending? {
-        if !isFatal, extensionsLookFatal {
+    /// `gaveUp`: the client gave up on a server that did not answer its login (`reason` says
+    /// so), which is no sign of a server choking on FEATURES.
+    mutating func connectionLost(_ reason: String, isFatal: Bool, gaveUp: Bool = false) -> ChatEngine.Ending? {
+        if !isFatal, !gaveUp, extensionsLookFatal {
             // Once, and for the rest of the run: the next logins are the base protocol's.
             session.asksForFeatures = false
             forgetConnection()
@@ -535,12 +587,39 @@ struct EngineLoop {
             emit(.connection(.lost(reason: reason, retryIn: nil)))
             return .serverClosed(reason)
         }
-        // A connection that closes before the login succeeds counts as a failed attempt, so a
-        // server that keeps hanging up is not hammered.
-        if !wasLoggedIn { status.failedAttempts += 1 }
+        if !wasLoggedIn {
+            // A server that hangs up (or does not answer) before the login is through is skipped like one that
+            // cannot be reached: on to the next address of the round, at once.
+            if othersLeftInRound, let candidate = lastCandidate {
+                failedThisRound.insert(candidate)
+                // Refused, then hung up on: the next server gets the same name, unless the
+                // user has chosen another meanwhile.
+                if let refused = refusedHere, desiredName == nil, awaitedSecret == nil {
+                    desiredName = refused
+                }
+                let server = configuration.servers[candidate.server]
+                emit(.connection(.serverSkipped(
+                    server: server, address: candidate.address.map(ChatConnection.describe),
+                    reason: gaveUp ? reason : Self.beforeLogin(reason), next: nil
+                )))
+                connect()
+                return nil
+            }
+            // When it was the last, the round failed: it counts as a failed attempt, so a
+            // server that keeps hanging up is not hammered.
+            status.failedAttempts += 1
+        }
+        failedThisRound.removeAll()
         let delay = scheduleReconnect()
         emit(.connection(.lost(reason: reason, retryIn: delay)))
         return nil
+    }
+
+    /// The reason a connection closed before the login was through, said so.
+    static func beforeLogin(_ reason: String) -> String {
+        var text = reason
+        while let last = text.last, ".!".contains(last) { text.removeLast() }
+        return text + " before the login was through"
     }
 
     /// Schedules the next connection attempt and returns the wait.
@@ -581,6 +660,13 @@ struct EngineLoop {
             settleTimer = nil
         case .linger:
             return lingerExpired()
+        case .loginUnanswered(let number, let attempt):
+            guard number == connectionNumber, attempt == loginAttempt, framesSinceLogin == 0, writer != nil else { return nil }
+            // News from the connection given up is ignored from now on.
+            connectionTask?.cancel()
+            connectionNumber += 1
+            let reason = "The server did not answer the login within \(ConnectionEventText.seconds(configuration.connectTimeout))."
+            return connectionLost(reason, isFatal: false, gaveUp: true)
         }
         return nil
     }

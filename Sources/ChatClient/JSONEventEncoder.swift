@@ -8,7 +8,8 @@ import NIOCore
 /// Every object has `"event"`; the schema is in the README. Status updates are not printed:
 /// `welcome`, `joined` and `left` carry presence.
 public enum JSONEventEncoder {
-    /// The JSON lines for `update` (a history event gives one line per message).
+    /// The JSON lines for `update` (a history event gives one line per message). `host` and
+    /// `port` are those of the server connected to, or last connected to.
     public static func lines(for update: ClientUpdate, host: String, port: Int) -> [String] {
         objects(for: update, host: host, port: port).map(encode)
     }
@@ -78,25 +79,34 @@ public enum JSONEventEncoder {
     static func connectionObject(_ event: ConnectionEvent, host: String, port: Int) -> [(String, JSONValue)] {
         let text: (String, JSONValue) = ("text", .string(ConnectionEventText.describe(event, host: host, port: port)))
         switch event {
-        case .reconnecting(let attempt):
-            return [named("reconnecting"), ("attempt", .integer(Int64(attempt))), text]
-        case .connected(let address, let security):
+        case .reconnecting(let attempt, let server):
+            return [named("reconnecting"), ("attempt", .integer(Int64(attempt))), ("server", .string(server.description)), text]
+        case .serverSkipped(let server, let address, let reason, let next):
+            var object: [(String, JSONValue)] = [named("server_skipped"), ("server", .string(server.description))]
+            if let address { object.append(("address", .string(address))) }
+            object.append(("reason", .string(reason)))
+            if let next { object.append(("next", .string(next.description))) }
+            object.append(text)
+            return object
+        case .connected(let server, let address, let security):
             let name = switch security {
             case .verifiedTLS: "tls"
             case .unverifiedTLS: "tls-unverified"
             case .plaintext: "plaintext"
             }
-            return [named("connected"), ("address", .string(address)), ("security", .string(name)), text]
+            return [named("connected"), ("server", .string(server.description)), ("address", .string(address)), ("security", .string(name)), text]
         case .lost(let reason, let retryIn):
-            var object: [(String, JSONValue)] = [named("disconnected"), ("reason", .string(reason))]
+            var object: [(String, JSONValue)] = [
+                named("disconnected"), ("server", .string(ServerEndpoint(host: host, port: port).description)), ("reason", .string(reason)),
+            ]
             if let retryIn { object.append(("retry_in", .number(Double(retryIn.nanoseconds) / 1e9))) }
             object.append(text)
             return object
         case .attemptFailed(let reason, let retryIn):
             return [named("reconnect_failed"), ("reason", .string(reason)), ("retry_in", .number(Double(retryIn.nanoseconds) / 1e9)), text]
-        case .backOnline(let username, let missed, let sending):
+        case .backOnline(let username, let missed, let sending, let server):
             return [
-                named("reconnected"), ("user", .string(username)),
+                named("reconnected"), ("user", .string(username)), ("server", .string(server.description)),
                 ("missed", .integer(Int64(missed))), ("sending", .integer(Int64(sending))), text,
             ]
         case .queuedLinesSent(let sent, let notSent):

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// The client for scripts and bots (`--json`): lines read from the input are typed lines, and
 /// every event comes out as one JSON object per line (see ``JSONEventEncoder``).
@@ -12,15 +13,26 @@ public struct JSONModeClient: Sendable {
     /// Runs until the input ends (after sending what it holds), the user quits, or the server
     /// goes away for good.
     public func run(input: AsyncStream<String>, output: @escaping @Sendable (String) -> Void) async throws -> ChatEngine.Ending {
-        let host = configuration.host
-        let port = configuration.port
+        // The server connected to, or last connected to, as the engine's status says.
+        let server = CurrentServer(configuration.servers.first ?? ServerEndpoint(host: "", port: 0))
         let ending = try await ChatEngine(configuration).run(input: input) { update in
-            for line in JSONEventEncoder.lines(for: update, host: host, port: port) { output(line) }
+            if case .status(let status) = update { server.value.withLock { $0 = status.server } }
+            let current = server.value.withLock { $0 }
+            for line in JSONEventEncoder.lines(for: update, host: current.host, port: current.port) { output(line) }
         }
         if case .incomplete(let problems) = ending {
             output(JSONEventEncoder.encode([JSONEventEncoder.named("incomplete"), ("text", .string(problems))]))
         }
         output(JSONEventEncoder.encode([JSONEventEncoder.named("bye")]))
         return ending
+    }
+}
+
+/// The server connected to, or last connected to, shared with the engine's update callback.
+private final class CurrentServer: Sendable {
+    let value: Mutex<ServerEndpoint>
+
+    init(_ server: ServerEndpoint) {
+        value = Mutex(server)
     }
 }

@@ -49,7 +49,7 @@ public struct LineModeClient: Sendable {
         hideNextLine: @escaping @Sendable () -> Void = {}
     ) async throws -> Ending {
         let engine = ChatEngine(configuration)
-        let printer = LinePrinter(host: configuration.host, port: configuration.port, output: output, prompt: prompt, hideNextLine: hideNextLine)
+        let printer = LinePrinter(server: configuration.servers.first ?? ServerEndpoint(host: "", port: 0), output: output, prompt: prompt, hideNextLine: hideNextLine)
         let ending = try await engine.run(input: input) { printer.show($0) }
         switch ending {
         case .quit: output("-!- Bye.")
@@ -62,19 +62,18 @@ public struct LineModeClient: Sendable {
 
 /// Turns engine updates into lines. Called from the engine's loop only, one update at a time.
 private final class LinePrinter: Sendable {
-    let host: String
-    let port: Int
     let output: @Sendable (String) -> Void
     let prompt: @Sendable (String) -> Void
     let hideNextLine: @Sendable () -> Void
     private let formatter: Mutex<EventFormatter>
+    /// The server connected to, or last connected to, as the engine's status says.
+    private let server: Mutex<ServerEndpoint>
 
     init(
-        host: String, port: Int, output: @escaping @Sendable (String) -> Void,
+        server: ServerEndpoint, output: @escaping @Sendable (String) -> Void,
         prompt: @escaping @Sendable (String) -> Void, hideNextLine: @escaping @Sendable () -> Void
     ) {
-        self.host = host
-        self.port = port
+        self.server = Mutex(server)
         self.output = output
         self.prompt = prompt
         self.hideNextLine = hideNextLine
@@ -86,7 +85,8 @@ private final class LinePrinter: Sendable {
         case .event(let event):
             for line in formatter.withLock({ $0.lines(for: event) }) { output(line) }
         case .connection(let event):
-            output("-!- " + ConnectionEventText.describe(event, host: host, port: port))
+            let server = server.withLock { $0 }
+            output("-!- " + ConnectionEventText.describe(event, host: server.host, port: server.port))
         case .usernameNeeded(let reason):
             if let reason { output("-!- " + TerminalSanitizer.sanitize(reason)) }
             prompt("Username: ")
@@ -94,6 +94,7 @@ private final class LinePrinter: Sendable {
             hideNextLine()
             prompt(TerminalSanitizer.sanitize(text))
         case .status(let status):
+            server.withLock { $0 = status.server }
             formatter.withLock {
                 $0.username = status.username
                 $0.serverUser = status.serverUser

@@ -109,7 +109,8 @@ public struct LocalCertificateAuthority: Sendable {
         } else {
             (caCertificate, caKey) = try makeAuthority(now: now)
             try writeSecret(try caKey.serializeAsPEM().pemString, to: caKeyPath)
-            try writePublic(try caCertificate.serializeAsPEM().pemString, to: caCertPath)
+            // Ending in a newline, so that `cat` of several nodes' files is a valid bundle.
+            try writePublic(try caCertificate.serializeAsPEM().pemString + "\n", to: caCertPath)
             createdAuthority = true
         }
 

@@ -14,10 +14,16 @@ extension ChatScreen {
         case .connection(.attemptFailed(let reason, _)) where reason == lastFailedAttempt:
             // The same failure again: the status bar's countdown says enough.
             break
+        case .connection(.serverSkipped(let server, let address, let reason, _)) where skippedShown.contains("\(server) \(address ?? "") \(reason)"):
+            // Each round that fails skips the same servers for the same reasons.
+            break
         case .connection(let event):
             switch event {
             case .attemptFailed(let reason, _): lastFailedAttempt = reason
-            case .connected: lastFailedAttempt = nil
+            case .serverSkipped(let server, let address, let reason, _): skippedShown.insert("\(server) \(address ?? "") \(reason)")
+            case .connected:
+                lastFailedAttempt = nil
+                skippedShown = []
             default: break
             }
             let text = ConnectionEventText.describe(event, host: status.host, port: status.port)

@@ -39,6 +39,9 @@ public struct ChatScreen: Sendable {
     var completion: Completion?
     /// Why the last reconnection attempt failed, so that the same reason is not repeated.
     var lastFailedAttempt: String?
+    /// Servers skipped (as said) since the last connection, so that each round of attempts
+    /// does not repeat them.
+    var skippedShown: Set<String> = []
     let clock: ClockFormat
     /// Colours in the theme's name palette.
     public var paletteSize: Int

@@ -6,7 +6,7 @@ enum StatusBars {
     static func title(_ screen: ChatScreen, width: Int) -> ScreenRow {
         let status = screen.status
         // The server's greeting would go stale ("3 online"); where we are does not.
-        let headline = "\(TerminalSanitizer.sanitize(status.host)) port \(status.port)"
+        let headline = TerminalSanitizer.sanitize(status.server.spoken)
         let left: [Span] = [Span(" Chatterbox ", .barAccent), Span("· " + headline, .bar)]
         let hints = [Span("F2 users · PgUp/PgDn · /Help ", .barDim)]
         let leftWidth = left.reduce(0) { $0 + DisplayWidth.of($1.text) }
@@ -42,7 +42,8 @@ enum StatusBars {
         case .unverifiedTLS: Span("TLS unverified", .barAlert)
         case .plaintext: Span("NOT encrypted", .barAlert)
         }
-        items.append([Span("\(TerminalSanitizer.sanitize(status.host)):\(status.port) ", .bar), security])
+        // The server actually in use, which changes when the client moves to another.
+        items.append([Span(TerminalSanitizer.sanitize(status.server.description) + " ", .bar), security])
         if !screen.bellEnabled {
             items.append([Span("bell off", .barDim)])
         }

@@ -15,14 +15,30 @@ struct ClientCommand: AsyncParsableCommand {
             On a terminal the client is full screen (scrollback, status bar, user list, line \
             editing). When standard input or output is not a terminal, or with --plain, it \
             prints one line per event instead; --json prints one JSON object per event.
+
+            Several servers (nodes of one chat): give --server for each, with or instead of \
+            HOST. The client connects to the first that answers, trying every address each \
+            name resolves to, and when the connection drops moves on to the next, round robin.
             """
     )
 
-    @Argument(help: "Server host name or address.")
-    var host: String
+    @Argument(help: "Server host name or address (or give --server).")
+    var host: String?
 
-    @Option(name: .shortAndLong, help: "Server port.")
+    @Option(name: .shortAndLong, help: "Server port (of HOST, and of each --server that names none).")
     var port: Int = 9000
+
+    @Option(
+        name: .customLong("server"),
+        help: ArgumentHelp(
+            "A server to use, after HOST if given (repeatable): the client connects to the first that answers and, when the connection drops, moves on to the next. IPv6 addresses in brackets: [::1]:9000.",
+            valueName: "host[:port]"
+        )
+    )
+    var servers: [String] = []
+
+    @Option(help: ArgumentHelp("Seconds each step of connecting to one address (name lookup, TCP connection, TLS handshake, the answer to the login) may take before the client moves on to the next.", valueName: "seconds"))
+    var connectTimeout: Double = 10
 
     @Option(name: [.customLong("ca", withSingleDash: true), .customLong("ca")], help: "Trust only the CA certificate(s) in this PEM file (e.g. the server's generated ca.crt).")
     var caFile: String?
@@ -68,6 +84,9 @@ struct ClientCommand: AsyncParsableCommand {
 
     func validate() throws {
         if plain, json { throw ValidationError("Choose either --plain or --json.") }
+        if host == nil, servers.isEmpty { throw ValidationError("Give the server: chatterbox client HOST [-p PORT], or --server HOST[:PORT] (repeatable).") }
+        _ = try serverList()
+        guard connectTimeout >= 0.1 else { throw ValidationError("--connect-timeout must be at least 0.1 seconds.") }
         guard maxReconnectDelay >= 0.1 else { throw ValidationError("--max-reconnect-delay must be at least 0.1 seconds.") }
         if plaintext, caFile != nil || insecure { throw ValidationError("--plaintext uses no TLS; drop -ca/--insecure.") }
         if insecure, caFile != nil { throw ValidationError("Choose either -ca or --insecure.") }
@@ -79,6 +98,22 @@ struct ClientCommand: AsyncParsableCommand {
                 throw ValidationError("--download-dir: \(downloadDir) is not a directory.")
             }
         }
+    }
+
+    /// HOST (with -p) first, then each --server in the order given, each once.
+    func serverList() throws -> [ServerEndpoint] {
+        var list: [ServerEndpoint] = []
+        if let host { list.append(ServerEndpoint(host: host, port: port)) }
+        for text in servers {
+            let server: ServerEndpoint
+            do {
+                server = try ServerEndpoint.parse(text, defaultPort: port)
+            } catch {
+                throw ValidationError("--server \(error)")
+            }
+            if !list.contains(server) { list.append(server) }
+        }
+        return list
     }
 
     func run() async throws {
@@ -97,7 +132,9 @@ struct ClientCommand: AsyncParsableCommand {
         let reconnect: ReconnectPolicy = noReconnect
             ? .never
             : ReconnectPolicy(initialDelay: .milliseconds(min(500, Int(maxReconnectDelay * 1000))), maximumDelay: .milliseconds(Int(maxReconnectDelay * 1000)))
-        var configuration = ChatEngine.Configuration(host: host, port: port, security: security, initialUsername: user, reconnect: reconnect)
+        var configuration = ChatEngine.Configuration(host: host ?? "", port: port, security: security, initialUsername: user, reconnect: reconnect)
+        configuration.servers = try serverList()
+        configuration.connectTimeout = .milliseconds(Int64(connectTimeout * 1000))
         configuration.offersExtensions = !noExtensions
         configuration.downloadDirectory = downloadDir.map { ($0 as NSString).expandingTildeInPath }
         configuration.linger = .milliseconds(Int64(linger * 1000))

@@ -74,7 +74,7 @@ import Testing
 
         try await withServerRestarted(on: port, in: directory.path) { second in
             try await recorder.waitFor("being back") {
-                if case .connection(.backOnline(let name, _, let sent)) = $0 { return name == "alice" && sent == 1 }
+                if case .connection(.backOnline(let name, _, let sent, _)) = $0 { return name == "alice" && sent == 1 }
                 return false
             }
             // The server's echo: the line was relayed and stored.

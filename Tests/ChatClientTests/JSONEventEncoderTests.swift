@@ -35,11 +35,27 @@ import Testing
 
     @Test func connectionNews() {
         #expect(lines(.connection(.lost(reason: "The server closed the connection.", retryIn: .milliseconds(500)))) == [
-            #"{"event":"disconnected","reason":"The server closed the connection.","retry_in":0.5,"text":"The server closed the connection. Reconnecting in 0.5 s; what you type meanwhile is sent once you are back."}"#,
+            #"{"event":"disconnected","server":"chat.example:9000","reason":"The server closed the connection.","retry_in":0.5,"text":"The server closed the connection. Reconnecting in 0.5 s; what you type meanwhile is sent once you are back."}"#,
         ])
-        #expect(lines(.connection(.backOnline(username: "alice", missedMessages: 2, sentLines: 1))).first?.hasPrefix(#"{"event":"reconnected","user":"alice","missed":2,"sending":1,"#) == true)
+        let b = ServerEndpoint(host: "b.example", port: 9001)
+        #expect(lines(.connection(.backOnline(username: "alice", missedMessages: 2, sentLines: 1, server: b))) == [
+            #"{"event":"reconnected","user":"alice","server":"b.example:9001","missed":2,"sending":1,"text":"Back online as alice on b.example port 9001. 2 messages arrived while you were away (shown above). Sending the 1 line you typed meanwhile."}"#,
+        ])
         #expect(lines(.connection(.queuedLinesSent(sent: 3, notSent: 0))) == [#"{"event":"queue_sent","sent":3,"not_sent":0,"text":"Sent the 3 lines you typed while disconnected."}"#])
-        #expect(lines(.connection(.connected(address: "127.0.0.1:9000", security: .verifiedTLS))).first?.hasPrefix(#"{"event":"connected","address":"127.0.0.1:9000","security":"tls","#) == true)
+        #expect(lines(.connection(.connected(server: ServerEndpoint(host: "127.0.0.1", port: 9000), address: "127.0.0.1:9000", security: .verifiedTLS))) == [
+            #"{"event":"connected","server":"127.0.0.1:9000","address":"127.0.0.1:9000","security":"tls","text":"Connected to 127.0.0.1 port 9000 (TLS, certificate verified)."}"#,
+        ])
+        #expect(lines(.connection(.connected(server: ServerEndpoint(host: "::1", port: 9000), address: "[::1]:9000", security: .plaintext))).first?.hasPrefix(#"{"event":"connected","server":"[::1]:9000","address":"[::1]:9000","#) == true)
+        #expect(lines(.connection(.connected(server: b, address: "192.0.2.8:9001", security: .verifiedTLS))).first?.contains(#""text":"Connected to b.example port 9001 at 192.0.2.8 (TLS, certificate verified)."}"#) == true)
+        #expect(lines(.connection(.reconnecting(attempt: 2, server: b))) == [
+            #"{"event":"reconnecting","attempt":2,"server":"b.example:9001","text":"Reconnecting to b.example port 9001 (attempt 2)\u2026"}"#,
+        ])
+        #expect(lines(.connection(.serverSkipped(server: b, address: "192.0.2.8:9001", reason: "Connection refused", next: ServerEndpoint(host: "c.example", port: 9002)))) == [
+            #"{"event":"server_skipped","server":"b.example:9001","address":"192.0.2.8:9001","reason":"Connection refused","next":"c.example:9002","text":"Could not connect to b.example port 9001 at 192.0.2.8: Connection refused. Trying c.example port 9002\u2026"}"#,
+        ])
+        #expect(lines(.connection(.serverSkipped(server: b, address: nil, reason: "Cannot resolve 'b.example': Name or service not known", next: b))) == [
+            #"{"event":"server_skipped","server":"b.example:9001","reason":"Cannot resolve 'b.example': Name or service not known","next":"b.example:9001","text":"Cannot resolve 'b.example': Name or service not known. Trying its next address\u2026"}"#,
+        ])
     }
 
     @Test func aBotTalksThroughJSONLines() async throws {

@@ -21,6 +21,9 @@ import Testing
         configure: (inout ChatEngine.Configuration) -> Void = { _ in }
     ) async throws -> (output: OutputRecorder, ending: ChatEngine.Ending) {
         var configuration = ChatEngine.Configuration(host: "127.0.0.1", port: server.port, security: server.security, initialUsername: name)
+        // A server slowed by a loaded machine may take seconds to echo or to say "Slow down";
+        // the client must not take that silence for a server that does not echo.
+        configuration.echoPatience = TestTiming.scaled(.seconds(10))
         configure(&configuration)
         let output = OutputRecorder()
         let (input, typing) = AsyncStream<String>.makeStream()
@@ -107,7 +110,7 @@ import Testing
         }
         let second = try #require(restarted)
         try await recorder.waitFor("being back, sending", timeout: .seconds(30)) {
-            if case .connection(.backOnline(_, _, let sending)) = $0 { return sending == 35 }
+            if case .connection(.backOnline(_, _, let sending, _)) = $0 { return sending == 35 }
             return false
         }
         try await recorder.waitFor("the report that all went", timeout: .seconds(30)) { $0 == .connection(.queuedLinesSent(sent: 35, notSent: 0)) }

@@ -46,6 +46,38 @@ import Testing
         }
     }
 
+    /// A busy server answered the login slowly and says "Slow down" seconds later still: a
+    /// script's input ends at once, and the client must wait for that answer (longer than its
+    /// usual patience for an echo) to send the dropped line again rather than quit without it.
+    @Test func aSlowServersLateSlowDownIsWaitedForAtTheEndOfInput() async throws {
+        let pace = PlainSpecServer.Pace(loginDelay: .milliseconds(400), messageDelay: .seconds(3), messageBurst: 1)
+        try await PlainSpecServer.with(pace: pace) { server in
+            let bob = try await TestClient.connect(host: "127.0.0.1", port: server.port, security: .plaintext)
+            #expect(try await bob.login("bob").usernameAccepted == true)
+            let output = OutputRecorder()
+            let (input, typing) = AsyncStream<String>.makeStream()
+            typing.yield("first")
+            typing.yield("second")
+            typing.finish()
+            let running = runClient(against: server, output: output, input: input) {
+                $0.initialUsername = "alice"
+                $0.offersExtensions = false
+            }
+            // The server takes one message in all: "second" is dropped each time it is sent,
+            // so the client gives it up after its tries and says so, rather than quitting as
+            // though all had gone.
+            let first = try await bob.next { $0.messages?.first?.source == "alice" }
+            #expect(first.frame.messages?.first?.content == "first")
+            guard case .incomplete(let reason) = try await running.value else {
+                Issue.record("the run ended as though every line had been sent: \(output.all)")
+                return
+            }
+            #expect(reason.contains("1 line was not sent"), "\(reason)")
+            #expect(output.all.contains { $0.contains("the lines it dropped will be sent again") }, "\(output.all)")
+            await bob.close()
+        }
+    }
+
     @Test func noExtensionsSendsThePlainLoginOnly() async throws {
         try await PlainSpecServer.with { server in
             let output = OutputRecorder()

@@ -16,15 +16,15 @@ import Testing
         #expect(pool.count == CiphertextPool.maximumCount - 1)
     }
 
-    @Test func directSendsHandTheirBuffersBackAndWritesReuseThem() throws {
-        let connection = try LoopbackTLS()
-        defer { connection.shutDown() }
-        for index in 0..<5 {
-            try connection.server.writeAndFlush(LoopbackTLS.chunk(index: index, size: 200)).wait()
-            // After each send one buffer waits in the loop's pool; the next write takes it.
-            #expect(try connection.onServerLoop { CiphertextPool.forThisThread.count } == 1)
+    @Test func directSendsHandTheirBuffersBackAndWritesReuseThem() async throws {
+        try await LoopbackTLS.with { connection in
+            for index in 0..<5 {
+                try await connection.server.writeAndFlush(LoopbackTLS.chunk(index: index, size: 200))
+                // After each send one buffer waits in the loop's pool; the next write takes it.
+                #expect(try await connection.onServerLoop { CiphertextPool.forThisThread.count } == 1)
+            }
+            try await connection.received.waitForBytes(5 * 200)
+            #expect(connection.received.inOrder)
         }
-        try connection.client.waitForBytes(5 * 200)
-        #expect(connection.client.inOrder)
     }
 }

@@ -15,13 +15,13 @@ import Testing
         try pair.pump()
         #expect(pair.server.events.handshakes == 1)
 
-        try pair.client.channel.writeAndFlush(ByteBuffer(string: "hello")).wait()
+        try pair.client.channel.writeAndFlush(ByteBuffer(string: "hello")).completedValue()
         try pair.pump()
         #expect(try pair.server.readText() == "hello")
 
         // Larger than one TLS record (16 KiB), so it is split and reassembled.
         let large = String(repeating: "0123456789abcdef", count: 100_000 / 16)
-        try pair.server.channel.writeAndFlush(ByteBuffer(string: large)).wait()
+        try pair.server.channel.writeAndFlush(ByteBuffer(string: large)).completedValue()
         try pair.pump()
         #expect(try pair.client.readText() == large)
 
@@ -34,7 +34,7 @@ import Testing
         let written = pair.server.channel.writeAndFlush(ByteBuffer(string: "early"))
         #expect(pair.serverHandler.heldBufferBytes > 0)
         try pair.pump()
-        try written.wait()
+        try written.completedValue()
         #expect(try pair.client.readText() == "early")
     }
 
@@ -51,7 +51,7 @@ import Testing
         let closed = pair.server.channel.close()
         #expect(pair.server.channel.isActive, "waits for the peer's close_notify")
         try pair.pump()
-        try closed.wait()
+        try closed.completedValue()
         #expect(!pair.server.channel.isActive)
         #expect(!pair.client.channel.isActive)
         #expect(pair.server.events.errors.isEmpty)
@@ -64,7 +64,7 @@ import Testing
         pair.server.channel.embeddedEventLoop.advanceTime(by: TLSServerHandler.closeNotifyTimeout - .milliseconds(1))
         #expect(pair.server.channel.isActive)
         pair.server.channel.embeddedEventLoop.advanceTime(by: .milliseconds(1))
-        try closed.wait()
+        try closed.completedValue()
         #expect(!pair.server.channel.isActive)
     }
 
@@ -82,7 +82,7 @@ import Testing
         try pair.pump()
         pair.server.channel.close(promise: nil)
         #expect(throws: ChannelError.self) {
-            try pair.server.channel.writeAndFlush(ByteBuffer(string: "late")).wait()
+            try pair.server.channel.writeAndFlush(ByteBuffer(string: "late")).completedValue()
         }
     }
 }
@@ -128,8 +128,8 @@ struct TLSPair {
         client = TLSEnd(channel: clientChannel, events: clientEvents)
 
         let address = try SocketAddress(ipAddress: "127.0.0.1", port: 9000)
-        try serverChannel.connect(to: address).wait()
-        try clientChannel.connect(to: address).wait()
+        try serverChannel.connect(to: address).completedValue()
+        try clientChannel.connect(to: address).completedValue()
     }
 
     /// Hands bytes across until neither side has anything more to say.

@@ -200,4 +200,40 @@ import Testing
             await history.close()
         }
     }
+
+    @Test func movesToTheNextServerWhenItsServerIsKilledAndTheBarsNameIt() async throws {
+        let firstDirectory = TemporaryDirectory()
+        let secondDirectory = TemporaryDirectory()
+        let first = try await ServerProcess.start(dataDirectory: firstDirectory.path)
+        defer { first.kill() }
+        let second = try await ServerProcess.start(dataDirectory: secondDirectory.path)
+        defer { second.kill() }
+        // One -ca file trusting both nodes' CAs.
+        let bundle = firstDirectory.path + "/both-ca.crt"
+        let pem = try [firstDirectory.path, secondDirectory.path].map { try String(contentsOfFile: $0 + "/ca.crt", encoding: .utf8) }.joined()
+        try Data(pem.utf8).write(to: URL(fileURLWithPath: bundle))
+        try await Tmux.with { tmux in
+            // The second server by another name, checked against its certificate under that name.
+            try tmux.startSession("jo", command: [
+                ServerProcess.executable.path, "client", "127.0.0.1", "-p", String(first.port), "--server", "localhost:\(second.port)",
+                "-ca", bundle, "--max-reconnect-delay", "1", "-u", "jo",
+            ])
+            try await tmux.waitForScreen("jo", "the login on the first server") {
+                $0.contains("[jo]") && $0.contains("connected") && $0.contains("[127.0.0.1:\(first.port) TLS]")
+            }
+            first.kill()
+            let screen = try await tmux.waitForScreen("jo", timeout: .seconds(15), "the move to the second server") {
+                $0.contains("Back online as jo on localhost port \(second.port).") && $0.contains("[localhost:\(second.port) TLS]")
+                    && $0.contains("connected")
+            }
+            #expect(screen.contains("Chatterbox · localhost port \(second.port)"))
+            try tmux.type("jo", "written on the second node")
+            try tmux.press("jo", "Enter")
+            try await tmux.waitFor("jo", "jo │ written on the second node")
+            let reader = try await TestClient.connect(host: "127.0.0.1", port: second.port, security: .tls(.certificateAuthorityFile(secondDirectory.path + "/ca.crt")))
+            let reply = try await reader.login("reader")
+            #expect(reply.messages?.contains { $0.source == "jo" && $0.content == "written on the second node" } == true)
+            await reader.close()
+        }
+    }
 }

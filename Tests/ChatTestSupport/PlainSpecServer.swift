@@ -30,34 +30,57 @@ public final class PlainSpecServer: Sendable {
         public static let noDirectEcho = Quirks(rawValue: 1 << 3)
         /// Replays every message in the login history, direct messages between others too.
         public static let replaysEveryDirectMessage = Quirks(rawValue: 1 << 4)
+        /// Refuses every login ("The server is shutting down.") and closes the connection, as
+        /// a node that is being stopped does.
+        public static let refusesLoginsAndCloses = Quirks(rawValue: 1 << 5)
+    }
+
+    /// A busy server: how long its answers to logins and to messages take, and how many
+    /// messages it takes from one connection before it drops the rest with "Slow down".
+    public struct Pace: Sendable {
+        public var loginDelay: TimeAmount
+        public var messageDelay: TimeAmount
+        public var messageBurst: Int?
+
+        public init(loginDelay: TimeAmount = .zero, messageDelay: TimeAmount = .zero, messageBurst: Int? = nil) {
+            self.loginDelay = loginDelay
+            self.messageDelay = messageDelay
+            self.messageBurst = messageBurst
+        }
     }
 
     private struct State {
         var users: [String: any Channel] = [:]
         var history: [ChatMessage] = []
+        /// Messages taken from each user, for ``Pace/messageBurst``.
+        var taken: [String: Int] = [:]
     }
 
     private let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     private let state = NIOLockedValueBox(State())
     private let strictness: Strictness
     private let quirks: Quirks
+    private let pace: Pace
     private let listener: NIOLockedValueBox<(any Channel)?> = NIOLockedValueBox(nil)
     private let boundPort = NIOLockedValueBox(0)
+    private let stopped = NIOLockedValueBox(false)
     /// Every login frame received, for assertions.
     public let loginFrames = NIOLockedValueBox<[Frame]>([])
 
-    public init(strictness: Strictness = .lenient, quirks: Quirks = []) {
+    public init(strictness: Strictness = .lenient, quirks: Quirks = [], pace: Pace = Pace()) {
         self.strictness = strictness
         self.quirks = quirks
+        self.pace = pace
     }
 
     /// Runs `body` with a started server, stopping it afterwards even when `body` throws.
     public static func with<Result>(
         strictness: Strictness = .lenient,
         quirks: Quirks = [],
+        pace: Pace = Pace(),
         _ body: (PlainSpecServer) async throws -> Result
     ) async throws -> Result {
-        let server = PlainSpecServer(strictness: strictness, quirks: quirks)
+        let server = PlainSpecServer(strictness: strictness, quirks: quirks, pace: pace)
         _ = try await server.start()
         do {
             let result = try await body(server)
@@ -91,8 +114,16 @@ public final class PlainSpecServer: Sendable {
         boundPort.withLockedValue { $0 }
     }
 
-    /// Closes the listener and every connection.
+    /// Adds `messages` to the history replayed at login, as if they had been sent here (the
+    /// history another node of the same chat would replay).
+    public func addHistory(_ messages: [ChatMessage]) {
+        state.withLockedValue { $0.history += messages }
+    }
+
+    /// Closes the listener and every connection. Only the first call does anything (a test may
+    /// stop a server before ``with(strictness:quirks:_:)`` does).
     public func stop() async {
+        guard stopped.withLockedValue({ stopped in defer { stopped = true }; return !stopped }) else { return }
         let channel = listener.withLockedValue { $0 }
         try? await channel?.close()
         let connections = state.withLockedValue { Array($0.users.values) }
@@ -111,6 +142,11 @@ public final class PlainSpecServer: Sendable {
                 closeSoon(channel)
                 return
             }
+            if quirks.contains(.refusesLoginsAndCloses) {
+                send(acceptance(false, Frame(info: "The server is shutting down.")), to: channel)
+                closeSoon(channel)
+                return
+            }
             let (accepted, others, history, users) = state.withLockedValue { state -> (Bool, [any Channel], [ChatMessage], [String]) in
                 guard state.users[username] == nil else { return (false, [], [], []) }
                 let others = Array(state.users.values)
@@ -125,7 +161,7 @@ public final class PlainSpecServer: Sendable {
             let visible = quirks.contains(.replaysEveryDirectMessage)
                 ? history
                 : history.filter { $0.isBroadcast || $0.source == username || $0.destination == username }
-            send(acceptance(true, Frame(info: "Welcome!", userList: users, messages: visible)), to: channel)
+            send(acceptance(true, Frame(info: "Welcome!", userList: users, messages: visible)), to: channel, after: pace.loginDelay)
             for other in others { send(Frame(usersJoined: [username]), to: other) }
             if frame.features != nil, quirks.contains(.closesAfterAcceptingFeatures) {
                 // The original server's handler dies here; its connection goes with it.
@@ -142,13 +178,21 @@ public final class PlainSpecServer: Sendable {
                 send(Frame(error: "SRC does not match"), to: channel)
                 continue
             }
-            let recipients = state.withLockedValue { state -> [any Channel] in
+            let recipients = state.withLockedValue { state -> [any Channel]? in
+                if let burst = pace.messageBurst {
+                    guard state.taken[name, default: 0] < burst else { return nil }
+                    state.taken[name, default: 0] += 1
+                }
                 state.history.append(message)
                 if message.isBroadcast { return Array(state.users.values) }
                 if quirks.contains(.noDirectEcho) { return [state.users[message.destination]].compactMap { $0 } }
                 return [state.users[message.destination], channel].compactMap { $0 }
             }
-            for recipient in recipients { send(Frame(messages: [message]), to: recipient) }
+            guard let recipients else {
+                send(Frame(error: "Slow down: 1 message was not sent."), to: channel, after: pace.messageDelay)
+                continue
+            }
+            for recipient in recipients { send(Frame(messages: [message]), to: recipient, after: pace.messageDelay) }
         }
     }
 
@@ -177,8 +221,15 @@ public final class PlainSpecServer: Sendable {
         channel.eventLoop.execute { channel.close(promise: nil) }
     }
 
-    private func send(_ frame: Frame, to channel: any Channel) {
-        channel.writeAndFlush(FrameCoding.encode(frame), promise: nil)
+    private func send(_ frame: Frame, to channel: any Channel, after delay: TimeAmount = .zero) {
+        guard delay > .zero else {
+            channel.writeAndFlush(FrameCoding.encode(frame), promise: nil)
+            return
+        }
+        // One event loop: frames delayed alike keep their order.
+        channel.eventLoop.scheduleTask(in: delay) {
+            channel.writeAndFlush(FrameCoding.encode(frame), promise: nil)
+        }
     }
 }
 

@@ -68,12 +68,12 @@ public final class TestClient: Sendable {
     }
 
     /// The next frame; throws if none comes within `timeout` or the connection closed.
-    public func next(timeout: Duration = .seconds(10)) async throws -> Frame {
+    public func next(timeout: Duration = .seconds(30)) async throws -> Frame {
         let decoded = try await nextDecoded(timeout: timeout)
         return decoded.frame
     }
 
-    public func nextDecoded(timeout: Duration = .seconds(10)) async throws -> DecodedFrame {
+    public func nextDecoded(timeout: Duration = .seconds(30)) async throws -> DecodedFrame {
         guard let frame = try await inbox.next(timeout: timeout) else {
             throw TestFailure("connection closed while waiting for a frame")
         }
@@ -83,7 +83,7 @@ public final class TestClient: Sendable {
     /// Reads frames until one matches, returning it; frames before it are returned in `skipped`.
     @discardableResult
     public func next(
-        timeout: Duration = .seconds(10),
+        timeout: Duration = .seconds(30),
         where predicate: (Frame) -> Bool
     ) async throws -> (frame: Frame, skipped: [Frame]) {
         var skipped: [Frame] = []
@@ -98,12 +98,12 @@ public final class TestClient: Sendable {
     }
 
     /// The next frame carrying MESSAGES; its messages.
-    public func nextMessages(timeout: Duration = .seconds(10)) async throws -> [ChatMessage] {
+    public func nextMessages(timeout: Duration = .seconds(30)) async throws -> [ChatMessage] {
         try await next(timeout: timeout) { $0.messages != nil }.frame.messages!
     }
 
     /// The next ERROR text.
-    public func nextError(timeout: Duration = .seconds(10)) async throws -> String {
+    public func nextError(timeout: Duration = .seconds(30)) async throws -> String {
         try await next(timeout: timeout) { $0.error != nil }.frame.error!
     }
 
@@ -123,7 +123,7 @@ public final class TestClient: Sendable {
     }
 
     /// Waits until the server closes the connection; frames read meanwhile are returned.
-    public func waitForClose(timeout: Duration = .seconds(10)) async throws -> [Frame] {
+    public func waitForClose(timeout: Duration = .seconds(30)) async throws -> [Frame] {
         var frames: [Frame] = []
         let deadline = ContinuousClock.now + TestTiming.scaled(timeout)
         while true {
