@@ -137,4 +137,78 @@ import Testing
             await bob.close()
         }
     }
+
+    /// The database goes away mid-traffic (every connection cut, new ones refused, as in a
+    /// restart) and comes back: the nodes keep their clients, answer what they cannot store
+    /// with an ERROR (never a silent drop, never a delivery that was not stored), and resume by
+    /// themselves; what was stored is delivered once, in one order, everywhere.
+    @Test func theDatabaseGoingAwayAndComingBackLosesNothingStored() async throws {
+        try await withCluster(2) { nodes, location in
+            let alice = try await nodes[0].login("alice")
+            let bob = try await nodes[1].login("bob")
+            try await alice.next { $0.usersJoined == ["bob"] }
+            try await alice.say("before", as: "alice")
+            #expect(try await bob.nextMessages().map(\.content) == ["before"])
+            #expect(try await alice.nextMessages().map(\.content) == ["before"])
+
+            try await Self.setDatabase(location, reachable: false)
+            // Each message sent meanwhile is refused with an ERROR (it could not be stored),
+            // and nobody receives it.
+            for index in 1...3 {
+                try await alice.say("during \(index)", as: "alice")
+                let answer = try await alice.next(timeout: .seconds(60)) { $0.error != nil || $0.messages != nil }
+                #expect(answer.frame.error?.contains("could not store it") == true, "\(answer.frame)")
+
+            }
+            try await Self.setDatabase(location, reachable: true)
+
+            // Both nodes come back by themselves: a message goes through again, both ways.
+            var delivered = false
+            for attempt in 1...60 where !delivered {
+                try await alice.say("after \(attempt)", as: "alice")
+                let answer = try await alice.next(timeout: .seconds(30)) { $0.error != nil || $0.messages != nil }
+                delivered = answer.frame.messages != nil
+
+                if !delivered { try await Task.sleep(for: .milliseconds(500)) }
+            }
+            #expect(delivered)
+            try await bob.say("bob is back", as: "bob")
+            var bobSaw: [String] = []
+            while !bobSaw.contains("bob is back") { bobSaw += try await bob.nextMessages().map(\.content) }
+            try await alice.next { $0.messages?.contains { $0.content == "bob is back" } == true }
+            #expect(!bobSaw.contains { $0.hasPrefix("during") }, "\(bobSaw)")
+
+            // The audit: what each client saw after the outage is what the database holds,
+            // once each, in its order.
+            let stored = try await TestDatabase.withClient(location) { client in
+                var contents: [String] = []
+                for try await content in try await client.query(
+                    "SELECT convert_from(content, 'UTF8') FROM message ORDER BY seq", logger: TestDatabase.logger
+                ).decode(String.self) {
+                    contents.append(content)
+                }
+                return contents
+            }
+            #expect(!stored.contains { $0.hasPrefix("during") }, "\(stored)")
+            #expect(Set(stored).count == stored.count, "\(stored)")
+            #expect(bobSaw == Array(stored.dropFirst()), "\(bobSaw) vs \(stored)")
+            #expect(stored.last == "bob is back")
+            #expect(stored.filter { $0.hasPrefix("after") } == bobSaw.filter { $0.hasPrefix("after") })
+        }
+    }
+
+    /// Cuts every connection to the database and refuses new ones (what its restart does to
+    /// the nodes), or lets them in again.
+    static func setDatabase(_ location: PostgresLocation, reachable: Bool) async throws {
+        var server = location
+        server.database = "postgres"
+        try await TestDatabase.withClient(server) { client in
+            try await client.query(
+                PostgresQuery(unsafeSQL: "ALTER DATABASE \(location.database) ALLOW_CONNECTIONS \(reachable)"), logger: TestDatabase.logger)
+            if !reachable {
+                try await client.query(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = \(location.database)", logger: TestDatabase.logger)
+            }
+        }
+    }
 }
