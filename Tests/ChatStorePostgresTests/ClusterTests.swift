@@ -1,3 +1,4 @@
+import ChatClient
 import ChatProtocol
 import ChatStorePostgres
 import ChatTestSupport
@@ -32,7 +33,7 @@ import Testing
     static let lease = 3
 
     /// Runs `body` with `count` nodes on a fresh database, stopped afterwards.
-    func withCluster<T: Sendable>(_ count: Int, _ body: ([Node], PostgresLocation) async throws -> T) async throws -> T {
+    func withCluster<T: Sendable>(_ count: Int, arguments: [String] = [], _ body: ([Node], PostgresLocation) async throws -> T) async throws -> T {
         try await TestDatabase.withFreshDatabase { location in
             let url = try PostgresServerCommandTests.url(of: location)
             let root = TemporaryDirectory()
@@ -43,7 +44,7 @@ import Testing
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
                 let process = try await ServerProcess.start(dataDirectory: directory, arguments: [
                     "--store", url, "--node", "n\(index)", "--presence-lease-seconds", String(Self.lease), "--no-limits",
-                ])
+                ] + arguments)
                 nodes.append(Node(process: process, directory: directory))
             }
             let result = try await body(nodes, location)
@@ -194,6 +195,60 @@ import Testing
             #expect(bobSaw == Array(stored.dropFirst()), "\(bobSaw) vs \(stored)")
             #expect(stored.last == "bob is back")
             #expect(stored.filter { $0.hasPrefix("after") } == bobSaw.filter { $0.hasPrefix("after") })
+        }
+    }
+
+    /// A node is killed under its users: a client given the other nodes moves to one, logs in
+    /// again under its own name once the dead node's lease has run out, and sends what was
+    /// typed meanwhile. Every line arrives once, in the order the database holds.
+    @Test func aKilledNodesClientMovesToAnotherNodeAndLosesOrDoublesNothing() async throws {
+        try await withCluster(3, arguments: ["--plaintext"]) { nodes, location in
+            let watcher = try await TestClient.connect(host: "127.0.0.1", port: nodes[0].process.port, security: .plaintext)
+            #expect(try await watcher.login("watcher").usernameAccepted == true)
+            var configuration = ChatEngine.Configuration(
+                host: "127.0.0.1", port: nodes[1].process.port, security: .plaintext, initialUsername: "alice",
+                reconnect: ReconnectPolicy(initialDelay: .milliseconds(100), maximumDelay: .seconds(1), jitter: 0))
+            configuration.servers = [1, 2].map { ServerEndpoint(host: "127.0.0.1", port: nodes[$0].process.port) }
+            configuration.echoPatience = TestTiming.scaled(.seconds(10))
+            let output = OutputRecorder()
+            let (input, typing) = AsyncStream<String>.makeStream()
+            let client = JSONModeClient(configuration)
+            let running = Task { try await client.run(input: input) { output.append($0) } }
+            defer { running.cancel() }
+            try await watcher.next { $0.usersJoined == ["alice"] }
+
+            var seen: [String] = []
+            func watch(until content: String) async throws {
+                while !seen.contains(content) {
+                    seen += try await watcher.nextMessages(timeout: .seconds(60)).filter { $0.source == "alice" }.map(\.content)
+                }
+            }
+            for index in 1...5 { typing.yield("one \(index)") }
+            try await watch(until: "one 5")
+
+            nodes[1].process.kill()
+            try await output.waitFor(#""event":"disconnected""#)
+            for index in 1...5 { typing.yield("two \(index)") }
+            try await output.waitFor(#""event":"reconnected""#, timeout: .seconds(60))
+            try await watch(until: "two 5")
+            typing.finish()
+            #expect(try await running.value == .quit, "\(output.all)")
+
+            let expected = (1...5).map { "one \($0)" } + (1...5).map { "two \($0)" }
+            #expect(seen == expected, "\(seen)")
+            let stored = try await TestDatabase.withClient(location) { client in
+                var contents: [String] = []
+                for try await content in try await client.query(
+                    "SELECT convert_from(content, 'UTF8') FROM message WHERE src_key = 'alice' ORDER BY seq", logger: TestDatabase.logger
+                ).decode(String.self) {
+                    contents.append(content)
+                }
+                return contents
+            }
+            #expect(stored == expected, "\(stored)")
+            // The name was waited for on the other node, not given up.
+            #expect(output.all.contains { $0.contains(#""server":"127.0.0.1:\#(nodes[2].process.port)""#) && $0.contains("reconnected") })
+            #expect(!output.all.contains { $0.contains("username_needed") }, "\(output.all)")
         }
     }
 
