@@ -252,6 +252,48 @@ import Testing
         }
     }
 
+    /// With a files directory every node shares, a file sent through one node is listed and
+    /// fetched through another (its record travels in the log, its bytes on the shared disk).
+    @Test func aFileSentThroughOneNodeIsFetchedThroughAnother() async throws {
+        let shared = TemporaryDirectory()
+        let outbox = shared.path + "/outbox", downloads = shared.path + "/downloads"
+        for directory in [outbox, downloads] { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+        let bytes = Data((0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 7) })
+        try bytes.write(to: URL(fileURLWithPath: outbox + "/report.bin"))
+        try await withCluster(2, arguments: ["--plaintext", "--files-dir", shared.path + "/files"]) { nodes, _ in
+            func start(_ name: String, on node: Node, output: OutputRecorder, input: AsyncStream<String>) -> Task<ChatEngine.Ending, any Error> {
+                var configuration = ChatEngine.Configuration(host: "127.0.0.1", port: node.process.port, security: .plaintext, initialUsername: name)
+                configuration.downloadDirectory = downloads
+                let client = JSONModeClient(configuration)
+                return Task { try await client.run(input: input) { output.append($0) } }
+            }
+            let aliceOutput = OutputRecorder(), bobOutput = OutputRecorder()
+            let (aliceInput, aliceTyping) = AsyncStream<String>.makeStream()
+            let (bobInput, bobTyping) = AsyncStream<String>.makeStream()
+            let alice = start("alice", on: nodes[0], output: aliceOutput, input: aliceInput)
+            defer { alice.cancel() }
+            let bob = start("bob", on: nodes[1], output: bobOutput, input: bobInput)
+            defer { bob.cancel() }
+            try await aliceOutput.waitFor(#""event":"welcome""#)
+            try await bobOutput.waitFor(#""event":"welcome""#)
+
+            aliceTyping.yield("/Send \(outbox)/report.bin")
+            try await aliceOutput.waitFor("Sent report.bin")
+            let sent = try #require(aliceOutput.all.first { $0.contains("Sent report.bin") })
+            let id = try #require(sent.firstMatch(of: /\b(f[0-9a-f]+)\b/).map { String($0.1) }, "\(sent)")
+
+            // bob fetches it once he has seen it offered (it reaches his node in the log's order).
+            try await bobOutput.waitFor("fetch it with /Get \(id)")
+            bobTyping.yield("/Get \(id)")
+            try await bobOutput.waitFor("Saved report.bin", timeout: .seconds(60))
+            #expect(try Data(contentsOf: URL(fileURLWithPath: downloads + "/report.bin")) == bytes)
+            aliceTyping.finish()
+            bobTyping.finish()
+            #expect(try await alice.value == .quit, "\(aliceOutput.all)")
+            #expect(try await bob.value == .quit, "\(bobOutput.all)")
+        }
+    }
+
     /// Cuts every connection to the database and refuses new ones (what its restart does to
     /// the nodes), or lets them in again.
     static func setDatabase(_ location: PostgresLocation, reachable: Bool) async throws {
