@@ -61,8 +61,8 @@ extension PostgresChatStore.Blocking: SharedLog {
         try gate.run(timeout: timeout) { [store] in try await store.claim(user, on: node) }
     }
 
-    public func renew(_ node: NodeIdentity, lease: Duration) throws -> Set<String> {
-        try gate.run(timeout: timeout) { [store] in try await store.renew(node, lease: lease) }
+    public func renew(_ node: NodeIdentity, lease: Duration, applied: Int64) throws -> Set<String> {
+        try gate.run(timeout: timeout) { [store] in try await store.renew(node, lease: lease, applied: applied) }
     }
 
     public func expireLapsedNodes() throws -> Int {

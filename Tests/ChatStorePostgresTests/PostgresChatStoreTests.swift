@@ -79,6 +79,31 @@ import Testing
         }
     }
 
+    /// The log's entries besides messages are forgotten once every live node has applied them
+    /// (and they are old enough); messages, the history, stay.
+    @Test func eventsEveryLiveNodeAppliedAreForgotten() async throws {
+        try await TestDatabase.withStore { store in
+            let first = NodeIdentity(name: "n1", incarnation: "i1"), second = NodeIdentity(name: "n2", incarnation: "i2")
+            _ = try await store.begin(first, lease: .seconds(60))
+            _ = try await store.begin(second, lease: .seconds(60))
+            _ = try await store.commit([.block(BlockRelation(blocker: "a", blocked: "b")), .block(BlockRelation(blocker: "a", blocked: "c"))])
+            let messages = try await store.commit([message(from: "a", to: "ALL", "kept")])
+            _ = try await store.commit([.unblock(BlockRelation(blocker: "a", blocked: "b"))])
+            let all = try await store.entries(after: 0, limit: 100).map(\.sequence)
+            #expect(all.count == 4)
+            // n1 has applied everything, n2 only the first two blocks: nothing after those goes.
+            _ = try await store.renew(first, lease: .seconds(60), applied: all[3])
+            _ = try await store.renew(second, lease: .seconds(60), applied: all[1])
+            #expect(try await store.pruneEvents(olderThan: .zero) == 2)
+            #expect(try await store.entries(after: 0, limit: 100).map(\.sequence) == Array(all[2...]))
+            // Not old enough: kept, although applied everywhere.
+            _ = try await store.renew(second, lease: .seconds(60), applied: all[3])
+            #expect(try await store.pruneEvents(olderThan: .seconds(3600)) == 0)
+            #expect(try await store.pruneEvents(olderThan: .zero) == 1)
+            #expect(try await store.entries(after: 0, limit: 100).map(\.sequence) == [messages[0]])
+        }
+    }
+
     @Test func contentsComeBackExactly() async throws {
         try await TestDatabase.withStore { store in
             let contents = ["héllo 👋🏽 \"quoted\" 'single' \\ back", "", String(repeating: "ü", count: 5000), "nul \u{0} inside", "日本語のテキスト"]
