@@ -252,6 +252,46 @@ import Testing
         }
     }
 
+    /// A block made on one node holds on every node, from its place in the log on: broadcasts
+    /// are filtered where they are delivered, direct messages refused where they are sent.
+    @Test func aBlockOnOneNodeHoldsOnTheOthers() async throws {
+        try await withCluster(2) { nodes, _ in
+            let alice = try await nodes[0].login("alice")
+            let bob = try await nodes[1].login("bob")
+            let carol = try await nodes[1].login("carol")
+            func command(_ text: String, by client: TestClient, as name: String) async throws -> String {
+                try await client.say(text, as: name)
+                return try await client.next { $0.messages?.first?.source == "Chatterbox" || $0.error != nil }.frame.messages?.first?.content ?? ""
+            }
+            /// A broadcast from carol, seen by everyone: every node has applied what came before.
+            /// Returns the messages alice received before it.
+            @discardableResult
+            func sync(_ label: String) async throws -> [String] {
+                try await carol.say(label, as: "carol")
+                var aliceSaw: [String] = []
+                for client in [alice, bob, carol] {
+                    let skipped = try await client.next { $0.messages?.first?.content == label }.skipped
+                    if client === alice { aliceSaw = skipped.compactMap(\.messages).joined().map(\.content) }
+                }
+                return aliceSaw
+            }
+            #expect(try await command("/Block bob", by: alice, as: "alice").contains("You blocked bob"))
+            try await sync("after the block")
+
+            try await bob.say("from bob", as: "bob")
+            #expect(try await carol.nextMessages().map(\.content) == ["from bob"])
+            try await bob.say("psst", as: "bob", to: "alice")
+            #expect(try await bob.nextError().contains("not accepting messages"))
+            // alice received nothing of bob's before carol's marker, which came after.
+            #expect(try await sync("marker").isEmpty)
+
+            #expect(try await command("/UnBlock bob", by: alice, as: "alice").contains("You unblocked bob"))
+            try await sync("after the unblock")
+            try await bob.say("again", as: "bob")
+            #expect(try await alice.next { $0.messages != nil }.frame.messages?.first?.content == "again")
+        }
+    }
+
     /// With a files directory every node shares, a file sent through one node is listed and
     /// fetched through another (its record travels in the log, its bytes on the shared disk).
     @Test func aFileSentThroughOneNodeIsFetchedThroughAnother() async throws {
