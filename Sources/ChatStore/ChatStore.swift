@@ -305,9 +305,16 @@ public protocol ChatStore: Sendable {
     /// Whether direct messages to the user `key` after sequence number `after` are stored
     /// (waiting for them): such a user is not forgotten.
     func hasDirectMessages(to key: String, after: Int64) throws -> Bool
+    /// Whether ``apply(_:)`` returns in about the time of a local disk write (an embedded
+    /// database), never waiting on a network: the server then lets the thread that hands over
+    /// a batch commit it when nothing else is being committed, sparing two thread hand-offs
+    /// per batch. A store that may wait on a network says no (the default).
+    var commitsLocally: Bool { get }
 }
 
 extension ChatStore {
+    public var commitsLocally: Bool { false }
+
     /// A store that cannot tell says yes: nobody is forgotten who might have mail.
     public func hasDirectMessages(to key: String, after: Int64) throws -> Bool { true }
 }

@@ -23,6 +23,9 @@ public struct DatabaseDamage: Error, CustomStringConvertible {
 /// Writes come from a single writer in groups (one transaction per group); reads (history at
 /// login) run concurrently on their own connections.
 public final class SQLiteChatStore: ChatStore {
+    /// A file on this machine: a commit is a write to its WAL (see ``ChatStore/commitsLocally``).
+    public var commitsLocally: Bool { true }
+
     /// How much a committed transaction survives.
     public enum Durability: Sendable {
         /// Survives a crash of the server process (`synchronous=NORMAL` in WAL mode). Default.

@@ -16,7 +16,7 @@ import Testing
     @Test func migratesOnceAndRefusesANewerSchema() async throws {
         try await TestDatabase.withFreshDatabase { location in
             try await TestDatabase.withStore(at: location) { store in
-                try await store.prepare()
+                try await store.prepare(timeout: TestDatabase.timeout)
                 // Twice is harmless: nothing left to apply.
                 let again = try await PostgresSchema.migrate(store.client, logger: TestDatabase.logger)
                 #expect(again.from == PostgresSchema.latestVersion && again.to == PostgresSchema.latestVersion)
@@ -24,7 +24,7 @@ import Testing
             }
             try await TestDatabase.withStore(at: location) { store in
                 do {
-                    try await store.prepare()
+                    try await store.prepare(timeout: TestDatabase.timeout)
                     Issue.record("a node started against a schema newer than it knows")
                 } catch let error as PostgresSchema.TooNew {
                     #expect(error.found == 999)
@@ -176,7 +176,7 @@ import Testing
     @Test func concurrentCommittersShareOneGaplessOrder() async throws {
         try await TestDatabase.withFreshDatabase { location in
             try await TestDatabase.withStore(at: location) { first in
-                try await first.prepare()
+                try await first.prepare(timeout: TestDatabase.timeout)
                 try await TestDatabase.withStore(at: location) { second in
                     try await withThrowingTaskGroup(of: [Int64].self) { group in
                         for node in [first, second] {
