@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Measures a Chatterbox cluster on PostgreSQL with 1, 2 and 3 nodes (docs/SCALING.md).
 
-    Benchmarks/cluster-bench.py [--nodes 1,2,3] [--clients 300] [--senders 30] [--rate 300]
+    Benchmarks/cluster-bench.py [--nodes 0,1,2,3] [--clients 300] [--senders 30] [--rate 300]
                                 [--seconds 10] [--rounds 3] [--binary .build/release/chatterbox]
 
+Node count 0 is the reference: one node on its embedded SQLite store, same load.
 For each node count and round: a fresh database on a throwaway PostgreSQL (scripts/postgres.sh),
 that many `chatterbox server --store postgres://... --node nK` processes on 127.0.0.1 (the first
 generates the certificate, the others serve the same one), and the C load generator
@@ -84,18 +85,22 @@ def wait_listening(port, process, log, deadline=60):
 
 
 def run_once(args, nodes, url, work, pg_dir):
+    embedded = nodes == 0
     database = f"bench_{nodes}_{int(time.time() * 1000)}"
-    psql(url, f"CREATE DATABASE {database}")
+    if not embedded:
+        psql(url, f"CREATE DATABASE {database}")
     store = url.rsplit("/", 1)[0] + "/" + database
     processes, ports = [], []
     try:
         first_dir = None
-        for index in range(1, nodes + 1):
+        for index in range(1, max(nodes, 1) + 1):
             directory = os.path.join(work, f"{database}-n{index}")
             os.makedirs(directory)
             port = free_port()
             command = [args.binary, "server", "127.0.0.1", "-p", str(port), "--data-dir", directory, "--init",
-                       "--store", store, "--node", f"n{index}", "--no-limits", "--log-level", "error"]
+                       "--no-limits", "--log-level", "error"]
+            if not embedded:
+                command += ["--store", store, "--node", f"n{index}"]
             if first_dir:
                 command += ["--cert", os.path.join(first_dir, "server.crt"), "--key", os.path.join(first_dir, "server.key")]
             log = os.path.join(directory, "server.log")
@@ -139,12 +144,13 @@ def run_once(args, nodes, url, work, pg_dir):
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
-        psql(url, f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        if not embedded:
+            psql(url, f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--nodes", default="1,2,3")
+    parser.add_argument("--nodes", default="0,1,2,3", help="node counts; 0: one node on SQLite, for reference")
     parser.add_argument("--clients", type=int, default=300)
     parser.add_argument("--senders", type=int, default=30)
     parser.add_argument("--rate", type=float, default=300, help="broadcasts per second, all senders together")
@@ -177,7 +183,8 @@ def main():
     print("|---|---|---|---|---|---|---|---|---|")
     for nodes, figures in sorted(runs.items()):
         median = {key: statistics.median(f[key] for f in figures) for key in figures[0]}
-        print(f"| {nodes} | {median['deliveries_per_second']:.0f} | {median['p50']:.2f} | {median['p99']:.2f} | "
+        label = "1 (SQLite)" if nodes == 0 else str(nodes)
+        print(f"| {label} | {median['deliveries_per_second']:.0f} | {median['p50']:.2f} | {median['p99']:.2f} | "
               f"{median['lost']:.0f} | {median['duplicates']:.0f} | {median['out_of_order']:.0f} | "
               f"{median['node_cpu_per_million']:.1f} | {median['pg_cpu_per_million']:.1f} |")
     if args.json:
