@@ -47,8 +47,8 @@ extension Hub {
     // MARK: - Commit and delivery
 
     /// Stages `item` in the batch of `connection`'s event loop (call on that loop); the first
-    /// item since the last commit schedules the next one, a gather window later (or when the
-    /// tick's reading is done, without a window).
+    /// item since the last commit schedules the next one, a gather window later (with no
+    /// window, once the loop has run the tasks already queued).
     func stage(_ item: TickBatch.Item, for connection: ClientConnection) {
         stage(item, in: batches[connection.outbox.index])
     }

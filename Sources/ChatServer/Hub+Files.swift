@@ -51,7 +51,7 @@ extension Hub {
         return fileVisibility(for: key).allows(file)
     }
 
-    /// Records a stored file durably (with the tick's other changes).
+    /// Records a stored file durably (with the other changes staged on its loop).
     func recordFile(_ file: StoredFile, connection: ClientConnection) {
         stage(.store(.file(file)), for: connection)
     }

@@ -29,8 +29,8 @@ enum LazyPageAllocator {
 
     /// Blocks of this size and larger are mapped; smaller ones come from malloc.
     static let mappedThreshold = 16 * 1024
-    private static let headerSize = 16
-    private static let mappedTag: UInt64 = 0x4C41_5A59_4D41_5050  // "LAZYMAPP"
+    static let headerSize = 16
+    static let mappedTag: UInt64 = 0x4C41_5A59_4D41_5050  // "LAZYMAPP"
     private static let heapTag: UInt64 = 0x4C41_5A59_4845_4150  // "LAZYHEAP"
 
     static func allocate(_ size: Int) -> UnsafeMutableRawPointer? {

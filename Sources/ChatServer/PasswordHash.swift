@@ -59,9 +59,21 @@ struct PasswordHash: Sendable, Equatable {
         return difference == 0
     }
 
+    /// The fewest rounds swift-crypto's checked PBKDF2 accepts (OWASP's 2021 figure).
+    static let checkedMinimumRounds = 210_000
+
+    /// Production round counts go through swift-crypto's checked API, which refuses fewer than
+    /// ``checkedMinimumRounds``. Only counts below that — the tests' fast 2,000 rounds, set with
+    /// `ServerConfiguration.passwordHashRounds` — take the unchecked one (docs/PRIVATE-APIS.md).
     private static func derive(_ password: String, salt: [UInt8], rounds: Int) throws -> [UInt8] {
-        let key = try KDF.Insecure.PBKDF2.deriveKey(
-            from: Array(password.utf8), salt: salt, using: .sha256, outputByteCount: 32, unsafeUncheckedRounds: rounds)
+        let key =
+            if rounds >= checkedMinimumRounds {
+                try KDF.Insecure.PBKDF2.deriveKey(
+                    from: Array(password.utf8), salt: salt, using: .sha256, outputByteCount: 32, rounds: rounds)
+            } else {
+                try KDF.Insecure.PBKDF2.deriveKey(
+                    from: Array(password.utf8), salt: salt, using: .sha256, outputByteCount: 32, unsafeUncheckedRounds: rounds)
+            }
         return key.withUnsafeBytes { Array($0) }
     }
 }

@@ -55,7 +55,7 @@ public struct ServerConfiguration: Sendable {
     /// messages of a burst (several senders at the same moment) be stored in one transaction
     /// and reach each recipient in one write instead of several: at 50,000 deliveries/s,
     /// 250 µs took a quarter off the CPU per delivery and lowered the latency too
-    /// (docs/PERFORMANCE.md).
+    /// (docs/PERFORMANCE-HISTORY.md).
     public var gatherWindow: TimeAmount = .microseconds(250)
     /// Set when this server is one of several sharing its store (which must be a ``SharedLog``):
     /// they form one chat.

@@ -2,11 +2,14 @@ import ChatProtocol
 import ChatStore
 import NIOCore
 
-/// What one event loop accepted since its last commit: messages, other changes to store, and
-/// replies that must follow them. The hub commits a batch in one transaction once the gather
-/// window after its first item has passed (or at the end of the tick without one), then
-/// delivers it, so a burst of messages costs one commit and no thread hand-off, and nothing is
-/// delivered before it is stored.
+/// What one event loop staged since it last handed its changes over: messages, other changes to
+/// store, and replies that must follow them. The gather window (`--gather-window-microseconds`,
+/// 250 µs by default) opens with the first item; when it closes the loop hands the batch to the
+/// ``CommitPipeline`` (with no window: once the loop has run the tasks already queued), whose
+/// writer thread commits it in one transaction and gives it back to be delivered. So a burst of
+/// messages costs one commit, and nothing is delivered before it is stored.
+///
+/// (The name is older than the window: batches once closed at the end of each event-loop tick.)
 final class TickBatch: Sendable {
     enum Item: Sendable {
         /// An accepted message (its sequence number is given at commit) and its encoded frame.

@@ -8,7 +8,7 @@ import GRDBSQLite
 /// Through GRDB's arguments (`[any DatabaseValueConvertible]`, each value boxed, then cast back
 /// with a conformance lookup) a commit of ten broadcasts spent more on the way to SQLite than in
 /// it: at 50,000 deliveries/s the store took 13% of the server's CPU, a quarter of it building
-/// arguments (docs/PERFORMANCE.md).
+/// arguments (docs/PERFORMANCE-HISTORY.md).
 enum MessageWriter {
     static let insertSQL = "INSERT INTO message (seq, src, src_key, dest, dest_key, timestamp, content) VALUES (?, ?, ?, ?, ?, ?, ?)"
 

@@ -13,7 +13,7 @@ import NIOCore
 /// Why: a broadcast is one small write to each of many connections, and through the channel
 /// each costs a write and a flush down the pipeline, a place in NIO's queue of pending writes
 /// and its bookkeeping — about 2 µs per delivery in user space on top of the syscall, as much
-/// as the encryption (see docs/PERFORMANCE.md). ``TLSServerHandler`` sends directly while the
+/// as the encryption (docs/PRIVATE-APIS.md). ``TLSServerHandler`` sends directly while the
 /// channel's queue is empty and hands over whatever the socket did not take (or every byte,
 /// after an error), so the channel's own writer keeps the order, the back-pressure and the
 /// error handling from there on.

@@ -10,10 +10,13 @@ import Testing
 /// the channel without reordering a byte and direct sends resume once the channel is drained,
 /// and that a closed or reset connection is never written behind NIO's back.
 @Suite struct SocketSenderTests {
+    /// The descriptor is read from NIO's private layout by reflection (docs/PRIVATE-APIS.md).
+    /// Should a NIO release move it, the server would quietly write through the pipeline again
+    /// and lose the direct sends' gain; this test fails instead.
     @Test func findsTheDescriptorOfASocketChannelAndNotOfOthers() async throws {
         try await LoopbackTLS.with { connection in
             let found = try await connection.onServerLoop { SocketSender(channel: connection.server) != nil }
-            #expect(found)
+            #expect(found, "NIO's socket descriptor was not found by reflection: see docs/PRIVATE-APIS.md before raising the swift-nio pin")
         }
         #expect(SocketSender(channel: EmbeddedChannel()) == nil)
     }
