@@ -65,17 +65,18 @@ import Testing
     }
 
     /// With the budget half full the cap of a client that has not read is 64 KiB: a login's
-    /// replay of 128 KiB was cut at once. Its allowance keeps it until it reads.
+    /// replay of 128 KiB was cut at once. Its allowance keeps it until it reads, for a few
+    /// seconds at most (a reader that never reads does not keep its replay queued).
     @Test func aLoginReplayIsNotCutForTheBudgetsFillBeforeItCouldBeRead() throws {
         let loop = EmbeddedEventLoop()
         defer { try? loop.syncShutdownGracefully() }
         let budget = OutboundBudget(limit: 1 << 20, perConnection: 512 * 1024, eventLoops: [loop])
         var channels: [EmbeddedChannel] = []
-        func queue(_ size: Int, allowance: Int? = nil) throws -> EmbeddedChannel {
+        func queue(_ size: Int, allowance: Int? = nil, for window: TimeAmount = OutboundBacklog.allowanceWindow) throws -> EmbeddedChannel {
             let backlog = OutboundBacklog(budget: budget, eventLoop: loop)
             let channel = EmbeddedChannel(handler: backlog, loop: loop)
             _ = try channel.connect(to: .init(ipAddress: "127.0.0.1", port: 1)).wait()
-            if let allowance { backlog.allowBurst(of: allowance) }
+            if let allowance { backlog.allowBurst(of: allowance, for: window) }
             channel.isWritable = false
             channel.pipeline.fireChannelWritabilityChanged()
             channel.write(ByteBuffer(repeating: 0, count: size), promise: nil)
@@ -89,6 +90,8 @@ import Testing
         // 128 KiB more fills half the budget: the cap is 64 KiB.
         let plain = try queue(128 * 1024)
         #expect(!plain.isActive, "without an allowance the newcomer is cut")
+        let expired = try queue(128 * 1024, allowance: 64 * 1024, for: .zero)
+        #expect(!expired.isActive, "an allowance whose time is over no longer holds")
         let login = try queue(128 * 1024, allowance: 64 * 1024)
         #expect(login.isActive, "a login's replay is kept until its client could read")
         #expect(budget.queuedBytes == 512 * 1024)
