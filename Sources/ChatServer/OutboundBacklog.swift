@@ -49,6 +49,20 @@ final class OutboundBacklog: ChannelDuplexHandler, PassesWritesThrough {
     private var bufferedAtCheck = 0
     /// When the queue last drained.
     var lastDrained = NIODeadline.distantPast
+    /// Bytes (as counted) the queue may hold whatever the budget's fill, until the peer first
+    /// reads or ``allowanceWindow`` passes: its login replay, written in one go before it could
+    /// read any. Without it, a login while stalled readers filled the budget was cut at once
+    /// for its own replay; without its end, a reader that never reads kept its replay queued.
+    private var allowanceBytes = 0
+    private var allowanceEnds = NIODeadline.distantPast
+
+    /// How long a burst's allowance lasts if the peer reads nothing.
+    static let allowanceWindow: TimeAmount = .seconds(3)
+
+    /// What the queue may hold now whatever the budget's fill.
+    func allowance(now: NIODeadline) -> Int {
+        now < allowanceEnds ? allowanceBytes : 0
+    }
 
     init(budget: OutboundBudget, eventLoop: any EventLoop) {
         self.budget = budget
@@ -62,6 +76,14 @@ final class OutboundBacklog: ChannelDuplexHandler, PassesWritesThrough {
     /// later would outlast those that stopped first.)
     func hasDrained(now: NIODeadline) -> Bool {
         now - lastDrained < Self.drainWindow
+    }
+
+    /// Lets the queue hold `bytes` of a burst the server sends unasked (the login replay)
+    /// under any fill of the budget, counted at what their buffers may cost, until the peer
+    /// reads or `window` passes; never more than the connection's own cap.
+    func allowBurst(of bytes: Int, for window: TimeAmount = allowanceWindow) {
+        allowanceBytes = min(budget.perConnection, 2 * bytes + budget.trackingThreshold)
+        allowanceEnds = .now() + window
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -115,7 +137,10 @@ final class OutboundBacklog: ChannelDuplexHandler, PassesWritesThrough {
     func check() {
         guard isTracked, let context else { return }
         let buffered = (try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
-        if bufferedAtCheck &+ (passedTotal &- passedTotalAtCheck) > buffered { lastDrained = .now() }
+        if bufferedAtCheck &+ (passedTotal &- passedTotalAtCheck) > buffered {
+            lastDrained = .now()
+            allowanceBytes = 0  // it reads: from now on judged as any reader
+        }
         bufferedAtCheck = buffered
         passedTotalAtCheck = passedTotal
         let now = passedBytes > 0 ? Int(Double(buffered) * Double(max(passedCapacity, passedBytes)) / Double(passedBytes)) : buffered
@@ -193,7 +218,8 @@ final class LoopBacklogs {
     func enforce(after connection: OutboundBacklog) {
         let budget = connection.budget
         let now = NIODeadline.now()
-        let cap = connection.hasDrained(now: now) ? budget.perConnection : budget.cap(forQueued: budget.queuedBytes)
+        let cap = connection.hasDrained(now: now)
+            ? budget.perConnection : max(connection.allowance(now: now), budget.cap(forQueued: budget.queuedBytes))
         if connection.queued > cap {
             connection.cut(cap: cap)
         }

@@ -114,8 +114,11 @@ extension SessionHandler {
         let history: History
         switch result {
         case .success(let loaded):
-            history = loaded
-            if loaded.truncated {
+            let replay = loaded.trimmedForReplay(toBytes: hub.configuration.loginReplayBytes)
+            history = replay.history
+            if replay.leftOut > 0 {
+                info += " Showing the most recent \(history.messages.count) messages of the history (a login shows at most \(hub.configuration.loginReplayBytes / 1024) KiB of it)."
+            } else if loaded.truncated {
                 info += " Showing the most recent \(hub.configuration.historyLimit) messages of the history."
             }
             if loaded.pendingCount > 0 {
@@ -147,6 +150,9 @@ extension SessionHandler {
                 reply.extensions.append(.init(key: Frame.Key.history, value: info.jsonValue))
             }
         }
+        // The client could not read its replay before it was sent: the budget's shrinking caps
+        // must not cut it for that.
+        (try? context?.pipeline.syncOperations.handler(type: OutboundBacklog.self))?.allowBurst(of: history.replayBytes)
         for (index, frame) in Self.split(reply, history: history.messages.map(\.message), limit: hub.configuration.maximumFrameLength).enumerated() {
             // Frame by frame (each up to the frame limit), so that the outbound budget sees a
             // long history queue up for a client that does not read, and stops it.
