@@ -42,9 +42,11 @@ final class CommitPipeline: Sendable {
     private let writer: NIOThreadPool
     private let state = NIOLockedValueBox(State())
     private let delivery: NIOLockedValueBox<Delivery?>
+    private let metrics: ServerMetrics
 
-    init(store: any ChatStore) {
+    init(store: any ChatStore, metrics: ServerMetrics = .none) {
         self.store = store
+        self.metrics = metrics
         writer = NIOThreadPool(numberOfThreads: 1)
         writer.start()
         delivery = NIOLockedValueBox(nil)
@@ -108,9 +110,16 @@ final class CommitPipeline: Sendable {
                     }
                 }
             }
+            let started = NIODeadline.now()
             let outcome: Result<[Int64], any Error> = closed ? .failure(StoreError.closed) : Result { try store.apply(operations) }
-            deliver?(batches, outcome)
             let delivered = batches.reduce(0) { $0 + $1.messageCount }
+            if !closed {
+                metrics.commitDuration.recordNanoseconds((NIODeadline.now() - started).nanoseconds)
+                metrics.commitOperations.record(operations.count)
+                metrics.commitMessages.record(delivered)
+            }
+            if case .failure = outcome { metrics.storeErrors.increment() }
+            deliver?(batches, outcome)
             state.withLockedValue { $0.backlog -= delivered }
         }
     }

@@ -305,9 +305,15 @@ public protocol ChatStore: Sendable {
     /// Whether direct messages to the user `key` after sequence number `after` are stored
     /// (waiting for them): such a user is not forgotten.
     func hasDirectMessages(to key: String, after: Int64) throws -> Bool
+    /// Throws unless the store answers a trivial read within `timeout` (readiness probes: a
+    /// database that is down or unreachable).
+    func checkReachable(within timeout: Duration) throws
 }
 
 extension ChatStore {
+    /// An embedded store is reachable whenever the process is: its failures show in its writes.
+    public func checkReachable(within timeout: Duration) throws {}
+
     /// A store that cannot tell says yes: nobody is forgotten who might have mail.
     public func hasDirectMessages(to key: String, after: Int64) throws -> Bool { true }
 }

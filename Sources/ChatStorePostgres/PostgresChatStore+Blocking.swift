@@ -38,6 +38,10 @@ extension PostgresChatStore {
             try BlockingBridge.run(timeout: timeout) { [store] in try await store.hasDirectMessages(to: key, after: after) }
         }
 
+        public func checkReachable(within limit: Duration) throws {
+            _ = try BlockingBridge.run(timeout: min(limit, timeout)) { [store] in try await store.lastSequence() }
+        }
+
         public func close() throws {
             try BlockingBridge.run(timeout: timeout) { [store] in await store.close() }
         }
