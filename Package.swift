@@ -221,7 +221,8 @@ let package = Package(
         .testTarget(
             name: "ChatOperationsTests",
             dependencies: [
-                "ChatOperations", "ChatServer", "ChatStore", "ChatTestSupport", "ChatTLS", "ChatProtocol",
+                "ChatOperations", "ChatServer", "ChatStore", "ChatStorePostgres", "ChatTestSupport", "ChatTLS", "ChatProtocol",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 // The tests of `chatterbox server --http-port` run the real executable.
                 "chatterbox",
                 .product(name: "Hummingbird", package: "hummingbird"),

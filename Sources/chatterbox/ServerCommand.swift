@@ -194,6 +194,9 @@ struct ServerCommand: AsyncParsableCommand {
     @Flag(help: "Serve the HTTP listener without TLS (behind a reverse proxy, or on loopback for a local Prometheus).")
     var httpPlaintext = false
 
+    @Option(help: "Seconds SIGTERM/SIGINT give the server to drain (tell clients, commit what was accepted, close) before it exits anyway, with status 1.")
+    var shutdownTimeout: Int = 10
+
     @Option(help: "Event loop threads (default: one per core).")
     var threads: Int?
 
@@ -243,6 +246,7 @@ struct ServerCommand: AsyncParsableCommand {
             throw ValidationError("--read-bytes-per-second must be 0 or more, --frame-timeout at least 1.")
         }
         guard (1...64).contains(searchPrefixMin) else { throw ValidationError("--search-prefix-min must be 1...64.") }
+        guard shutdownTimeout >= 1 else { throw ValidationError("--shutdown-timeout must be at least 1.") }
         guard presenceLeaseSeconds >= 2 else { throw ValidationError("--presence-lease-seconds must be at least 2.") }
         if let node, node.isEmpty || node.count > 64 { throw ValidationError("--node must be a name of 1 to 64 characters.") }
     }
@@ -328,7 +332,7 @@ struct ServerCommand: AsyncParsableCommand {
         let reload = ReloadService(logger: logger) { [self, logger] in
             reloadCertificate(certificate, server: server, http: operators?.configuration.tls, logger: logger)
         }
-        let services: [any Service] = (operators.map { [$0.service(for: server, logger: logger)] } ?? []) + [reload, service]
+        let services: [any Service] = (operators.map { [$0.service(for: server, logger: logger)] } ?? []) + [reload, service, ShutdownDeadline(seconds: shutdownTimeout, logger: logger)]
         let group = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         )
