@@ -1,7 +1,7 @@
 import ChatStore
+import Foundation
 import NIOConcurrencyHelpers
 public import NIOCore
-import NIOPosix
 
 /// What operators' probes and metrics read of a running server: readiness and the numbers that
 /// are states rather than events (the events are counted in ``ServerMetrics``).
@@ -94,8 +94,10 @@ final class StoreCheck: Sendable {
             case .reuse(let problem): continuation.resume(returning: problem)
             case .wait: break
             case .check:
-                // A plain thread: the check blocks until the store answers or the timeout.
-                NIOThreadPool.singleton.submit { _ in
+                // A thread of its own (one check at a time): it blocks until the store answers
+                // or the timeout, and must not take one of the shared pools' few threads, which
+                // opening and closing stores wait on.
+                Thread.detachNewThread {
                     var problem: String?
                     do { try store.checkReachable(within: timeout) } catch { problem = "\(error)" }
                     let waiters = self.state.withLockedValue { state in
