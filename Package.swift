@@ -242,6 +242,8 @@ let package = Package(
                 "ChatStorePostgres", "ChatStore", "ChatProtocol",
                 // The same scenarios against the embedded store, compared.
                 "ChatStoreSQLite", "ChatTestSupport",
+                // The client failing over between the nodes of a cluster.
+                "ChatClient",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -78,7 +78,8 @@ static void usage(FILE *to) {
     fprintf(to,
         "usage: loadgen --port PORT [options]\n"
         "  --host HOST            server address (default 127.0.0.1)\n"
-        "  --port PORT            server port (required)\n"
+        "  --port PORT[,PORT...]  server port (required); several: client i connects to the\n"
+        "                         (i mod count)th, to spread clients over a cluster's nodes\n"
         "  --protocol P           chatterbox (length-prefixed JSON) or irc (default chatterbox)\n"
         "  --clients N            clients logged in (default 100)\n"
         "  --senders S            clients that send; the first S (default 10)\n"
@@ -258,7 +259,10 @@ struct worker {
 static size_t late_slots;
 
 static SSL_CTX *ssl_ctx;
-static struct addrinfo *server_address;
+/* One per --port; client i connects to server_addresses[i % server_count]. */
+#define MAX_SERVERS 16
+static struct addrinfo *server_addresses[MAX_SERVERS];
+static int server_count;
 static bool host_is_ip;
 
 static void conn_fail(struct conn *c, const char *why);
@@ -581,6 +585,7 @@ static void conn_fail(struct conn *c, const char *why) {
 }
 
 static void start_connect(struct conn *c) {
+    const struct addrinfo *server_address = server_addresses[c->index % server_count];
     c->fd = socket(server_address->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     c->state = ST_CONNECTING;
     c->worker->in_flight++;
@@ -739,8 +744,15 @@ static void setup_tls(void) {
 
 static void resolve(void) {
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
-    int rc = getaddrinfo(opt.host, opt.port, &hints, &server_address);
-    if (rc != 0) { fprintf(stderr, "loadgen: %s: %s\n", opt.host, gai_strerror(rc)); exit(2); }
+    char ports[256];
+    snprintf(ports, sizeof ports, "%s", opt.port);
+    for (char *saved = NULL, *port = strtok_r(ports, ",", &saved); port; port = strtok_r(NULL, ",", &saved)) {
+        if (server_count == MAX_SERVERS) { fprintf(stderr, "loadgen: at most %d ports\n", MAX_SERVERS); exit(1); }
+        int rc = getaddrinfo(opt.host, port, &hints, &server_addresses[server_count]);
+        if (rc != 0) { fprintf(stderr, "loadgen: %s port %s: %s\n", opt.host, port, gai_strerror(rc)); exit(2); }
+        server_count++;
+    }
+    if (server_count == 0) { fprintf(stderr, "loadgen: no port\n"); exit(1); }
     struct in6_addr scratch;
     host_is_ip = inet_pton(AF_INET, opt.host, &scratch) == 1 || inet_pton(AF_INET6, opt.host, &scratch) == 1;
 }

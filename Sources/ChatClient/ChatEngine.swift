@@ -67,6 +67,10 @@ public struct ChatEngine: Sendable {
         /// client waits longer on a server that was slow to answer its login: ten times that
         /// round trip, within `linger`, so a busy server's "Slow down" is not missed.
         public var echoPatience: Duration = .seconds(2)
+        /// How long logging in again after a lost connection keeps trying the same name when
+        /// the server says it is in use: the lost connection may still hold it there (a server
+        /// of a cluster that died holds its users until its lease runs out, 10 s by default).
+        public var heldNamePatience: Duration = .seconds(30)
         /// Where /Get saves files when it is given no path; `nil`: `~/Downloads` when it
         /// exists, otherwise the working directory.
         public var downloadDirectory: String?
@@ -166,6 +170,8 @@ enum EngineInput: Sendable {
         case linger
         /// Login number `attempt` on connection `connection` was sent `connectTimeout` ago.
         case loginUnanswered(connection: Int, attempt: Int)
+        /// Time to log in again under a name that was still held (on connection `connection`).
+        case retryLogin(connection: Int)
     }
 }
 

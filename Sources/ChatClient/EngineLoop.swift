@@ -88,6 +88,10 @@ struct EngineLoop {
     /// When the pending login was sent, and how long the last accepted one took to be
     /// answered: a measure of how busy the server is (see ``echoPatience``).
     var loginSentAt: ContinuousClock.Instant?
+    /// Since when logging in again has been refused because the name is still in use (by the
+    /// connection that was lost, most likely), and the timer of the next try.
+    var nameHeldSince: ContinuousClock.Instant?
+    var loginRetryTimer: Task<Void, Never>?
     var loginRoundTrip: Duration?
     /// Set while the server replays history after a re-login.
     var replay: Replay?
@@ -421,6 +425,7 @@ struct EngineLoop {
             case .welcome:
                 if offeredFeaturesHere, !session.serverAnsweredFeatures { acceptedWithoutFeaturesAt = .now }
                 if let sentAt = loginSentAt { loginRoundTrip = .now - sentAt }
+                nameHeldSince = nil
                 loginSentAt = nil
                 pendingName = nil
                 desiredName = session.username
@@ -475,9 +480,21 @@ struct EngineLoop {
                 emit(.event(event))
                 awaitedSecret = .loginPassword(name: name)
                 emit(.secretNeeded(prompt: "Password for \(name) (an empty line chooses another name): "))
+            case .loginRefused(let reason) where shouldWaitForHeldName(reason):
+                // Most likely our own connection that was just lost, still online on the server
+                // it was on (a node that died holds its users until its lease runs out).
+                let name = pendingName!
+                pendingName = nil
+                if nameHeldSince == nil {
+                    nameHeldSince = .now
+                    emit(.event(.notice("\(name) is still online from the connection that was lost; trying again for up to \(ConnectionEventText.seconds(configuration.heldNamePatience)) before asking for another name.")))
+                }
+                loginRetryTimer?.cancel()
+                loginRetryTimer = wakeUp(.retryLogin(connection: connectionNumber), after: Self.heldNameRetryInterval)
             case .loginRefused:
                 refusedHere = pendingName
                 pendingName = nil
+                nameHeldSince = nil
                 emit(.event(event))
                 let previous = desiredName
                 desiredName = nil
@@ -647,8 +664,24 @@ struct EngineLoop {
         }
     }
 
+    /// How often a re-login is tried while the name is held by the connection that was lost.
+    static let heldNameRetryInterval: Duration = .seconds(1)
+
+    /// Whether a refusal of the login is to be waited out: logging in again (after a lost
+    /// connection) under the name this client had, refused as in use, within the patience.
+    func shouldWaitForHeldName(_ reason: String) -> Bool {
+        guard hasLoggedIn, let name = pendingName, name == desiredName, !session.lastRefusalNeedsPassword else { return false }
+        let text = reason.lowercased()
+        guard text.contains("in use") || text.contains("taken") || text.contains("already") else { return false }
+        return ContinuousClock.now - (nameHeldSince ?? .now) < configuration.heldNamePatience
+    }
+
     mutating func woke(_ wake: EngineInput.Wake) async -> ChatEngine.Ending? {
         switch wake {
+        case .retryLogin(let number):
+            loginRetryTimer = nil
+            guard number == connectionNumber, writer != nil, session.username == nil, pendingName == nil, let name = desiredName else { return nil }
+            await sendLogin(name)
         case .pace(let number):
             guard number == connectionNumber else { return nil }
             paceTimer = nil

@@ -90,10 +90,10 @@ public final class ChatServer: Service, Sendable {
         loginPool = WorkPool(label: "logins", threads: 2)
         requestPool = WorkPool(label: "requests", threads: 2, limit: configuration.limits.requestsQueued)
         var fileDirectory = configuration.fileDirectory
-        if fileDirectory != nil, membership != nil {
-            // Each server would hold the bytes of the files uploaded through it, and clean up
-            // the others' records at start: not until the files themselves are shared.
-            logger.notice("File transfer is off in a cluster (not supported yet).")
+        if fileDirectory != nil, membership != nil, !configuration.fileDirectoryIsShared {
+            // Each server would hold only the bytes of the files uploaded through it, and take
+            // the others' records for files whose bytes were lost.
+            logger.notice("File transfer is off in a cluster unless --files-dir names a directory every node shares.")
             fileDirectory = nil
         }
         if fileDirectory != nil, configuration.maximumFrameLength < FileTransfer.minimumFrameLength {
@@ -107,7 +107,8 @@ public final class ChatServer: Service, Sendable {
                     maximumFileBytes: configuration.maximumFileBytes, quotaPerUser: configuration.fileQuotaPerUser,
                     quotaTotal: configuration.fileQuotaTotal, minimumFreeDiskBytes: configuration.minimumFreeDiskBytes),
                 files: snapshot.files,
-                clock: configuration.clock
+                clock: configuration.clock,
+                shared: membership != nil
             )
         }
         if let report = shelf?.startReport, report != FileShelf.StartReport() {

@@ -141,6 +141,12 @@ final class ClusterLink: Sendable {
             while true {
                 let applied = hub.state.withLockedValue { $0.lastDelivered }
                 let entries = try membership.log.entries(after: applied, limit: Self.batchLimit)
+                if let first = entries.first, first.sequence > applied + 1 {
+                    // The log has no gaps, so entries were forgotten after this server's place:
+                    // it was cut off longer than the log keeps them, and its state is stale.
+                    fellBehind(applied: applied, next: first.sequence)
+                    return
+                }
                 hub.applyLog(entries)
                 deliverReachedBatches()
                 if entries.count < Self.batchLimit { break }
@@ -171,7 +177,8 @@ final class ClusterLink: Sendable {
     private func renew() {
         let held: Set<String>
         do {
-            held = try membership.log.renew(membership.node, lease: membership.settings.lease)
+            let applied = hub.state.withLockedValue { $0.lastDelivered }
+            held = try membership.log.renew(membership.node, lease: membership.settings.lease, applied: applied)
         } catch {
             failed("Renewing this server's lease failed", error)
             return
@@ -200,6 +207,14 @@ final class ClusterLink: Sendable {
         } catch {
             failed("Expiring lapsed servers failed", error)
         }
+    }
+
+    /// This server missed entries of the log: it stops (gracefully, as on SIGTERM), saying why,
+    /// for its supervisor to start it again with the state as it is now.
+    private func fellBehind(applied: Int64, next: Int64) {
+        logger.critical("This server was cut off from the shared store for longer than it keeps its log (\(SharedLogRetention.entries.components.seconds) s): entries \(applied + 1) to \(next - 1) are gone, so what it holds is stale. Stopping; start it again (a supervisor such as systemd with Restart=always does) and it loads the chat as it is now.")
+        state.withLockedValue { $0.stopped = true }
+        kill(getpid(), SIGTERM)
     }
 
     private func markHealthy() {

@@ -9,8 +9,14 @@ import NIOPosix
 ///
 /// Whatever is queued when the writer comes back from a commit goes into the next one together
 /// (one transaction for several loops' batches), so a slow commit makes the next one bigger, not
-/// later. No event loop ever waits for the store, and the hub's lock is not held while it
-/// writes: a network database (or a slow disk) stalls deliveries, never the reading of frames.
+/// later. The hub's lock is not held while it writes, and no event loop ever waits for a
+/// network database: a slow one stalls deliveries, never the reading of frames.
+///
+/// With a store that commits locally (the embedded SQLite: a WAL append of microseconds), the
+/// loop that hands over a batch while nothing is being committed commits it itself, as a group
+/// commit's leader does, and delivers it; what others queue meanwhile goes to the writer's
+/// thread. That spares the two thread hand-offs (to the writer and back to the loop) per batch
+/// that otherwise cost more than the commit (docs/PERFORMANCE.md).
 final class CommitPipeline: Sendable {
     /// What one event loop staged since its last hand-over, in the order staged.
     struct Batch: Sendable {
@@ -43,10 +49,13 @@ final class CommitPipeline: Sendable {
     private let state = NIOLockedValueBox(State())
     private let delivery: NIOLockedValueBox<Delivery?>
     private let metrics: ServerMetrics
+    /// Whether the loop handing over a batch may commit it (``ChatStore/commitsLocally``).
+    private let leadsOnCaller: Bool
 
     init(store: any ChatStore, metrics: ServerMetrics = .none) {
         self.store = store
         self.metrics = metrics
+        leadsOnCaller = store.commitsLocally
         writer = NIOThreadPool(numberOfThreads: 1)
         writer.start()
         delivery = NIOLockedValueBox(nil)
@@ -79,21 +88,37 @@ final class CommitPipeline: Sendable {
             state.writing = true
             return true
         }
-        if startWriting { writer.submit { _ in self.write() } }
+        guard startWriting else { return }
+        if leadsOnCaller {
+            // One round here (this batch and whatever came with it); more is the writer's.
+            write(rounds: 1)
+        } else {
+            writer.submit { _ in self.write() }
+        }
     }
 
-    /// On the writer's thread: commits what is queued, delivers it, and again until nothing is.
-    private func write() {
+    /// Commits what is queued, delivers it, and again until nothing is (or `rounds` are done:
+    /// then the writer's thread goes on).
+    private func write(rounds: Int = .max) {
         let deliver = delivery.withLockedValue { $0 }
+        var round = 0
         while true {
-            let (batches, closed, idleWaiters) = state.withLockedValue { state in
+            let handOver = round == rounds
+            round += 1
+            let (batches, closed, idleWaiters, leftQueued) = state.withLockedValue { state in
                 guard !state.queued.isEmpty else {
                     state.writing = false
                     defer { state.idleWaiters = [] }
-                    return ([Batch](), state.closed, state.idleWaiters)
+                    return ([Batch](), state.closed, state.idleWaiters, false)
                 }
+                // More to commit than this thread may: left queued, still marked as writing.
+                if handOver { return ([Batch](), state.closed, [], true) }
                 defer { state.queued = [] }
-                return (state.queued, state.closed, [])
+                return (state.queued, state.closed, [], false)
+            }
+            if leftQueued {
+                writer.submit { _ in self.write() }
+                return
             }
             guard !batches.isEmpty else {
                 for waiter in idleWaiters { waiter.resume() }

@@ -81,7 +81,7 @@ final class FileShelf: Sendable {
 
     init(
         directory: String, limits: Limits, files: [StoredFile], clock: ServerClock = .system,
-        freeSpace: @escaping @Sendable (String) -> Int64? = FileShelf.freeSpace(at:)
+        freeSpace: @escaping @Sendable (String) -> Int64? = FileShelf.freeSpace(at:), shared: Bool = false
     ) throws {
         self.directory = directory
         self.limits = limits
@@ -95,11 +95,25 @@ final class FileShelf: Sendable {
             if onDisk.contains(file.id) { initial.add(file) } else { report.missingFiles.append(file) }
         }
         for name in onDisk where Self.isOurs(name) && initial.files[name] == nil {
+            // In a directory the servers of a cluster share, a partial file may be another
+            // server's upload under way, and a file without a record one whose record is being
+            // committed: only what nobody has touched for a long while is left over.
+            if shared, Self.touchedLately(directory + "/" + name) { continue }
             guard (try? FileManager.default.removeItem(atPath: directory + "/" + name)) != nil else { continue }
             if name.hasSuffix(".part") { report.removedPartialFiles += 1 } else { report.removedUnrecordedFiles += 1 }
         }
         startReport = report
         state = NIOLockedValueBox(initial)
+    }
+
+    /// How long a file without a record in a shared directory is left alone: longer than any
+    /// upload may sit idle, and than any commit takes.
+    static let sharedLeftoverAge: TimeInterval = 24 * 3600
+
+    /// Whether the file at `path` was modified within ``sharedLeftoverAge``.
+    static func touchedLately(_ path: String) -> Bool {
+        guard let modified = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date else { return false }
+        return Date().timeIntervalSince(modified) < sharedLeftoverAge
     }
 
     /// Whether `name` is one the shelf made (`ID` or `ID.part`, an ID being "f" and hex):

@@ -84,6 +84,9 @@ public struct ServerConfiguration: Sendable {
     public var passwordHashRounds = 600_000
     /// Where uploaded files are kept (feature `files`); `nil` switches file transfer off.
     public var fileDirectory: String?
+    /// Whether ``fileDirectory`` is shared by every server of a cluster (network storage): the
+    /// only way a cluster offers files, since any server may be asked for any file.
+    public var fileDirectoryIsShared = false
     /// Largest file accepted, and the most bytes of files one user may have stored.
     public var maximumFileBytes: Int64 = 64 << 20
     public var fileQuotaPerUser: Int64 = 512 << 20

@@ -52,12 +52,23 @@ public protocol SharedLog: ChatStore {
     /// Puts `user` online on `node` unless the name is online anywhere: the sequence number of
     /// the login, or `nil` when the name is taken.
     func claim(_ user: KnownUser, on node: NodeIdentity) throws -> Int64?
-    /// Renews `node`'s lease for `lease` from now (the store's clock); returns the keys of the
-    /// users the store holds online for this run.
-    func renew(_ node: NodeIdentity, lease: Duration) throws -> Set<String>
-    /// Announces the users of runs whose lease ran out as gone; returns how many.
+    /// Renews `node`'s lease for `lease` from now (the store's clock), recording that it has
+    /// applied the log through `applied`; returns the keys of the users the store holds online
+    /// for this run.
+    func renew(_ node: NodeIdentity, lease: Duration, applied: Int64) throws -> Set<String>
+    /// Announces the users of runs whose lease ran out as gone; returns how many. Also forgets
+    /// the log's entries besides messages that every live server has applied, once they are
+    /// older than ``SharedLogRetention/entries`` (a server that starts reads the state, not
+    /// the log).
     func expireLapsedNodes() throws -> Int
     /// Calls `wake` after every commit (by any server) and after the listening connection comes
     /// back (when notifications may have been lost), until stopped.
     func listen(_ wake: @escaping @Sendable () -> Void) -> any LogListening
+}
+
+/// How long a shared log keeps its entries besides messages once every live server has applied
+/// them. A server cut off from the store for longer finds entries missing after its place and
+/// must start again (it stops, saying so): its users were announced gone long before.
+public enum SharedLogRetention {
+    public static let entries: Duration = .seconds(3600)
 }

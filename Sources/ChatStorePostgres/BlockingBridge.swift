@@ -48,8 +48,15 @@ enum BlockingBridge {
 /// never the query's values or the connection's password.
 struct DatabaseProblem: Error, CustomStringConvertible {
     let description: String
+    /// The database could not be reached or refused the connection (it is starting, shutting
+    /// down, or does not let anyone in), as opposed to refusing a query.
+    let isConnectionFailure: Bool
 
     init(_ error: PSQLError) {
+        let state = error.serverInfo?[.sqlState]
+        // 08: connection exceptions; 57P01-57P03: shutting down, crash recovery, starting up;
+        // 55000 is what a database that does not allow connections answers.
+        isConnectionFailure = state == nil || state!.hasPrefix("08") || state!.hasPrefix("57P") || state == "55000"
         if let message = error.serverInfo?[.message] {
             let state = error.serverInfo?[.sqlState].map { " (SQLSTATE \($0))" } ?? ""
             description = "PostgreSQL: \(message)\(state)"

@@ -52,13 +52,14 @@ extension PostgresChatStore {
         }
     }
 
-    /// Renews `node`'s lease for `lease` from now; returns the keys of the users the database
-    /// holds online for this run. Fails when another process has begun as the same node.
-    public func renew(_ node: NodeIdentity, lease: Duration) async throws -> Set<String> {
+    /// Renews `node`'s lease for `lease` from now, with how far it has applied the log; returns
+    /// the keys of the users the database holds online for this run. Fails when another process
+    /// has begun as the same node.
+    public func renew(_ node: NodeIdentity, lease: Duration, applied: Int64) async throws -> Set<String> {
         let seconds = Self.seconds(lease)
         var renewed = false
         for try await _ in try await client.query("""
-            UPDATE node SET lease_until = now() + make_interval(secs => \(seconds))
+            UPDATE node SET lease_until = now() + make_interval(secs => \(seconds)), applied = GREATEST(applied, \(applied))
             WHERE name = \(node.name) AND incarnation = \(node.incarnation) RETURNING name
             """, logger: logger) {
             renewed = true
@@ -74,12 +75,30 @@ extension PostgresChatStore {
     }
 
     /// Announces as gone the users of every run whose lease has run out; returns how many.
+    /// Then forgets the events every live node has applied that are older than the retention.
     public func expireLapsedNodes() async throws -> Int {
-        try await transaction { connection in
+        let gone = try await transaction { connection in
             try await announceGone(
                 where: "NOT EXISTS (SELECT 1 FROM node n WHERE n.incarnation = presence.incarnation AND n.lease_until > now())",
                 [], connection)
         }
+        try await pruneEvents(olderThan: SharedLogRetention.entries)
+        return gone
+    }
+
+    /// Deletes the events older than `age` that every node with a live lease has applied.
+    /// Returns how many. (Messages are the history, kept; a node that starts loads the state.)
+    @discardableResult
+    public func pruneEvents(olderThan age: Duration) async throws -> Int {
+        var deleted = 0
+        for try await _ in try await client.query("""
+            DELETE FROM event WHERE at < now() - make_interval(secs => \(Self.seconds(age)))
+              AND seq <= (SELECT COALESCE(min(applied), 0) FROM node WHERE lease_until > now())
+            RETURNING seq
+            """, logger: logger) {
+            deleted += 1
+        }
+        return deleted
     }
 
     /// Deletes the presence rows `condition` selects (in a transaction that holds the log's

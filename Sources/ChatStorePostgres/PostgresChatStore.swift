@@ -333,7 +333,7 @@ public final class PostgresChatStore: Sendable {
         var recent = try await fetchMessages(visibleHistoryQuery(
             userKey: request.userKey, excluded: excluded, before: nil, through: request.throughSequence,
             directFloor: request.directMessagesAfter, broadcastLimit: windowed == nil ? fetchLimit : 0, limit: fetchLimit))
-        if let windowed { recent = Self.mergeNewestFirst(recent, windowed, limit: fetchLimit) }
+        if let windowed { recent = StoredMessage.mergedNewestFirst(recent, windowed, limit: fetchLimit) }
         let truncated = recent.count > request.limit
         if truncated { recent.removeLast() }
         recent.reverse()
@@ -427,23 +427,5 @@ public final class PostgresChatStore: Sendable {
                 message: ChatMessage(source: source, destination: destination, timestamp: timestamp, content: String(buffer: content))))
         }
         return messages
-    }
-
-    /// The first `limit` of two lists ordered newest first, merged.
-    static func mergeNewestFirst(_ first: [StoredMessage], _ second: [StoredMessage], limit: Int) -> [StoredMessage] {
-        var merged: [StoredMessage] = []
-        merged.reserveCapacity(min(limit, first.count + second.count))
-        var i = first.startIndex
-        var j = second.startIndex
-        while merged.count < limit, i < first.endIndex || j < second.endIndex {
-            if j == second.endIndex || (i < first.endIndex && first[i].sequence > second[j].sequence) {
-                merged.append(first[i])
-                i += 1
-            } else {
-                merged.append(second[j])
-                j += 1
-            }
-        }
-        return merged
     }
 }

@@ -99,7 +99,8 @@ enum PostgresSchema {
                 seq bigint PRIMARY KEY,
                 kind text NOT NULL,
                 origin text NOT NULL,
-                data text NOT NULL
+                data text NOT NULL,
+                at timestamptz NOT NULL DEFAULT now()
             )
             """,
             """
@@ -107,7 +108,10 @@ enum PostgresSchema {
                 name text PRIMARY KEY,
                 incarnation text NOT NULL,
                 lease_until timestamptz NOT NULL,
-                started_at timestamptz NOT NULL DEFAULT now()
+                started_at timestamptz NOT NULL DEFAULT now(),
+                -- How far the node has applied the log (at its last renewal): events every live
+                -- node has applied may be forgotten.
+                applied bigint NOT NULL DEFAULT 0
             )
             """,
             """

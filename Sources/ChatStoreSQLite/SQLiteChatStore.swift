@@ -23,6 +23,9 @@ public struct DatabaseDamage: Error, CustomStringConvertible {
 /// Writes come from a single writer in groups (one transaction per group); reads (history at
 /// login) run concurrently on their own connections.
 public final class SQLiteChatStore: ChatStore {
+    /// A file on this machine: a commit is a write to its WAL (see ``ChatStore/commitsLocally``).
+    public var commitsLocally: Bool { true }
+
     /// How much a committed transaction survives.
     public enum Durability: Sendable {
         /// Survives a crash of the server process (`synchronous=NORMAL` in WAL mode). Default.
@@ -391,7 +394,7 @@ public final class SQLiteChatStore: ChatStore {
 
         return try read { db in
             var recent = try Row.fetchAll(db, sql: visible, arguments: StatementArguments(visibleArguments)).map(Self.storedMessage)
-            if let windowed { recent = Self.mergeNewestFirst(recent, windowed, limit: fetchLimit) }
+            if let windowed { recent = StoredMessage.mergedNewestFirst(recent, windowed, limit: fetchLimit) }
             let truncated = recent.count > request.limit
             if truncated { recent.removeLast() }
             recent.reverse()
@@ -401,24 +404,6 @@ public final class SQLiteChatStore: ChatStore {
             let older = waiting.filter { $0.sequence < oldestShown }
             return History(messages: older + recent, truncated: truncated, pendingCount: waiting.count, pageCursor: recent.first?.sequence)
         }
-    }
-
-    /// The first `limit` of two lists ordered newest first, merged.
-    static func mergeNewestFirst(_ first: [StoredMessage], _ second: [StoredMessage], limit: Int) -> [StoredMessage] {
-        var merged: [StoredMessage] = []
-        merged.reserveCapacity(min(limit, first.count + second.count))
-        var i = first.startIndex
-        var j = second.startIndex
-        while merged.count < limit, i < first.endIndex || j < second.endIndex {
-            if j == second.endIndex || (i < first.endIndex && first[i].sequence > second[j].sequence) {
-                merged.append(first[i])
-                i += 1
-            } else {
-                merged.append(second[j])
-                j += 1
-            }
-        }
-        return merged
     }
 
     public func recentBroadcasts(limit: Int) throws -> [StoredMessage] {

@@ -140,6 +140,9 @@ struct ServerCommand: AsyncParsableCommand {
     @Flag(help: "Switch file transfer off.")
     var noFiles = false
 
+    @Option(help: "Where uploaded files are kept (default: DATA_DIR/files). In a cluster, files are offered only when this names a directory every node shares (network storage).")
+    var filesDir: String?
+
     @Option(help: "Frame bytes read from one connection per second, counted after decompression (0: unlimited); bursts of twice that.")
     var readBytesPerSecond: Int = 8 << 20
 
@@ -293,7 +296,8 @@ struct ServerCommand: AsyncParsableCommand {
         if let gatherWindowMicroseconds { configuration.gatherWindow = .microseconds(max(0, gatherWindowMicroseconds)) }
         configuration.nameReservation = nameReservation.timeAmount
         configuration.forgetUsersAfter = forgetUsersAfter.timeAmount
-        configuration.fileDirectory = noFiles ? nil : dataDirectory + "/files"
+        configuration.fileDirectory = noFiles ? nil : (filesDir ?? dataDirectory + "/files")
+        configuration.fileDirectoryIsShared = filesDir != nil
         configuration.maximumFileBytes = maxFileBytes
         configuration.fileQuotaPerUser = fileQuotaBytes
         configuration.fileQuotaTotal = filesTotalBytes

@@ -13,9 +13,11 @@ import Testing
 
     private func startEngine(
         port: Int, security: ConnectionSecurity, name: String?, reconnect: ReconnectPolicy,
-        recorder: UpdateRecorder, input: AsyncStream<String>
+        recorder: UpdateRecorder, input: AsyncStream<String>, configure: (inout ChatEngine.Configuration) -> Void = { _ in }
     ) -> Task<ChatEngine.Ending, any Error> {
-        let engine = ChatEngine(.init(host: "127.0.0.1", port: port, security: security, initialUsername: name, reconnect: reconnect))
+        var configuration = ChatEngine.Configuration(host: "127.0.0.1", port: port, security: security, initialUsername: name, reconnect: reconnect)
+        configure(&configuration)
+        let engine = ChatEngine(configuration)
         return Task { try await engine.run(input: input) { recorder.append($0) } }
     }
 
@@ -103,7 +105,11 @@ import Testing
         let first = try await TestServer.start(dataDirectory: directory.path) { $0.port = port }
         let recorder = UpdateRecorder()
         let (input, typing) = AsyncStream<String>.makeStream()
-        let running = startEngine(port: port, security: first.security, name: "alice", reconnect: Self.slowReconnect, recorder: recorder, input: input)
+        // The name is tried again for a while (it may be held by the connection just lost),
+        // then the user is asked.
+        let running = startEngine(port: port, security: first.security, name: "alice", reconnect: Self.slowReconnect, recorder: recorder, input: input) {
+            $0.heldNamePatience = .seconds(2)
+        }
         defer { running.cancel() }
         try await recorder.waitFor("the login", Self.isWelcome)
         await first.stop()
@@ -113,8 +119,13 @@ import Testing
         }
         try await withServerRestarted(on: port, in: directory.path) { second in
             // Someone takes the name while the client waits; then it is told to try now.
-            _ = try await second.login("alice")
+            let taker = try await second.connect()
+            _ = try await taker.login("alice")
             typing.yield("/reconnect")
+            try await recorder.waitFor("the name tried again") {
+                if case .event(.notice(let text)) = $0 { return text.contains("alice is still online from the connection that was lost") }
+                return false
+            }
             let asked = try await recorder.waitFor("the question") {
                 if case .usernameNeeded(let reason?) = $0 { return reason.contains("someone else has that name") }
                 return false
@@ -128,6 +139,49 @@ import Testing
             typing.yield("/quit")
             #expect(try await running.value == .quit)
         }
+    }
+
+    /// After a lost connection, the name may still be online from it for a moment (a cluster's
+    /// node that died holds its users until its lease runs out): the client waits that out and
+    /// logs in again under its own name, without asking for another.
+    @Test func aNameStillHeldByTheLostConnectionIsWaitedFor() async throws {
+        let directory = TemporaryDirectory()
+        let port = try RestartablePort.pick()
+        let first = try await TestServer.start(dataDirectory: directory.path) { $0.port = port }
+        let recorder = UpdateRecorder()
+        let (input, typing) = AsyncStream<String>.makeStream()
+        let running = startEngine(port: port, security: first.security, name: "alice", reconnect: Self.slowReconnect, recorder: recorder, input: input)
+        defer { running.cancel() }
+        try await recorder.waitFor("the login", Self.isWelcome)
+        await first.stop()
+        try await recorder.waitFor("the loss") {
+            if case .connection(.lost) = $0 { return true }
+            return false
+        }
+        try await withServerRestarted(on: port, in: directory.path) { second in
+            // The ghost: the name online from elsewhere, gone once the client has been refused.
+            let ghost = try await second.connect()
+            _ = try await ghost.login("alice")
+            typing.yield("/reconnect")
+            try await recorder.waitFor("the name tried again") {
+                if case .event(.notice(let text)) = $0 { return text.contains("alice is still online from the connection that was lost") }
+                return false
+            }
+            await ghost.close()
+            try await recorder.waitFor("the login as alice again") {
+                if case .status(let status) = $0 { return status.username == "alice" && status.isOnline }
+                return false
+            }
+            let askedForAName = recorder.all.contains(where: Self.asksForAName)
+            #expect(!askedForAName)
+            typing.yield("/quit")
+            #expect(try await running.value == .quit)
+        }
+    }
+
+    private static func asksForAName(_ update: ClientUpdate) -> Bool {
+        if case .usernameNeeded = update { return true }
+        return false
     }
 
     @Test func theFirstConnectionFailingIsAnError() async throws {

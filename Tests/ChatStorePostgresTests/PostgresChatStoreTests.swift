@@ -16,7 +16,7 @@ import Testing
     @Test func migratesOnceAndRefusesANewerSchema() async throws {
         try await TestDatabase.withFreshDatabase { location in
             try await TestDatabase.withStore(at: location) { store in
-                try await store.prepare()
+                try await store.prepare(timeout: TestDatabase.timeout)
                 // Twice is harmless: nothing left to apply.
                 let again = try await PostgresSchema.migrate(store.client, logger: TestDatabase.logger)
                 #expect(again.from == PostgresSchema.latestVersion && again.to == PostgresSchema.latestVersion)
@@ -24,7 +24,7 @@ import Testing
             }
             try await TestDatabase.withStore(at: location) { store in
                 do {
-                    try await store.prepare()
+                    try await store.prepare(timeout: TestDatabase.timeout)
                     Issue.record("a node started against a schema newer than it knows")
                 } catch let error as PostgresSchema.TooNew {
                     #expect(error.found == 999)
@@ -76,6 +76,31 @@ import Testing
             _ = try await store.commit([.removeFile(id: "f1")])
             snapshot = try await store.load()
             #expect(snapshot.files.isEmpty)
+        }
+    }
+
+    /// The log's entries besides messages are forgotten once every live node has applied them
+    /// (and they are old enough); messages, the history, stay.
+    @Test func eventsEveryLiveNodeAppliedAreForgotten() async throws {
+        try await TestDatabase.withStore { store in
+            let first = NodeIdentity(name: "n1", incarnation: "i1"), second = NodeIdentity(name: "n2", incarnation: "i2")
+            _ = try await store.begin(first, lease: .seconds(60))
+            _ = try await store.begin(second, lease: .seconds(60))
+            _ = try await store.commit([.block(BlockRelation(blocker: "a", blocked: "b")), .block(BlockRelation(blocker: "a", blocked: "c"))])
+            let messages = try await store.commit([message(from: "a", to: "ALL", "kept")])
+            _ = try await store.commit([.unblock(BlockRelation(blocker: "a", blocked: "b"))])
+            let all = try await store.entries(after: 0, limit: 100).map(\.sequence)
+            #expect(all.count == 4)
+            // n1 has applied everything, n2 only the first two blocks: nothing after those goes.
+            _ = try await store.renew(first, lease: .seconds(60), applied: all[3])
+            _ = try await store.renew(second, lease: .seconds(60), applied: all[1])
+            #expect(try await store.pruneEvents(olderThan: .zero) == 2)
+            #expect(try await store.entries(after: 0, limit: 100).map(\.sequence) == Array(all[2...]))
+            // Not old enough: kept, although applied everywhere.
+            _ = try await store.renew(second, lease: .seconds(60), applied: all[3])
+            #expect(try await store.pruneEvents(olderThan: .seconds(3600)) == 0)
+            #expect(try await store.pruneEvents(olderThan: .zero) == 1)
+            #expect(try await store.entries(after: 0, limit: 100).map(\.sequence) == [messages[0]])
         }
     }
 
@@ -151,7 +176,7 @@ import Testing
     @Test func concurrentCommittersShareOneGaplessOrder() async throws {
         try await TestDatabase.withFreshDatabase { location in
             try await TestDatabase.withStore(at: location) { first in
-                try await first.prepare()
+                try await first.prepare(timeout: TestDatabase.timeout)
                 try await TestDatabase.withStore(at: location) { second in
                     try await withThrowingTaskGroup(of: [Int64].self) { group in
                         for node in [first, second] {

@@ -33,7 +33,7 @@ import Testing
     @Test func aSchemaNewerThanThisBuildIsRefused() async throws {
         try await TestDatabase.withFreshDatabase { location in
             try await TestDatabase.withStore(at: location) { store in
-                try await store.prepare()
+                try await store.prepare(timeout: TestDatabase.timeout)
                 try await TestDatabase.withClient(location) { client in
                     try await client.query("INSERT INTO chatterbox_schema (version, name) VALUES (999, 'future')", logger: TestDatabase.logger)
                 }

@@ -19,6 +19,9 @@ public enum TestDatabase {
     }
 
     public static let logger = Logger(label: "chatterbox.tests.postgres")
+    /// How long a test waits for the database: a whole suite starting at once on two loaded
+    /// cores can hold a connection up for many seconds, which is not what the tests are about.
+    public static let timeout = TestTiming.scaled(.seconds(120))
 
     /// The server the tests use, from the environment.
     public static func server() throws -> PostgresLocation {
@@ -49,7 +52,7 @@ public enum TestDatabase {
     public static func withStore<T: Sendable>(_ body: (PostgresChatStore) async throws -> T) async throws -> T {
         try await withFreshDatabase { location in
             try await withStore(at: location) { store in
-                try await store.prepare()
+                try await store.prepare(timeout: TestDatabase.timeout)
                 return try await body(store)
             }
         }
@@ -103,8 +106,8 @@ public enum StoreBackend: String, CaseIterable, Sendable, CustomStringConvertibl
             return try await body(TestServer.defaultStore)
         case .postgres:
             return try await TestDatabase.withFreshDatabase { location in
-                try await TestDatabase.withStore(at: location) { try await $0.prepare() }
-                return try await body { _ in PostgresChatStore(location: location, logger: TestDatabase.logger).blocking() }
+                try await TestDatabase.withStore(at: location) { try await $0.prepare(timeout: TestDatabase.timeout) }
+                return try await body { _ in PostgresChatStore(location: location, logger: TestDatabase.logger).blocking(timeout: TestDatabase.timeout) }
             }
         }
     }
