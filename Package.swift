@@ -34,6 +34,11 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         // Pure protocol: JSON, frames, the message model and validation. No I/O.
@@ -118,6 +123,28 @@ let package = Package(
                 // PBKDF2 for account passwords.
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
+                // Counters and histograms, recorded into the factory the server is given.
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strict
+        ),
+        // The operators' HTTP listener (--http-port): health, readiness, Prometheus metrics;
+        // the browser gateway adds its routes to the same listener.
+        .target(
+            name: "ChatOperations",
+            dependencies: [
+                "ChatServer", "ChatTLS", "ChatNetworking",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
         ),
@@ -165,12 +192,16 @@ let package = Package(
             name: "chatterbox",
             dependencies: [
                 "ChatServer", "ChatClient", "ChatTerminal", "ChatStoreSQLite", "ChatStorePostgres", "ChatTLS", "ChatProtocol", "ChatBench",
-                "ChatCompression",
+                "ChatCompression", "ChatOperations",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                // SIGHUP (reload).
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                // The configuration file (--config).
+                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: strict
         ),
@@ -189,6 +220,24 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ChatOperationsTests",
+            dependencies: [
+                "ChatOperations", "ChatServer", "ChatStore", "ChatStorePostgres", "ChatTestSupport", "ChatTLS", "ChatProtocol",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                // The tests of `chatterbox server --http-port` run the real executable.
+                "chatterbox",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                // Real HTTP(S) requests to the listener.
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),

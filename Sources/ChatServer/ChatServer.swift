@@ -30,11 +30,17 @@ public final class ChatServer: Service, Sendable {
     /// their own, logged-in users' requests (searches, pages, files) on others.
     private let loginPool: WorkPool
     private let requestPool: WorkPool
-    private let hub: Hub
-    private let store: any ChatStore
+    let hub: Hub
+    let store: any ChatStore
     private let logger: Logger
     private let lifecycle = NIOLockedValueBox(Lifecycle())
-    private let connectionLimiter: ConnectionLimiter
+    let connectionLimiter: ConnectionLimiter
+    /// The last store check of a readiness probe (see ``readiness(timeout:)``).
+    let storeCheck = StoreCheck()
+    /// The TLS settings new connections get: the configuration's until ``replaceTLS(_:)``.
+    let currentTLS: NIOLockedValueBox<ServerTLSContext?>
+    /// When ``start()`` bound the listeners.
+    let startedAt = NIOLockedValueBox<NIODeadline?>(nil)
     /// Follows the shared log, in a cluster.
     private let clusterLink: ClusterLink?
 
@@ -52,6 +58,7 @@ public final class ChatServer: Service, Sendable {
         self.configuration = configuration
         self.store = store
         self.logger = logger
+        currentTLS = NIOLockedValueBox(configuration.tls)
         var membership: ClusterMembership?
         if let settings = configuration.cluster {
             guard let log = store as? any SharedLog else { throw ClusterSetupError.storeNotShared }
@@ -162,6 +169,7 @@ public final class ChatServer: Service, Sendable {
         clusterLink?.start()
         let housekeeping = Housekeeping(hub: hub, pool: requestPool.threads, logger: logger)
         housekeeping.start(on: group.next(), every: configuration.housekeepingInterval)
+        startedAt.withLockedValue { $0 = .now() }
         lifecycle.withLockedValue {
             $0.listeners = listeners
             $0.trimmer = trimmer
@@ -204,6 +212,7 @@ public final class ChatServer: Service, Sendable {
             return state.listeners
         }
         guard let listeners else { return }
+        startedAt.withLockedValue { $0 = nil }
         for channel in listeners { try? await channel.close() }
         let connections = hub.beginShutdown()
         await requestPool.stop()
@@ -305,6 +314,7 @@ public final class ChatServer: Service, Sendable {
         let address = ConnectionLimiter.key(for: channel.remoteAddress)
         let refusal = connectionLimiter.admit(address)
         let limiter = connectionLimiter
+        (refusal == nil ? hub.metrics.connectionsAccepted : hub.metrics.connectionsRefused).increment()
         if refusal == nil {
             channel.closeFuture.whenComplete { _ in limiter.release(address) }
         } else if limiter.beginPoliteRefusal() {
@@ -316,7 +326,7 @@ public final class ChatServer: Service, Sendable {
 
         let pipeline = channel.pipeline.syncOperations
         var tlsBelow: TLSServerHandler?
-        if let tls = configuration.tls {
+        if let tls = currentTLS.withLockedValue({ $0 }) {
             let handler = tls.makeHandler()
             try pipeline.addHandler(handler)
             tlsBelow = handler as? TLSServerHandler

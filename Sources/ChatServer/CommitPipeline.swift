@@ -48,11 +48,13 @@ final class CommitPipeline: Sendable {
     private let writer: NIOThreadPool
     private let state = NIOLockedValueBox(State())
     private let delivery: NIOLockedValueBox<Delivery?>
+    private let metrics: ServerMetrics
     /// Whether the loop handing over a batch may commit it (``ChatStore/commitsLocally``).
     private let leadsOnCaller: Bool
 
-    init(store: any ChatStore) {
+    init(store: any ChatStore, metrics: ServerMetrics = .none) {
         self.store = store
+        self.metrics = metrics
         leadsOnCaller = store.commitsLocally
         writer = NIOThreadPool(numberOfThreads: 1)
         writer.start()
@@ -133,9 +135,16 @@ final class CommitPipeline: Sendable {
                     }
                 }
             }
+            let started = NIODeadline.now()
             let outcome: Result<[Int64], any Error> = closed ? .failure(StoreError.closed) : Result { try store.apply(operations) }
-            deliver?(batches, outcome)
             let delivered = batches.reduce(0) { $0 + $1.messageCount }
+            if !closed {
+                metrics.commitDuration.recordNanoseconds((NIODeadline.now() - started).nanoseconds)
+                metrics.commitOperations.record(operations.count)
+                metrics.commitMessages.record(delivered)
+            }
+            if case .failure = outcome { metrics.storeErrors.increment() }
+            deliver?(batches, outcome)
             state.withLockedValue { $0.backlog -= delivered }
         }
     }

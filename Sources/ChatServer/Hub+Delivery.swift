@@ -18,6 +18,7 @@ extension Hub {
     func submit(_ message: ChatMessage, senderKey: String, from connection: ClientConnection) -> SubmitOutcome {
         // The store is behind (a slow disk, a database away): what waits for it is bounded.
         guard pipeline.backlog < configuration.maximumUnstoredMessages else {
+            metrics.limit(.storeBacklogRefused)
             return .rejected("Message not sent: the server is busy storing messages. Please try again in a moment.")
         }
         // The key is computed before the lock: the lock is held for the lookups only.
@@ -25,6 +26,7 @@ extension Hub {
         let outcome = state.withLockedValue { $0.accept(message, destinationKey: destinationKey, from: senderKey) }
         switch outcome {
         case .success(let accepted):
+            (accepted.isBroadcast ? metrics.broadcastsIn : metrics.directMessagesIn).increment()
             // Encoded once, here, off the lock; every recipient shares the buffer.
             stage(.message(accepted, frame: encode(Frame(messages: [accepted]))), for: connection)
             return .accepted
@@ -138,6 +140,7 @@ extension Hub {
 
     func deliverBroadcast(_ frame: ByteBuffer, from senderKey: String, gatheringSince: NIODeadline, state: State) {
         state.forEachBroadcastGroup(from: senderKey) { loop, recipients in
+            metrics.deliveries.increment(by: recipients.count)
             outboxes[loop].enqueue(frame, to: .many(recipients), gatheringSince: gatheringSince)
         }
     }
@@ -146,8 +149,12 @@ extension Hub {
         _ frame: ByteBuffer, message: ChatMessage, senderKey: String, gatheringSince: NIODeadline, state: State
     ) {
         let route = state.directRoute(to: UsernameRules.key(message.destination), from: senderKey)
-        if let recipient = route.recipient { recipient.outbox.enqueue(frame, to: recipient, gatheringSince: gatheringSince) }
+        if let recipient = route.recipient {
+            metrics.deliveries.increment()
+            recipient.outbox.enqueue(frame, to: recipient, gatheringSince: gatheringSince)
+        }
         guard let sender = route.echo else { return }
+        metrics.deliveries.increment()
         sender.outbox.enqueue(frame, to: sender, gatheringSince: gatheringSince)
         if route.recipientOffline {
             let note = "\(message.destination) is offline; they will get your message when they next log in."

@@ -66,6 +66,8 @@ final class Hub: Sendable {
     let outboundBudget: OutboundBudget
     /// This server's part in a cluster; `nil` for a server on its own.
     let cluster: ClusterMembership?
+    /// What the server counts (``ServerMetrics``).
+    let metrics: ServerMetrics
 
     init(
         configuration: ServerConfiguration,
@@ -84,11 +86,13 @@ final class Hub: Sendable {
         self.configuration = configuration
         self.rules = configuration.usernameRules
         self.store = store
-        self.pipeline = CommitPipeline(store: store)
+        let metrics = configuration.metricsFactory.map(ServerMetrics.init) ?? .none
+        self.metrics = metrics
+        self.pipeline = CommitPipeline(store: store, metrics: metrics)
         self.logger = logger
         self.loginPool = loginPool
         self.requestPool = requestPool
-        let outboxes = eventLoops.enumerated().map { Outbox(eventLoop: $1, index: $0, pacing: configuration.flushPacing, gatherWindow: configuration.gatherWindow) }
+        let outboxes = eventLoops.enumerated().map { Outbox(eventLoop: $1, index: $0, pacing: configuration.flushPacing, gatherWindow: configuration.gatherWindow, metrics: metrics) }
         self.outboxes = outboxes
         self.outboxByLoop = Dictionary(uniqueKeysWithValues: outboxes.map { (ObjectIdentifier($0.eventLoop), $0) })
         var users: [String: KnownUser] = [:]

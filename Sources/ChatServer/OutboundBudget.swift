@@ -49,6 +49,7 @@ final class OutboundBudget: Sendable {
 
     private let counters: [LoopCounter]
     private let freed = Atomic<Int>(0)
+    private let highWater = Atomic<Int>(0)
     private let ledgers: [ObjectIdentifier: NIOLoopBoundBox<LoopBacklogs>]
 
     init(limit: Int, perConnection: Int, eventLoops: [any EventLoop]) {
@@ -99,7 +100,18 @@ final class OutboundBudget: Sendable {
 
     func publish(_ queued: Int, loop index: Int) {
         counters[index].queued.store(queued, ordering: .relaxed)
+        // Only slow readers' queues are published: rare enough to sum the loops here.
+        let total = queuedBytes
+        var seen = highWater.load(ordering: .relaxed)
+        while total > seen {
+            let (exchanged, original) = highWater.compareExchange(expected: seen, desired: total, ordering: .relaxed)
+            if exchanged { break }
+            seen = original
+        }
     }
+
+    /// The most bytes queued for all clients together since the start.
+    var queuedBytesHighWater: Int { highWater.load(ordering: .relaxed) }
 
     func noteFreed(_ bytes: Int) {
         freed.add(bytes, ordering: .relaxed)

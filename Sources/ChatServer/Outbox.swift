@@ -20,6 +20,9 @@ final class Outbox: Sendable {
     struct Delivery: Sendable {
         var frame: ByteBuffer
         var recipients: Recipients
+        /// When the frame's message was accepted (its batch opened), for the delivery latency;
+        /// `nil` for frames that are not committed messages' (or were not timed).
+        var acceptedAt: NIODeadline?
     }
 
     private struct Queue: Sendable {
@@ -40,7 +43,10 @@ final class Outbox: Sendable {
     /// How long the first frame after a quiet spell waits for others to join it.
     private let gatherWindow: TimeAmount
 
-    init(eventLoop: any EventLoop, index: Int, pacing: TimeAmount, gatherWindow: TimeAmount) {
+    private let metrics: ServerMetrics
+
+    init(eventLoop: any EventLoop, index: Int, pacing: TimeAmount, gatherWindow: TimeAmount, metrics: ServerMetrics = .none) {
+        self.metrics = metrics
         self.compressionCache = CompressionCache(eventLoop: eventLoop)
         self.eventLoop = eventLoop
         self.index = index
@@ -53,7 +59,7 @@ final class Outbox: Sendable {
     /// default it opens now.
     func enqueue(_ frame: ByteBuffer, to recipients: Recipients, gatheringSince: NIODeadline? = nil) {
         let drainAt: NIODeadline? = queue.withLockedValue { queue in
-            queue.deliveries.append(Delivery(frame: frame, recipients: recipients))
+            queue.deliveries.append(Delivery(frame: frame, recipients: recipients, acceptedAt: gatheringSince))
             guard !queue.drainScheduled else { return nil }
             queue.drainScheduled = true
             let paced = queue.lastDrain + max(pacing, queue.lastDrainDuration)
@@ -117,9 +123,11 @@ final class Outbox: Sendable {
         // first flush halved the highest rate.
         var unflushed: [SessionHandler] = []
         var unflushedBytes = 0
+        var sentBytes = 0
         for session in touched {
             let bytes = session.writeDeliveries()
             guard bytes > 0 else { continue }
+            sentBytes += bytes
             unflushed.append(session)
             unflushedBytes += bytes
             if unflushedBytes >= Self.flushGroupBytes {
@@ -129,6 +137,20 @@ final class Outbox: Sendable {
             }
         }
         for session in unflushed { session.flushDeliveries() }
+        recordMetrics(of: deliveries, bytes: sentBytes)
+    }
+
+    /// Bytes handed to connections, and one latency per batch of messages (a batch's
+    /// deliveries share its acceptance time, and follow one another).
+    private func recordMetrics(of deliveries: [Delivery], bytes: Int) {
+        if bytes > 0 { metrics.bytesOut.increment(by: bytes) }
+        let now = NIODeadline.now()
+        var last: NIODeadline?
+        for delivery in deliveries {
+            guard let acceptedAt = delivery.acceptedAt, acceptedAt != last else { continue }
+            last = acceptedAt
+            metrics.deliveryLatency.recordNanoseconds((now - acceptedAt).nanoseconds)
+        }
     }
 
     /// Plaintext bytes encrypted for a group of recipients before the group is flushed.

@@ -1,6 +1,7 @@
 public import ChatProtocol
 public import NIOCore
 public import ChatTLS
+public import CoreMetrics
 
 /// Everything the server's behaviour can be tuned by. Defaults are production values.
 public struct ServerConfiguration: Sendable {
@@ -73,6 +74,9 @@ public struct ServerConfiguration: Sendable {
     /// with nothing stored for them (no direct message waiting, no file, no block either way),
     /// are forgotten: their row goes, so throwaway names do not pile up. Zero: never.
     public var forgetUsersAfter: TimeAmount = .hours(24 * 30)
+    /// Where the server records its metrics (swift-metrics); `nil` records nothing. Each server
+    /// takes its own factory, so that several in one process (tests) do not mix their counts.
+    public var metricsFactory: (any MetricsFactory)?
     /// The clock of the timed rules (name reservations, login attempts); tests move it by hand.
     public var clock: ServerClock = .system
     /// PBKDF2-HMAC-SHA256 rounds for new account password hashes (existing hashes keep the

@@ -16,16 +16,16 @@ extension SessionHandler {
             return
         }
         guard let password else {
-            refuse(Hub.registeredNameText(name), name: name, passwordRequired: asksForAccounts)
+            refuse(Hub.registeredNameText(name), name: name, passwordRequired: asksForAccounts, counted: .passwordRequired)
             return
         }
         guard let stored = PasswordHash(encoded: encoded) else {
             logger.error("The stored password hash of \(name) is damaged")
-            refuse("The password of \(name) cannot be checked (a problem on the server). Please choose another name.", name: name)
+            refuse("The password of \(name) cannot be checked (a problem on the server). Please choose another name.", name: name, counted: .unavailable)
             return
         }
         if let wait = hub.loginAttempts.attempt(nameKey: key, address: connection.address) {
-            refuse("Too many login attempts for \(name): try again in \(describeDuration(wait)).", name: name)
+            refuse("Too many login attempts for \(name): try again in \(describeDuration(wait)).", name: name, counted: .tooManyAttempts)
             return
         }
         state = .verifying
@@ -42,7 +42,7 @@ extension SessionHandler {
                 _ = self.closeForShutdown()
                 return
             } else {
-                self.refuse("Wrong password for \(name).", name: name, passwordRequired: asksForAccounts)
+                self.refuse("Wrong password for \(name).", name: name, passwordRequired: asksForAccounts, counted: .wrongPassword)
             }
             // Frames that came during the check, if the login did not go ahead.
             while case .awaitingLogin = self.state, !self.earlyFrames.isEmpty {
@@ -53,7 +53,8 @@ extension SessionHandler {
 
     /// USERNAME_ACCEPTED false with `reason`; PASSWORD_REQUIRED too when the name needs a
     /// password and the client negotiated accounts.
-    func refuse(_ reason: String, name: String, passwordRequired: Bool = false) {
+    func refuse(_ reason: String, name: String, passwordRequired: Bool = false, counted: ServerMetrics.LoginRefusal = .name) {
+        hub.metrics.loginRefused(counted)
         logger.debug("Login as \(name) refused: \(reason)")
         var frame = Frame(usernameAccepted: false, info: reason)
         if passwordRequired {
@@ -68,7 +69,7 @@ extension SessionHandler {
         case .rejected(let reason):
             refuse(reason, name: name)
         case .needsPassword(let reason):
-            refuse(reason, name: name, passwordRequired: features?.contains("accounts") == true)
+            refuse(reason, name: name, passwordRequired: features?.contains("accounts") == true, counted: .passwordRequired)
         case .accepted(let ticket):
             loginDeadline?.cancel()
             let user = User(name: ticket.name, key: ticket.key)
@@ -78,6 +79,7 @@ extension SessionHandler {
             hub.claimOnline(ticket, on: connection.eventLoop).assumeIsolated().whenSuccess { claim in
                 switch claim {
                 case .online:
+                    self.hub.metrics.loginsAccepted.increment()
                     self.logger.info("\(user.name) joined")
                     self.hub.loadHistory(ticket.history, on: self.connection.eventLoop).assumeIsolated().whenComplete { result in
                         self.completeLogin(ticket, result: result)
@@ -86,20 +88,20 @@ extension SessionHandler {
                     self.abandonLogin(ticket, reason: "The username \(ticket.name) is already in use. Please choose another.", name: name)
                 case .unreachable(let problem):
                     self.logger.error("Login of \(ticket.name) not confirmed by the shared store: \(problem)")
-                    self.abandonLogin(ticket, reason: "The server cannot reach its database right now. Please try again in a moment.", name: name)
+                    self.abandonLogin(ticket, reason: "The server cannot reach its database right now. Please try again in a moment.", name: name, counted: .unavailable)
                 }
             }
         }
     }
 
     /// A login the cluster refused after the hub accepted it: back to awaiting a login.
-    func abandonLogin(_ ticket: Hub.LoginTicket, reason: String, name: String) {
+    func abandonLogin(_ ticket: Hub.LoginTicket, reason: String, name: String, counted: ServerMetrics.LoginRefusal = .name) {
         guard case .loggingIn = state else { return }
         hub.retractLogin(connection, key: ticket.key)
         state = .awaitingLogin
         heldBack = []
         heldBackBytes = 0
-        refuse(reason, name: name)
+        refuse(reason, name: name, counted: counted)
         context?.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
         loginDeadline = nil
         if let context { armLoginDeadline(context) }

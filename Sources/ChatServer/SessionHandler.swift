@@ -101,6 +101,7 @@ final class SessionHandler: ChannelInboundHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case .handshakeCompleted = event as? TLSUserEvent { armLoginDeadline(context) }
         if let cut = event as? OutboundBacklog.Cut {
+            hub.metrics.limit(.slowReaderCut)
             // The peer is not reading: more is queued for it than the outbound budget allows.
             disconnect(
                 reason: "Disconnected: you are not reading messages fast enough (more than \(cut.cap) bytes waiting).",
@@ -118,18 +119,21 @@ final class SessionHandler: ChannelInboundHandler {
         let session = NIOLoopBound(self, eventLoop: context.eventLoop)
         loginDeadline = context.eventLoop.scheduleTask(in: timeout) {
             guard case .awaitingLogin = session.value.state else { return }
+            session.value.hub.metrics.limit(.loginTimeoutCut)
             session.value.disconnect(reason: "Login timed out: no {\"USERNAME\": ...} accepted within \(timeout.nanoseconds / 1_000_000_000) seconds.")
         }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var payload = unwrapInboundIn(data)
+        hub.metrics.bytesIn.increment(by: payload.readableBytes)
         if compressing, FrameCompression.isCompressed(payload) {
             do {
                 let compressedSize = payload.readableBytes
                 payload = try FrameCompression.inflate(payload, maximumLength: hub.configuration.maximumFrameLength)
                 readLimiter?.chargeInflated(payload.readableBytes - compressedSize)
             } catch FrameCompression.InflateError.tooLarge(let maximum) {
+                hub.metrics.limit(.frameCut)
                 disconnect(reason: "Compressed frame inflates beyond the maximum of \(maximum) bytes. Closing the connection.")
                 return
             } catch {
@@ -169,8 +173,10 @@ final class SessionHandler: ChannelInboundHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if let tooLarge = error as? FrameTooLargeError {
+            hub.metrics.limit(.frameCut)
             disconnect(reason: "\(tooLarge). Closing the connection.")
         } else if let timedOut = error as? FrameTimeoutError {
+            hub.metrics.limit(.frameCut)
             disconnect(reason: "\(timedOut).")
         } else {
             logger.debug("Connection error: \(error)")
@@ -183,6 +189,7 @@ final class SessionHandler: ChannelInboundHandler {
     func handle(_ frame: Frame, hadProblems: Bool) {
         if isCompletingLogin {
             guard earlyFrames.count < hub.configuration.maximumFramesDuringLogin else {
+                hub.metrics.limit(.loginFramesDropped)
                 sendError("Too many frames sent before the login completed; this one was dropped.")
                 return
             }
@@ -259,6 +266,7 @@ final class SessionHandler: ChannelInboundHandler {
                     handle(message, from: user)
                 }
                 if dropped > 0 {
+                    hub.metrics.limit(.messageRateDropped, count: dropped)
                     let limits = hub.configuration.limits
                     sendError(
                         "Slow down: \(dropped) message\(dropped == 1 ? " was" : "s were") not sent (at most \(Self.format(limits.messagesPerSecond)) per second, bursts of \(limits.messageBurst)).",
@@ -367,6 +375,7 @@ final class SessionHandler: ChannelInboundHandler {
             heldBack.append(frame)
             heldBackBytes += frame.readableBytes
             if heldBackBytes > hub.outboundBudget.currentCap {
+                hub.metrics.limit(.slowReaderCut)
                 disconnect(reason: "Disconnected: too many messages queued while logging in.", waitForDelivery: false)
             }
             return false
@@ -410,6 +419,7 @@ final class SessionHandler: ChannelInboundHandler {
         guard let context, !closing else { return }
         var buffer = context.channel.allocator.buffer(capacity: FrameCoding.capacityEstimate(for: frame))
         FrameCoding.write(frame, into: &buffer)
+        hub.metrics.bytesOut.increment(by: buffer.readableBytes)
         context.write(wrapOutboundOut(outbound(buffer)), promise: nil)
     }
 
@@ -422,9 +432,11 @@ final class SessionHandler: ChannelInboundHandler {
     /// budget; a connection that exhausts it is disconnected.
     func sendError(_ text: String, counted: Bool = true) {
         if counted, !errorBudget.take() {
+            hub.metrics.limit(.invalidFramesCut)
             disconnect(reason: "Disconnected: too many invalid frames.")
             return
         }
+        (counted ? hub.metrics.errorsInvalidInput : hub.metrics.errorsRefusal).increment()
         write(Frame(error: text))
         context?.flush()
     }

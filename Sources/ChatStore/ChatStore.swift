@@ -305,6 +305,9 @@ public protocol ChatStore: Sendable {
     /// Whether direct messages to the user `key` after sequence number `after` are stored
     /// (waiting for them): such a user is not forgotten.
     func hasDirectMessages(to key: String, after: Int64) throws -> Bool
+    /// Throws unless the store answers a trivial read within `timeout` (readiness probes: a
+    /// database that is down or unreachable).
+    func checkReachable(within timeout: Duration) throws
     /// Whether ``apply(_:)`` returns in about the time of a local disk write (an embedded
     /// database), never waiting on a network: the server then lets the thread that hands over
     /// a batch commit it when nothing else is being committed, sparing two thread hand-offs
@@ -313,6 +316,9 @@ public protocol ChatStore: Sendable {
 }
 
 extension ChatStore {
+    /// An embedded store is reachable whenever the process is: its failures show in its writes.
+    public func checkReachable(within timeout: Duration) throws {}
+
     public var commitsLocally: Bool { false }
 
     /// A store that cannot tell says yes: nobody is forgotten who might have mail.

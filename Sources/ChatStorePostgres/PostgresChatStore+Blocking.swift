@@ -41,6 +41,10 @@ extension PostgresChatStore {
             try gate.run(timeout: timeout) { [store] in try await store.hasDirectMessages(to: key, after: after) }
         }
 
+        public func checkReachable(within limit: Duration) throws {
+            _ = try BlockingBridge.run(timeout: min(limit, timeout)) { [store] in try await store.lastSequence() }
+        }
+
         public func close() throws {
             // Not through the gate: closing needs no database, and must happen during an outage too.
             try BlockingBridge.run(timeout: timeout) { [store] in await store.close() }

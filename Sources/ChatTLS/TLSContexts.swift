@@ -18,8 +18,14 @@ public enum TLSContexts {
             certificateChainPath: certificateChainPath, privateKeyPath: privateKeyPath, engine: engine, sendsToSocket: sendsToSocket)
     }
 
+    /// The same settings for an HTTPS listener (swift-nio-ssl's handler), offering HTTP/1.1
+    /// by ALPN: the operators' listener, with the chat server's certificate.
+    public static func httpServer(certificateChainPath: String, privateKeyPath: String) throws -> NIOSSLContext {
+        try nioSSLServer(certificateChainPath: certificateChainPath, privateKeyPath: privateKeyPath, applicationProtocols: ["http/1.1"])
+    }
+
     /// The same settings for swift-nio-ssl's server handler (``ServerTLSContext/Engine/nioSSL``).
-    static func nioSSLServer(certificateChainPath: String, privateKeyPath: String) throws -> NIOSSLContext {
+    static func nioSSLServer(certificateChainPath: String, privateKeyPath: String, applicationProtocols: [String] = []) throws -> NIOSSLContext {
         let chain = try NIOSSLCertificate.fromPEMFile(certificateChainPath)
         guard !chain.isEmpty else {
             throw CertificateFileError(path: certificateChainPath, reason: "contains no PEM certificate")
@@ -32,6 +38,7 @@ public enum TLSContexts {
         configuration.minimumTLSVersion = .tlsv12
         configuration.cipherSuites = modernTLS12CipherSuites
         configuration.shutdownTimeout = closeNotifyTimeout
+        configuration.applicationProtocols = applicationProtocols
         return try NIOSSLContext(configuration: configuration)
     }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 @main
 struct Chatterbox: AsyncParsableCommand {
@@ -12,4 +13,22 @@ struct Chatterbox: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [ServerCommand.self, ClientCommand.self, BenchCommand.self, CompressionReportCommand.self]
     )
+
+    /// `chatterbox server` takes its settings from the environment and a configuration file
+    /// too (``ServerSettingsSources``): they join the command line before it is parsed.
+    static func main() async {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        guard arguments.first == "server", !arguments.contains("--help"), !arguments.contains("-h") else {
+            await main(arguments)
+            return
+        }
+        let sources = ServerSettingsSources(settings: ServerSettingsSources.settings(of: ServerCommand()))
+        do {
+            let merged = try sources.merged(arguments: Array(arguments.dropFirst()), environment: ProcessInfo.processInfo.environment)
+            await main(["server"] + merged)
+        } catch {
+            Console.error("chatterbox: \(error)")
+            Self.exit(withError: ExitCode.failure)
+        }
+    }
 }

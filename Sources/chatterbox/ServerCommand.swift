@@ -1,4 +1,5 @@
 import ArgumentParser
+import ChatOperations
 import ChatServer
 import ChatStorePostgres
 import ChatStoreSQLite
@@ -20,6 +21,14 @@ struct ServerCommand: AsyncParsableCommand {
             clients trust it with -ca DATA_DIR/ca.crt.
             """
     )
+
+    @Option(help: ArgumentHelp(
+        "A YAML file of settings, each named as its flag without the dashes (http-port: 9443). Precedence: flag > environment (CHATTERBOX_HTTP_PORT=9443) > file > default. Also CHATTERBOX_CONFIG.",
+        valueName: "file"))
+    var config: String?
+
+    @Flag(help: "Print the effective configuration (secrets masked) and exit.")
+    var printConfig = false
 
     @Argument(help: "Host to listen on: \"\" (the default) for every local address, IPv4 and IPv6; otherwise what getaddrinfo returns for it.")
     var host: String = ""
@@ -179,11 +188,26 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Microseconds the first delivery after a quiet spell waits for others to share its writes.", visibility: .hidden))
     var gatherWindowMicroseconds: Int64?
 
+    @Option(help: "Port of the operators' HTTP listener: /health, /ready, /metrics (off by default). HTTPS with the chat port's certificate unless --http-plaintext.")
+    var httpPort: Int?
+
+    @Option(help: "Host the HTTP listener binds (default: the chat port's host).")
+    var httpHost: String?
+
+    @Flag(help: "Serve the HTTP listener without TLS (behind a reverse proxy, or on loopback for a local Prometheus).")
+    var httpPlaintext = false
+
+    @Option(help: "Seconds SIGTERM/SIGINT give the server to drain (tell clients, commit what was accepted, close) before it exits anyway, with status 1.")
+    var shutdownTimeout: Int = 10
+
     @Option(help: "Event loop threads (default: one per core).")
     var threads: Int?
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
+
+    @Option(help: "Log format: text (one readable line per event) or json (one JSON object per line: timestamp, level, label, event and its fields).")
+    var logFormat: String = "text"
 
     func validate() throws {
         if (cert == nil) != (key == nil) { throw ValidationError("--cert and --key go together.") }
@@ -193,6 +217,12 @@ struct ServerCommand: AsyncParsableCommand {
             throw ValidationError("--cert-name: \"\(name)\" is not a host name.")
         }
         guard (0...65535).contains(port) else { throw ValidationError("Port must be 0...65535.") }
+        if let httpPort {
+            guard (0...65535).contains(httpPort) else { throw ValidationError("--http-port must be 0...65535.") }
+            if httpPort == port, httpPort != 0 { throw ValidationError("--http-port must differ from the chat port.") }
+        } else if httpPlaintext || httpHost != nil {
+            throw ValidationError("--http-plaintext and --http-host need --http-port.")
+        }
         guard historyLimit >= 0, maxFrameBytes >= 64, maxContentBytes >= 1, maxQueuedBytes >= 64 << 10 else {
             throw ValidationError("Limits must be positive (and --max-queued-bytes at least 65536).")
         }
@@ -200,6 +230,7 @@ struct ServerCommand: AsyncParsableCommand {
             throw ValidationError("--max-queued-bytes-total must be at least 1048576.")
         }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("Unknown log level \(logLevel).") }
+        guard ["text", "json"].contains(logFormat) else { throw ValidationError("--log-format: expected text or json, got \(logFormat).") }
         for network in connectionLimitExempt where IPNetwork(network) == nil {
             throw ValidationError("--connection-limit-exempt: \(network) is not an IP address or ADDRESS/PREFIX network.")
         }
@@ -218,11 +249,17 @@ struct ServerCommand: AsyncParsableCommand {
             throw ValidationError("--read-bytes-per-second must be 0 or more, --frame-timeout at least 1.")
         }
         guard (1...64).contains(searchPrefixMin) else { throw ValidationError("--search-prefix-min must be 1...64.") }
+        guard shutdownTimeout >= 1 else { throw ValidationError("--shutdown-timeout must be at least 1.") }
         guard presenceLeaseSeconds >= 2 else { throw ValidationError("--presence-lease-seconds must be at least 2.") }
         if let node, node.isEmpty || node.count > 64 { throw ValidationError("--node must be a name of 1 to 64 characters.") }
     }
 
     func run() async throws {
+        if printConfig {
+            Console.write(ServerSettingsSources.printable(self))
+            return
+        }
+        if logFormat == "json" { LoggingSystem.bootstrap { JSONLogHandler(label: $0) } }
         var logger = Logger(label: "chatterbox")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         if let problem = PortProbe.problem(host: host, port: port) {
@@ -268,8 +305,10 @@ struct ServerCommand: AsyncParsableCommand {
         configuration.uploadIdleTimeout = uploadIdleTimeout.timeAmount
         configuration.fileLifetime = fileLifetime.timeAmount
         if let threads { configuration.eventLoopThreads = max(1, threads) }
-        let (tls, caPath) = try makeTLS()
+        let (tls, caPath, certificate) = try makeTLS()
         configuration.tls = tls
+        let operators = try operatorsListener(certificate: certificate, logger: logger)
+        configuration.metricsFactory = operators?.exporter.factory
 
         let server: ChatServer
         if let storeLocation {
@@ -293,8 +332,13 @@ struct ServerCommand: AsyncParsableCommand {
                 for line in ConnectHints.lines(names: names, port: port, caPath: caPath, plaintext: isPlaintext) { Console.line(line) }
             }
         }
+        // The chat server stops first (services stop in reverse order) while /ready says so.
+        let reload = ReloadService(logger: logger) { [self, logger] in
+            reloadCertificate(certificate, server: server, http: operators?.configuration.tls, logger: logger)
+        }
+        let services: [any Service] = (operators.map { [$0.service(for: server, logger: logger)] } ?? []) + [reload, service, ShutdownDeadline(seconds: shutdownTimeout, logger: logger)]
         let group = ServiceGroup(
-            configuration: .init(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         )
         do {
             try await group.run()
@@ -405,12 +449,12 @@ struct ServerCommand: AsyncParsableCommand {
         return certificateNames
     }
 
-    /// The TLS context: the given certificate, or the generated one (and its CA's path); `nil`
-    /// for --plaintext.
-    private func makeTLS() throws -> (ServerTLSContext?, String?) {
+    /// The TLS context: the given certificate, or the generated one (and its CA's path, and
+    /// the files of the certificate served); `nil` for --plaintext.
+    private func makeTLS() throws -> (ServerTLSContext?, String?, CertificateFiles?) {
         if plaintext {
             Console.error("WARNING: --plaintext: messages and usernames cross the network UNENCRYPTED.")
-            return (nil, nil)
+            return (nil, nil, nil)
         }
         do {
             guard let engine = ServerTLSContext.Engine(rawValue: tlsEngine) else {
@@ -418,7 +462,9 @@ struct ServerCommand: AsyncParsableCommand {
             }
             if let cert, let key {
                 warnIfReadableByOthers(key)
-                return (try TLSContexts.server(certificateChainPath: cert, privateKeyPath: key, engine: engine, sendsToSocket: !pipelineWrites), nil)
+                return (
+                    try TLSContexts.server(certificateChainPath: cert, privateKeyPath: key, engine: engine, sendsToSocket: !pipelineWrites), nil,
+                    CertificateFiles(chain: cert, key: key))
             }
             let generated = try LocalCertificateAuthority.loadOrCreate(in: dataDirectory, hostNames: certificateNames)
             warnIfReadableByOthers(generated.server.privateKeyPath)
@@ -434,7 +480,7 @@ struct ServerCommand: AsyncParsableCommand {
                 Console.line("Issued a new server certificate (its names changed); clients keep trusting the same ca.crt.")
             }
             Console.line("Clients trust this server with: -ca \(caPath)")
-            return (context, caPath)
+            return (context, caPath, CertificateFiles(chain: generated.server.certificatePath, key: generated.server.privateKeyPath))
         } catch {
             throw fail("cannot set up TLS: \(error)")
         }
@@ -450,7 +496,7 @@ struct ServerCommand: AsyncParsableCommand {
     }
 
     /// Prints `message` and returns the error that ends the process with status 1.
-    private func fail(_ message: String) -> ExitCode {
+    func fail(_ message: String) -> ExitCode {
         Console.error("chatterbox: " + message)
         return ExitCode.failure
     }

@@ -22,10 +22,11 @@ public enum ChildProcess {
 
     /// Runs `path` with `arguments` to completion, waiting without blocking a thread and at most
     /// `timeout` (scaled); its exit status and what it printed on stdout and stderr.
-    public static func runToExit(_ path: String, _ arguments: [String], timeout: Duration = .seconds(30)) async throws -> (status: Int32, output: String) {
+    /// `environment` defaults to this process's.
+    public static func runToExit(_ path: String, _ arguments: [String], environment: [String: String]? = nil, timeout: Duration = .seconds(30)) async throws -> (status: Int32, output: String) {
         let outputPath = temporaryPath("command-out")
         defer { try? FileManager.default.removeItem(atPath: outputPath) }
-        let pid = try spawn(path, arguments, environment: ProcessInfo.processInfo.environment, output: outputPath, errors: outputPath)
+        let pid = try spawn(path, arguments, environment: environment ?? ProcessInfo.processInfo.environment, output: outputPath, errors: outputPath)
         let deadline = ContinuousClock.now + TestTiming.scaled(timeout)
         while true {
             if let status = exitStatusIfEnded(pid) { return (status, contents(of: outputPath)) }
