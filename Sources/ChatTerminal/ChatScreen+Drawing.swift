@@ -25,6 +25,9 @@ extension ChatScreen {
             }
             screen[layout.messages.top + index] = row
         }
+        if let bar = layout.windowBar {
+            screen[bar.top] = StatusBars.windows(self, width: bar.width)
+        }
         screen[layout.status.top] = StatusBars.status(self, width: layout.status.width, now: now, clock: clock)
         let (inputRow, cursorColumn) = inputLine(width: layout.input.width)
         screen[layout.input.top] = inputRow
@@ -87,7 +90,9 @@ extension ChatScreen {
         } else if askingForUsername {
             promptText = "Username: "
         } else if let name = status.username {
-            promptText = "[" + TerminalSanitizer.sanitize(name) + "] "
+            // In a conversation, the prompt says who the line goes to.
+            let peer = windows[currentWindow].peer.map { " → " + TerminalSanitizer.sanitize($0) } ?? ""
+            promptText = "[" + TerminalSanitizer.sanitize(name) + peer + "] "
         } else {
             promptText = "> "
         }

@@ -19,16 +19,22 @@ public struct ChatScreen: Sendable {
 
     /// The input line.
     public var editor = LineEditor()
-    /// The conversation and how far it is scrolled.
-    public internal(set) var scrollback: Scrollback
+    /// The windows, in the order of their numbers: the room first, then conversations with
+    /// one user and search results, as they opened.
+    public internal(set) var windows: [ChatWindow]
+    /// The window shown (an index into ``windows``; window number `currentWindow + 1`).
+    public internal(set) var currentWindow = 0
+    /// The conversation shown and how far it is scrolled.
+    public internal(set) var scrollback: Scrollback {
+        get { windows[currentWindow].scrollback }
+        set { windows[currentWindow].scrollback = newValue }
+    }
     /// The engine's latest status (status bar, user list, completion).
     public internal(set) var status: ClientStatus
     /// The user asked for the user list (F2, Alt-U); it shows when the screen is wide enough.
     public var showUserList: Bool
     /// Ring the bell for direct messages and mentions.
     public var bellEnabled: Bool
-    /// Direct messages received since the user last sent something.
-    public internal(set) var unreadDirectMessages = 0
     /// The next line entered is the username.
     public internal(set) var askingForUsername = false
     /// The next line entered is a secret (a password), with this prompt: masked on screen,
@@ -42,22 +48,50 @@ public struct ChatScreen: Sendable {
     /// Servers skipped (as said) since the last connection, so that each round of attempts
     /// does not repeat them.
     var skippedShown: Set<String> = []
-    let clock: ClockFormat
+    /// How times are written (seconds or not: /Set seconds).
+    public internal(set) var clock: ClockFormat
+    /// Words that highlight a message like a mention of the user's name (/Highlight).
+    public var highlightWords: [String] = []
+    /// Hide joins and leaves (/Filter joins).
+    public var hideJoins = false
+    /// Why the user is away (/Away); `nil` while here.
+    public internal(set) var awayReason: String?
+    /// Senders already told, since the user went away, that the user is away.
+    var awayAnswered: Set<String> = []
+    /// Others who said they are away (by lowercased name), with their reason.
+    public internal(set) var awayUsers: [String: String] = [:]
     /// Colours in the theme's name palette.
     public var paletteSize: Int
-    var layoutCache = LayoutCache()
+    /// The rows of the window shown, laid out for the last geometry.
+    var layoutCache: LayoutCache {
+        get { windows[currentWindow].layoutCache }
+        set { windows[currentWindow].layoutCache = newValue }
+    }
+    /// Most windows open at once; direct messages from more users go to the room.
+    public static let maximumWindows = 60
+    /// The time of the latest update, for the client's own notices.
+    var lastNow: Int64 = 0
     /// The message pane's geometry at the last composition, for scrolling by pages.
     var lastPane = (height: 20, width: 80)
 
     /// Commands the client runs itself, on top of the chat commands.
-    public static let localCommands = ["Bell", "Clear"]
+    public static let localCommands = ["Bell", "Clear", "Query", "Close", "Win", "Me", "Away", "Back", "Highlight", "Filter", "Set"]
     /// Commands the engine runs itself (for completion).
     static let engineCommands = ["Reconnect"]
     /// Help for ``localCommands`` and the keys, appended to /Help.
     public static let helpLines = [
         "  /Bell [on|off] - ring the bell for direct messages and mentions",
-        "  /Clear - clear the messages on this screen",
+        "  /Clear - clear the messages of this window",
+        "  /Query <username> [message] - open a window for direct messages with a user",
+        "  /Close [N] - close this window (or window N)",
+        "  /Win <N|next|prev|list> - switch windows, or list them",
+        "  /Me <action> - say what you do: * you waves",
+        "  /Away [reason] - say you are away (shown to others; one automatic answer to each DM) · /Back",
+        "  /Highlight [add|remove <word>] - words that highlight a message like your name",
+        "  /Filter joins [on|off] - hide joins and leaves",
+        "  /Set [setting [value]] - show or change a setting (seconds, bell, joins, userlist)",
         "Keys:",
+        "  Alt-1…9, Alt-0 window 1…10 · Alt-←/→ or Ctrl-P/N previous/next window",
         "  PgUp/PgDn scroll · Tab completes names and commands",
         "  Up/Down recall earlier lines · Ctrl-A/E start/end · Alt-B/F words",
         "  Ctrl-K/U/W delete to end/start/word · F2 or Alt-U user list",
@@ -71,6 +105,6 @@ public struct ChatScreen: Sendable {
         self.bellEnabled = bellEnabled
         self.paletteSize = paletteSize
         self.clock = clock
-        scrollback = Scrollback(clock: clock)
+        windows = [ChatWindow(kind: .room, clock: clock)]
     }
 }

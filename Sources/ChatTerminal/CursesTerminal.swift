@@ -143,7 +143,7 @@ final class CursesTerminal {
             ("kcuu1", .up), ("kcud1", .down), ("kcub1", .left), ("kcuf1", .right),
             ("khome", .home), ("kend", .end), ("kpp", .pageUp), ("knp", .pageDown),
             ("kdch1", .delete), ("kich1", .insert), ("kcbt", .backTab),
-            ("kLFT5", .wordLeft), ("kRIT5", .wordRight), ("kLFT3", .wordLeft), ("kRIT3", .wordRight),
+            ("kLFT5", .wordLeft), ("kRIT5", .wordRight), ("kLFT3", .altLeft), ("kRIT3", .altRight),
         ]
         for number in 1...12 { capabilities.append(("kf\(number)", .function(number))) }
         var keys: [[UInt8]: Key] = [:]

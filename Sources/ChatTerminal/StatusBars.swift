@@ -6,7 +6,13 @@ enum StatusBars {
     static func title(_ screen: ChatScreen, width: Int) -> ScreenRow {
         let status = screen.status
         // The server's greeting would go stale ("3 online"); where we are does not.
-        let headline = TerminalSanitizer.sanitize(status.server.spoken)
+        var headline = TerminalSanitizer.sanitize(status.server.spoken)
+        let window = screen.windows[screen.currentWindow]
+        switch window.kind {
+        case .room: break
+        case .query(let name): headline += " · direct messages with " + TerminalSanitizer.sanitize(name)
+        case .search: headline += " · search results"
+        }
         let left: [Span] = [Span(" Chatterbox ", .barAccent), Span("· " + headline, .bar)]
         let hints = [Span("F2 users · PgUp/PgDn · /Help ", .barDim)]
         let leftWidth = left.reduce(0) { $0 + DisplayWidth.of($1.text) }
@@ -27,10 +33,6 @@ enum StatusBars {
             items.append([Span(TerminalSanitizer.sanitize(name), .barAccent)])
         }
         items.append(phase(of: screen, now: ContinuousClock.now))
-        if screen.unreadDirectMessages > 0 {
-            let count = screen.unreadDirectMessages
-            items.append([Span("\(count) unread DM\(count == 1 ? "" : "s")", .barAlert)])
-        }
         if status.queuedLines > 0 {
             items.append([Span("\(status.queuedLines) waiting to send", .barAlert)])
         }
@@ -56,6 +58,31 @@ enum StatusBars {
             spans += itemSpans
             used += itemWidth
         }
+        return ScreenRow(TextWrapper.truncate(spans, width: width), fill: .bar)
+    }
+
+    /// Each window's number and name, the one shown in brackets, the others with their
+    /// unread count; highlighted when they hold a mention or a direct message. When the names
+    /// do not fit, quiet windows shrink to their number, then go.
+    static func windows(_ screen: ChatScreen, width: Int) -> ScreenRow {
+        func item(_ index: Int, named: Bool) -> [Span] {
+            let window = screen.windows[index]
+            let name = named ? ":" + TerminalSanitizer.sanitize(window.name) : ""
+            if index == screen.currentWindow { return [Span("[\(index + 1)\(name)]", .barAccent)] }
+            let count = window.unread > 0 ? "(\(window.unread))" : ""
+            return [Span("\(index + 1)\(named || window.unread > 0 ? name : "")\(count)", window.isHighlighted ? .barAlert : window.unread > 0 ? .bar : .barDim)]
+        }
+        func fits(_ items: [[Span]]) -> Bool {
+            items.reduce(0) { $0 + $1.reduce(0) { $0 + DisplayWidth.of($1.text) } + 1 } + 1 <= width
+        }
+        let indices = Array(screen.windows.indices)
+        let busy = { (index: Int) in index == screen.currentWindow || screen.windows[index].unread > 0 }
+        var items = indices.map { item($0, named: true) }
+        if !fits(items) { items = indices.map { item($0, named: busy($0)) } }
+        if !fits(items) { items = indices.filter(busy).map { item($0, named: true) } }
+        if !fits(items) { items = indices.filter(busy).map { item($0, named: $0 == screen.currentWindow) } }
+        var spans: [Span] = [Span(" ", .bar)]
+        for item in items { spans += item + [Span(" ", .bar)] }
         return ScreenRow(TextWrapper.truncate(spans, width: width), fill: .bar)
     }
 
