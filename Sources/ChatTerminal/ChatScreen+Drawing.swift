@@ -5,7 +5,8 @@ import ChatProtocol
 extension ChatScreen {
     /// The screen for a terminal of `rows` × `columns` at time `now`.
     public mutating func compose(rows: Int, columns: Int, now: Int64) -> ScreenImage {
-        let longest = status.online.map { DisplayWidth.of(TerminalSanitizer.sanitize($0)) }.max() ?? 0
+        let away = awayNames
+        let longest = status.online.map { DisplayWidth.of(TerminalSanitizer.sanitize($0)) + (away.contains($0.lowercased()) ? 7 : 0) }.max() ?? 0
         let layout = ScreenLayout(rows: rows, columns: columns, userListWanted: showUserList, longestName: longest)
         guard !layout.isTooSmall else {
             let text = TextWrapper.truncate([Span("Terminal too small", .barAlert)], width: columns)
@@ -16,7 +17,7 @@ extension ChatScreen {
             screen[title.top] = StatusBars.title(self, width: title.width)
         }
         let paneRows = messageRows(layout.messages)
-        let listRows = layout.userList.map { UserListPane.rows(status: status, paletteSize: paletteSize, area: $0) }
+        let listRows = layout.userList.map { UserListPane.rows(status: status, away: awayNames, paletteSize: paletteSize, area: $0) }
         for index in 0..<layout.messages.height {
             var row = paneRows[index]
             if let listRows {
@@ -101,6 +102,13 @@ extension ChatScreen {
         let viewport = editor.viewport(width: max(width - promptWidth, 2))
         let row = ScreenRow(prompt + [Span(viewport.text, .input)])
         return (row, min(promptWidth + viewport.cursorColumn, max(width - 1, 0)))
+    }
+
+    /// Everyone away, by lowercased name: others who said so, and the user.
+    var awayNames: Set<String> {
+        var names = Set(awayUsers.keys)
+        if awayReason != nil, let me = status.username { names.insert(me.lowercased()) }
+        return names
     }
 
     /// "Password for alice (an empty line …): " → "Password for alice: ".

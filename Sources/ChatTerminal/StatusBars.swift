@@ -46,6 +46,9 @@ enum StatusBars {
         }
         // The server actually in use, which changes when the client moves to another.
         items.append([Span(TerminalSanitizer.sanitize(status.server.description) + " ", .bar), security])
+        if screen.awayReason != nil {
+            items.append([Span("away", .barAlert)])
+        }
         if !screen.bellEnabled {
             items.append([Span("bell off", .barDim)])
         }
@@ -105,7 +108,8 @@ enum StatusBars {
 
 /// The list of users online, beside the messages.
 enum UserListPane {
-    static func rows(status: ClientStatus, paletteSize: Int, area: ScreenLayout.Area) -> [ScreenRow] {
+    /// Names of users away (by lowercased name) are drawn dimmed, with "(away)" where it fits.
+    static func rows(status: ClientStatus, away: Set<String> = [], paletteSize: Int, area: ScreenLayout.Area) -> [ScreenRow] {
         let names = status.online.sorted { $0.lowercased() < $1.lowercased() }
         let me = status.username?.lowercased()
         let width = area.width - 2
@@ -113,8 +117,10 @@ enum UserListPane {
         let room = area.height - 1
         let shown = names.count > room ? max(room - 1, 0) : names.count
         for name in names.prefix(shown) {
-            let style: Style = name.lowercased() == me ? .ownNick : .nick(NickColor.index(for: name, paletteSize: paletteSize))
+            let isAway = away.contains(name.lowercased())
+            let style: Style = isAway ? .quiet : name.lowercased() == me ? .ownNick : .nick(NickColor.index(for: name, paletteSize: paletteSize))
             var shownName = TerminalSanitizer.sanitize(name)
+            if isAway, DisplayWidth.of(shownName) + 7 <= width { shownName += " (away)" }
             // Cut with an ellipsis, so that a cut name is seen to be one.
             if DisplayWidth.of(shownName) > width, width > 1 {
                 shownName = TextWrapper.truncate([Span(shownName, style)], width: width - 1).map(\.text).joined() + "…"
