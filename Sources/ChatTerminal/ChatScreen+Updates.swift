@@ -101,6 +101,19 @@ extension ChatScreen {
             append(.error("Error from server: " + text), time: now)
         case .notice(let text):
             append(.notice(text), time: now)
+        case .fileTransfer(let news):
+            append(.notice(news.text), time: now)
+        case .commandResult(_, let lines, let from, let isError):
+            // Shown where the command was typed, as the server's or the client's own words.
+            for line in lines {
+                if isError {
+                    append(.error("Error from server: " + line), time: now)
+                } else if let from {
+                    append(.message(ChatMessage(source: from, destination: status.username ?? "", timestamp: now, content: line), .server), time: now)
+                } else {
+                    append(.notice(line), time: now)
+                }
+            }
         case .protocolProblem(let text):
             append(.error("Unexpected data from server: " + text), time: now)
         }

@@ -61,6 +61,9 @@ struct ClientCommand: AsyncParsableCommand {
     @Flag(help: "For scripts and bots: one JSON object per event on standard output; standard input lines are typed lines.")
     var json = false
 
+    @Flag(help: "With --json: leave out the messages the server replays at login (those missed while reconnecting still come).")
+    var noHistory = false
+
     @Flag(inversion: .prefixedNo, help: "Ring the terminal bell for direct messages and mentions (full screen).")
     var bell = true
 
@@ -84,6 +87,7 @@ struct ClientCommand: AsyncParsableCommand {
 
     func validate() throws {
         if plain, json { throw ValidationError("Choose either --plain or --json.") }
+        if noHistory, !json { throw ValidationError("--no-history is for --json (bots); the other modes show the history.") }
         if host == nil, servers.isEmpty { throw ValidationError("Give the server: chatterbox client HOST [-p PORT], or --server HOST[:PORT] (repeatable).") }
         _ = try serverList()
         guard connectTimeout >= 0.1 else { throw ValidationError("--connect-timeout must be at least 0.1 seconds.") }
@@ -151,7 +155,7 @@ struct ClientCommand: AsyncParsableCommand {
         var fullScreen = false
         do {
             if json {
-                ending = try await JSONModeClient(configuration).run(input: StandardInput.lines(), output: { Console.line($0) })
+                ending = try await JSONModeClient(configuration, skipsLoginHistory: noHistory).run(input: StandardInput.lines(), output: { Console.line($0) })
             } else if plain || isatty(0) == 0 || isatty(1) == 0 {
                 ending = try await LineModeClient(configuration).run(
                     input: StandardInput.lines(),
