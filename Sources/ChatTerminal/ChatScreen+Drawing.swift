@@ -54,15 +54,21 @@ extension ChatScreen {
                 reachedStart = false
                 break
             }
-            collected.append(contentsOf: layoutCache.rows(for: entry).reversed())
+            var entryRows = layoutCache.rows(for: entry)
+            // The match of a Ctrl-R search stands out.
+            if entry.id == localSearch?.match {
+                entryRows = entryRows.map { ScreenRow($0.spans.map { Span($0.text, .unreadMarker) }, fill: .unreadMarker) }
+            }
+            collected.append(contentsOf: entryRows.reversed())
         }
         if reachedStart {
             scrollback.clampOffset(maximum: collected.count - height)
         }
+        windows[currentWindow].viewAtTop = reachedStart && scrollback.offset >= collected.count - height
         // `collected` runs newest first.
         let skip = scrollback.offset
         let visible = Array(collected.dropFirst(skip).prefix(height).reversed())
-        var rows = visible.map { ScreenRow(TextWrapper.truncate($0.spans, width: area.width)) }
+        var rows = visible.map { ScreenRow(TextWrapper.truncate($0.spans, width: area.width), fill: $0.fill) }
         rows += Array(repeating: ScreenRow(), count: max(height - rows.count, 0))
         if scrollback.isScrolledUp {
             let unseen = scrollback.unseenBelow
@@ -88,6 +94,14 @@ extension ChatScreen {
             let shown = min(editor.characters.count, room)
             let row = ScreenRow(prompt + [Span(String(repeating: "*", count: shown), .input)])
             return (row, min(promptWidth + min(editor.cursor, room), max(width - 1, 0)))
+        } else if let search = localSearch {
+            let found = search.match == nil && !search.query.isEmpty ? " (not found)" : ""
+            promptText = "Search" + found + ": "
+            let prompt = TextWrapper.truncate([Span(promptText, .prompt)], width: max(width - 4, 1))
+            let promptWidth = prompt.reduce(0) { $0 + DisplayWidth.of($1.text) }
+            let query = TextWrapper.truncate([Span(TerminalSanitizer.sanitize(search.query), .input)], width: max(width - promptWidth - 1, 1))
+            let queryWidth = query.reduce(0) { $0 + DisplayWidth.of($1.text) }
+            return (ScreenRow(prompt + query), min(promptWidth + queryWidth, max(width - 1, 0)))
         } else if askingForUsername {
             promptText = "Username: "
         } else if let name = status.username {

@@ -5,7 +5,9 @@ extension ChatScreen {
     /// Reacts to one key.
     public mutating func handle(_ key: Key) -> [Effect] {
         if key != .tab { completion = nil }
+        if let effects = handleSearchKey(key) { return effects }
         switch key {
+        case .ctrl("r"): startSearch()
         case .text(let text), .paste(let text):
             editor.insert(text)
         case .enter:
@@ -32,7 +34,7 @@ extension ChatScreen {
             let number = character.wholeNumberValue ?? 0
             switchToWindow(number == 0 ? 9 : number - 1)
         case .tab: complete()
-        case .pageUp: scroll(by: max(lastPane.height - 2, 1))
+        case .pageUp: return pageUp()
         case .pageDown: scroll(by: -max(lastPane.height - 2, 1))
         case .function(2), .alt("u"): showUserList.toggle()
         case .ctrl("l"): return [.repaint]

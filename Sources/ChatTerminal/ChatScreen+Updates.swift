@@ -62,6 +62,8 @@ extension ChatScreen {
                 deliver(message, highlight: highlight(message), live: false)
             }
             append(.notice(messages.isEmpty ? "No earlier messages." : "End of earlier messages."), time: now, to: 0, activity: .none)
+        case .earlierMessages(let messages, let more) where pagingPending:
+            prependPage(messages, more: more)
         case .earlierMessages(let messages, let more):
             // Shown where the user is reading now, marked as older, rather than spliced into
             // the scrollback above.
@@ -100,6 +102,11 @@ extension ChatScreen {
         case .error(let text):
             append(.error("Error from server: " + text), time: now)
         case .notice(let text):
+            // PgUp's request answered by the client itself (no history on this server).
+            if pagingPending {
+                pagingPending = false
+                historyExhausted = true
+            }
             append(.notice(text), time: now)
         case .fileTransfer(let news):
             append(.notice(news.text), time: now)

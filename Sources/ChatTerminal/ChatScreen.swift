@@ -69,6 +69,12 @@ public struct ChatScreen: Sendable {
     }
     /// Most windows open at once; direct messages from more users go to the room.
     public static let maximumWindows = 60
+    /// PgUp at the top asked the server for an older page, not answered yet.
+    var pagingPending = false
+    /// The server said the history has nothing older.
+    public internal(set) var historyExhausted = false
+    /// Ctrl-R: the search through the window's scrollback under way.
+    public internal(set) var localSearch: LocalSearch?
     /// The time of the latest update, for the client's own notices.
     var lastNow: Int64 = 0
     /// The message pane's geometry at the last composition, for scrolling by pages.
@@ -92,7 +98,8 @@ public struct ChatScreen: Sendable {
         "  /Set [setting [value]] - show or change a setting (seconds, bell, joins, userlist)",
         "Keys:",
         "  Alt-1…9, Alt-0 window 1…10 · Alt-←/→ or Ctrl-P/N previous/next window",
-        "  PgUp/PgDn scroll · Tab completes names and commands",
+        "  PgUp/PgDn scroll (PgUp at the top loads older messages) · Ctrl-R searches this window",
+        "  Tab completes names and commands",
         "  Up/Down recall earlier lines · Ctrl-A/E start/end · Alt-B/F words",
         "  Ctrl-K/U/W delete to end/start/word · F2 or Alt-U user list",
         "  Ctrl-L redraw · Ctrl-C quit",

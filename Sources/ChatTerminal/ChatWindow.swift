@@ -18,6 +18,8 @@ public struct ChatWindow: Sendable {
     /// Whether one of those mentions the user or is a direct message to them.
     public internal(set) var isHighlighted = false
     var layoutCache = LayoutCache()
+    /// Whether the view showed the oldest row at the last drawing: PgUp then loads more.
+    var viewAtTop = false
 
     init(kind: Kind, clock: ClockFormat) {
         self.kind = kind
