@@ -29,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
     ],
     targets: [
         // Pure protocol: JSON, frames, the message model and validation. No I/O.
@@ -153,7 +154,7 @@ let package = Package(
         // The full-screen terminal client on top of ChatClient.
         .target(
             name: "ChatTerminal",
-            dependencies: ["ChatClient", "ChatProtocol", "CNCurses", "CTerminalSupport"],
+            dependencies: ["ChatClient", "ChatProtocol", "CNCurses", "CTerminalSupport", .product(name: "TOMLKit", package: "TOMLKit")],
             swiftSettings: strict
         ),
         .executableTarget(

@@ -6,6 +6,14 @@ extension ChatScreen {
     public mutating func handle(_ key: Key) -> [Effect] {
         if key != .tab { completion = nil }
         if let effects = handleSearchKey(key) { return effects }
+        if key == nextWindowKey {
+            cycleWindows(by: 1)
+            return []
+        }
+        if key == previousWindowKey {
+            cycleWindows(by: -1)
+            return []
+        }
         switch key {
         case .ctrl("r"): startSearch()
         case .text(let text), .paste(let text):
@@ -27,8 +35,8 @@ extension ChatScreen {
         case .ctrl("y"): editor.yank()
         case .up: editor.historyPrevious()
         case .down: editor.historyNext()
-        case .altRight, .ctrl("n"): cycleWindows(by: 1)
-        case .altLeft, .ctrl("p"): cycleWindows(by: -1)
+        case .altRight: cycleWindows(by: 1)
+        case .altLeft: cycleWindows(by: -1)
         case .alt(let character) where character.isASCII && character.isNumber:
             // Alt-1 … Alt-9 are windows 1 to 9, Alt-0 is window 10.
             let number = character.wholeNumberValue ?? 0

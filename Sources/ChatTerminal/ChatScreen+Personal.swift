@@ -26,6 +26,8 @@ extension ChatScreen {
         case "set":
             runSet(operand)
             return []
+        case "save":
+            return [.save(clientSettings)]
         default:
             return nil
         }
@@ -132,6 +134,8 @@ extension ChatScreen {
             ("joins", hideJoins ? "hidden" : "shown"),
             ("userlist", showUserList ? "on" : "off"),
             ("highlight", highlightWords.joined(separator: " ")),
+            ("theme", theme),
+            ("logs", logsEnabled ? "on" : "off"),
         ]
     }
 
@@ -172,6 +176,13 @@ extension ChatScreen {
             showUserList = on
         case "highlight":
             highlightWords = value?.split(separator: " ").map(String.init) ?? []
+        case "theme":
+            guard let value, ClientSettings.themes.contains(value.lowercased()) else { return nil }
+            theme = value.lowercased()
+            return "theme = \(theme) (from the next start; /Save keeps it)"
+        case "logs":
+            guard let on = Self.onOff(value, current: logsEnabled) else { return nil }
+            logsEnabled = on
         default:
             return nil
         }

@@ -15,6 +15,8 @@ public struct ChatScreen: Sendable {
         case bell
         /// Repaint the whole terminal (Ctrl-L).
         case repaint
+        /// Write the settings to the config file (/Save).
+        case save(ClientSettings)
     }
 
     /// The input line.
@@ -69,6 +71,15 @@ public struct ChatScreen: Sendable {
     }
     /// Most windows open at once; direct messages from more users go to the room.
     public static let maximumWindows = 60
+    /// The keys for the next and the previous window (config file, [keys]).
+    public var nextWindowKey: Key = .ctrl("n")
+    public var previousWindowKey: Key = .ctrl("p")
+    /// The colour theme's name (takes effect at the next start).
+    public var theme = "default"
+    /// Keep a log of each window on disk.
+    public var logsEnabled = false
+    /// Where /Get saves files given no path, as the config file says.
+    public var downloadDirectory: String?
     /// PgUp at the top asked the server for an older page, not answered yet.
     var pagingPending = false
     /// The server said the history has nothing older.
@@ -81,7 +92,7 @@ public struct ChatScreen: Sendable {
     var lastPane = (height: 20, width: 80)
 
     /// Commands the client runs itself, on top of the chat commands.
-    public static let localCommands = ["Bell", "Clear", "Query", "Close", "Win", "Me", "Away", "Back", "Highlight", "Filter", "Set"]
+    public static let localCommands = ["Bell", "Clear", "Query", "Close", "Win", "Me", "Away", "Back", "Highlight", "Filter", "Set", "Save"]
     /// Commands the engine runs itself (for completion).
     static let engineCommands = ["Reconnect"]
     /// Help for ``localCommands`` and the keys, appended to /Help.
@@ -95,7 +106,8 @@ public struct ChatScreen: Sendable {
         "  /Away [reason] - say you are away (shown to others; one automatic answer to each DM) · /Back",
         "  /Highlight [add|remove <word>] - words that highlight a message like your name",
         "  /Filter joins [on|off] - hide joins and leaves",
-        "  /Set [setting [value]] - show or change a setting (seconds, bell, joins, userlist)",
+        "  /Set [setting [value]] - show or change a setting (seconds, bell, joins, userlist, highlight, theme, logs)",
+        "  /Save - keep the settings in the config file (~/.config/chatterbox/client.toml)",
         "Keys:",
         "  Alt-1…9, Alt-0 window 1…10 · Alt-←/→ or Ctrl-P/N previous/next window",
         "  PgUp/PgDn scroll (PgUp at the top loads older messages) · Ctrl-R searches this window",
@@ -113,5 +125,50 @@ public struct ChatScreen: Sendable {
         self.paletteSize = paletteSize
         self.clock = clock
         windows = [ChatWindow(kind: .room, clock: clock)]
+    }
+}
+
+extension ChatScreen {
+    /// The settings as they are now, for /Save.
+    public var clientSettings: ClientSettings {
+        get {
+            var settings = ClientSettings()
+            settings.seconds = clock.showsSeconds
+            settings.bell = bellEnabled
+            settings.hideJoins = hideJoins
+            settings.userList = showUserList
+            settings.highlightWords = highlightWords
+            settings.theme = theme
+            settings.logs = logsEnabled
+            settings.downloadDirectory = downloadDirectory
+            settings.nextWindowKey = Self.keyName(nextWindowKey) ?? "ctrl-n"
+            settings.previousWindowKey = Self.keyName(previousWindowKey) ?? "ctrl-p"
+            return settings
+        }
+        set {
+            clock.showsSeconds = newValue.seconds
+            bellEnabled = newValue.bell
+            hideJoins = newValue.hideJoins
+            showUserList = newValue.userList
+            highlightWords = newValue.highlightWords
+            theme = newValue.theme
+            logsEnabled = newValue.logs
+            downloadDirectory = newValue.downloadDirectory
+            nextWindowKey = KeyBinding.parse(newValue.nextWindowKey) ?? .ctrl("n")
+            previousWindowKey = KeyBinding.parse(newValue.previousWindowKey) ?? .ctrl("p")
+            for index in windows.indices { windows[index].layoutCache = LayoutCache() }
+        }
+    }
+
+    /// The config file's name for `key`.
+    static func keyName(_ key: Key) -> String? {
+        switch key {
+        case .ctrl(let letter): "ctrl-\(letter)"
+        case .alt(let character): "alt-\(character)"
+        case .function(let number): "f\(number)"
+        case .altRight: "alt-right"
+        case .altLeft: "alt-left"
+        default: nil
+        }
     }
 }

@@ -15,7 +15,8 @@ final class CursesTerminal {
     private(set) var columns: Int
     private var ended = false
 
-    init() throws {
+    /// `maximumColors`: the theme's cap (8 for the basic colours, 0 for none).
+    init(maximumColors: Int = Int.max) throws {
         setlocale(LC_ALL, "")
         // Curses writes UTF-8 only under a UTF-8 locale; a terminal under "C" still gets it.
         if String(cString: nl_langinfo(nl_item(CODESET))) != "UTF-8" {
@@ -41,7 +42,7 @@ final class CursesTerminal {
         if has_colors() {
             start_color()
             use_default_colors()
-            colors = Int(chatterbox_colors())
+            colors = min(Int(chatterbox_colors()), maximumColors)
         }
         theme = Theme(colors: colors)
         pairs = ColorPairs(available: colors >= 8)
