@@ -58,9 +58,11 @@ extension ChatScreen {
             append(.error("Username refused: " + reason), time: now)
         case .history(let messages):
             // Each replayed message goes to its window, as it would have live.
+            replaying = true
             for message in messages {
                 deliver(message, highlight: highlight(message), live: false)
             }
+            replaying = false
             append(.notice(messages.isEmpty ? "No earlier messages." : "End of earlier messages."), time: now, to: 0, activity: .none)
         case .earlierMessages(let messages, let more) where pagingPending:
             prependPage(messages, more: more)
@@ -146,6 +148,11 @@ extension ChatScreen {
         let layout = windows[index].layoutCache.layout
         windows[index].scrollback.append(kind, time: time) { entry in
             layout?.rows(for: entry).count ?? 1
+        }
+        if logsEnabled, !replaying, windows[index].kind != .search, let entry = windows[index].scrollback.entries.last,
+           let text = WindowLog.text(of: entry, timeZone: clock.timeZone) {
+            pendingLogLines.append(LogLine(window: windows[index].name, text: text))
+            if pendingLogLines.count > Self.logLineLimit { pendingLogLines.removeFirst(pendingLogLines.count - Self.logLineLimit) }
         }
         guard index != currentWindow, activity != .none else { return }
         windows[index].unread += 1

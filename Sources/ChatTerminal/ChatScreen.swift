@@ -78,6 +78,12 @@ public struct ChatScreen: Sendable {
     public var theme = "default"
     /// Keep a log of each window on disk.
     public var logsEnabled = false
+    /// Lines for the logs on disk, taken by the owner after each update (``takeLogLines()``).
+    var pendingLogLines: [LogLine] = []
+    /// Most lines waiting for the logs; beyond it the oldest go (the owner takes them often).
+    static let logLineLimit = 10_000
+    /// Set while history is replayed: it was logged when it was new.
+    var replaying = false
     /// Where /Get saves files given no path, as the config file says.
     public var downloadDirectory: String?
     /// PgUp at the top asked the server for an older page, not answered yet.
@@ -170,5 +176,13 @@ extension ChatScreen {
         case .altLeft: "alt-left"
         default: nil
         }
+    }
+}
+
+extension ChatScreen {
+    /// The lines for the logs since the last call (none while logging is off).
+    public mutating func takeLogLines() -> [LogLine] {
+        defer { pendingLogLines = [] }
+        return pendingLogLines
     }
 }

@@ -82,6 +82,9 @@ public struct TerminalClient: Sendable {
             paletteSize: terminal.paletteSize
         )
         screen.clientSettings = settings
+        let logs = WindowLog(directory: WindowLog.directory(for: configuration.servers.first ?? ServerEndpoint(host: configuration.host, port: configuration.port)))
+        var lastLogProblem: String?
+        if settings.logs { screen.addNotice("Logging the windows to \(logs.directory)/ (/Set logs off stops).", now: Self.now) }
         var drawPending = false
         var outcome: Result<ChatEngine.Ending, any Error> = .success(.quit)
         terminal.draw(screen.compose(rows: terminal.rows, columns: terminal.columns, now: Self.now))
@@ -114,6 +117,11 @@ public struct TerminalClient: Sendable {
                 case .repaint: terminal.repaint()
                 case .save(let settings): screen.addNotice(save(settings), now: Self.now)
                 }
+            }
+            let logLines = screen.takeLogLines()
+            if !logLines.isEmpty, let problem = logs.write(logLines), problem != lastLogProblem {
+                lastLogProblem = problem
+                screen.addNotice("Logs: " + problem, now: Self.now)
             }
             // Draw once after everything already waiting has been taken in.
             if !drawPending {
