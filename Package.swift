@@ -39,6 +39,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
     ],
     targets: [
         // Pure protocol: JSON, frames, the message model and validation. No I/O.
@@ -185,7 +186,7 @@ let package = Package(
         // The full-screen terminal client on top of ChatClient.
         .target(
             name: "ChatTerminal",
-            dependencies: ["ChatClient", "ChatProtocol", "CNCurses", "CTerminalSupport"],
+            dependencies: ["ChatClient", "ChatProtocol", "CNCurses", "CTerminalSupport", .product(name: "TOMLKit", package: "TOMLKit")],
             swiftSettings: strict
         ),
         .executableTarget(

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Chatterbox needs, as root or through sudo, refreshing the package
 # lists first (a fresh machine's may be empty or stale). Installs nothing that is already there.
-#   scripts/install-dependencies.sh           to build and run (SQLite, ncursesw, zlib headers)
+#   scripts/install-dependencies.sh           to build and run (SQLite, ncursesw, zlib headers, and
+#                                             g++ for the C++ standard library that TOMLKit's
+#                                             TOML parser, toml++, is compiled against)
 #   scripts/install-dependencies.sh --tests   also what the tests use (tmux, openssl, and a
 #                                             PostgreSQL server, which scripts/postgres.sh starts)
 set -euo pipefail
 
-packages=(libsqlite3-dev libncurses-dev zlib1g-dev)
+packages=(libsqlite3-dev libncurses-dev zlib1g-dev g++)
 case "${1:-}" in
     "") ;;
     --tests) packages+=(tmux openssl postgresql) ;;

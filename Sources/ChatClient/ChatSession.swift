@@ -69,6 +69,10 @@ public struct ChatSession: Sendable {
     public private(set) var serverAnsweredFeatures = false
     /// The message rate the server advertised at login (`LIMITS`, PROTOCOL.md), if it did.
     public private(set) var advertisedMessageRate: MessageRate?
+    /// Commands sent to the server and not answered yet, oldest first (by name), so that
+    /// each answer is labelled with its command. Bounded: the oldest are forgotten.
+    private var unansweredCommands: [String] = []
+    static let unansweredCommandLimit = 64
     /// The deviations from the protocol already mentioned to the user (each once per run).
     private var notedLeniencies: Set<String> = []
 
@@ -87,6 +91,7 @@ public struct ChatSession: Sendable {
         advertisedMessageRate = nil
         serverUser = nil
         online = []
+        unansweredCommands = []
         historyCursor = nil
         historyMore = true
     }
@@ -159,6 +164,14 @@ public struct ChatSession: Sendable {
             historyCursor = page.before ?? historyCursor
             historyMore = page.more
         }
+        // A frame holding only lines from the server's pseudo-user to the user answers the
+        // oldest command sent (the server answers in order, one frame each).
+        if let serverUser, let messages = frame.messages, !messages.isEmpty, frame.usernameAccepted == nil, historyPage == nil, searchPage == nil,
+           messages.allSatisfy({ $0.source == serverUser && $0.destination.lowercased() == username?.lowercased() }),
+           !unansweredCommands.isEmpty {
+            events.append(.commandResult(command: unansweredCommands.removeFirst(), lines: messages.map(\.content), from: serverUser, isError: false))
+            return events
+        }
         if let messages = frame.messages {
             for message in messages { everyoneSeen.insert(message.source) }
             let visible = messages.filter { locallyBlocked[$0.source.lowercased()] == nil }
@@ -181,7 +194,17 @@ public struct ChatSession: Sendable {
             online.removeAll { $0 == name }
             events.append(.left(name))
         }
-        if let error = frame.error { events.append(.error(error)) }
+        if let error = frame.error {
+            if error.hasPrefix("Slow down:") {
+                // Commands may have been dropped: better no label than a wrong one.
+                unansweredCommands = []
+                events.append(.error(error))
+            } else if frame.messages == nil, username != nil, let index = Self.commandRefused(by: error, among: unansweredCommands) {
+                events.append(.commandResult(command: unansweredCommands.remove(at: index), lines: [error], from: serverUser, isError: true))
+            } else {
+                events.append(.error(error))
+            }
+        }
         return events
     }
 
@@ -197,8 +220,38 @@ public struct ChatSession: Sendable {
         case .message(let destination, let text):
             return sendMessage(text, to: destination, now: now)
         case .command(let command):
-            return run(command, typed: line, now: now)
+            let actions = run(command, typed: line, now: now)
+            // A command the server runs is answered by it: remembered to label the answer.
+            if serverRunsCommands, actions.contains(where: { if case .send(let frame) = $0 { frame.messages?.isEmpty == false } else { false } }) {
+                unansweredCommands.append(Self.commandName(line))
+                if unansweredCommands.count > Self.unansweredCommandLimit { unansweredCommands.removeFirst() }
+            }
+            return actions
         }
+    }
+
+    /// Which of `commands` (names, oldest first) an ERROR refuses. A server sends a refusal
+    /// as soon as it sees the command, ahead of answers still on their way, so it is matched
+    /// by what it says ("Usage: /Block …", "You cannot block yourself."), not by order.
+    static func commandRefused(by error: String, among commands: [String]) -> Int? {
+        let text = error.lowercased()
+        if let index = commands.firstIndex(where: { text.contains("/" + $0.lowercased()) }) { return index }
+        if let index = commands.firstIndex(where: { text.contains($0.lowercased()) }) { return index }
+        if text.hasPrefix("there is no user named") || text.contains("cannot be blocked") {
+            return commands.firstIndex { ["block", "unblock"].contains($0.lowercased()) }
+        }
+        if text.hasPrefix("not registered") { return commands.firstIndex { $0.lowercased() == "register" } }
+        return nil
+    }
+
+    /// The command's name as /Help spells it ("DisplayUsers"), or as typed when unknown.
+    static func commandName(_ line: String) -> String {
+        let typed = line.trimmingTrailingNewline().dropFirst().prefix { !$0.isWhitespace }
+        let known = ChatCommand.helpLines.compactMap { line -> String? in
+            guard line.hasPrefix("/") else { return nil }
+            return String(line.dropFirst().prefix { !$0.isWhitespace })
+        }
+        return known.first { $0.lowercased() == typed.lowercased() } ?? String(typed)
     }
 
     private func sendMessage(_ text: String, to destination: String, now: Int64) -> [Action] {

@@ -348,7 +348,7 @@ struct EngineLoop {
 
     /// Sends a file transfer's frames (compressed where it pays) and shows its lines.
     mutating func apply(_ outcome: FileTransferAgent.Outcome) async {
-        for notice in outcome.notices { emit(.event(.notice(notice))) }
+        for event in outcome.events { emit(.event(event)) }
         for frame in outcome.frames {
             // A failed write means the connection is gone; the transfer resumes on the next.
             await sendRequest(frame)
@@ -470,6 +470,13 @@ struct EngineLoop {
                 emit(.event(event))
             case .earlierMessages, .searchResults:
                 answered()
+                emit(.event(event))
+            case .commandResult(_, _, _, let isError):
+                if isError { serverErrors += 1 }
+                if !answeredHere {
+                    answeredHere = true
+                    answered()
+                }
                 emit(.event(event))
             case .loginRefused where session.lastRefusalNeedsPassword && pendingName != nil:
                 // A registered name: ask for its password rather than for another name.

@@ -50,6 +50,12 @@ public struct EventFormatter: Sendable {
             return ["\(clock) !!! Error from server: " + clean(text)]
         case .notice(let text):
             return ["-!- " + clean(text)]
+        case .fileTransfer(let news):
+            return ["-!- " + clean(news.text)]
+        case .commandResult(_, let lines, let from, let isError):
+            if isError { return lines.map { "\(clock) !!! Error from server: " + clean($0) } }
+            guard let from else { return lines.map { "-!- " + clean($0) } }
+            return lines.flatMap { format(ChatMessage(source: from, destination: username ?? "", timestamp: Int64(now.timeIntervalSince1970), content: $0)) }
         case .protocolProblem(let text):
             return ["\(clock) !!! Unexpected data from server: " + clean(text)]
         }

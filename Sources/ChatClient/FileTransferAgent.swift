@@ -28,10 +28,19 @@ struct FileTransferAgent {
         var reported = 0
     }
 
-    /// Frames to send and lines to show.
+    /// Frames to send and what to show, in order: notices, and typed news of transfers.
     struct Outcome {
         var frames: [Frame] = []
-        var notices: [String] = []
+        var events: [ChatEvent] = []
+
+        init(frames: [Frame] = [], notices: [String] = []) {
+            self.frames = frames
+            events = notices.map(ChatEvent.notice)
+        }
+
+        mutating func notice(_ text: String) {
+            events.append(.notice(text))
+        }
     }
 
     private var uploads: [Upload] = []
@@ -77,10 +86,12 @@ struct FileTransferAgent {
         var outcome = Outcome()
         if status.done {
             uploads.removeFirst()
-            outcome.notices.append("Sent \(upload.offer.name) (\(Self.describe(upload.offer.size))); its id is \(status.id).")
+            outcome.events.append(.fileTransfer(FileTransferNews(
+                direction: .upload, name: upload.offer.name, id: status.id, done: upload.offer.size, total: upload.offer.size, path: upload.path,
+                text: "Sent \(upload.offer.name) (\(Self.describe(upload.offer.size))); its id is \(status.id).")))
             if let next = uploads.first {
                 outcome.frames.append(Self.frame(FileTransfer.Key.offer, next.offer.jsonValue))
-                outcome.notices.append("Sending \(next.offer.name) (\(Self.describe(next.offer.size)))…")
+                outcome.notice("Sending \(next.offer.name) (\(Self.describe(next.offer.size)))…")
             }
             return outcome
         }
@@ -92,7 +103,8 @@ struct FileTransferAgent {
         }
         outcome.frames.append(Self.frame(FileTransfer.Key.chunk, FileTransfer.Chunk(id: status.id, offset: status.offset, bytes: bytes).jsonValue))
         if let line = Self.progress("Sending \(upload.offer.name)", done: status.offset, of: upload.offer.size, reported: &upload.reported) {
-            outcome.notices.append(line)
+            outcome.events.append(.fileTransfer(FileTransferNews(
+                direction: .upload, name: upload.offer.name, id: status.id, done: status.offset, total: upload.offer.size, path: upload.path, text: line)))
         }
         uploads[0] = upload
         return outcome
@@ -159,7 +171,8 @@ struct FileTransferAgent {
         if received < entry.size, !chunk.bytes.isEmpty {
             outcome.frames.append(Self.frame(FileTransfer.Key.get, FileTransfer.Get(id: chunk.id, offset: received).jsonValue))
             if let line = Self.progress("Fetching \(entry.name)", done: received, of: entry.size, reported: &download.reported) {
-                outcome.notices.append(line)
+                outcome.events.append(.fileTransfer(FileTransferNews(
+                    direction: .download, name: entry.name, id: entry.id, done: received, total: entry.size, path: nil, text: line)))
             }
             downloads[chunk.id] = download
             return outcome
@@ -182,7 +195,11 @@ struct FileTransferAgent {
             failures += 1
             return Outcome(notices: ["\(entry.name) was fetched into \(part) but could not be renamed to \(target): \(String(cString: strerror(errno)))."])
         }
-        return Outcome(notices: ["Saved \(entry.name) (\(Self.describe(entry.size)), SHA-256 checked) to \(target)."])
+        var saved = Outcome()
+        saved.events.append(.fileTransfer(FileTransferNews(
+            direction: .download, name: entry.name, id: entry.id, done: entry.size, total: entry.size, path: target,
+            text: "Saved \(entry.name) (\(Self.describe(entry.size)), SHA-256 checked) to \(target).")))
+        return saved
     }
 
     /// An ERROR that names a download's id ends that download: asking again, now or after a

@@ -59,6 +59,20 @@ public enum JSONEventEncoder {
             return [[named("error"), ("text", .string(text))]]
         case .notice(let text):
             return [[named("notice"), ("text", .string(text))]]
+        case .fileTransfer(let news):
+            var object: [(String, JSONValue)] = [named(news.isFinished ? "file_done" : "file_progress"), ("direction", .string(news.direction.rawValue)), ("name", .string(news.name))]
+            if let id = news.id { object.append(("id", .string(id))) }
+            object.append(("bytes", .integer(news.done)))
+            object.append(("size", .integer(news.total)))
+            if let path = news.path { object.append(("path", .string(path))) }
+            object.append(("text", .string(news.text)))
+            return [object]
+        case .commandResult(let command, let lines, let from, let isError):
+            var object: [(String, JSONValue)] = [named("command_result"), ("command", .string(command))]
+            if let from { object.append(("from", .string(from))) }
+            object.append(("ok", .bool(!isError)))
+            object.append(("text", .string(lines.joined(separator: "\n"))))
+            return [object]
         case .protocolProblem(let text):
             return [[named("protocol_problem"), ("text", .string(text))]]
         }

@@ -5,7 +5,8 @@ import ChatProtocol
 extension ChatScreen {
     /// The screen for a terminal of `rows` × `columns` at time `now`.
     public mutating func compose(rows: Int, columns: Int, now: Int64) -> ScreenImage {
-        let longest = status.online.map { DisplayWidth.of(TerminalSanitizer.sanitize($0)) }.max() ?? 0
+        let away = awayNames
+        let longest = status.online.map { DisplayWidth.of(TerminalSanitizer.sanitize($0)) + (away.contains($0.lowercased()) ? 7 : 0) }.max() ?? 0
         let layout = ScreenLayout(rows: rows, columns: columns, userListWanted: showUserList, longestName: longest)
         guard !layout.isTooSmall else {
             let text = TextWrapper.truncate([Span("Terminal too small", .barAlert)], width: columns)
@@ -16,7 +17,7 @@ extension ChatScreen {
             screen[title.top] = StatusBars.title(self, width: title.width)
         }
         let paneRows = messageRows(layout.messages)
-        let listRows = layout.userList.map { UserListPane.rows(status: status, paletteSize: paletteSize, area: $0) }
+        let listRows = layout.userList.map { UserListPane.rows(status: status, away: awayNames, paletteSize: paletteSize, area: $0) }
         for index in 0..<layout.messages.height {
             var row = paneRows[index]
             if let listRows {
@@ -24,6 +25,9 @@ extension ChatScreen {
                 row.fill = .plain
             }
             screen[layout.messages.top + index] = row
+        }
+        if let bar = layout.windowBar {
+            screen[bar.top] = StatusBars.windows(self, width: bar.width)
         }
         screen[layout.status.top] = StatusBars.status(self, width: layout.status.width, now: now, clock: clock)
         let (inputRow, cursorColumn) = inputLine(width: layout.input.width)
@@ -50,15 +54,21 @@ extension ChatScreen {
                 reachedStart = false
                 break
             }
-            collected.append(contentsOf: layoutCache.rows(for: entry).reversed())
+            var entryRows = layoutCache.rows(for: entry)
+            // The match of a Ctrl-R search stands out.
+            if entry.id == localSearch?.match {
+                entryRows = entryRows.map { ScreenRow($0.spans.map { Span($0.text, .unreadMarker) }, fill: .unreadMarker) }
+            }
+            collected.append(contentsOf: entryRows.reversed())
         }
         if reachedStart {
             scrollback.clampOffset(maximum: collected.count - height)
         }
+        windows[currentWindow].viewAtTop = reachedStart && scrollback.offset >= collected.count - height
         // `collected` runs newest first.
         let skip = scrollback.offset
         let visible = Array(collected.dropFirst(skip).prefix(height).reversed())
-        var rows = visible.map { ScreenRow(TextWrapper.truncate($0.spans, width: area.width)) }
+        var rows = visible.map { ScreenRow(TextWrapper.truncate($0.spans, width: area.width), fill: $0.fill) }
         rows += Array(repeating: ScreenRow(), count: max(height - rows.count, 0))
         if scrollback.isScrolledUp {
             let unseen = scrollback.unseenBelow
@@ -84,10 +94,20 @@ extension ChatScreen {
             let shown = min(editor.characters.count, room)
             let row = ScreenRow(prompt + [Span(String(repeating: "*", count: shown), .input)])
             return (row, min(promptWidth + min(editor.cursor, room), max(width - 1, 0)))
+        } else if let search = localSearch {
+            let found = search.match == nil && !search.query.isEmpty ? " (not found)" : ""
+            promptText = "Search" + found + ": "
+            let prompt = TextWrapper.truncate([Span(promptText, .prompt)], width: max(width - 4, 1))
+            let promptWidth = prompt.reduce(0) { $0 + DisplayWidth.of($1.text) }
+            let query = TextWrapper.truncate([Span(TerminalSanitizer.sanitize(search.query), .input)], width: max(width - promptWidth - 1, 1))
+            let queryWidth = query.reduce(0) { $0 + DisplayWidth.of($1.text) }
+            return (ScreenRow(prompt + query), min(promptWidth + queryWidth, max(width - 1, 0)))
         } else if askingForUsername {
             promptText = "Username: "
         } else if let name = status.username {
-            promptText = "[" + TerminalSanitizer.sanitize(name) + "] "
+            // In a conversation, the prompt says who the line goes to.
+            let peer = windows[currentWindow].peer.map { " → " + TerminalSanitizer.sanitize($0) } ?? ""
+            promptText = "[" + TerminalSanitizer.sanitize(name) + peer + "] "
         } else {
             promptText = "> "
         }
@@ -96,6 +116,13 @@ extension ChatScreen {
         let viewport = editor.viewport(width: max(width - promptWidth, 2))
         let row = ScreenRow(prompt + [Span(viewport.text, .input)])
         return (row, min(promptWidth + viewport.cursorColumn, max(width - 1, 0)))
+    }
+
+    /// Everyone away, by lowercased name: others who said so, and the user.
+    var awayNames: Set<String> {
+        var names = Set(awayUsers.keys)
+        if awayReason != nil, let me = status.username { names.insert(me.lowercased()) }
+        return names
     }
 
     /// "Password for alice (an empty line …): " → "Password for alice: ".

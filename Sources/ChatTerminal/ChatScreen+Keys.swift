@@ -5,7 +5,17 @@ extension ChatScreen {
     /// Reacts to one key.
     public mutating func handle(_ key: Key) -> [Effect] {
         if key != .tab { completion = nil }
+        if let effects = handleSearchKey(key) { return effects }
+        if key == nextWindowKey {
+            cycleWindows(by: 1)
+            return []
+        }
+        if key == previousWindowKey {
+            cycleWindows(by: -1)
+            return []
+        }
         switch key {
+        case .ctrl("r"): startSearch()
         case .text(let text), .paste(let text):
             editor.insert(text)
         case .enter:
@@ -23,10 +33,16 @@ extension ChatScreen {
         case .ctrl("w"), .alt("\u{7F}"): editor.killWordBackward()
         case .alt("d"): editor.killWordForward()
         case .ctrl("y"): editor.yank()
-        case .up, .ctrl("p"): editor.historyPrevious()
-        case .down, .ctrl("n"): editor.historyNext()
+        case .up: editor.historyPrevious()
+        case .down: editor.historyNext()
+        case .altRight: cycleWindows(by: 1)
+        case .altLeft: cycleWindows(by: -1)
+        case .alt(let character) where character.isASCII && character.isNumber:
+            // Alt-1 … Alt-9 are windows 1 to 9, Alt-0 is window 10.
+            let number = character.wholeNumberValue ?? 0
+            switchToWindow(number == 0 ? 9 : number - 1)
         case .tab: complete()
-        case .pageUp: scroll(by: max(lastPane.height - 2, 1))
+        case .pageUp: return pageUp()
         case .pageDown: scroll(by: -max(lastPane.height - 2, 1))
         case .function(2), .alt("u"): showUserList.toggle()
         case .ctrl("l"): return [.repaint]
@@ -50,10 +66,11 @@ extension ChatScreen {
             return [.send(line)]
         }
         guard !line.allSatisfy(\.isWhitespace) else { return [] }
-        unreadDirectMessages = 0
         scrollback.scrollToBottom()
         if let effects = runLocalCommand(line) { return effects }
-        return [.send(line)]
+        // "/word" is a command wherever it is typed; "//text" is text.
+        if line.hasPrefix("/"), !line.hasPrefix("//") { return [.send(line)] }
+        return addressed(line).map { [.send($0)] } ?? []
     }
 
     /// `/Bell` and `/Clear`, which concern this screen only.
@@ -61,6 +78,9 @@ extension ChatScreen {
         guard line.hasPrefix("/") else { return nil }
         let words = line.dropFirst().split(separator: " ", omittingEmptySubsequences: true)
         guard let word = words.first?.lowercased() else { return nil }
+        let operand = line.dropFirst(1 + word.count).drop { $0 == " " }
+        if let effects = runWindowCommand(word, operand: operand.isEmpty ? nil : String(operand)) { return effects }
+        if let effects = runPersonalCommand(word, operand: operand.isEmpty ? nil : String(operand)) { return effects }
         switch word {
         case "bell":
             switch words.dropFirst().first?.lowercased() {

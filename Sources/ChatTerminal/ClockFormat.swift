@@ -3,10 +3,24 @@ public import Foundation
 /// Wall-clock times for the screen, in a given time zone (the user's by default).
 public struct ClockFormat: Sendable {
     public let timeZone: TimeZone
+    /// Whether messages' times show seconds ("14:05:09").
+    public var showsSeconds: Bool
 
-    public init(timeZone: TimeZone = .current) {
+    public init(timeZone: TimeZone = .current, showsSeconds: Bool = false) {
         self.timeZone = timeZone
+        self.showsSeconds = showsSeconds
     }
+
+    /// A message's time: "14:05", or "14:05:09" with seconds.
+    public func time(_ time: Int64) -> String {
+        guard showsSeconds else { return hoursAndMinutes(time) }
+        let seconds = localSeconds(time) % 60
+        let positive = seconds < 0 ? seconds + 60 : seconds
+        return hoursAndMinutes(time) + ":" + (positive < 10 ? "0" : "") + String(positive)
+    }
+
+    /// Columns of ``time(_:)``.
+    public var timeWidth: Int { showsSeconds ? 8 : 5 }
 
     private func localSeconds(_ time: Int64) -> Int64 {
         time + Int64(timeZone.secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(time))))

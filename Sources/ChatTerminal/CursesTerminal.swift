@@ -15,7 +15,8 @@ final class CursesTerminal {
     private(set) var columns: Int
     private var ended = false
 
-    init() throws {
+    /// `maximumColors`: the theme's cap (8 for the basic colours, 0 for none).
+    init(maximumColors: Int = Int.max) throws {
         setlocale(LC_ALL, "")
         // Curses writes UTF-8 only under a UTF-8 locale; a terminal under "C" still gets it.
         if String(cString: nl_langinfo(nl_item(CODESET))) != "UTF-8" {
@@ -41,7 +42,7 @@ final class CursesTerminal {
         if has_colors() {
             start_color()
             use_default_colors()
-            colors = Int(chatterbox_colors())
+            colors = min(Int(chatterbox_colors()), maximumColors)
         }
         theme = Theme(colors: colors)
         pairs = ColorPairs(available: colors >= 8)
@@ -143,7 +144,7 @@ final class CursesTerminal {
             ("kcuu1", .up), ("kcud1", .down), ("kcub1", .left), ("kcuf1", .right),
             ("khome", .home), ("kend", .end), ("kpp", .pageUp), ("knp", .pageDown),
             ("kdch1", .delete), ("kich1", .insert), ("kcbt", .backTab),
-            ("kLFT5", .wordLeft), ("kRIT5", .wordRight), ("kLFT3", .wordLeft), ("kRIT3", .wordRight),
+            ("kLFT5", .wordLeft), ("kRIT5", .wordRight), ("kLFT3", .altLeft), ("kRIT3", .altRight),
         ]
         for number in 1...12 { capabilities.append(("kf\(number)", .function(number))) }
         var keys: [[UInt8]: Key] = [:]

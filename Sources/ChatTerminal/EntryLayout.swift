@@ -23,6 +23,7 @@ public struct EntryLayout: Sendable, Equatable {
 
     public static func == (lhs: EntryLayout, rhs: EntryLayout) -> Bool {
         lhs.width == rhs.width && lhs.nickWidth == rhs.nickWidth && lhs.paletteSize == rhs.paletteSize
+            && lhs.clock.showsSeconds == rhs.clock.showsSeconds
     }
 
     /// A name column that leaves room for text: 8 to 12 columns.
@@ -40,11 +41,11 @@ public struct EntryLayout: Sendable, Equatable {
     }
 
     /// Columns before the text: "14:05 " + name column + " │ ".
-    public var textColumn: Int { 6 + nickWidth + 3 }
+    public var textColumn: Int { clock.timeWidth + 1 + nickWidth + 3 }
 
     public func rows(for entry: ScrollbackEntry) -> [ScreenRow] {
-        var time = clock.hoursAndMinutes(entry.time)
-        if case .pastMessage(let message) = entry.kind { time = clock.hoursAndMinutes(message.timestamp) }
+        var time = clock.time(entry.time)
+        if case .pastMessage(let message) = entry.kind { time = clock.time(message.timestamp) }
         var (label, labelStyle, body) = parts(of: entry)
         // A name wider than the column is cut with an ellipsis, keeping the text aligned, and
         // written whole before the text: two long names must never look alike.
@@ -55,10 +56,10 @@ public struct EntryLayout: Sendable, Equatable {
         }
         let padding = String(repeating: " ", count: max(nickWidth - DisplayWidth.of(label), 0))
         let first: [Span] = [Span(time, .timestamp), Span(" " + padding, .plain), Span(label, labelStyle), Span(" │ ", .separator)]
-        let firstIndent = 6 + padding.count + DisplayWidth.of(label) + 3
+        let firstIndent = clock.timeWidth + 1 + padding.count + DisplayWidth.of(label) + 3
         let textWidth = max(width - textColumn, 8)
         let wrapped = TextWrapper.wrap(body, width: textWidth, firstWidth: max(width - firstIndent, 8))
-        let indent = Span(String(repeating: " ", count: 6 + nickWidth) + " │ ", .separator)
+        let indent = Span(String(repeating: " ", count: clock.timeWidth + 1 + nickWidth) + " │ ", .separator)
         return wrapped.enumerated().map { index, spans in
             ScreenRow((index == 0 ? first : [indent]) + spans)
         }
@@ -67,6 +68,8 @@ public struct EntryLayout: Sendable, Equatable {
     /// The label for the name column, its style, and the text.
     func parts(of entry: ScrollbackEntry) -> (String, Style, [Span]) {
         switch entry.kind {
+        case .message(let message, let highlight) where highlight != .server && ActionText.action(in: message) != nil:
+            return actionParts(message, highlight: highlight, action: ActionText.action(in: message) ?? "")
         case .message(let message, let highlight):
             let name = Self.displayName(message.source)
             let text = TerminalSanitizer.sanitize(message.content, keepNewlines: true)
@@ -106,6 +109,24 @@ public struct EntryLayout: Sendable, Equatable {
         case .dayChanged(let text):
             return ("--", .notice, [Span(text, .notice)])
         }
+    }
+
+    /// "/me waves" as irssi shows it: a star in the name column, then "alice waves".
+    func actionParts(_ message: ChatMessage, highlight: MessageHighlight, action: String) -> (String, Style, [Span]) {
+        let nickStyle: Style = switch highlight {
+        case .own, .directFromMe: .ownNick
+        case .mention, .directToMe: .highlightNick
+        default: .nick(NickColor.index(for: message.source, paletteSize: paletteSize))
+        }
+        let textStyle: Style = highlight.isAlert ? .highlightText : .plain
+        var spans: [Span] = []
+        switch highlight {
+        case .directToMe: spans.append(Span("[DM] ", .directTag))
+        case .directFromMe, .directBetweenOthers: spans.append(Span("[DM to \(clean(message.destination))] ", .directTag))
+        default: break
+        }
+        spans += [Span(clean(message.source), nickStyle), Span(" " + clean(action), textStyle)]
+        return ("*", nickStyle, spans)
     }
 
     private func clean(_ text: String, keepNewlines: Bool = false) -> String {

@@ -8,8 +8,10 @@ public enum Key: Sendable, Equatable, Hashable {
     case alt(Character)
     case enter, tab, backTab, backspace, escape
     case up, down, left, right, home, end, pageUp, pageDown, insert, delete
-    /// Ctrl-Left / Ctrl-Right (and Alt-Left / Alt-Right): word jumps.
+    /// Ctrl-Left / Ctrl-Right: word jumps.
     case wordLeft, wordRight
+    /// Alt-Left / Alt-Right: the previous and next window (irssi's keys).
+    case altLeft, altRight
     /// F1…F12.
     case function(Int)
     /// Text pasted while bracketed paste was on: inserted as is, never run as keys.

@@ -149,7 +149,12 @@ public struct KeyDecoder: Sendable {
             let sequence = Array(pending[..<length])
             return (key(forSequence: sequence), length)
         }
-        // ESC ESC: the first is Escape (Alt-arrow on some terminals: ESC then the arrow).
+        // ESC ESC [ C / D: Alt-arrow on terminals that send ESC then the arrow.
+        if second == 0x1B, pending.count >= 4, pending[2] == UInt8(ascii: "[") {
+            if pending[3] == UInt8(ascii: "C") { return (.altRight, 4) }
+            if pending[3] == UInt8(ascii: "D") { return (.altLeft, 4) }
+        }
+        // ESC ESC otherwise: the first is Escape.
         if second == 0x1B { return (.escape, 1) }
         if second == 0x7F || second == 0x08 { return (.alt("\u{7F}"), 2) }
         if second < 0x20 { return (.escape, 1) }
@@ -218,7 +223,9 @@ public struct KeyDecoder: Sendable {
         let first = numbers.first.flatMap { $0 } ?? 1
         // xterm modifiers: 1 + (Shift 1 | Alt 2 | Ctrl 4).
         let modifier = numbers.count > 1 ? (numbers[1] ?? 1) - 1 : 0
-        let wordJump = modifier & 0b110 != 0
+        // Alt alone moves between windows (irssi); Ctrl, with or without Alt, jumps words.
+        let windowJump = modifier & 0b110 == 0b010
+        let wordJump = modifier & 0b100 != 0
         if parameters.hasPrefix("[") {
             switch final {
             case "A": return .function(1)
@@ -232,8 +239,8 @@ public struct KeyDecoder: Sendable {
         switch final {
         case "A": return .up
         case "B": return .down
-        case "C": return wordJump ? .wordRight : .right
-        case "D": return wordJump ? .wordLeft : .left
+        case "C": return windowJump ? .altRight : wordJump ? .wordRight : .right
+        case "D": return windowJump ? .altLeft : wordJump ? .wordLeft : .left
         case "H": return .home
         case "F": return .end
         case "Z": return .backTab

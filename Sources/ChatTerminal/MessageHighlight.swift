@@ -20,14 +20,16 @@ public enum MessageHighlight: Sendable, Equatable {
     /// Whether this deserves the user's attention (highlight and bell).
     public var isAlert: Bool { self == .mention || self == .directToMe }
 
-    /// Classifies `message` for the user `username`.
-    public static func of(_ message: ChatMessage, username: String?, serverUser: String?) -> MessageHighlight {
+    /// Classifies `message` for the user `username`; a broadcast containing one of `words`
+    /// (the user's highlight words) is a mention too.
+    public static func of(_ message: ChatMessage, username: String?, serverUser: String?, words: [String] = []) -> MessageHighlight {
         if let serverUser, message.source == serverUser { return .server }
         guard let username else { return message.isBroadcast ? .ordinary : .directToMe }
         let fromMe = message.source.lowercased() == username.lowercased()
         if message.isBroadcast {
             if fromMe { return .own }
-            return mentions(message.content, name: username) ? .mention : .ordinary
+            let mentioned = mentions(message.content, name: username) || words.contains { mentions(message.content, name: $0) }
+            return mentioned ? .mention : .ordinary
         }
         if fromMe, message.destination.lowercased() != username.lowercased() { return .directFromMe }
         if message.destination.lowercased() != username.lowercased() { return .directBetweenOthers }

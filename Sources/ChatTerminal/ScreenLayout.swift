@@ -2,11 +2,13 @@
 ///
 /// ```
 /// row 0          title bar
-/// rows 1…n-3     messages                         │ user list (optional)
+/// rows 1…n-4     messages                         │ user list (optional)
+/// row n-3        window bar
 /// row n-2        status bar
 /// row n-1        input line
 /// ```
-/// Small screens drop the title bar, then the user list; below a minimum nothing fits.
+/// Small screens drop the title bar, the user list, then the window bar; below a minimum
+/// nothing fits.
 public struct ScreenLayout: Sendable, Equatable {
     /// A rectangle of rows and columns.
     public struct Area: Sendable, Equatable {
@@ -22,6 +24,8 @@ public struct ScreenLayout: Sendable, Equatable {
     public let messages: Area
     /// The user list, with its rule in its first column.
     public let userList: Area?
+    /// The windows' numbers, names and activity.
+    public let windowBar: Area?
     public let status: Area
     public let input: Area
 
@@ -43,7 +47,9 @@ public struct ScreenLayout: Sendable, Equatable {
         let hasTitle = rows >= 8
         title = hasTitle ? Area(top: 0, left: 0, height: 1, width: columns) : nil
         let top = hasTitle ? 1 : 0
-        let paneHeight = max(rows - top - 2, 0)
+        let hasWindowBar = rows >= 6
+        windowBar = hasWindowBar ? Area(top: rows - 3, left: 0, height: 1, width: columns) : nil
+        let paneHeight = max(rows - top - 2 - (hasWindowBar ? 1 : 0), 0)
         let listWidth = min(max(longestName, 8) + 3, 24)
         if userListWanted, columns - listWidth >= Self.minimumMessageColumns {
             messages = Area(top: top, left: 0, height: paneHeight, width: columns - listWidth)

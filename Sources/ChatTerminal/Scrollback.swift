@@ -69,6 +69,39 @@ public struct Scrollback: Sendable {
         }
     }
 
+    /// Puts older entries above the oldest (a page of history loaded by PgUp), each date
+    /// named, the view staying where it is. Beyond the capacity the oldest are left out.
+    public mutating func prepend(_ older: [(kind: ScrollbackEntry.Kind, time: Int64)]) {
+        let room = max(capacity - entries.count, 0)
+        var added: [ScrollbackEntry] = []
+        var day: Int64?
+        for item in older.suffix(room) {
+            let itemDay = clock.day(item.time)
+            if itemDay != day {
+                added.append(ScrollbackEntry(id: nextID, time: item.time, kind: .dayChanged(clock.date(item.time))))
+                nextID += 1
+                day = itemDay
+            }
+            added.append(ScrollbackEntry(id: nextID, time: item.time, kind: item.kind))
+            nextID += 1
+        }
+        // The first entry already there gets its date when it is another day's.
+        if let first = entries.first, let day, clock.day(first.time) != day {
+            if case .dayChanged = first.kind {} else {
+                added.append(ScrollbackEntry(id: nextID, time: first.time, kind: .dayChanged(clock.date(first.time))))
+                nextID += 1
+            }
+        }
+        entries.insert(contentsOf: added, at: 0)
+        if lastDay == nil { lastDay = day }
+    }
+
+    /// Shows the view `rows` up from the newest row (a search match).
+    public mutating func setOffset(_ rows: Int) {
+        offset = max(rows, 0)
+        if offset == 0 { unseenBelow = 0 }
+    }
+
     /// Scrolls up (positive) or down (negative) by `rows`; `maximum` is the largest useful
     /// offset (total rows minus the view's height).
     public mutating func scroll(by rows: Int, maximum: Int) {

@@ -12,10 +12,28 @@ public struct TerminalClient: Sendable {
     /// Ring the bell for direct messages and mentions (/Bell toggles it).
     public var bellEnabled: Bool
 
+    /// The user's settings (config file, then the command line).
+    public var settings: ClientSettings
+    /// Where /Save writes the settings.
+    public var configPath: String?
+
     public init(_ configuration: ChatEngine.Configuration, showUserList: Bool = true, bellEnabled: Bool = true) {
         self.configuration = configuration
         self.showUserList = showUserList
         self.bellEnabled = bellEnabled
+        var settings = ClientSettings()
+        settings.userList = showUserList
+        settings.bell = bellEnabled
+        self.settings = settings
+    }
+
+    /// A client with the user's `settings`; /Save writes them to `configPath`.
+    public init(_ configuration: ChatEngine.Configuration, settings: ClientSettings, configPath: String?) {
+        self.configuration = configuration
+        showUserList = settings.userList
+        bellEnabled = settings.bell
+        self.settings = settings
+        self.configPath = configPath
     }
 
     /// Everything the UI loop reacts to.
@@ -30,7 +48,7 @@ public struct TerminalClient: Sendable {
     /// Takes over the terminal until the user quits; gives it back as it was, also on error.
     /// Throws when the terminal cannot be used or the first connection fails.
     public func run() async throws -> ChatEngine.Ending {
-        let terminal = try CursesTerminal()
+        let terminal = try CursesTerminal(maximumColors: settings.maximumColors)
         let signals = chatterbox_signal_pipe_open()
         defer { chatterbox_signal_pipe_close() }
         let (events, sink) = AsyncStream<Event>.makeStream()
@@ -63,6 +81,10 @@ public struct TerminalClient: Sendable {
             bellEnabled: bellEnabled,
             paletteSize: terminal.paletteSize
         )
+        screen.clientSettings = settings
+        let logs = WindowLog(directory: WindowLog.directory(for: configuration.servers.first ?? ServerEndpoint(host: configuration.host, port: configuration.port)))
+        var lastLogProblem: String?
+        if settings.logs { screen.addNotice("Logging the windows to \(logs.directory)/ (/Set logs off stops).", now: Self.now) }
         var drawPending = false
         var outcome: Result<ChatEngine.Ending, any Error> = .success(.quit)
         terminal.draw(screen.compose(rows: terminal.rows, columns: terminal.columns, now: Self.now))
@@ -93,7 +115,13 @@ public struct TerminalClient: Sendable {
                 case .quit: engineTask.cancel()
                 case .bell: terminal.bell()
                 case .repaint: terminal.repaint()
+                case .save(let settings): screen.addNotice(save(settings), now: Self.now)
                 }
+            }
+            let logLines = screen.takeLogLines()
+            if !logLines.isEmpty, let problem = logs.write(logLines), problem != lastLogProblem {
+                lastLogProblem = problem
+                screen.addNotice("Logs: " + problem, now: Self.now)
             }
             // Draw once after everything already waiting has been taken in.
             if !drawPending {
@@ -106,6 +134,20 @@ public struct TerminalClient: Sendable {
         reader.stop()
         terminal.end()
         return try outcome.get()
+    }
+
+    /// Writes `settings` into the config file, keeping its saved servers; says how it went.
+    private func save(_ settings: ClientSettings) -> String {
+        guard let configPath else { return "No config file to save to." }
+        do {
+            let existing = try? String(contentsOfFile: configPath, encoding: .utf8)
+            let text = try ClientConfig.saving(settings, into: existing)
+            try FileManager.default.createDirectory(atPath: (configPath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try text.write(toFile: configPath, atomically: true, encoding: .utf8)
+            return "Settings saved to \(configPath)."
+        } catch {
+            return "Could not save the settings to \(configPath): \(error)"
+        }
     }
 
     private static var now: Int64 { Int64(Date().timeIntervalSince1970) }

@@ -22,11 +22,17 @@ struct ClientCommand: AsyncParsableCommand {
             """
     )
 
-    @Argument(help: "Server host name or address (or give --server).")
+    @Argument(help: "Server host name or address, or the name of a server saved in the config file (or give --server).")
     var host: String?
 
-    @Option(name: .shortAndLong, help: "Server port (of HOST, and of each --server that names none).")
-    var port: Int = 9000
+    @Option(name: .shortAndLong, help: "Server port (of HOST, and of each --server that names none; 9000 unless a saved server says otherwise).")
+    var port: Int?
+
+    @Option(help: ArgumentHelp("The client's config file (default: $XDG_CONFIG_HOME/chatterbox/client.toml, or ~/.config/chatterbox/client.toml).", valueName: "file"))
+    var config: String?
+
+    /// The port to use: given, or the default.
+    var portNumber: Int { port ?? 9000 }
 
     @Option(
         name: .customLong("server"),
@@ -61,11 +67,14 @@ struct ClientCommand: AsyncParsableCommand {
     @Flag(help: "For scripts and bots: one JSON object per event on standard output; standard input lines are typed lines.")
     var json = false
 
+    @Flag(help: "With --json: leave out the messages the server replays at login (those missed while reconnecting still come).")
+    var noHistory = false
+
     @Flag(inversion: .prefixedNo, help: "Ring the terminal bell for direct messages and mentions (full screen).")
-    var bell = true
+    var bell: Bool?
 
     @Flag(inversion: .prefixedNo, help: "Show the list of users online beside the messages (full screen; F2 toggles it).")
-    var userList = true
+    var userList: Bool?
 
     @Flag(help: "Stop when the connection drops instead of reconnecting.")
     var noReconnect = false
@@ -84,13 +93,14 @@ struct ClientCommand: AsyncParsableCommand {
 
     func validate() throws {
         if plain, json { throw ValidationError("Choose either --plain or --json.") }
+        if noHistory, !json { throw ValidationError("--no-history is for --json (bots); the other modes show the history.") }
         if host == nil, servers.isEmpty { throw ValidationError("Give the server: chatterbox client HOST [-p PORT], or --server HOST[:PORT] (repeatable).") }
         _ = try serverList()
         guard connectTimeout >= 0.1 else { throw ValidationError("--connect-timeout must be at least 0.1 seconds.") }
         guard maxReconnectDelay >= 0.1 else { throw ValidationError("--max-reconnect-delay must be at least 0.1 seconds.") }
         if plaintext, caFile != nil || insecure { throw ValidationError("--plaintext uses no TLS; drop -ca/--insecure.") }
         if insecure, caFile != nil { throw ValidationError("Choose either -ca or --insecure.") }
-        guard (1...65535).contains(port) else { throw ValidationError("Port must be 1...65535 (the server's port, 9000 unless it was started with another -p).") }
+        guard (1...65535).contains(portNumber) else { throw ValidationError("Port must be 1...65535 (the server's port, 9000 unless it was started with another -p).") }
         guard linger >= 0 else { throw ValidationError("--linger must be 0 or more seconds.") }
         if let downloadDir {
             var isDirectory: ObjCBool = false
@@ -103,11 +113,11 @@ struct ClientCommand: AsyncParsableCommand {
     /// HOST (with -p) first, then each --server in the order given, each once.
     func serverList() throws -> [ServerEndpoint] {
         var list: [ServerEndpoint] = []
-        if let host { list.append(ServerEndpoint(host: host, port: port)) }
+        if let host { list.append(ServerEndpoint(host: host, port: portNumber)) }
         for text in servers {
             let server: ServerEndpoint
             do {
-                server = try ServerEndpoint.parse(text, defaultPort: port)
+                server = try ServerEndpoint.parse(text, defaultPort: portNumber)
             } catch {
                 throw ValidationError("--server \(error)")
             }
@@ -117,6 +127,45 @@ struct ClientCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        var command = self
+        let clientConfig = try command.applyConfigFile()
+        try await command.connect(clientConfig)
+    }
+
+    /// Reads the config file (when there is one): a saved server named as HOST fills in
+    /// what the command line leaves out; the download directory likewise.
+    mutating func applyConfigFile() throws -> ClientConfig {
+        let path = config.map { ($0 as NSString).expandingTildeInPath } ?? ClientConfig.defaultPath()
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            if config != nil {
+                Console.error("chatterbox: cannot read the config file \(path)")
+                throw ExitCode(2)
+            }
+            return ClientConfig()
+        }
+        let loaded: ClientConfig
+        do {
+            loaded = try ClientConfig.parse(text)
+        } catch {
+            Console.error("chatterbox: config file \(path): \(error)")
+            throw ExitCode(2)
+        }
+        if let name = host, let saved = loaded.servers.first(where: { $0.name == name }) {
+            host = saved.host
+            if port == nil { port = saved.port }
+            if caFile == nil, !insecure, !plaintext {
+                caFile = saved.ca.map { ($0 as NSString).expandingTildeInPath }
+                insecure = saved.insecure
+                plaintext = saved.plaintext
+            }
+            if user == nil { user = saved.user }
+        }
+        if downloadDir == nil { downloadDir = loaded.settings.downloadDirectory }
+        return loaded
+    }
+
+    func connect(_ clientConfig: ClientConfig) async throws {
+        let configPath = config.map { ($0 as NSString).expandingTildeInPath } ?? ClientConfig.defaultPath()
         let security: ConnectionSecurity
         if plaintext {
             security = .plaintext
@@ -132,7 +181,7 @@ struct ClientCommand: AsyncParsableCommand {
         let reconnect: ReconnectPolicy = noReconnect
             ? .never
             : ReconnectPolicy(initialDelay: .milliseconds(min(500, Int(maxReconnectDelay * 1000))), maximumDelay: .milliseconds(Int(maxReconnectDelay * 1000)))
-        var configuration = ChatEngine.Configuration(host: host ?? "", port: port, security: security, initialUsername: user, reconnect: reconnect)
+        var configuration = ChatEngine.Configuration(host: host ?? "", port: portNumber, security: security, initialUsername: user, reconnect: reconnect)
         configuration.servers = try serverList()
         configuration.connectTimeout = .milliseconds(Int64(connectTimeout * 1000))
         configuration.offersExtensions = !noExtensions
@@ -151,7 +200,7 @@ struct ClientCommand: AsyncParsableCommand {
         var fullScreen = false
         do {
             if json {
-                ending = try await JSONModeClient(configuration).run(input: StandardInput.lines(), output: { Console.line($0) })
+                ending = try await JSONModeClient(configuration, skipsLoginHistory: noHistory).run(input: StandardInput.lines(), output: { Console.line($0) })
             } else if plain || isatty(0) == 0 || isatty(1) == 0 {
                 ending = try await LineModeClient(configuration).run(
                     input: StandardInput.lines(),
@@ -162,7 +211,10 @@ struct ClientCommand: AsyncParsableCommand {
             } else {
                 do {
                     fullScreen = true
-                    ending = try await TerminalClient(configuration, showUserList: userList, bellEnabled: bell).run()
+                    var settings = clientConfig.settings
+                    if let userList { settings.userList = userList }
+                    if let bell { settings.bell = bell }
+                    ending = try await TerminalClient(configuration, settings: settings, configPath: configPath).run()
                     if case .serverClosed(let reason) = ending { Console.error(reason) }
                 } catch let unavailable as TerminalUnavailable {
                     fullScreen = false

@@ -46,7 +46,7 @@ import Testing
             #expect(prompt == .secretNeeded(prompt: "New password for alice (an empty line cancels): "))
             typing.yield("open sesame")
             try await first.waitFor("the confirmation") {
-                if case .event(.message(let message)) = $0 { return message.content.hasPrefix("Registered alice") }
+                if case .event(.commandResult("Register", let lines, "Chatterbox", false)) = $0 { return lines.first?.hasPrefix("Registered alice") == true }
                 return false
             }
             typing.finish()

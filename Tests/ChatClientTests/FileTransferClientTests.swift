@@ -9,6 +9,7 @@ import Testing
 @Suite struct FileTransferClientTests {
     private static func notice(_ update: ClientUpdate) -> String? {
         if case .event(.notice(let text)) = update { return text }
+        if case .event(.fileTransfer(let news)) = update { return news.text }
         return nil
     }
 

@@ -67,20 +67,123 @@ import Testing
         #expect(chat.compose(rows: 3, columns: 50, now: time).rows[0].text == "Terminal too small")
     }
 
-    @Test func aDirectMessageIsHighlightedCountedAndRingsTheBell() throws {
+    @Test func aDirectMessageOpensItsWindowHighlightsItInTheBarAndRingsTheBell() throws {
         var chat = screen()
         #expect(chat.apply(message("bob", "alice", "psst"), now: time) == [.bell])
-        #expect(chat.unreadDirectMessages == 1)
-        let image = chat.compose(rows: 20, columns: 100, now: time)
+        #expect(chat.windows.map(\.name) == ["room", "bob"])
+        #expect(chat.windows[1].unread == 1 && chat.windows[1].isHighlighted)
+        var image = chat.compose(rows: 20, columns: 100, now: time)
+        #expect(row(containing: "psst", in: image) == nil, "the DM is not in the room")
+        let bar = try #require(row(containing: "[1:room]", in: image))
+        #expect(bar.fill == .bar)
+        #expect(bar.spans.contains(Span("2:bob(1)", .barAlert)))
+        // Alt-2 shows it, without the [DM] tag (the window says it), and marks it read.
+        #expect(chat.handle(.alt("2")) == [])
+        image = chat.compose(rows: 20, columns: 100, now: time)
         let dm = try #require(row(containing: "psst", in: image))
-        #expect(dm.spans.contains(Span("bob", .highlightNick)))
-        #expect(dm.spans.contains(Span("[DM] ", .directTag)))
-        #expect(dm.spans.contains(Span("psst", .highlightText)))
-        #expect(row(containing: "1 unread DM", in: image)?.fill == .bar)
-        // Sending anything counts as having read it.
-        _ = chat.handle(.text("ok"))
-        #expect(chat.handle(.enter) == [.send("ok")])
-        #expect(chat.unreadDirectMessages == 0)
+        #expect(dm.text.contains("bob │ psst"))
+        #expect(!dm.text.contains("[DM]"))
+        #expect(row(containing: "[2:bob]", in: image) != nil)
+        #expect(image.rows[0].text.contains("direct messages with bob"))
+        #expect(image.rows[19].text.hasPrefix("[alice → bob] "))
+        #expect(!chat.windows[1].isHighlighted && chat.windows[1].unread == 0)
+        // What is typed here goes to bob alone; a command stays a command.
+        _ = chat.handle(.text("hi bob"))
+        #expect(chat.handle(.enter) == [.send("@bob hi bob")])
+        _ = chat.handle(.text("/DisplayUsers"))
+        #expect(chat.handle(.enter) == [.send("/DisplayUsers")])
+        _ = chat.handle(.text("//not a command"))
+        #expect(chat.handle(.enter) == [.send("@bob //not a command")])
+    }
+
+    @Test func windowsSwitchByKeysAndCommandsAndClose() throws {
+        var chat = screen()
+        _ = chat.apply(message("bob", "alice", "one"), now: time)
+        _ = chat.apply(message("carol", "alice", "two"), now: time)
+        _ = chat.apply(message("carol", "ALL", "in the room"), now: time)
+        #expect(chat.windows.map(\.name) == ["room", "bob", "carol"])
+        _ = chat.handle(.ctrl("n"))
+        #expect(chat.currentWindow == 1)
+        _ = chat.handle(.altRight)
+        #expect(chat.currentWindow == 2)
+        _ = chat.handle(.ctrl("n"))
+        #expect(chat.currentWindow == 0, "round the list")
+        _ = chat.handle(.altLeft)
+        #expect(chat.currentWindow == 2)
+        _ = chat.handle(.ctrl("p"))
+        #expect(chat.currentWindow == 1)
+        _ = chat.handle(.alt("9"))
+        #expect(chat.currentWindow == 1, "no window 9: nothing changes")
+        for (line, expected) in [("/Win 3", 2), ("/win 1", 0), ("/Win next", 1), ("/WIN prev", 0)] {
+            _ = chat.handle(.text(line))
+            #expect(chat.handle(.enter) == [])
+            #expect(chat.currentWindow == expected, "\(line)")
+        }
+        // /Query opens (or shows) a conversation, and sends the message given with it.
+        _ = chat.handle(.text("/Query dave hello there"))
+        #expect(chat.handle(.enter) == [.send("@dave hello there")])
+        #expect(chat.windows.map(\.name) == ["room", "bob", "carol", "dave"] && chat.currentWindow == 3)
+        _ = chat.handle(.text("/query BOB"))
+        #expect(chat.handle(.enter) == [])
+        #expect(chat.currentWindow == 1, "names compare without case")
+        // /Close closes the window shown, or the one named; never the room.
+        _ = chat.handle(.text("/Close"))
+        #expect(chat.handle(.enter) == [])
+        #expect(chat.windows.map(\.name) == ["room", "carol", "dave"] && chat.currentWindow == 0)
+        _ = chat.handle(.text("/Close 3"))
+        _ = chat.handle(.enter)
+        #expect(chat.windows.map(\.name) == ["room", "carol"])
+        _ = chat.handle(.text("/Close"))
+        _ = chat.handle(.enter)
+        #expect(chat.windows.count == 2)
+        #expect(chat.compose(rows: 20, columns: 100, now: time).text.contains("Window 1 is the room: it stays open."))
+        // A message sent from the room with @ goes to the conversation's window, and shows
+        // in the room as sent.
+        _ = chat.apply(message("alice", "erin", "from the room"), now: time)
+        #expect(chat.windows.map(\.name) == ["room", "carol", "erin"])
+        #expect(chat.windows[2].scrollback.entries.count == 1)
+        #expect(chat.compose(rows: 20, columns: 100, now: time).text.contains("[DM to erin] from the room"))
+    }
+
+    @Test func historyReplayedAtLoginGoesToTheRightWindowsWithoutHighlight() throws {
+        var chat = screen()
+        let messages = [
+            ChatMessage(source: "bob", destination: "ALL", timestamp: time, content: "old broadcast"),
+            ChatMessage(source: "bob", destination: "alice", timestamp: time, content: "old dm to me"),
+            ChatMessage(source: "alice", destination: "carol", timestamp: time, content: "old dm from me"),
+        ]
+        #expect(chat.apply(.event(.history(messages)), now: time) == [])
+        #expect(chat.windows.map(\.name) == ["room", "bob", "carol"])
+        #expect(chat.windows[1].unread == 1 && !chat.windows[1].isHighlighted)
+        #expect(chat.windows[2].unread == 0, "your own messages are no news")
+        let room = chat.compose(rows: 20, columns: 100, now: time).text
+        #expect(room.contains("old broadcast") && !room.contains("old dm"))
+        _ = chat.handle(.alt("3"))
+        #expect(chat.compose(rows: 20, columns: 100, now: time).text.contains("alice │ old dm from me"))
+    }
+
+    @Test func searchResultsOpenInAWindowOfTheirOwn() throws {
+        var chat = screen()
+        _ = chat.apply(message("bob", "ALL", "live"), now: time)
+        let found = ChatMessage(source: "carol", destination: "ALL", timestamp: time - 86_400, content: "the word")
+        _ = chat.apply(.event(.searchResults(query: "word", messages: [found], more: false)), now: time)
+        #expect(chat.windows.map(\.name) == ["room", "search"] && chat.currentWindow == 1)
+        let image = chat.compose(rows: 20, columns: 100, now: time).text
+        #expect(image.contains("the word") && !image.contains("live"))
+        _ = chat.handle(.text("hello"))
+        #expect(chat.handle(.enter) == [], "nothing typed in the search window is sent")
+    }
+
+    @Test func theWindowBarShrinksToFitANarrowScreen() throws {
+        var chat = screen()
+        for name in ["bobby", "carol", "dave", "erin", "frank", "gina"] { _ = chat.apply(message(name, "alice", "hi"), now: time) }
+        _ = chat.handle(.alt("3"))
+        let image = chat.compose(rows: 12, columns: 40, now: time)
+        let bar = image.rows[9]
+        #expect(bar.fill == .bar && bar.width <= 40)
+        #expect(bar.text.contains("[3:carol]"))
+        #expect(bar.text.contains("2(1)") || bar.text.contains("2:bobby(1)"), "\(bar.text)")
+        #expect(image.rows[10].fill == .bar && image.rows[11].text.hasPrefix("[alice → carol]"))
     }
 
     @Test func mentionsAreHighlightedButOrdinaryMessagesAndHistoryAreQuiet() throws {
@@ -88,7 +191,7 @@ import Testing
         #expect(chat.apply(message("carol", "ALL", "Alice, look!"), now: time) == [.bell])
         #expect(chat.apply(message("carol", "ALL", "malice aforethought"), now: time) == [])
         #expect(chat.apply(message("alice", "ALL", "I said alice"), now: time) == [])
-        let history = ChatMessage(source: "bob", destination: "alice", timestamp: time, content: "old dm")
+        let history = ChatMessage(source: "bob", destination: "ALL", timestamp: time, content: "old words for alice")
         #expect(chat.apply(.event(.history([history])), now: time) == [])
         let image = chat.compose(rows: 20, columns: 100, now: time)
         #expect(try #require(row(containing: "Alice, look!", in: image)).spans.contains(Span("carol", .highlightNick)))
@@ -230,10 +333,11 @@ import Testing
         _ = chat.apply(message("bob", "ALL", "live and new"), now: time)
         let old = ChatMessage(source: "carol", destination: "ALL", timestamp: time - 30 * 86_400, content: "from last month")
         _ = chat.apply(.event(.earlierMessages([old], more: true)), now: time)
+        let room = chat.compose(rows: 30, columns: 120, now: time)
         _ = chat.apply(.event(.searchResults(query: "month", messages: [old], more: false)), now: time)
-        let image = chat.compose(rows: 30, columns: 120, now: time)
-        let live = try #require(row(containing: "live and new", in: image))
-        let past = image.rows.filter { $0.text.contains("from last month") }
+        let search = chat.compose(rows: 30, columns: 120, now: time)
+        let live = try #require(row(containing: "live and new", in: room))
+        let past = (room.rows + search.rows).filter { $0.text.contains("from last month") }
         #expect(past.count == 2)
         for row in past {
             // Dated and dimmed, unlike the live line.
@@ -242,10 +346,11 @@ import Testing
             #expect(row.spans.first { $0.text.contains("from last month") }?.style == .quiet)
         }
         #expect(!live.spans.contains { $0.style == .quiet })
-        #expect(image.text.contains("┌ 1 earlier message (from the history, not new):"))
-        #expect(image.text.contains("┌ 1 message containing month (search results, not new):"))
+        #expect(room.text.contains("┌ 1 earlier message (from the history, not new):"))
+        #expect(search.text.contains("┌ 1 message containing month (search results, not new):"))
+        #expect(!search.text.contains("live and new"))
         // No date line for last month's messages among today's.
-        #expect(!image.text.contains("October 2023"))
+        #expect(!room.text.contains("October 2023") && !search.text.contains("October 2023"))
     }
 
     @Test func editingKeys() {

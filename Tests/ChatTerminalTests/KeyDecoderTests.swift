@@ -26,7 +26,7 @@ import Testing
         ("\u{1B}OH", .home), ("\u{1B}[1~", .home), ("\u{1B}[4~", .end), ("\u{1B}[7~", .home),
         ("\u{1B}[3~", .delete), ("\u{1B}[5~", .pageUp), ("\u{1B}[6~", .pageDown),
         ("\u{1B}OQ", .function(2)), ("\u{1B}[12~", .function(2)), ("\u{1B}[[B", .function(2)),
-        ("\u{1B}[1;5D", .wordLeft), ("\u{1B}[1;5C", .wordRight), ("\u{1B}[1;3D", .wordLeft),
+        ("\u{1B}[1;5D", .wordLeft), ("\u{1B}[1;5C", .wordRight), ("\u{1B}[1;3D", .altLeft), ("\u{1B}[1;3C", .altRight), ("\u{1B}[1;7D", .wordLeft), ("\u{1B}\u{1B}[D", .altLeft), ("\u{1B}\u{1B}[C", .altRight),
         ("\u{1B}Od", .wordLeft), ("\u{1B}[Z", .backTab),
     ])
     func escapeSequences(sequence: String, key: Key) {

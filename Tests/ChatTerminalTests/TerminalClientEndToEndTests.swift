@@ -7,45 +7,18 @@ import Testing
 /// The real `chatterbox` executable — server and full-screen clients — driven in tmux: keys
 /// go in with send-keys, and the tests read the screen with capture-pane.
 @Suite(.serialized) struct TerminalClientEndToEndTests {
-    /// A running server and the command line of a client for it.
-    struct Setup {
-        let directory: String
-        let server: ServerProcess
-
-        var caPath: String { directory + "/ca.crt" }
-
-        func clientCommand(_ name: String?, extra: [String] = []) -> [String] {
-            [ServerProcess.executable.path, "client", "127.0.0.1", "-p", String(server.port), "-ca", caPath, "--max-reconnect-delay", "1"]
-                + (name.map { ["-u", $0] } ?? []) + extra
-        }
-
-        /// A raw protocol client (for the other side of a conversation, or an attacker).
-        func rawClient(_ name: String) async throws -> TestClient {
-            let client = try await TestClient.connect(host: "127.0.0.1", port: server.port, security: .tls(.certificateAuthorityFile(caPath)))
-            guard try await client.login(name).usernameAccepted == true else { throw TestFailure("\(name) refused") }
-            return client
-        }
-    }
+    typealias Setup = TerminalSetup
 
     private func withServer<Result>(_ body: (Setup, Tmux) async throws -> Result) async throws -> Result {
-        let directory = TemporaryDirectory()
-        let server = try await ServerProcess.start(dataDirectory: directory.path)
-        // SIGKILL: a graceful SIGTERM was seen to go unnoticed by the server now and then.
-        defer { server.kill() }
-        return try await Tmux.with { tmux in
-            try await body(Setup(directory: directory.path, server: server), tmux)
-        }
+        try await TerminalSetup.withServer(body)
     }
 
-    /// Starts a client logged in as `name` and waits until it is connected.
     private func startClient(_ name: String, in tmux: Tmux, setup: Setup, width: Int = 100, height: Int = 30) async throws {
-        try tmux.startSession(name, width: width, height: height, command: setup.clientCommand(name))
-        try await tmux.waitForScreen(name, "\(name) logged in") { $0.contains("[\(name)]") && $0.contains("connected") }
+        try await setup.startClient(name, in: tmux, width: width, height: height)
     }
 
-    /// The screen row that contains `text`.
     private func row(containing text: String, in screen: String) -> String? {
-        screen.components(separatedBy: "\n").first { $0.contains(text) }
+        TerminalSetup.row(containing: text, in: screen)
     }
 
     @Test func broadcastsAndDirectMessagesAppearInTheRightWindowsWithHighlights() async throws {
@@ -65,14 +38,19 @@ import Testing
             try tmux.press("bob", "Enter")
             try tmux.type("bob", "now for everyone")
             try tmux.press("bob", "Enter")
-            // alice: the DM is tagged, its sender highlighted (black on yellow), and counted.
-            let aliceScreen = try await tmux.waitForScreen("alice", "the DM and the unread count") {
-                $0.contains("[DM] psst, just for you") && $0.contains("1 unread DM") && $0.contains("now for everyone")
+            // alice: the DM opens window 2, highlighted in the window bar; the room goes on.
+            let aliceRoom = try await tmux.waitForScreen("alice", "the DM's window and the broadcast") {
+                $0.contains("2:bob(1)") && $0.contains("now for everyone")
             }
-            #expect(row(containing: "psst", in: aliceScreen)?.contains("bob │ [DM] psst, just for you") == true)
+            #expect(!aliceRoom.contains("psst"))
+            let barColours = try #require(row(containing: "2:bob(1)", in: try tmux.capture("alice", escapes: true)))
+            #expect(barColours.contains("38;5;220"), "a window holding a DM is highlighted: \(barColours.debugDescription)")
+            try tmux.press("alice", "M-2")
+            let aliceScreen = try await tmux.waitFor("alice", "bob │ psst, just for you")
+            #expect(aliceScreen.contains("[2:bob]") && !aliceScreen.contains("now for everyone"))
+            try tmux.press("alice", "M-1")
+            try await tmux.waitFor("alice", "[1:room]")
             let aliceColours = try tmux.capture("alice", escapes: true)
-            let dmRow = try #require(row(containing: "psst", in: aliceColours))
-            #expect(dmRow.contains("\u{1B}[48;5;220mbob"), "the sender of a DM is highlighted: \(dmRow.debugDescription)")
             let broadcastRow = try #require(row(containing: "now for everyone", in: aliceColours))
             #expect(!broadcastRow.contains("48;5;220"), "an ordinary broadcast is not highlighted")
             // bob sees his own DM as sent; carol never sees it.
@@ -81,7 +59,7 @@ import Testing
             let carolScreen = try await tmux.waitFor("carol", "now for everyone")
             #expect(!carolScreen.contains("psst"))
 
-            // A mention of alice's name is highlighted for her too, and sending clears the DM count.
+            // A mention of alice's name is highlighted for her too.
             try tmux.type("carol", "alice: are you there?")
             try tmux.press("carol", "Enter")
             try await tmux.waitFor("alice", "are you there?")
@@ -89,7 +67,7 @@ import Testing
             #expect(mention.contains("\u{1B}[48;5;220mcarol"))
             try tmux.type("alice", "yes")
             try tmux.press("alice", "Enter")
-            try await tmux.waitForScreen("alice", "the DM count cleared") { !$0.contains("unread DM") && $0.contains("alice │ yes") }
+            try await tmux.waitFor("alice", "alice │ yes")
         }
     }
 
