@@ -46,11 +46,12 @@ import Testing
             let barColours = try #require(row(containing: "2:bob(1)", in: try tmux.capture("alice", escapes: true)))
             #expect(barColours.contains("38;5;220"), "a window holding a DM is highlighted: \(barColours.debugDescription)")
             try tmux.press("alice", "M-2")
-            let aliceScreen = try await tmux.waitFor("alice", "bob │ psst, just for you")
-            #expect(aliceScreen.contains("[2:bob]") && !aliceScreen.contains("now for everyone"))
+            let aliceScreen = try await tmux.waitForScreen("alice", "bob's window") { $0.contains("bob │ psst, just for you") && $0.contains("[2:bob]") }
+            #expect(!aliceScreen.contains("now for everyone"))
             try tmux.press("alice", "M-1")
-            try await tmux.waitFor("alice", "[1:room]")
-            let aliceColours = try tmux.capture("alice", escapes: true)
+            let aliceColours = try await tmux.waitForScreen("alice", escapes: true, "the room again") {
+                $0.contains("[1:room]") && $0.contains("now for everyone") && $0.contains("[alice] ")
+            }
             let broadcastRow = try #require(row(containing: "now for everyone", in: aliceColours))
             #expect(!broadcastRow.contains("48;5;220"), "an ordinary broadcast is not highlighted")
             // bob sees his own DM as sent; carol never sees it.

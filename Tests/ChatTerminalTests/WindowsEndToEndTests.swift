@@ -16,16 +16,18 @@ import Testing
             try await tmux.waitFor("alice", "bob joined")
             try await bob.say("psst", as: "bob", to: "alice")
             // The room does not show it; the window bar shows window 2, highlighted.
-            let room = try await tmux.waitForScreen("alice", escapes: true, "window 2 in the bar") { $0.contains("2:bob(1)") }
+            // Conditions take in the whole screen at once: a capture may come in the middle of a redraw.
+            let room = try await tmux.waitForScreen("alice", escapes: true, "window 2 in the bar") { $0.contains("2:bob(1)") && $0.contains("[1:room]") }
             let bar = try #require(TerminalSetup.row(containing: "2:bob(1)", in: room))
             #expect(bar.contains("[1:room]"))
             #expect(bar.contains("\u{1B}[1m\u{1B}[38;5;220m\u{1B}[48;5;24m2:bob(1)") || bar.contains("38;5;220m\u{1B}[48;5;24m2:bob(1)") || bar.contains("220"), "highlighted: \(bar.debugDescription)")
             #expect(!(try tmux.capture("alice")).contains("psst"))
 
             try tmux.press("alice", "M-2")
-            let conversation = try await tmux.waitFor("alice", "bob │ psst")
-            #expect(conversation.contains("[2:bob]"))
-            #expect(try tmux.rows("alice").last?.hasPrefix("[alice → bob]") == true)
+            try await tmux.waitForScreen("alice", "bob's window") { screen in
+                screen.contains("bob │ psst") && screen.contains("[2:bob]")
+                    && screen.components(separatedBy: "\n").last { !$0.isEmpty }?.hasPrefix("[alice → bob]") == true
+            }
             // Typed without @, it goes to bob alone.
             try tmux.type("alice", "hello bob")
             try tmux.press("alice", "Enter")

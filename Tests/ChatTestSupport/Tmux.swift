@@ -115,11 +115,11 @@ public final class Tmux: Sendable {
     public func waitForScreen(
         _ target: String,
         escapes: Bool = false,
-        timeout: Duration = .seconds(10),
+        timeout: Duration = .seconds(20),
         _ what: String,
         until condition: (String) -> Bool
     ) async throws -> String {
-        let deadline = ContinuousClock.now + timeout
+        let deadline = ContinuousClock.now + TestTiming.scaled(timeout)
         var screen = ""
         while ContinuousClock.now < deadline {
             screen = try capture(target, escapes: escapes)
@@ -131,7 +131,7 @@ public final class Tmux: Sendable {
 
     /// Waits until the screen contains `text`.
     @discardableResult
-    public func waitFor(_ target: String, _ text: String, timeout: Duration = .seconds(10)) async throws -> String {
+    public func waitFor(_ target: String, _ text: String, timeout: Duration = .seconds(20)) async throws -> String {
         try await waitForScreen(target, timeout: timeout, "\"\(text)\"") { $0.contains(text) }
     }
 
