@@ -47,7 +47,14 @@ final class CommitPipeline: Sendable {
     /// The writer: a thread that may block on the store (not an event loop).
     private let writer: NIOThreadPool
     private let state = NIOLockedValueBox(State())
-    private let delivery: NIOLockedValueBox<Delivery?>
+    /// The callback, in a class of its own: a function value kept directly in a generic box is
+    /// re-abstracted each time it is read out through `inout`, and each read wrapped it in two
+    /// more thunks, for ever (CommitPipelineTests).
+    private final class DeliveryTarget: Sendable {
+        let deliver: Delivery
+        init(_ deliver: @escaping Delivery) { self.deliver = deliver }
+    }
+    private let delivery = NIOLockedValueBox<DeliveryTarget?>(nil)
     private let metrics: ServerMetrics
     /// Whether the loop handing over a batch may commit it (``ChatStore/commitsLocally``).
     private let leadsOnCaller: Bool
@@ -58,7 +65,6 @@ final class CommitPipeline: Sendable {
         leadsOnCaller = store.commitsLocally
         writer = NIOThreadPool(numberOfThreads: 1)
         writer.start()
-        delivery = NIOLockedValueBox(nil)
     }
 
     deinit {
@@ -70,7 +76,8 @@ final class CommitPipeline: Sendable {
     /// Where committed batches go (the hub, which is made after the pipeline). Set once, before
     /// the first batch.
     func deliver(to delivery: @escaping Delivery) {
-        self.delivery.withLockedValue { $0 = delivery }
+        let target = DeliveryTarget(delivery)
+        self.delivery.withLockedValue { $0 = target }
     }
 
     /// Messages handed over and not yet delivered.
@@ -144,7 +151,7 @@ final class CommitPipeline: Sendable {
                 metrics.commitMessages.record(delivered)
             }
             if case .failure = outcome { metrics.storeErrors.increment() }
-            deliver?(batches, outcome)
+            deliver?.deliver(batches, outcome)
             state.withLockedValue { $0.backlog -= delivered }
         }
     }
