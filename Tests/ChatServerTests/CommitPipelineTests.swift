@@ -21,7 +21,7 @@ import Testing
     /// each time it was read out through `inout` (each batch), Swift re-abstracted the function
     /// value into the box and back, wrapping it in two more thunks. After n batches a call went
     /// through 2n thunks: 34% of the server's CPU in a profile of scenario a staggered after 25 s,
-    /// growing with the uptime (and its memory with it). The stack depth at which the callback runs
+    /// growing with the uptime. The stack depth at which the callback runs
     /// shows the layers: it must not change from batch to batch.
     @Test func theDeliveryCallbackCostsTheSameAtEveryBatch() async throws {
         let directory = TemporaryDirectory()
