@@ -68,6 +68,11 @@ final class Hub: Sendable {
     let cluster: ClusterMembership?
     /// What the server counts (``ServerMetrics``).
     let metrics: ServerMetrics
+    /// The operators' bans (``BanList``): a lock of their own, taken at every connection and
+    /// login, never held while taking another.
+    let bans: NIOLockedValueBox<BanList>
+    /// What may change while the server runs (``LiveSettings``; SIGHUP).
+    let live: NIOLockedValueBox<LiveSettings>
 
     init(
         configuration: ServerConfiguration,
@@ -116,6 +121,8 @@ final class Hub: Sendable {
             recentBroadcasts: RecentBroadcasts(historyLimit: configuration.historyLimit, stored: storedBroadcasts),
             lookalikes: lookalikes
         ))
+        self.bans = NIOLockedValueBox(BanList(snapshot.bans))
+        self.live = NIOLockedValueBox(configuration.liveSettings)
         self.loginAttempts = LoginAttemptLimiter(
             perNameAndAddress: configuration.loginAttemptsPerNameAndAddress,
             perName: configuration.loginAttemptsPerName,

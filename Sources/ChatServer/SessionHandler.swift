@@ -18,11 +18,13 @@ final class SessionHandler: ChannelInboundHandler {
     typealias OutboundOut = ByteBuffer
 
     /// Extensions this server can enable when a client asks for them in `FEATURES`.
-    static let supportedFeatures = ["commands", "accounts", "history", "deflate", "files"]
+    static let supportedFeatures = ["commands", "accounts", "history", "deflate", "files", "operators"]
 
     struct User {
         var name: String
         var key: String
+        /// Logged in with the password of a registered name (what an operator must do).
+        var authenticated = false
     }
 
     enum State {
@@ -72,7 +74,8 @@ final class SessionHandler: ChannelInboundHandler {
         self.tlsBelow = tlsBelow
         self.logger = hub.logger
         let limits = hub.configuration.limits
-        messageBudget = TokenBucket(rate: limits.messagesPerSecond, burst: limits.messageBurst)
+        let live = hub.liveSettings
+        messageBudget = TokenBucket(rate: live.messagesPerSecond, burst: live.messageBurst)
         errorBudget = TokenBucket(rate: limits.errorsPerSecond, burst: limits.errorBurst)
         requestBudget = RequestBudget(maximumInFlight: limits.requestsInFlight, perSecond: limits.requestTimePerSecond, burst: limits.requestTimeBurst)
     }
@@ -267,7 +270,7 @@ final class SessionHandler: ChannelInboundHandler {
                 }
                 if dropped > 0 {
                     hub.metrics.limit(.messageRateDropped, count: dropped)
-                    let limits = hub.configuration.limits
+                    let limits = hub.liveSettings
                     sendError(
                         "Slow down: \(dropped) message\(dropped == 1 ? " was" : "s were") not sent (at most \(Self.format(limits.messagesPerSecond)) per second, bursts of \(limits.messageBurst)).",
                         counted: false
@@ -334,8 +337,15 @@ final class SessionHandler: ChannelInboundHandler {
     }
 
     func run(_ command: ChatCommand, for user: User) {
+        if command.isOperatorCommand {
+            runOperatorCommand(command, for: user)
+            return
+        }
         switch hub.perform(command, for: user.key, on: connection) {
-        case .lines(let lines):
+        case .lines(var lines):
+            if case .help = command, hub.isOperator(key: user.key, authenticated: user.authenticated) {
+                lines += ["Operator commands:"] + ChatCommand.operatorHelpLines
+            }
             reply(lines, to: user)
         case .error(let text):
             sendError(text, counted: false)
