@@ -2,6 +2,7 @@ import ChatProtocol
 import ChatStore
 import Foundation
 import NIOCore
+import Synchronization
 
 /// Administration from the machine (`chatterbox admin`, through ``AdminSocket``) and the
 /// settings that change while the server runs (SIGHUP).
@@ -81,13 +82,9 @@ extension ChatServer {
         if old.motd != settings.motd { changed.append("motd") }
         if old.messagesPerSecond != settings.messagesPerSecond || old.messageBurst != settings.messageBurst {
             changed.append("message rate")
-            let connections = hub.state.withLockedValue { Array($0.presence.byKey.values) }
-            for connection in connections {
-                connection.eventLoop.execute {
-                    connection.session.value?.messageBudget = TokenBucket(rate: settings.messagesPerSecond, burst: settings.messageBurst)
-                }
-            }
         }
+        // Every session takes the new rate before its next message (SessionHandler.process).
+        hub.liveGeneration.add(1, ordering: .relaxed)
         if old.connections != settings.connections || old.connectionsPerAddress != settings.connectionsPerAddress {
             changed.append("connection limits")
             var total = settings.connections

@@ -249,7 +249,7 @@ extension Hub {
             let hub = self
             outboxes[0].eventLoop.execute { hub.disconnectBanned(ban, at: now) }
         case .unban(let target):
-            bans.withLockedValue { $0.remove(target) }
+            _ = bans.withLockedValue { $0.remove(target) }
         case .kick(let key, let reason, let by):
             if let connection = state.presence[key] {
                 disconnect(connection, reason: Self.kickText(by: by, reason: reason))

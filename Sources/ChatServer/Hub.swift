@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import NIOConcurrencyHelpers
+import Synchronization
 
 /// The chat room: who is online, who blocks whom, and where each message goes.
 ///
@@ -73,6 +74,9 @@ final class Hub: Sendable {
     let bans: NIOLockedValueBox<BanList>
     /// What may change while the server runs (``LiveSettings``; SIGHUP).
     let live: NIOLockedValueBox<LiveSettings>
+    /// Counts the changes of ``live``: a session compares it (one atomic load per frame) to
+    /// take a new message rate before its next message.
+    let liveGeneration = Atomic<Int>(0)
 
     init(
         configuration: ServerConfiguration,

@@ -1,6 +1,7 @@
 import ChatProtocol
 import ChatStore
 import NIOCore
+import Synchronization
 
 /// Logging in: the password check of registered names (off the loop, within the attempt
 /// limits), admission by the hub, and the acceptance with its history.
@@ -144,6 +145,7 @@ extension SessionHandler {
         let cursor = history.pageCursor ?? (ticket.history.throughSequence + 1)
         commandHistoryCursor = cursor
         // The rate as it is now (a SIGHUP may have changed it since the connection was made).
+        messageBudgetGeneration = hub.liveGeneration.load(ordering: .relaxed)
         let limits = hub.liveSettings
         messageBudget = TokenBucket(rate: limits.messagesPerSecond, burst: limits.messageBurst)
         if let features {

@@ -20,6 +20,7 @@ extension SessionHandler {
         }
         // An offer ends in a notice to the chat (at once, for an empty file): it takes a
         // message from the rate limit like any message.
+        if key == FileTransfer.Key.offer { refreshMessageBudgetIfChanged() }
         if key == FileTransfer.Key.offer, !messageBudget.take() {
             let limits = hub.liveSettings
             sendError(

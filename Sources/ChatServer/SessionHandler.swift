@@ -5,6 +5,7 @@ import ChatTLS
 import Logging
 import NIOCore
 import NIOTLS
+import Synchronization
 
 /// A duplex handler that acts on reads only and passes every write and flush on as it is, so
 /// it may sit between the TLS handler and a session that hands its deliveries to the TLS
@@ -53,6 +54,8 @@ final class SessionHandler: ChannelInboundHandler {
     var logger: Logger
     /// Messages the user may send (rate limit).
     var messageBudget: TokenBucket
+    /// The ``Hub/liveGeneration`` `messageBudget` was made at: a newer one brings a new rate.
+    var messageBudgetGeneration = 0
     /// Invalid frames the connection may send before it is disconnected.
     var errorBudget: TokenBucket
     /// What the user's searches, history pages and file listings may cost the server.
@@ -74,6 +77,7 @@ final class SessionHandler: ChannelInboundHandler {
         self.tlsBelow = tlsBelow
         self.logger = hub.logger
         let limits = hub.configuration.limits
+        messageBudgetGeneration = hub.liveGeneration.load(ordering: .relaxed)
         let live = hub.liveSettings
         messageBudget = TokenBucket(rate: live.messagesPerSecond, burst: live.messageBurst)
         errorBudget = TokenBucket(rate: limits.errorsPerSecond, burst: limits.errorBurst)
@@ -260,6 +264,7 @@ final class SessionHandler: ChannelInboundHandler {
             case .verifying, .loggingIn:
                 earlyFrames.append(Frame(messages: messages))
             case .live(let user):
+                refreshMessageBudgetIfChanged()
                 var dropped = 0
                 for message in messages {
                     guard messageBudget.take() else {
@@ -334,6 +339,16 @@ final class SessionHandler: ChannelInboundHandler {
         if case .rejected(let reason) = hub.submit(accepted, senderKey: user.key, from: connection) {
             sendError(reason, counted: false)
         }
+    }
+
+    /// Takes the message rate set since the budget was made (SIGHUP), starting full.
+    func refreshMessageBudgetIfChanged() {
+        let generation = hub.liveGeneration.load(ordering: .relaxed)
+        guard generation != messageBudgetGeneration else { return }
+        messageBudgetGeneration = generation
+        let live = hub.liveSettings
+        guard live.messagesPerSecond != messageBudget.rate || Double(max(1, live.messageBurst)) != messageBudget.burst else { return }
+        messageBudget = TokenBucket(rate: live.messagesPerSecond, burst: live.messageBurst)
     }
 
     func run(_ command: ChatCommand, for user: User) {

@@ -46,6 +46,7 @@ import Testing
         #expect(try await bob.next().info == "Welcome. Be kind.")
         let carol = try await client(server, directory: directory.path)
         #expect(try await carol.login("carol").usernameAccepted == true)
+        #expect(try await carol.next().info == "Welcome. Be kind.")
 
         let who = try await admin(["who"], dataDirectory: directory.path)
         #expect(who.status == 0 && who.output.contains("bob from 127.0.0.1") && who.output.contains("carol from 127.0.0.1"), "\(who)")

@@ -206,7 +206,7 @@ import Testing
     @Test func aBanOutlivesARestart() async throws {
         let directory = TemporaryDirectory()
         let path = AdminClient.socketPath(inDataDirectory: directory.path)
-        try await TestServer.with(dataDirectory: directory.path, configure: Self.configure(directory.path)) { _ in
+        try await TestServer.with(dataDirectory: directory.path, configure: Self.configure(directory.path)) { (_: TestServer) async throws in
             #expect(try AdminClient.send("ban bob 7d persistent pest", socketPath: path).ok)
             #expect(try AdminClient.send("ban 203.0.113.0/24", socketPath: path).ok)
             #expect(try AdminClient.send("ban carol 1h", socketPath: path).ok)
