@@ -227,7 +227,7 @@ let package = Package(
         .testTarget(
             name: "ChatOperationsTests",
             dependencies: [
-                "ChatOperations", "ChatServer", "ChatStore", "ChatStorePostgres", "ChatTestSupport", "ChatTLS", "ChatProtocol",
+                "ChatOperations", "ChatServer", "ChatStore", "ChatStorePostgres", "ChatStoreSQLite", "ChatTestSupport", "ChatTLS", "ChatProtocol",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 // The tests of `chatterbox server --http-port` run the real executable.
                 "chatterbox",

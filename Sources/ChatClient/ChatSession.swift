@@ -8,7 +8,7 @@ public import ChatProtocol
 /// messages locally, `/DisplayUsers` uses the presence it tracked, and so on.
 public struct ChatSession: Sendable {
     /// Extensions this client asks for at login.
-    public static let requestedFeatures = ["commands", "accounts", "history", "deflate", "files"]
+    public static let requestedFeatures = ["commands", "accounts", "history", "deflate", "files", "operators"]
     /// Passwords the server accepts, in UTF-8 bytes (PROTOCOL.md, Accounts).
     public static let passwordLength = 8...256
 
@@ -100,6 +100,9 @@ public struct ChatSession: Sendable {
     public var serverHasAccounts: Bool { enabledFeatures.contains("accounts") }
     /// Whether the server transfers files (feature `files`).
     public var serverHasFiles: Bool { enabledFeatures.contains("files") }
+    /// Whether the server counts this user as an operator (feature `operators`): /Help lists
+    /// the operator commands. (Any user may send them; the server refuses non-operators.)
+    public var isOperator: Bool { enabledFeatures.contains("operators") }
     /// Whether frames may be compressed both ways (feature `deflate`).
     public var compresses: Bool { enabledFeatures.contains("deflate") }
     /// Whether the server pages and searches history (HISTORY, SEARCH).
@@ -247,7 +250,7 @@ public struct ChatSession: Sendable {
     /// The command's name as /Help spells it ("DisplayUsers"), or as typed when unknown.
     static func commandName(_ line: String) -> String {
         let typed = line.trimmingTrailingNewline().dropFirst().prefix { !$0.isWhitespace }
-        let known = ChatCommand.helpLines.compactMap { line -> String? in
+        let known = (ChatCommand.helpLines + ChatCommand.operatorHelpLines).compactMap { line -> String? in
             guard line.hasPrefix("/") else { return nil }
             return String(line.dropFirst().prefix { !$0.isWhitespace })
         }
@@ -270,6 +273,10 @@ public struct ChatSession: Sendable {
         case .help:
             var lines = ["Commands (case does not matter):"] + ChatCommand.helpLines.map { "  " + $0 }
             lines.append("  //text - send text that starts with a slash")
+            if isOperator {
+                lines.append("Operator commands:")
+                lines += ChatCommand.operatorHelpLines.map { "  " + $0 }
+            }
             lines += extraHelpLines
             if !serverRunsCommands {
                 lines.append("This server does not run commands itself; Chatterbox handles them locally (blocking only hides messages on this screen).")
@@ -308,6 +315,14 @@ public struct ChatSession: Sendable {
             }
             guard !id.hasPrefix("-") else { return [.show(.notice(usage))] }
             return [.file(.get(id: String(id), path: path.isEmpty ? nil : String(path), force: force))]
+        case .kick, .ban, .unban, .bans, .announce:
+            // To the server's pseudo-user, never to ALL: a server that does not run them would
+            // relay the line to everyone. The server refuses non-operators itself.
+            guard serverRunsCommands, let username else { return [.show(.notice(runLocally(command)))] }
+            let message = ChatMessage(
+                source: username, destination: serverUser ?? ChatMessage.broadcastDestination, timestamp: now,
+                content: line.trimmingTrailingNewline())
+            return [.send(Frame(messages: [message]))]
         case .history(let operand) where serverHasHistory:
             return requestHistory(operand)
         case .search(let operand) where serverHasHistory:
@@ -389,6 +404,8 @@ public struct ChatSession: Sendable {
             return "This server keeps no history beyond what it sends at login: /History and /Search are not available."
         case .files, .send, .get:
             return "This server does not transfer files: /Send, /Files and /Get are not available."
+        case .kick, .ban, .unban, .bans, .announce:
+            return "This server does not run commands: /Kick, /Ban, /Unban, /Bans and /Announce are not available."
         case .help, .quit:
             return ""
         }

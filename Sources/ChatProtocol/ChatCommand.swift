@@ -26,6 +26,16 @@ public enum ChatCommand: Sendable, Equatable {
     case send(String?)
     /// Fetch a file (client side): `ID [PATH]`.
     case get(String?)
+    /// Operators: disconnect a user (`NAME [reason]`).
+    case kick(String?)
+    /// Operators: ban a name or an address range (`NAME|ADDRESS[/PREFIX] [DURATION] [reason]`).
+    case ban(String?)
+    /// Operators: lift a ban (`NAME|ADDRESS[/PREFIX]`).
+    case unban(String?)
+    /// Operators: list the bans in force.
+    case bans
+    /// Operators: tell everyone online (`TEXT`).
+    case announce(String?)
     /// A `/word` that is not a known command.
     case unknown(String)
 
@@ -48,6 +58,23 @@ public enum ChatCommand: Sendable, Equatable {
         "/Get <id> [path] - fetch a file (resumes an interrupted download)",
         "@<username> <text> - send a direct message",
     ]
+
+    /// One line of help per operator command (shown to operators only).
+    public static let operatorHelpLines: [String] = [
+        "/Kick <username> [reason] - disconnect that user (operators)",
+        "/Ban <username|address[/prefix]> [duration] [reason] - ban a name or addresses, e.g. 2h, 7d; none: until lifted (operators)",
+        "/Unban <username|address[/prefix]> - lift a ban (operators)",
+        "/Bans - list the bans in force (operators)",
+        "/Announce <text> - tell everyone online (operators)",
+    ]
+
+    /// Whether this is an operator command (which a server runs for its operators only).
+    public var isOperatorCommand: Bool {
+        switch self {
+        case .kick, .ban, .unban, .bans, .announce: true
+        default: false
+        }
+    }
 
     /// The command in `text`, or `nil` when `text` is ordinary text.
     public static func parse(_ text: String) -> ChatCommand? {
@@ -73,6 +100,11 @@ public enum ChatCommand: Sendable, Equatable {
         case "files": return .files
         case "send": return .send(operand)
         case "get": return .get(operand)
+        case "kick": return .kick(operand)
+        case "ban": return .ban(operand)
+        case "unban": return .unban(operand)
+        case "bans": return .bans
+        case "announce": return .announce(operand)
         default: return .unknown(String(word))
         }
     }

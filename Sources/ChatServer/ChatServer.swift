@@ -22,6 +22,7 @@ public final class ChatServer: Service, Sendable {
         var stopped = false
         var trimmer: MemoryTrimmer?
         var housekeeping: Housekeeping?
+        var adminSocket: AdminSocket?
     }
 
     public let configuration: ServerConfiguration
@@ -32,7 +33,7 @@ public final class ChatServer: Service, Sendable {
     private let requestPool: WorkPool
     let hub: Hub
     let store: any ChatStore
-    private let logger: Logger
+    let logger: Logger
     private let lifecycle = NIOLockedValueBox(Lifecycle())
     let connectionLimiter: ConnectionLimiter
     /// The last store check of a readiness probe (see ``readiness(timeout:)``).
@@ -43,6 +44,8 @@ public final class ChatServer: Service, Sendable {
     let startedAt = NIOLockedValueBox<NIODeadline?>(nil)
     /// Follows the shared log, in a cluster.
     private let clusterLink: ClusterLink?
+    /// The open-file limit's room for connections (what `--max-connections` is clamped to).
+    let descriptorBudget: DescriptorBudget?
 
     /// Loads the store's state and prepares the server, on a thread that may wait for the store
     /// (not one of Swift's cooperative threads); nothing listens until ``start()``.
@@ -72,7 +75,9 @@ public final class ChatServer: Service, Sendable {
         let storedBroadcasts = try store.recentBroadcasts(limit: RecentBroadcasts.capacity(forHistoryLimit: configuration.historyLimit))
         group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoopThreads))
         var connections = configuration.limits.connections
-        if let descriptors = DescriptorBudget.prepare() {
+        let descriptors = DescriptorBudget.prepare()
+        descriptorBudget = descriptors
+        if let descriptors {
             let clamped = descriptors.clamp(connections)
             connections = clamped.limit
             if let lowered = clamped.lowered {
@@ -169,11 +174,22 @@ public final class ChatServer: Service, Sendable {
         clusterLink?.start()
         let housekeeping = Housekeeping(hub: hub, pool: requestPool.threads, logger: logger)
         housekeeping.start(on: group.next(), every: configuration.housekeepingInterval)
+        var adminSocket: AdminSocket?
+        if let path = configuration.adminSocketPath {
+            do {
+                adminSocket = try await AdminSocket.start(path: path, on: group.next(), logger: logger) { [weak self] line, caller in
+                    self?.administer(line, caller: caller) ?? AdminReply(ok: false, lines: ["The server is stopping."])
+                }
+            } catch {
+                logger.error("The admin socket \(path) could not be opened (chatterbox admin will not work): \(error)")
+            }
+        }
         startedAt.withLockedValue { $0 = .now() }
         lifecycle.withLockedValue {
             $0.listeners = listeners
             $0.trimmer = trimmer
             $0.housekeeping = housekeeping
+            $0.adminSocket = adminSocket
         }
         return listeners.compactMap(\.localAddress)
     }
@@ -204,14 +220,15 @@ public final class ChatServer: Service, Sendable {
     /// return); tells every client goodbye and closes its connection; commits what is staged;
     /// closes the store; stops the event loops. Idempotent.
     public func stop() async {
-        let listeners: [any Channel]? = lifecycle.withLockedValue { state in
+        let stopping: ([any Channel], AdminSocket?)? = lifecycle.withLockedValue { state in
             guard !state.stopped else { return nil }
             state.stopped = true
             state.trimmer?.cancel()
             state.housekeeping?.cancel()
-            return state.listeners
+            return (state.listeners, state.adminSocket)
         }
-        guard let listeners else { return }
+        guard let (listeners, adminSocket) = stopping else { return }
+        await adminSocket?.close()
         startedAt.withLockedValue { $0 = nil }
         for channel in listeners { try? await channel.close() }
         let connections = hub.beginShutdown()
@@ -312,11 +329,15 @@ public final class ChatServer: Service, Sendable {
     private func setUpConnection(_ channel: any Channel) throws {
         let limits = configuration.limits
         let address = ConnectionLimiter.key(for: channel.remoteAddress)
-        let refusal = connectionLimiter.admit(address)
+        // A banned address is told why (and for how long) rather than counted.
+        let ban = hub.addressBan(address)
+        let refusal = ban.map { _ in "banned" } ?? connectionLimiter.admit(address)
         let limiter = connectionLimiter
         (refusal == nil ? hub.metrics.connectionsAccepted : hub.metrics.connectionsRefused).increment()
         if refusal == nil {
             channel.closeFuture.whenComplete { _ in limiter.release(address) }
+        } else if ban != nil, limiter.beginPoliteRefusal() {
+            channel.closeFuture.whenComplete { _ in limiter.politeRefusalEnded() }
         } else if limiter.beginPoliteRefusal() {
             channel.closeFuture.whenComplete { _ in limiter.politeRefusalEnded() }
         } else {
@@ -331,6 +352,12 @@ public final class ChatServer: Service, Sendable {
             try pipeline.addHandler(handler)
             tlsBelow = handler as? TLSServerHandler
             try pipeline.addHandler(HandshakeDeadline(timeout: limits.handshakeTimeout))
+        }
+        if let ban {
+            let now = configuration.clock.secondsSinceEpoch()
+            logger.info("Refusing a connection from \(address): banned \(ban.remainingText(at: now))")
+            try pipeline.addHandler(RefusalHandler(reason: "Connection refused: \(ban.refusalText(at: now))"))
+            return
         }
         if let refusal {
             logger.notice("Refusing a connection from \(address): \(refusal)")

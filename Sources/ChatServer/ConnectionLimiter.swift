@@ -12,23 +12,23 @@ final class ConnectionLimiter: Sendable {
         var total = 0
         var byPrefix: [String: Int] = [:]
         var politeRefusals = 0
+        /// The limits (0: unlimited), changeable while the server runs (``reconfigure(perAddress:total:)``).
+        var perAddress: Int
+        var limit: Int
     }
 
     /// Refused connections that may wait for a TLS handshake to be told why; beyond this,
     /// refusals are closed at once so that refusing never costs more than serving.
     static let maximumPoliteRefusals = 64
 
-    private let perAddress: Int
-    private let total: Int
     private let exemptions: [IPNetwork]
     private let ipv4PrefixLength: Int
     private let ipv6PrefixLength: Int
-    private let counts = NIOLockedValueBox(Counts())
+    private let counts: NIOLockedValueBox<Counts>
 
     /// Limits of 0 mean unlimited.
     init(perAddress: Int, total: Int, exemptions: [IPNetwork] = IPNetwork.loopback, ipv4PrefixLength: Int = 32, ipv6PrefixLength: Int = 64) {
-        self.perAddress = perAddress
-        self.total = total
+        self.counts = NIOLockedValueBox(Counts(perAddress: perAddress, limit: total))
         self.exemptions = exemptions
         self.ipv4PrefixLength = ipv4PrefixLength
         self.ipv6PrefixLength = ipv6PrefixLength
@@ -47,22 +47,32 @@ final class ConnectionLimiter: Sendable {
         return IPNetwork(bytes: bytes, prefixLength: bytes.count == 4 ? ipv4PrefixLength : ipv6PrefixLength).description
     }
 
-    /// Admits a connection from `key`, or says why not.
+    /// Admits a connection from `key`, or says why not. Connections are counted per prefix
+    /// whatever the per-address limit, so that a limit set while the server runs counts the
+    /// connections already open.
     func admit(_ key: String) -> String? {
-        let prefix = perAddress > 0 ? prefix(of: key) : nil
+        let prefix = prefix(of: key)
         return counts.withLockedValue { counts in
-            if total > 0, counts.total >= total {
-                return "the server is full (\(total) connections)"
+            if counts.limit > 0, counts.total >= counts.limit {
+                return "the server is full (\(counts.limit) connections)"
             }
             if let prefix {
                 let current = counts.byPrefix[prefix, default: 0]
-                if current >= perAddress {
-                    return "there are already \(perAddress) connections from \(prefix)"
+                if counts.perAddress > 0, current >= counts.perAddress {
+                    return "there are already \(counts.perAddress) connections from \(prefix)"
                 }
                 counts.byPrefix[prefix] = current + 1
             }
             counts.total += 1
             return nil
+        }
+    }
+
+    /// New limits (0: unlimited) for the connections admitted from now on; open ones stay.
+    func reconfigure(perAddress: Int, total: Int) {
+        counts.withLockedValue { counts in
+            counts.perAddress = perAddress
+            counts.limit = total
         }
     }
 
@@ -82,7 +92,7 @@ final class ConnectionLimiter: Sendable {
 
     /// A connection admitted under `key` has closed.
     func release(_ key: String) {
-        let prefix = perAddress > 0 ? prefix(of: key) : nil
+        let prefix = prefix(of: key)
         counts.withLockedValue { counts in
             counts.total -= 1
             guard let prefix else { return }

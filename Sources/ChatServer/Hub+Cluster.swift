@@ -123,6 +123,8 @@ extension Hub {
             fileShelf?.forget(id)
         case .forgetUser(let key, _):
             if !state.presence.isOnline(key) { state.users[key] = nil }
+        case .ban, .unban, .kick, .announce:
+            applyRemoteAdministration(operation, state: &state)
         case .message, .left:
             break
         }

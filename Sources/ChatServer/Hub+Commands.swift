@@ -70,6 +70,9 @@ extension Hub {
             guard let operand else { return .error("Usage: /Search <words>") }
             if let problem = HistoryQuery.queryProblem(operand) { return .error(problem) }
             return .page(HistoryQuery(limit: HistoryQuery.defaultLimit, query: operand))
+        case .kick, .ban, .unban, .bans, .announce:
+            // The session runs these (SessionHandler+Admin), for operators only.
+            return .error("Operator commands are not run here.")
         case .unknown(let word):
             return .error("Unknown command /\(word). Type /Help for the list of commands.")
         }

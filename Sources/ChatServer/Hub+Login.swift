@@ -22,6 +22,8 @@ extension Hub {
     enum LoginOutcome: Sendable {
         case accepted(LoginTicket)
         case rejected(String)
+        /// An operator banned the name or the address: what to say.
+        case banned(String)
         /// The name is registered and the login did not prove the password.
         case needsPassword(String)
     }
@@ -37,6 +39,10 @@ extension Hub {
         let key = UsernameRules.key(name)
         let skeleton = UsernameLookalikes.skeleton(name)
         let joined = encode(Frame(usersJoined: [name]))
+        let bannedAt = configuration.clock.secondsSinceEpoch()
+        if let ban = bans.withLockedValue({ $0.ban(forName: key, at: bannedAt) ?? $0.ban(forAddress: connection.address, at: bannedAt) }) {
+            return .banned(ban.refusalText(at: bannedAt))
+        }
         return state.withLockedValue { state in
             guard state.accepting else { return .rejected("The server is shutting down.") }
             if state.users[key] == nil, let problem = state.lookalikeProblem(name, skeleton: skeleton) {

@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import NIOConcurrencyHelpers
+import Synchronization
 
 /// The chat room: who is online, who blocks whom, and where each message goes.
 ///
@@ -68,6 +69,14 @@ final class Hub: Sendable {
     let cluster: ClusterMembership?
     /// What the server counts (``ServerMetrics``).
     let metrics: ServerMetrics
+    /// The operators' bans (``BanList``): a lock of their own, taken at every connection and
+    /// login, never held while taking another.
+    let bans: NIOLockedValueBox<BanList>
+    /// What may change while the server runs (``LiveSettings``; SIGHUP).
+    let live: NIOLockedValueBox<LiveSettings>
+    /// Counts the changes of ``live``: a session compares it (one atomic load per frame) to
+    /// take a new message rate before its next message.
+    let liveGeneration = Atomic<Int>(0)
 
     init(
         configuration: ServerConfiguration,
@@ -116,6 +125,8 @@ final class Hub: Sendable {
             recentBroadcasts: RecentBroadcasts(historyLimit: configuration.historyLimit, stored: storedBroadcasts),
             lookalikes: lookalikes
         ))
+        self.bans = NIOLockedValueBox(BanList(snapshot.bans))
+        self.live = NIOLockedValueBox(configuration.liveSettings)
         self.loginAttempts = LoginAttemptLimiter(
             perNameAndAddress: configuration.loginAttemptsPerNameAndAddress,
             perName: configuration.loginAttemptsPerName,

@@ -103,6 +103,14 @@ public struct ServerConfiguration: Sendable {
     public var fileLifetime: TimeAmount = .hours(24 * 30)
     /// How often the server looks for abandoned uploads, expired files and forgotten users.
     public var housekeepingInterval: TimeAmount = .minutes(1)
+    /// The operators' names: registered users who, logged in with their password, may kick,
+    /// ban and announce (``LiveSettings/operators``). Changeable live.
+    public var operators: [String] = []
+    /// The message of the day, sent as INFO at every login; `nil`: none. Changeable live.
+    public var motd: String?
+    /// Where the administration socket listens (`chatterbox admin`); `nil`: nowhere.
+    /// Created with mode 0600, and only the server's own user (or root) is served.
+    public var adminSocketPath: String?
     /// Password attempts allowed for one name from one address.
     public var loginAttemptsPerNameAndAddress = AttemptLimit(burst: 5, interval: .seconds(12))
     /// Password attempts allowed for one name from all the addresses that have not logged in

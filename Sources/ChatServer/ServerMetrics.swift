@@ -19,6 +19,8 @@ final class ServerMetrics: Sendable {
         case tooManyAttempts = "too_many_attempts"
         /// The server could not take the login (shutting down, its database unreachable).
         case unavailable
+        /// An operator banned the name or the address.
+        case banned
     }
 
     /// Why a connection was cut or frames dropped (the `limit` label of

@@ -1,6 +1,7 @@
 import ChatProtocol
 import ChatStore
 import NIOCore
+import Synchronization
 
 /// Logging in: the password check of registered names (off the loop, within the attempt
 /// limits), admission by the hub, and the acceptance with its history.
@@ -68,11 +69,14 @@ extension SessionHandler {
         switch hub.login(name: name, connection: connection, authenticatedHash: authenticatedHash, offersAccounts: features?.contains("accounts") == true) {
         case .rejected(let reason):
             refuse(reason, name: name)
+        case .banned(let reason):
+            logger.notice("Login as \(name) from \(connection.address) refused: \(reason)")
+            refuse(reason, name: name, counted: .banned)
         case .needsPassword(let reason):
             refuse(reason, name: name, passwordRequired: features?.contains("accounts") == true, counted: .passwordRequired)
         case .accepted(let ticket):
             loginDeadline?.cancel()
-            let user = User(name: ticket.name, key: ticket.key)
+            let user = User(name: ticket.name, key: ticket.key, authenticated: authenticatedHash != nil)
             state = .loggingIn(user, features: features)
             context?.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
             // In a cluster the name must not be online on another server: the shared store says.
@@ -140,12 +144,19 @@ extension SessionHandler {
         // Paging back starts below the replayed window (or below everything delivered).
         let cursor = history.pageCursor ?? (ticket.history.throughSequence + 1)
         commandHistoryCursor = cursor
+        // The rate as it is now (a SIGHUP may have changed it since the connection was made).
+        messageBudgetGeneration = hub.liveGeneration.load(ordering: .relaxed)
+        let limits = hub.liveSettings
+        messageBudget = TokenBucket(rate: limits.messagesPerSecond, burst: limits.messageBurst)
         if let features {
-            let enabled = Self.supportedFeatures.filter { features.contains($0) && ($0 != "files" || hub.fileShelf != nil) }
+            // "operators" only for an operator: it tells the client to offer the operator commands.
+            let isOperator = hub.isOperator(key: user.key, authenticated: user.authenticated)
+            let enabled = Self.supportedFeatures.filter {
+                features.contains($0) && ($0 != "files" || hub.fileShelf != nil) && ($0 != "operators" || isOperator)
+            }
             reply.features = enabled
             reply.extensions.append(.init(key: "SERVER_USER", value: .string(hub.configuration.serverName)))
             // So that a client paces itself instead of being told to slow down (PROTOCOL.md).
-            let limits = hub.configuration.limits
             reply.extensions.append(.init(key: Frame.Key.limits, value: MessageRate(perSecond: limits.messagesPerSecond, burst: limits.messageBurst).jsonValue))
             if enabled.contains("history") {
                 let info = HistoryPageInfo(before: cursor, more: history.truncated || (history.pageCursor == nil && cursor > 1))
@@ -163,6 +174,10 @@ extension SessionHandler {
             // The acceptance itself goes uncompressed: the client learns from it that it may
             // receive compressed frames.
             if index == 0, reply.features?.contains("deflate") == true { compressing = true }
+        }
+        if let motd = limits.motd, !motd.isEmpty {
+            // After the acceptance (a client learns it is in first), before anything else.
+            write(Frame(info: motd))
         }
         state = .live(user)
         if let context, !heldBack.isEmpty {

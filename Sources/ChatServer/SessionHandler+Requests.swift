@@ -20,8 +20,9 @@ extension SessionHandler {
         }
         // An offer ends in a notice to the chat (at once, for an empty file): it takes a
         // message from the rate limit like any message.
+        if key == FileTransfer.Key.offer { refreshMessageBudgetIfChanged() }
         if key == FileTransfer.Key.offer, !messageBudget.take() {
-            let limits = hub.configuration.limits
+            let limits = hub.liveSettings
             sendError(
                 "Slow down: file not offered; an offer counts as a message (at most \(Self.format(limits.messagesPerSecond)) per second, bursts of \(limits.messageBurst)).",
                 counted: false)

@@ -5,6 +5,7 @@ import ChatTLS
 import Logging
 import NIOCore
 import NIOTLS
+import Synchronization
 
 /// A duplex handler that acts on reads only and passes every write and flush on as it is, so
 /// it may sit between the TLS handler and a session that hands its deliveries to the TLS
@@ -18,11 +19,13 @@ final class SessionHandler: ChannelInboundHandler {
     typealias OutboundOut = ByteBuffer
 
     /// Extensions this server can enable when a client asks for them in `FEATURES`.
-    static let supportedFeatures = ["commands", "accounts", "history", "deflate", "files"]
+    static let supportedFeatures = ["commands", "accounts", "history", "deflate", "files", "operators"]
 
     struct User {
         var name: String
         var key: String
+        /// Logged in with the password of a registered name (what an operator must do).
+        var authenticated = false
     }
 
     enum State {
@@ -51,6 +54,8 @@ final class SessionHandler: ChannelInboundHandler {
     var logger: Logger
     /// Messages the user may send (rate limit).
     var messageBudget: TokenBucket
+    /// The ``Hub/liveGeneration`` `messageBudget` was made at: a newer one brings a new rate.
+    var messageBudgetGeneration = 0
     /// Invalid frames the connection may send before it is disconnected.
     var errorBudget: TokenBucket
     /// What the user's searches, history pages and file listings may cost the server.
@@ -72,7 +77,9 @@ final class SessionHandler: ChannelInboundHandler {
         self.tlsBelow = tlsBelow
         self.logger = hub.logger
         let limits = hub.configuration.limits
-        messageBudget = TokenBucket(rate: limits.messagesPerSecond, burst: limits.messageBurst)
+        messageBudgetGeneration = hub.liveGeneration.load(ordering: .relaxed)
+        let live = hub.liveSettings
+        messageBudget = TokenBucket(rate: live.messagesPerSecond, burst: live.messageBurst)
         errorBudget = TokenBucket(rate: limits.errorsPerSecond, burst: limits.errorBurst)
         requestBudget = RequestBudget(maximumInFlight: limits.requestsInFlight, perSecond: limits.requestTimePerSecond, burst: limits.requestTimeBurst)
     }
@@ -257,6 +264,7 @@ final class SessionHandler: ChannelInboundHandler {
             case .verifying, .loggingIn:
                 earlyFrames.append(Frame(messages: messages))
             case .live(let user):
+                refreshMessageBudgetIfChanged()
                 var dropped = 0
                 for message in messages {
                     guard messageBudget.take() else {
@@ -267,7 +275,7 @@ final class SessionHandler: ChannelInboundHandler {
                 }
                 if dropped > 0 {
                     hub.metrics.limit(.messageRateDropped, count: dropped)
-                    let limits = hub.configuration.limits
+                    let limits = hub.liveSettings
                     sendError(
                         "Slow down: \(dropped) message\(dropped == 1 ? " was" : "s were") not sent (at most \(Self.format(limits.messagesPerSecond)) per second, bursts of \(limits.messageBurst)).",
                         counted: false
@@ -333,9 +341,26 @@ final class SessionHandler: ChannelInboundHandler {
         }
     }
 
+    /// Takes the message rate set since the budget was made (SIGHUP), starting full.
+    func refreshMessageBudgetIfChanged() {
+        let generation = hub.liveGeneration.load(ordering: .relaxed)
+        guard generation != messageBudgetGeneration else { return }
+        messageBudgetGeneration = generation
+        let live = hub.liveSettings
+        guard live.messagesPerSecond != messageBudget.rate || Double(max(1, live.messageBurst)) != messageBudget.burst else { return }
+        messageBudget = TokenBucket(rate: live.messagesPerSecond, burst: live.messageBurst)
+    }
+
     func run(_ command: ChatCommand, for user: User) {
+        if command.isOperatorCommand {
+            runOperatorCommand(command, for: user)
+            return
+        }
         switch hub.perform(command, for: user.key, on: connection) {
-        case .lines(let lines):
+        case .lines(var lines):
+            if case .help = command, hub.isOperator(key: user.key, authenticated: user.authenticated) {
+                lines += ["Operator commands:"] + ChatCommand.operatorHelpLines
+            }
             reply(lines, to: user)
         case .error(let text):
             sendError(text, counted: false)

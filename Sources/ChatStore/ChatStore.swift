@@ -92,6 +92,8 @@ public struct StoreSnapshot: Sendable {
     public var files: [StoredFile]
     /// Who is online on the servers of a cluster (a ``SharedLog``), as of `lastSequence`.
     public var online: [OnlineUser] = []
+    /// The operators' bans, lifted or expired ones left out by the store when it can.
+    public var bans: [Ban] = []
 
     public init(users: [KnownUser] = [], blocks: [BlockRelation] = [], lastSequence: Int64 = 0, accounts: [String: String] = [:], files: [StoredFile] = []) {
         self.users = users
@@ -137,6 +139,16 @@ public enum StoreOperation: Sendable, Equatable, Codable {
     /// place online is given up, and the user is recorded as by ``user(_:)``. A store
     /// without presence only records the user.
     case left(KnownUser, node: NodeIdentity)
+    /// An operator banned a name or an address range (replacing an earlier ban of the same target).
+    case ban(Ban)
+    /// An operator lifted the ban of `target`.
+    case unban(Ban.Target)
+    /// An operator disconnected the user `key`: nothing is stored, but servers sharing a store
+    /// (``SharedLog``) read it from the log and disconnect the user wherever they are.
+    case kick(key: String, reason: String, by: String)
+    /// An operator's announcement to everyone: nothing is stored; servers sharing a store tell
+    /// their users when they read it from the log.
+    case announce(text: String, by: String)
 }
 
 /// What a user may see of the history, as loaded at login.

@@ -247,6 +247,10 @@ extension StoreOperation {
         case .removeFile: "remove_file"
         case .forgetUser: "forget_user"
         case .left: "left"
+        case .ban: "ban"
+        case .unban: "unban"
+        case .kick: "kick"
+        case .announce: "announce"
         }
     }
 }

@@ -131,6 +131,12 @@ public final class PostgresChatStore: Sendable {
             ).decode((String, String, String).self) {
                 snapshot.online.append(OnlineUser(name: name, node: NodeIdentity(name: node, incarnation: incarnation)))
             }
+            for try await row in try await connection.query(
+                "SELECT kind, target, display, reason, by_name, since, until_time FROM ban ORDER BY since", logger: logger
+            ).decode((String, String, String, String, String, Int64, Int64?).self) {
+                guard let target = Ban.Target(kind: row.0, value: row.1) else { continue }
+                snapshot.bans.append(Ban(target: target, display: row.2, reason: row.3, by: row.4, since: row.5, until: row.6))
+            }
             return snapshot
         }
     }
@@ -295,6 +301,18 @@ public final class PostgresChatStore: Sendable {
                         AND NOT EXISTS (SELECT 1 FROM message WHERE dest_key = u.key
                             AND seq > GREATEST(u.delivered_through, u.held_since))
                     """, logger: logger)
+            case .ban(let ban):
+                try await connection.query("""
+                    INSERT INTO ban (kind, target, display, reason, by_name, since, until_time)
+                    VALUES (\(ban.target.kind), \(ban.target.value), \(ban.display), \(ban.reason), \(ban.by), \(ban.since), \(ban.until))
+                    ON CONFLICT (kind, target) DO UPDATE SET display = excluded.display, reason = excluded.reason,
+                        by_name = excluded.by_name, since = excluded.since, until_time = excluded.until_time
+                    """, logger: logger)
+            case .unban(let target):
+                try await connection.query("DELETE FROM ban WHERE kind = \(target.kind) AND target = \(target.value)", logger: logger)
+            case .kick, .announce:
+                // Nothing but the log's entry: every node acts on it when it reads it.
+                continue
             }
         }
     }

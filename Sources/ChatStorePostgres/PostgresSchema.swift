@@ -125,6 +125,22 @@ enum PostgresSchema {
             """,
             "CREATE INDEX presence_by_incarnation ON presence (incarnation)",
         ]),
+        // Operators' bans of names and address ranges (every node reads them at start and
+        // follows them in the log).
+        Migration(version: 3, name: "bans", statements: [
+            """
+            CREATE TABLE ban (
+                kind text NOT NULL,
+                target text NOT NULL,
+                display text NOT NULL,
+                reason text NOT NULL,
+                by_name text NOT NULL,
+                since bigint NOT NULL,
+                until_time bigint,
+                PRIMARY KEY (kind, target)
+            )
+            """,
+        ]),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

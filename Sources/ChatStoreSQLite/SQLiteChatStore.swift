@@ -220,6 +220,21 @@ public final class SQLiteChatStore: ChatStore {
                 ALTER TABLE user ADD COLUMN held_since_time INTEGER NOT NULL DEFAULT 0;
                 """)
         }
+        // Operators' bans of names and address ranges, kept across restarts.
+        migrator.registerMigration("v10-bans") { db in
+            try db.execute(sql: """
+                CREATE TABLE ban (
+                    kind TEXT NOT NULL,
+                    target TEXT NOT NULL,
+                    display TEXT NOT NULL,
+                    reason TEXT NOT NULL,
+                    by_name TEXT NOT NULL,
+                    since INTEGER NOT NULL,
+                    until_time INTEGER,
+                    PRIMARY KEY (kind, target)
+                )
+                """)
+        }
         return migrator
     }
 
@@ -254,7 +269,12 @@ public final class SQLiteChatStore: ChatStore {
             let files = try Row.fetchAll(db, sql: "SELECT id, name, size, sha256, src, src_key, dest, dest_key, timestamp FROM file ORDER BY timestamp, id").map {
                 StoredFile(id: $0[0], name: $0[1], size: $0[2], sha256: $0[3], from: $0[4], fromKey: $0[5], to: $0[6], toKey: $0[7], time: $0[8])
             }
-            return StoreSnapshot(users: users, blocks: blocks, lastSequence: last, accounts: accounts, files: files)
+            var snapshot = StoreSnapshot(users: users, blocks: blocks, lastSequence: last, accounts: accounts, files: files)
+            snapshot.bans = try Row.fetchAll(db, sql: "SELECT kind, target, display, reason, by_name, since, until_time FROM ban ORDER BY since").compactMap { row in
+                guard let target = Ban.Target(kind: row[0], value: row[1]) else { return nil }
+                return Ban(target: target, display: row[2], reason: row[3], by: row[4], since: row[5], until: row[6])
+            }
+            return snapshot
         }
     }
 
@@ -343,6 +363,15 @@ public final class SQLiteChatStore: ChatStore {
                         AND NOT EXISTS (SELECT 1 FROM message WHERE dest_key = user.key
                             AND seq > MAX(user.delivered_through, user.held_since))
                     """).execute(arguments: [key, lastSeenAtMost])
+            case .ban(let ban):
+                try db.cachedStatement(sql: """
+                    INSERT OR REPLACE INTO ban (kind, target, display, reason, by_name, since, until_time) VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """).execute(arguments: [ban.target.kind, ban.target.value, ban.display, ban.reason, ban.by, ban.since, ban.until])
+            case .unban(let target):
+                try db.cachedStatement(sql: "DELETE FROM ban WHERE kind = ? AND target = ?").execute(arguments: [target.kind, target.value])
+            case .kick, .announce:
+                // Nothing durable: a server on its own acts on these at once.
+                break
             }
         }
         try MessageWriter.insert(messages, db)

@@ -154,9 +154,9 @@ struct LayoutCache: Sendable {
     }
 }
 
-/// The chat commands' names, for completion: every command /Help lists.
+/// The chat commands' names, for completion: every command /Help lists (the operators' too).
 enum ChatCommandNames {
-    static let all: [String] = ChatCommand.helpLines.compactMap { line in
+    static let all: [String] = (ChatCommand.helpLines + ChatCommand.operatorHelpLines).compactMap { line in
         guard line.hasPrefix("/") else { return nil }
         return String(line.dropFirst().prefix { !$0.isWhitespace })
     }

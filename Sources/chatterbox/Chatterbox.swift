@@ -9,9 +9,10 @@ struct Chatterbox: AsyncParsableCommand {
         discussion: """
             Run a server:   chatterbox server "" -p 9000
             Connect to it:  chatterbox client localhost -p 9000 -ca ./chatterbox-data/ca.crt
+            Administer it:  chatterbox admin --data-dir ./chatterbox-data who
             """,
         version: "0.1.0",
-        subcommands: [ServerCommand.self, ClientCommand.self, BenchCommand.self, CompressionReportCommand.self]
+        subcommands: [ServerCommand.self, ClientCommand.self, AdminCommand.self, BenchCommand.self, CompressionReportCommand.self]
     )
 
     /// `chatterbox server` takes its settings from the environment and a configuration file

@@ -26,7 +26,7 @@ extension ServerCommand {
     /// previous one in use.
     func reloadCertificate(_ files: CertificateFiles?, server: ChatServer, http: ReloadableTLSContext?, logger: Logger) {
         guard let files else {
-            logger.notice("SIGHUP: no certificate to reload (--plaintext). Every other setting comes from the command line and needs a restart.")
+            logger.notice("SIGHUP: no certificate to reload (--plaintext).")
             return
         }
         do {
@@ -35,7 +35,7 @@ extension ServerCommand {
                 certificateChainPath: files.chain, privateKeyPath: files.key, engine: engine, sendsToSocket: !pipelineWrites)
             try http?.reload()
             try server.replaceTLS(tls)
-            logger.notice("SIGHUP: certificate \(files.chain) reloaded; new connections get it, open ones keep theirs. Every other setting comes from the command line and needs a restart.")
+            logger.notice("SIGHUP: certificate \(files.chain) reloaded; new connections get it, open ones keep theirs.")
         } catch {
             logger.error("SIGHUP: certificate not reloaded, the previous one stays in use: \(error)")
         }

@@ -200,6 +200,18 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Seconds SIGTERM/SIGINT give the server to drain (tell clients, commit what was accepted, close) before it exits anyway, with status 1.")
     var shutdownTimeout: Int = 10
 
+    @Option(name: .customLong("operator"), help: ArgumentHelp("An operator's name: a registered user who, logged in with their password, may /Kick, /Ban, /Unban and /Announce; repeatable (a list in the file). An unregistered name is never an operator. SIGHUP re-reads it.", valueName: "name"))
+    var operators: [String] = []
+
+    @Option(help: "The message of the day, sent as INFO at every login. SIGHUP re-reads it.")
+    var motd: String?
+
+    @Option(help: "A file holding the message of the day (instead of --motd); re-read at SIGHUP.")
+    var motdFile: String?
+
+    @Flag(help: "Open no admin socket (DATA_DIR/admin.sock, for chatterbox admin).")
+    var noAdminSocket = false
+
     @Option(help: "Event loop threads (default: one per core).")
     var threads: Int?
 
@@ -249,7 +261,11 @@ struct ServerCommand: AsyncParsableCommand {
             throw ValidationError("--read-bytes-per-second must be 0 or more, --frame-timeout at least 1.")
         }
         guard (1...64).contains(searchPrefixMin) else { throw ValidationError("--search-prefix-min must be 1...64.") }
-        guard shutdownTimeout >= 1 else { throw ValidationError("--shutdown-timeout must be at least 1.") }
+        if motd != nil, motdFile != nil { throw ValidationError("--motd and --motd-file: give one or the other.") }
+        for name in operators where name.isEmpty || name.contains(where: \.isWhitespace) {
+            throw ValidationError("--operator: \"\(name)\" is not a username.")
+        }
+                guard shutdownTimeout >= 1 else { throw ValidationError("--shutdown-timeout must be at least 1.") }
         guard presenceLeaseSeconds >= 2 else { throw ValidationError("--presence-lease-seconds must be at least 2.") }
         if let node, node.isEmpty || node.count > 64 { throw ValidationError("--node must be a name of 1 to 64 characters.") }
     }
@@ -259,9 +275,14 @@ struct ServerCommand: AsyncParsableCommand {
             Console.write(ServerSettingsSources.printable(self))
             return
         }
-        if logFormat == "json" { LoggingSystem.bootstrap { JSONLogHandler(label: $0) } }
-        var logger = Logger(label: "chatterbox")
-        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        let levelSwitch = LogLevelSwitch(Logger.Level(rawValue: logLevel) ?? .info)
+        let json = logFormat == "json"
+        LoggingSystem.bootstrap { label in
+            var inner: any LogHandler = StreamLogHandler.standardError(label: label)
+            if json { inner = JSONLogHandler(label: label) }
+            return SwitchableLevelLogHandler(inner: inner, levelSwitch: levelSwitch)
+        }
+        let logger = Logger(label: "chatterbox")
         if let problem = PortProbe.problem(host: host, port: port) {
             throw fail("cannot listen on \(host.isEmpty ? "every local address" : host) port \(port): \(problem)")
         }
@@ -305,6 +326,13 @@ struct ServerCommand: AsyncParsableCommand {
         configuration.uploadIdleTimeout = uploadIdleTimeout.timeAmount
         configuration.fileLifetime = fileLifetime.timeAmount
         if let threads { configuration.eventLoopThreads = max(1, threads) }
+        configuration.operators = operators
+        do {
+            configuration.motd = try messageOfTheDay()
+        } catch {
+            throw fail("\(error)")
+        }
+        if !noAdminSocket { configuration.adminSocketPath = AdminClient.socketPath(inDataDirectory: dataDirectory) }
         let (tls, caPath, certificate) = try makeTLS()
         configuration.tls = tls
         let operators = try operatorsListener(certificate: certificate, logger: logger)
@@ -335,6 +363,7 @@ struct ServerCommand: AsyncParsableCommand {
         // The chat server stops first (services stop in reverse order) while /ready says so.
         let reload = ReloadService(logger: logger) { [self, logger] in
             reloadCertificate(certificate, server: server, http: operators?.configuration.tls, logger: logger)
+            reloadSettings(server: server, levelSwitch: levelSwitch, logger: logger)
         }
         let services: [any Service] = (operators.map { [$0.service(for: server, logger: logger)] } ?? []) + [reload, service, ShutdownDeadline(seconds: shutdownTimeout, logger: logger)]
         let group = ServiceGroup(
@@ -405,7 +434,7 @@ struct ServerCommand: AsyncParsableCommand {
         }
     }
 
-    private var limits: ServerConfiguration.Limits {
+    var limits: ServerConfiguration.Limits {
         var limits = noLimits ? ServerConfiguration.Limits.unlimited : ServerConfiguration.Limits()
         if !noLimits {
             limits.connectionsPerAddress = maxConnectionsPerAddress

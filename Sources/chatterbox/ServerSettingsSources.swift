@@ -34,7 +34,10 @@ struct ServerSettingsSources {
     static let commandLineOnly: Set<String> = ["config", "print-config", "help", "init"]
 
     /// Property names whose flag is not their name in kebab case.
-    static let customNames = ["dataDirectory": "data-dir", "initialise": "init", "certNames": "cert-name"]
+    static let customNames = ["dataDirectory": "data-dir", "initialise": "init", "certNames": "cert-name", "operators": "operator"]
+
+    /// Other names the file accepts for a setting (a list reads better in the plural).
+    static let fileAliases = ["operators": "operator"]
 
     /// Every setting of `command` (its properties, by reflection), the positional host too.
     static func settings(of command: some ParsableArguments) -> [Setting] {
@@ -141,25 +144,26 @@ struct ServerSettingsSources {
                 throw Problem(description: "\(path): a key is not a name (line \(keyNode.mark?.line ?? 0))")
             }
             let place = "\(path) line \((keyNode.mark?.line ?? 0))"
-            guard let setting = known[key] else {
+            guard let setting = known[Self.fileAliases[key] ?? key] else {
                 let hint = Self.commandLineOnly.contains(key) ? " (it is a command-line option only)" : ""
                 let near = settings.map(\.name).filter { $0.hasPrefix(String(key.prefix(4))) }.prefix(3)
                 let suggestion = near.isEmpty ? "" : "; did you mean \(near.joined(separator: ", "))?"
                 throw Problem(description: "\(place): unknown setting \"\(key)\"\(hint)\(suggestion)")
             }
+            let name = setting.name
             switch (setting.kind, valueNode) {
             case (.flag, .scalar(let scalar)):
                 guard let on = Bool.construct(from: scalar) else {
                     throw Problem(description: "\(place): \(key) must be true or false, not \"\(scalar.string)\"")
                 }
-                values[key] = on ? ["true"] : []
+                values[name] = on ? ["true"] : []
             case (.repeatable, .sequence(let sequence)):
-                values[key] = try sequence.map { item in
+                values[name] = try sequence.map { item in
                     guard let text = item.scalar?.string else { throw Problem(description: "\(place): \(key) must be a list of values") }
                     return text
                 }
             case (.repeatable, .scalar(let scalar)), (.option, .scalar(let scalar)):
-                values[key] = [scalar.string]
+                values[name] = [scalar.string]
             default:
                 throw Problem(description: "\(place): \(key) must be a single value\(setting.kind == .repeatable ? " or a list" : "")")
             }
@@ -244,19 +248,28 @@ extension ServerSettingsSources {
     /// secrets masked (a database URL's password); unset ones commented out.
     static func printable(_ command: ServerCommand) -> String {
         var lines = ["# chatterbox server: effective configuration (flag > environment > file > default)"]
-        for child in Mirror(reflecting: command).children {
-            guard var label = child.label, label.hasPrefix("_") else { continue }
-            label.removeFirst()
-            let name = customNames[label] ?? kebabCase(label)
-            guard !commandLineOnly.contains(name) else { continue }
-            guard let value = parsedValue(of: child.value) else { continue }
-            if let text = yaml(value, name: name) {
+        for (name, text) in values(of: command) {
+            if let text {
                 lines.append("\(name): \(text)")
             } else {
                 lines.append("# \(name): (not set)")
             }
         }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Every setting of `command` in declaration order, with its value as YAML (`nil`: not set).
+    static func values(of command: ServerCommand) -> [(name: String, text: String?)] {
+        var values: [(name: String, text: String?)] = []
+        for child in Mirror(reflecting: command).children {
+            guard var label = child.label, label.hasPrefix("_") else { continue }
+            label.removeFirst()
+            let name = customNames[label] ?? kebabCase(label)
+            guard !commandLineOnly.contains(name) else { continue }
+            guard let value = parsedValue(of: child.value) else { continue }
+            values.append((name, yaml(value, name: name)))
+        }
+        return values
     }
 
     /// The value inside an argument parser property wrapper (its parsed value).

@@ -36,6 +36,27 @@ import Testing
         #expect(session.interpret("/quit", now: 5) == [.quit])
     }
 
+    /// Operator commands go to the server's pseudo-user (never to ALL, which a server that does
+    /// not run them would relay); /Help lists them when the server says the user is an operator.
+    @Test func operatorCommandsGoToTheServersPseudoUserAndHelpListsThemForOperators() {
+        var session = ChatSession()
+        var frame = accepted(features: ["commands", "operators"])
+        frame.frame.extensions.append(.init(key: "SERVER_USER", value: .string("Chatterbox")))
+        _ = session.receive(frame, attemptedName: "alice")
+        #expect(session.isOperator)
+        #expect(session.interpret("/Ban bob 2h spam", now: 5) == [.send(Frame(messages: [ChatMessage(source: "alice", destination: "Chatterbox", timestamp: 5, content: "/Ban bob 2h spam")]))])
+        let help = session.interpret("/Help", now: 5)
+        #expect(help.contains(.show(.notice("  /Announce <text> - tell everyone online (operators)"))))
+
+        var user = ChatSession()
+        _ = user.receive(accepted(features: ["commands"]), attemptedName: "alice")
+        #expect(!user.isOperator)
+        #expect(!user.interpret("/Help", now: 5).contains(.show(.notice("Operator commands:"))))
+        var plain = ChatSession()
+        _ = plain.receive(accepted(features: nil), attemptedName: "alice")
+        #expect(plain.interpret("/Kick bob", now: 5) == [.show(.notice("This server does not run commands: /Kick, /Ban, /Unban, /Bans and /Announce are not available."))])
+    }
+
     @Test func commandsRunLocallyAgainstAPlainServer() {
         var session = ChatSession()
         _ = session.receive(accepted(features: nil), attemptedName: "alice")

@@ -294,6 +294,39 @@ import Testing
         }
     }
 
+    /// An operator's ban, kick or announcement made through one node (here its admin socket)
+    /// takes effect on every node: the users there are disconnected or told, a banned name is
+    /// refused there too, and the ban is in the shared store for nodes that start later.
+    @Test func aBanAKickAndAnAnnouncementOnOneNodeHoldOnTheOthers() async throws {
+        try await withCluster(2) { nodes, _ in
+            let bob = try await nodes[1].login("bob")
+            let carol = try await nodes[1].login("carol")
+            let dave = try await nodes[1].login("dave")
+            func admin(_ words: [String]) async throws -> (status: Int32, output: String) {
+                try await ServerProcess.runToExit(["admin", "--data-dir", nodes[0].directory] + words)
+            }
+            // Node 0 learns of the three from the log before it can act on them.
+            let deadline = ContinuousClock.now + TestTiming.scaled(.seconds(30))
+            while try await !admin(["who"]).output.contains("dave on server n2") {
+                guard ContinuousClock.now < deadline else { throw TestFailure("node 1 never heard of dave") }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+
+            #expect(try await admin(["announce", "Hello", "everywhere"]).status == 0)
+            #expect(try await dave.next { $0.info != nil }.frame.info == "Announcement from the administrator: Hello everywhere")
+
+            #expect(try await admin(["kick", "carol", "calm", "down"]).status == 0)
+            #expect(try await carol.waitForClose().compactMap(\.error).contains("You were disconnected by the administrator: calm down"))
+
+            #expect(try await admin(["ban", "bob", "1h", "spam"]).status == 0)
+            #expect(try await bob.waitForClose().compactMap(\.error).contains("You were banned by the administrator for 1 hour. Reason: spam"))
+            let again = try await nodes[1].connect()
+            let refused = try await again.login("bob")
+            #expect(refused.usernameAccepted == false)
+            #expect(refused.info?.hasPrefix("The username bob is banned for another") == true)
+        }
+    }
+
     /// With a files directory every node shares, a file sent through one node is listed and
     /// fetched through another (its record travels in the log, its bytes on the shared disk).
     @Test func aFileSentThroughOneNodeIsFetchedThroughAnother() async throws {

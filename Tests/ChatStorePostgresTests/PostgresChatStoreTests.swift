@@ -79,6 +79,30 @@ import Testing
         }
     }
 
+    /// Operators' bans are kept (a later ban of the same target replaces the earlier one) and
+    /// lifted; kicks and announcements are only entries of the log, for the other nodes.
+    @Test func bansAreKeptReplacedAndLiftedAndKicksAreLogEntriesOnly() async throws {
+        try await TestDatabase.withStore { store in
+            let bob = Ban(target: .name("bob"), display: "Bob", reason: "spam", by: "root", since: 100, until: 200)
+            let network = Ban(target: .network("2001:db8::/48"), display: "2001:db8::/48", reason: "", by: "the administrator", since: 101, until: nil)
+            _ = try await store.commit([.ban(bob), .ban(network), .kick(key: "carol", reason: "loud", by: "root"), .announce(text: "hi", by: "root")])
+            var snapshot = try await store.load()
+            #expect(snapshot.bans == [bob, network])
+            var longer = bob
+            longer.until = 900
+            longer.since = 150
+            _ = try await store.commit([.ban(longer), .unban(.network("2001:db8::/48"))])
+            snapshot = try await store.load()
+            #expect(snapshot.bans == [longer])
+            let operations = try await store.entries(after: 0, limit: 100).compactMap { entry -> StoreOperation? in
+                if case .operation(_, _, let operation) = entry { return operation }
+                return nil
+            }
+            #expect(operations.contains(.kick(key: "carol", reason: "loud", by: "root")))
+            #expect(operations.contains(.announce(text: "hi", by: "root")))
+        }
+    }
+
     /// The log's entries besides messages are forgotten once every live node has applied them
     /// (and they are old enough); messages, the history, stay.
     @Test func eventsEveryLiveNodeAppliedAreForgotten() async throws {
