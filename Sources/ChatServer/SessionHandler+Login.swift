@@ -141,7 +141,9 @@ extension SessionHandler {
         let cursor = history.pageCursor ?? (ticket.history.throughSequence + 1)
         commandHistoryCursor = cursor
         if let features {
-            let enabled = Self.supportedFeatures.filter { features.contains($0) && ($0 != "files" || hub.fileShelf != nil) }
+            let enabled = Self.supportedFeatures.filter {
+                features.contains($0) && ($0 != "files" || hub.fileShelf != nil) && ($0 != "deflate" || !isAdopted)
+            }
             reply.features = enabled
             reply.extensions.append(.init(key: "SERVER_USER", value: .string(hub.configuration.serverName)))
             // So that a client paces itself instead of being told to slow down (PROTOCOL.md).
