@@ -281,6 +281,7 @@
   function onMessages(messages) {
     for (const message of messages) addChatMessage(message, { old: false });
     renderList();
+    renderConversations();
     updateTitle();
   }
 
