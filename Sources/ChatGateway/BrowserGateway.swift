@@ -38,9 +38,10 @@ public struct BrowserGateway: Sendable {
     /// The extra headers of an accepted handshake; `nil` refuses it (it then reaches the router
     /// as an ordinary request, whose `/ws` route says why).
     func upgradeHeaders(for head: HTTPRequestHead) -> HTTPHeaders? {
-        guard Self.path(of: head.uri) == Self.webSocketPath,
-              originPolicy.allows(origin: head.headers["Origin"].first, host: head.headers["Host"].first)
-        else { return nil }
+        let (origins, host) = (head.headers["Origin"], head.headers["Host"].first)
+        // A browser sends one Origin; should there be several, each must be allowed.
+        let allowed = origins.isEmpty ? originPolicy.allows(origin: nil, host: host) : origins.allSatisfy { originPolicy.allows(origin: $0, host: host) }
+        guard Self.path(of: head.uri) == Self.webSocketPath, allowed else { return nil }
         return HTTPHeaders()
     }
 

@@ -1,4 +1,5 @@
 import ChatServer
+import HTTPTypes
 import HummingbirdCore
 import Logging
 import NIOCore
@@ -22,6 +23,9 @@ struct GatewayChildChannel: ServerChildChannel, HTTPChannelHandler {
         /// A chat session runs on the channel; it is done when the channel closes.
         case webSocket(any Channel)
         case http(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>)
+        /// A handshake that was refused (path or origin): its request was consumed by the
+        /// upgrade handler, so the answer is written here.
+        case refusedUpgrade(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>)
     }
 
     struct Value: ServerChildChannelValue {
@@ -37,13 +41,16 @@ struct GatewayChildChannel: ServerChildChannel, HTTPChannelHandler {
         channel.eventLoop.makeCompletedFuture {
             let gateway = self.gateway
             let configuration = self.configuration
+            let upgradeAttempted = NIOLoopBoundBox(false, eventLoop: channel.eventLoop)
             let upgrader = NIOTypedWebSocketServerUpgrader<Negotiated>(
                 // The decoder refuses a frame over the chat's limit before buffering it.
                 maxFrameSize: gateway.maximumMessageLength,
                 // Protocol errors reach the framing handler, which lets the session say why.
                 enableAutomaticErrorHandling: false,
                 shouldUpgrade: { channel, head in
-                    channel.eventLoop.makeSucceededFuture(gateway.upgradeHeaders(for: head))
+                    upgradeAttempted.value = true
+                    logger.trace("WebSocket handshake for \(head.uri), Origin \(head.headers["Origin"].first ?? "none"), Host \(head.headers["Host"].first ?? "none")")
+                    return channel.eventLoop.makeSucceededFuture(gateway.upgradeHeaders(for: head))
                 },
                 upgradePipelineHandler: { channel, _ in
                     channel.eventLoop.makeCompletedFuture {
@@ -63,8 +70,9 @@ struct GatewayChildChannel: ServerChildChannel, HTTPChannelHandler {
                         try pipeline.addHandlers(configuration.additionalChannelHandlers())
                         try pipeline.addHandler(
                             HTTPConnectionStateHandler(idleTimeout: configuration.idleTimeout.map { Duration($0) }, logger: logger))
-                        return .http(try NIOAsyncChannel(
-                            wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true)))
+                        let http = try NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>(
+                            wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
+                        return upgradeAttempted.value ? .refusedUpgrade(http) : .http(http)
                     }
                 }
             )
@@ -91,6 +99,14 @@ struct GatewayChildChannel: ServerChildChannel, HTTPChannelHandler {
             switch try await value.negotiated.get() {
             case .http(let http):
                 await handleHTTP(asyncChannel: http, logger: logger)
+            case .refusedUpgrade(let http):
+                try await http.executeThenClose { _, outbound in
+                    let body = ByteBuffer(string: "WebSocket refused: pages from this origin may not open this chat (the server's operator can allow them with --http-allow-origin), or the path is not \(BrowserGateway.webSocketPath).\n")
+                    let head = HTTPResponse(status: .forbidden, headerFields: [
+                        .connection: "close", .contentType: "text/plain; charset=utf-8", .contentLength: String(body.readableBytes),
+                    ])
+                    try await outbound.write(contentsOf: [.head(head), .body(body), .end(nil)])
+                }
             case .webSocket(let channel):
                 // The session runs on the channel's loop; this task only waits for the end.
                 await withTaskCancellationHandler {

@@ -3,8 +3,8 @@ import Foundation
 /// Which web pages may open the chat's WebSocket: the server's own page, and the origins an
 /// operator adds (`--http-allow-origin`). A browser sends `Origin` with every WebSocket
 /// handshake, and a page of another site would otherwise chat in its visitor's name
-/// (cross-site WebSocket hijacking); programs that are not browsers send none and are let in,
-/// as they could connect to the chat port anyway.
+/// (cross-site WebSocket hijacking); programs that are not browsers send none (or a `ws(s)://`
+/// one, which no page has) and are let in, as they could connect to the chat port anyway.
 public struct OriginPolicy: Sendable, Equatable {
     /// Origins allowed besides the server's own, as browsers write them
     /// (`https://chat.example.com`, `http://localhost:8080`), compared case-insensitively.
@@ -22,6 +22,9 @@ public struct OriginPolicy: Sendable, Equatable {
     public func allows(origin: String?, host: String?) -> Bool {
         guard let origin else { return true }
         let normalised = Self.normalise(origin)
+        // Pages have http(s) origins (or "null"): a ws(s) one is a program's own, as
+        // hummingbird's WSClient sends, which could use the chat port anyway.
+        if normalised.hasPrefix("ws://") || normalised.hasPrefix("wss://") { return true }
         if additionalOrigins.contains(normalised) { return true }
         guard let host, !host.isEmpty else { return false }
         let authority = host.lowercased()

@@ -1,3 +1,4 @@
+import Foundation
 import AsyncHTTPClient
 import ChatGateway
 import ChatOperations
@@ -32,7 +33,7 @@ struct GatewayFixture {
             let gateway = BrowserGateway(server: chat.server, originPolicy: originPolicy)
             gateway.register(on: router)
             var logger = Logger(label: "test.gateway")
-            logger.logLevel = .critical
+            logger.logLevel = ProcessInfo.processInfo.environment["WS_TRACE"] == nil ? .critical : .trace
             guard let loops = chat.server.borrowEventLoops() else { throw TestFailure("the server's loops are gone") }
             let http = OperatorsHTTPServer(
                 configuration: OperatorsHTTPConfiguration(host: "127.0.0.1", port: 0, tls: tls),
@@ -66,7 +67,8 @@ struct GatewayFixture {
         }
     }
 
-    /// A WebSocket to `/ws`, as a page from `origin` would open it (none: not a browser).
+    /// A WebSocket to `/ws`, as a page from `origin` would open it (by default as a program:
+    /// WSClient sends `Origin: wss://127.0.0.1`, which no page has).
     func webSocket(origin: String? = nil) async throws -> WebSocketTestClient {
         try await WebSocketTestClient.connect(port: httpPort, caPath: caPath, origin: origin)
     }

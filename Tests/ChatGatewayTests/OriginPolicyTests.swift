@@ -10,6 +10,8 @@ struct OriginPolicyTests {
         #expect(policy.allows(origin: "HTTPS://LocalHost:8443/", host: "localhost:8443"))
         #expect(policy.allows(origin: "http://chat.example.com", host: "chat.example.com"))
         #expect(policy.allows(origin: nil, host: "localhost:8443"))
+        // A program's own (WSClient's), which no page has.
+        #expect(policy.allows(origin: "wss://127.0.0.1", host: "localhost:8443"))
     }
 
     @Test("Other origins, another port, null and a missing Host are refused")

@@ -56,7 +56,8 @@ final class WebSocketTestClient: Sendable {
         self.opened = opened
         var headers = HTTPFields()
         if let origin { headers[.origin] = origin }
-        let configuration = WebSocketClientConfiguration(maxFrameSize: 1 << 24, additionalHeaders: headers)
+        // An IP literal cannot be an SNI name: the certificate is checked against "localhost".
+        let configuration = WebSocketClientConfiguration(maxFrameSize: 1 << 24, additionalHeaders: headers, sniHostname: "localhost")
         var tls: TLSConfiguration?
         if let caPath {
             var client = TLSConfiguration.makeClientConfiguration()
@@ -64,12 +65,13 @@ final class WebSocketTestClient: Sendable {
             tls = client
         }
         var logger = Logger(label: "test.ws")
-        logger.logLevel = .critical
+        logger.logLevel = ProcessInfo.processInfo.environment["WS_TRACE"] == nil ? .critical : .trace
         let url = "\(caPath == nil ? "ws" : "wss")://127.0.0.1:\(port)\(path)"
         let done = self.done
         finished = Task {
-            let result = await Result {
-                try await WebSocketClient.connect(url: url, configuration: configuration, tlsConfiguration: tls, logger: logger) { inbound, outbound, _ in
+            let result: Result<WebSocketCloseFrame?, any Error>
+            do {
+                result = .success(try await WebSocketClient.connect(url: url, configuration: configuration, tlsConfiguration: tls, logger: logger) { inbound, outbound, _ in
                     opened.withLockedValue { $0 = true }
                     try await withThrowingTaskGroup(of: Void.self) { group in
                         group.addTask {
@@ -92,7 +94,9 @@ final class WebSocketTestClient: Sendable {
                         defer { group.cancelAll() }
                         try await group.next()
                     }
-                }
+                })
+            } catch {
+                result = .failure(error)
             }
             inbox.withLockedValue { $0.ended = true }
             done.withLockedValue { $0 = result }
