@@ -237,7 +237,10 @@ class Page:
         box.send_keys(Keys.ENTER)
 
     def open_conversation(self, conversation_id):
-        self.find(f'#conversation-list button[data-conversation="{conversation_id}"]').click()
+        # The list is redrawn as messages arrive: find and click in one step, in the page.
+        selector = f'#conversation-list button[data-conversation="{conversation_id}"]'
+        self.wait(lambda: self.js("const b = document.querySelector(arguments[0]); if (b) b.click(); return !!b;", selector),
+                  f"conversation {conversation_id} in the list")
         self.wait(lambda: self.js("return document.querySelector('#conversation-list [aria-current=\"true\"]').dataset.conversation") == conversation_id,
                   f"conversation {conversation_id} to open")
 
@@ -423,7 +426,7 @@ def main():
 
         def direct_messages():
             bob = state["bob"]
-            page.find('#user-list button[data-user="bob"]').click()
+            page.js("document.querySelector('#user-list button[data-user=\"bob\"]').click()")
             page.wait(lambda: page.find("#conversation-title").text == "bob", "the direct conversation with bob")
             page.type_message("psst bob")
             bob.message("psst bob", src="alice", dest="bob")
