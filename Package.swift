@@ -37,6 +37,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        // The browser gateway's tests talk to it with its WebSocket client (WSClient).
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
+        // HTTP/1 ↔ HTTP types codec, for the gateway's own upgrade channel.
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
@@ -149,6 +154,30 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Chat from a browser (issue 19): the web client's files and the WebSocket gateway into
+        // chat sessions, served by the operators' HTTP listener.
+        .target(
+            name: "ChatGateway",
+            dependencies: [
+                "ChatServer", "ChatOperations",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [
+                .embedInCode("Resources/index.html"),
+                .embedInCode("Resources/app.js"),
+                .embedInCode("Resources/app.css"),
+                .embedInCode("Resources/icon.svg"),
+            ],
+            swiftSettings: strict
+        ),
         .target(
             name: "ChatClient",
             dependencies: [
@@ -193,7 +222,7 @@ let package = Package(
             name: "chatterbox",
             dependencies: [
                 "ChatServer", "ChatClient", "ChatTerminal", "ChatStoreSQLite", "ChatStorePostgres", "ChatTLS", "ChatProtocol", "ChatBench",
-                "ChatCompression", "ChatOperations",
+                "ChatCompression", "ChatOperations", "ChatGateway",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -235,6 +264,25 @@ let package = Package(
                 // Real HTTP(S) requests to the listener.
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ChatGatewayTests",
+            dependencies: [
+                "ChatGateway", "ChatOperations", "ChatServer", "ChatProtocol", "ChatTestSupport", "ChatTLS",
+                // The browser test runs the real executable (Tests/Browser/web_client_test.py).
+                "chatterbox",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

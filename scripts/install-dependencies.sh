@@ -4,14 +4,16 @@
 #   scripts/install-dependencies.sh           to build and run (SQLite, ncursesw, zlib headers, and
 #                                             g++ for the C++ standard library that TOMLKit's
 #                                             TOML parser, toml++, is compiled against)
-#   scripts/install-dependencies.sh --tests   also what the tests use (tmux, openssl, and a
-#                                             PostgreSQL server, which scripts/postgres.sh starts)
+#   scripts/install-dependencies.sh --tests   also what the tests use (tmux, openssl, a
+#                                             PostgreSQL server, which scripts/postgres.sh starts,
+#                                             and Chromium with its driver and selenium for the
+#                                             web client's browser test)
 set -euo pipefail
 
 packages=(libsqlite3-dev libncurses-dev zlib1g-dev g++)
 case "${1:-}" in
     "") ;;
-    --tests) packages+=(tmux openssl postgresql) ;;
+    --tests) packages+=(tmux openssl postgresql chromium chromium-driver python3-selenium) ;;
     *) echo "usage: $0 [--tests]" >&2; exit 2 ;;
 esac
 

@@ -43,11 +43,14 @@ public final class OperatorsHTTPServer: Service, Sendable {
 
     /// - Parameters:
     ///   - router: the routes served (register ``OperatorEndpoints`` on it).
+    ///   - eventLoopGroup: the loops connections run on (the chat server's, for the browser
+    ///     gateway, whose sessions must run there); `nil` for NIO's shared ones.
     ///   - makeChannel: the child channel for each connection, below which TLS is added.
     public init<Context: RequestContext>(
         configuration: OperatorsHTTPConfiguration,
         router: Router<Context>,
         logger: Logger,
+        eventLoopGroup: (any EventLoopGroup)? = nil,
         makeChannel: @escaping ChannelMaker = { responder, configuration in HTTP1Channel(responder: responder, configuration: configuration) }
     ) where Context.Source == ApplicationRequestContextSource {
         let tls = configuration.tls
@@ -72,6 +75,7 @@ public final class OperatorsHTTPServer: Service, Sendable {
                 }
                 for waiter in waiters { waiter.resume(returning: channel.localAddress) }
             },
+            eventLoopGroupProvider: eventLoopGroup.map { .shared($0) } ?? .singleton,
             logger: logger
         )
     }

@@ -23,10 +23,13 @@ public final class ChatServer: Service, Sendable {
         var trimmer: MemoryTrimmer?
         var housekeeping: Housekeeping?
         var adminSocket: AdminSocket?
+        /// Holders of the event loops: the server itself until it stops, and each listener
+        /// that borrowed them (``borrowEventLoops()``). The last to let go shuts them down.
+        var eventLoopHolders = 1
     }
 
     public let configuration: ServerConfiguration
-    private let group: MultiThreadedEventLoopGroup
+    let group: MultiThreadedEventLoopGroup
     /// Blocking work off the event loops: logins' (password checks, history) on threads of
     /// their own, logged-in users' requests (searches, pages, files) on others.
     private let loginPool: WorkPool
@@ -209,6 +212,9 @@ public final class ChatServer: Service, Sendable {
     /// ``ServerConfiguration/outboundQueueBudget``).
     public var queuedOutboundBytes: Int { hub.outboundBudget.queuedBytes }
 
+    /// Whether ``stop()`` was called.
+    var hasStopped: Bool { lifecycle.withLockedValue { $0.stopped } }
+
     /// The addresses the server listens on.
     public var localAddresses: [SocketAddress] {
         lifecycle.withLockedValue { $0.listeners.compactMap(\.localAddress) }
@@ -251,7 +257,7 @@ public final class ChatServer: Service, Sendable {
         await hub.commitStagedChanges()
         await clusterLink?.stop()
         await hub.closeStore()
-        try? await group.shutdownGracefully()
+        await returnEventLoops()
         logger.info("Server stopped")
     }
 
@@ -271,6 +277,31 @@ public final class ChatServer: Service, Sendable {
     /// Runs until graceful shutdown (SIGTERM/SIGINT in a `ServiceGroup`) or cancellation.
     public func run() async throws {
         try await run(onListening: { _ in })
+    }
+
+    // MARK: - Event loops lent to other listeners
+
+    /// The server's event loops, for another listener whose connections become chat sessions
+    /// (the browser gateway: a session lives on one of these loops, where its outbox is).
+    /// Give them back with ``returnEventLoops()`` once that listener has stopped: they are shut
+    /// down when the server has stopped and every borrower has returned them. `nil` once they are.
+    public func borrowEventLoops() -> (any EventLoopGroup)? {
+        lifecycle.withLockedValue { state in
+            guard state.eventLoopHolders > 0 else { return nil }
+            state.eventLoopHolders += 1
+            return group
+        }
+    }
+
+    /// Gives back what ``borrowEventLoops()`` lent (``stop()`` gives back the server's own
+    /// hold); the last one shuts the loops down.
+    public func returnEventLoops() async {
+        let last = lifecycle.withLockedValue { state in
+            guard state.eventLoopHolders > 0 else { return false }
+            state.eventLoopHolders -= 1
+            return state.eventLoopHolders == 0
+        }
+        if last { try? await group.shutdownGracefully() }
     }
 
     // MARK: - Pipeline

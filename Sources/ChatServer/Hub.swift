@@ -139,6 +139,11 @@ final class Hub: Sendable {
         pipeline.deliver { [unowned self] batches, outcome in self.deliver(batches, outcome: outcome) }
     }
 
+    /// Whether `eventLoop` is one of the hub's (it has an outbox there).
+    func hasOutbox(for eventLoop: any EventLoop) -> Bool {
+        outboxByLoop[ObjectIdentifier(eventLoop)] != nil
+    }
+
     /// The outbox of `eventLoop` (one of the server's loops).
     func outbox(for eventLoop: any EventLoop) -> Outbox {
         outboxByLoop[ObjectIdentifier(eventLoop)]!

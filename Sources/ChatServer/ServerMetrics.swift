@@ -43,6 +43,8 @@ final class ServerMetrics: Sendable {
     }
 
     let connectionsAccepted: Counter
+    /// Chat sessions over the browser gateway's WebSockets.
+    let webSocketConnectionsAccepted: Counter
     /// Refused at accept by the connection limits (per address or in all).
     let connectionsRefused: Counter
     let loginsAccepted: Counter
@@ -84,6 +86,7 @@ final class ServerMetrics: Sendable {
 
     init(factory: any MetricsFactory) {
         connectionsAccepted = Counter(label: Name.connectionsAccepted, dimensions: [("transport", "tcp")], factory: factory)
+        webSocketConnectionsAccepted = Counter(label: Name.connectionsAccepted, dimensions: [("transport", "websocket")], factory: factory)
         connectionsRefused = Counter(label: Name.limitActions, dimensions: [("limit", "connection_refused")], factory: factory)
         loginsAccepted = Counter(label: Name.loginsAccepted, factory: factory)
         loginsRefused = Dictionary(uniqueKeysWithValues: LoginRefusal.allCases.map {

@@ -150,9 +150,11 @@ extension SessionHandler {
         messageBudget = TokenBucket(rate: limits.messagesPerSecond, burst: limits.messageBurst)
         if let features {
             // "operators" only for an operator: it tells the client to offer the operator commands.
+            // No deflate on an adopted (WebSocket) connection: its messages are JSON text only.
             let isOperator = hub.isOperator(key: user.key, authenticated: user.authenticated)
             let enabled = Self.supportedFeatures.filter {
                 features.contains($0) && ($0 != "files" || hub.fileShelf != nil) && ($0 != "operators" || isOperator)
+                    && ($0 != "deflate" || !isAdopted)
             }
             reply.features = enabled
             reply.extensions.append(.init(key: "SERVER_USER", value: .string(hub.configuration.serverName)))

@@ -71,10 +71,15 @@ final class SessionHandler: ChannelInboundHandler {
     /// The TLS handler right below, when nothing between handles writes: deliveries are handed
     /// to it directly instead of through the pipeline.
     private let tlsBelow: TLSServerHandler?
+    /// A connection adopted from another listener (the browser gateway's WebSocket): its
+    /// transport was secured before the session began, so the login clock starts at once, and
+    /// its framing carries JSON text only, so `deflate` is not offered.
+    let isAdopted: Bool
 
-    init(hub: Hub, tlsBelow: TLSServerHandler? = nil) {
+    init(hub: Hub, tlsBelow: TLSServerHandler? = nil, adopted: Bool = false) {
         self.hub = hub
         self.tlsBelow = tlsBelow
+        self.isAdopted = adopted
         self.logger = hub.logger
         let limits = hub.configuration.limits
         messageBudgetGeneration = hub.liveGeneration.load(ordering: .relaxed)
@@ -117,7 +122,8 @@ final class SessionHandler: ChannelInboundHandler {
         context.fireUserInboundEventTriggered(event)
     }
 
-    private var securedByTLS: Bool { hub.configuration.tls != nil }
+    /// Whether the login clock waits for the TLS handshake below this session.
+    private var securedByTLS: Bool { hub.configuration.tls != nil && !isAdopted }
 
     /// A connection that has not logged in within the timeout is closed (slowloris).
     func armLoginDeadline(_ context: ChannelHandlerContext) {
@@ -185,6 +191,9 @@ final class SessionHandler: ChannelInboundHandler {
         } else if let timedOut = error as? FrameTimeoutError {
             hub.metrics.limit(.frameCut)
             disconnect(reason: "\(timedOut).")
+        } else if let framing = error as? ConnectionFramingError {
+            hub.metrics.limit(.frameCut)
+            disconnect(reason: framing.reason)
         } else {
             logger.debug("Connection error: \(error)")
             context.close(promise: nil)

@@ -1,3 +1,4 @@
+import ChatGateway
 import ChatOperations
 import ChatServer
 import Hummingbird
@@ -15,19 +16,28 @@ struct CertificateFiles {
 struct OperatorsListener {
     let configuration: OperatorsHTTPConfiguration
     let exporter: MetricsExporter
+    let originPolicy: OriginPolicy
 
-    /// The listener serving `server`'s health, readiness and metrics.
+    /// The listener serving `server`'s health, readiness and metrics, and the web client with
+    /// its WebSocket (the browser gateway), on the chat server's event loops.
     func service(for server: ChatServer, logger: Logger) -> any Service {
         let router = Router()
         OperatorEndpoints(server: server, exporter: exporter).register(on: router)
-        let http = OperatorsHTTPServer(configuration: configuration, router: router, logger: logger)
-        return AnnouncedService(http: http, scheme: configuration.tls == nil ? "http" : "https")
+        let gateway = BrowserGateway(server: server, originPolicy: originPolicy)
+        gateway.register(on: router)
+        let loops = server.borrowEventLoops()
+        let http = OperatorsHTTPServer(
+            configuration: configuration, router: router, logger: logger, eventLoopGroup: loops, makeChannel: gateway.makeChannel)
+        return AnnouncedService(http: http, server: loops == nil ? nil : server, scheme: configuration.tls == nil ? "http" : "https")
     }
 }
 
-/// Runs the listener and says where it listens, once it does.
+/// Runs the listener and says where it listens, once it does; then gives the chat server's
+/// event loops back.
 private struct AnnouncedService: Service {
     let http: OperatorsHTTPServer
+    /// The server whose loops the listener borrowed.
+    let server: ChatServer?
     let scheme: String
 
     func run() async throws {
@@ -35,10 +45,18 @@ private struct AnnouncedService: Service {
         let announcement = Task {
             guard let address = await http.boundAddress() else { return }
             let host = address.ipAddress.map { $0.contains(":") ? "[\($0)]" : $0 } ?? "?"
-            Console.line("Operators' HTTP listener on \(host) port \(address.port ?? 0): \(scheme)://HOST:\(address.port ?? 0)/metrics, /health, /ready")
+            let port = address.port ?? 0
+            Console.line("Operators' HTTP listener on \(host) port \(port): \(scheme)://HOST:\(port)/metrics, /health, /ready")
+            Console.line("Web client: open \(scheme)://localhost:\(port)/ in a browser (or this machine's name instead of localhost)")
         }
         defer { announcement.cancel() }
-        try await http.run()
+        do {
+            try await http.run()
+        } catch {
+            await server?.returnEventLoops()
+            throw error
+        }
+        await server?.returnEventLoops()
     }
 }
 
@@ -67,6 +85,7 @@ extension ServerCommand {
         }
         return OperatorsListener(
             configuration: OperatorsHTTPConfiguration(host: host, port: httpPort, tls: tls),
-            exporter: MetricsExporter(version: Self.version))
+            exporter: MetricsExporter(version: Self.version),
+            originPolicy: OriginPolicy(additionalOrigins: httpAllowOrigin))
     }
 }

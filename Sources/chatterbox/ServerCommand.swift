@@ -1,4 +1,5 @@
 import ArgumentParser
+import ChatGateway
 import ChatOperations
 import ChatServer
 import ChatStorePostgres
@@ -197,6 +198,9 @@ struct ServerCommand: AsyncParsableCommand {
     @Flag(help: "Serve the HTTP listener without TLS (behind a reverse proxy, or on loopback for a local Prometheus).")
     var httpPlaintext = false
 
+    @Option(help: "An origin (https://chat.example.com) whose pages may open the web client's WebSocket besides the server's own; repeatable. Needed behind a proxy that rewrites Host.")
+    var httpAllowOrigin: [String] = []
+
     @Option(help: "Seconds SIGTERM/SIGINT give the server to drain (tell clients, commit what was accepted, close) before it exits anyway, with status 1.")
     var shutdownTimeout: Int = 10
 
@@ -232,8 +236,11 @@ struct ServerCommand: AsyncParsableCommand {
         if let httpPort {
             guard (0...65535).contains(httpPort) else { throw ValidationError("--http-port must be 0...65535.") }
             if httpPort == port, httpPort != 0 { throw ValidationError("--http-port must differ from the chat port.") }
-        } else if httpPlaintext || httpHost != nil {
-            throw ValidationError("--http-plaintext and --http-host need --http-port.")
+        } else if httpPlaintext || httpHost != nil || !httpAllowOrigin.isEmpty {
+            throw ValidationError("--http-plaintext, --http-host and --http-allow-origin need --http-port.")
+        }
+        for origin in httpAllowOrigin where !OriginPolicy.isValid(origin) {
+            throw ValidationError("--http-allow-origin: \"\(origin)\" is not an origin (a scheme, :// and a host, like https://chat.example.com).")
         }
         guard historyLimit >= 0, maxFrameBytes >= 64, maxContentBytes >= 1, maxQueuedBytes >= 64 << 10 else {
             throw ValidationError("Limits must be positive (and --max-queued-bytes at least 65536).")
