@@ -30,6 +30,9 @@ final class WebSocketFraming: ChannelDuplexHandler {
     /// Bytes of a length-prefixed frame written in pieces (the session writes whole frames, so
     /// this stays empty; bounded by the frame limit all the same).
     private var partialOutbound: ByteBuffer?
+    /// Our close frame is out and the peer's answer awaited (RFC 6455 section 7.1.1): the
+    /// connection closes when it comes, or when the wait is given up.
+    private var pendingClose: (mode: CloseMode, promise: EventLoopPromise<Void>?, giveUp: Scheduled<Void>)?
 
     init(maximumMessageLength: Int) {
         self.maximumMessageLength = maximumMessageLength
@@ -38,8 +41,9 @@ final class WebSocketFraming: ChannelDuplexHandler {
     // MARK: - Inbound
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !failed else { return }
         let frame = unwrapInboundIn(data)
+        // After a failure only the peer's answer to our close frame still matters.
+        guard !failed || frame.opcode == .connectionClose else { return }
         // RFC 6455 section 5.1: a server closes on an unmasked frame from a client.
         guard frame.maskKey != nil else {
             return fail(context, "WebSocket frames from a client must be masked. Closing the connection.", code: .protocolError)
@@ -79,7 +83,8 @@ final class WebSocketFraming: ChannelDuplexHandler {
         case .connectionClose:
             // The peer is leaving: echo its close (RFC 6455 section 5.5.1), then close.
             guard !closeSent else {
-                context.close(promise: nil)
+                // The answer to our close frame: now the connection may close.
+                if pendingClose != nil { finishClose(context: context) } else { context.close(promise: nil) }
                 return
             }
             closeSent = true
@@ -125,6 +130,11 @@ final class WebSocketFraming: ChannelDuplexHandler {
     func channelInactive(context: ChannelHandlerContext) {
         message = nil
         partialOutbound = nil
+        if let pending = pendingClose {
+            pendingClose = nil
+            pending.giveUp.cancel()
+            pending.promise?.succeed()
+        }
         context.fireChannelInactive()
     }
 
@@ -172,8 +182,11 @@ final class WebSocketFraming: ChannelDuplexHandler {
         }
     }
 
-    /// Closing: the close frame first (RFC 6455 section 7.1.1), then the connection, once it
-    /// has left or failed to (the session bounds how long its last frame may take).
+    /// Closing: the close frame first (RFC 6455 section 7.1.1), then the connection once the
+    /// peer has answered with its own, as the RFC asks. Closing at once made the peer's kernel
+    /// answer its close frame with a reset, which could discard what it had not read yet (the
+    /// ERROR saying why). A peer that does not answer within 2 s (or never reads, so that the
+    /// close frame cannot leave) is closed all the same.
     func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
         guard mode == .all, !closeSent, context.channel.isActive else {
             context.close(mode: mode, promise: promise)
@@ -182,14 +195,16 @@ final class WebSocketFraming: ChannelDuplexHandler {
         closeSent = true
         var data = context.channel.allocator.buffer(capacity: 2)
         data.write(webSocketErrorCode: closeCode)
-        let written = context.eventLoop.makePromise(of: Void.self)
-        context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: data)), promise: written)
-        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
-        // A peer that does not read would never let the close frame leave.
-        let giveUp = context.eventLoop.scheduleTask(in: .seconds(2)) { loopBound.value.close(mode: mode, promise: nil) }
-        written.futureResult.whenComplete { _ in
-            giveUp.cancel()
-            loopBound.value.close(mode: mode, promise: promise)
-        }
+        context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: data)), promise: nil)
+        let (handler, boundContext) = (NIOLoopBound(self, eventLoop: context.eventLoop), NIOLoopBound(context, eventLoop: context.eventLoop))
+        let giveUp = context.eventLoop.scheduleTask(in: .seconds(2)) { handler.value.finishClose(context: boundContext.value) }
+        pendingClose = (mode, promise, giveUp)
+    }
+
+    private func finishClose(context: ChannelHandlerContext) {
+        guard let pending = pendingClose else { return }
+        pendingClose = nil
+        pending.giveUp.cancel()
+        context.close(mode: pending.mode, promise: pending.promise)
     }
 }
