@@ -49,7 +49,9 @@ extension ChatServer {
             return
         }
         let limiter = connectionLimiter
-        let refusal = limiter.admit(address)
+        // A banned address is told why (and for how long) rather than counted, as on the chat port.
+        let ban = hub.addressBan(address)
+        let refusal = ban.map { _ in "banned" } ?? limiter.admit(address)
         (refusal == nil ? hub.metrics.webSocketConnectionsAccepted : hub.metrics.connectionsRefused).increment()
         if refusal == nil {
             channel.closeFuture.whenComplete { _ in limiter.release(address) }
@@ -60,6 +62,13 @@ extension ChatServer {
             return
         }
         let pipeline = channel.pipeline.syncOperations
+        if let ban {
+            let now = configuration.clock.secondsSinceEpoch()
+            logger.info("Refusing a WebSocket connection from \(address): banned \(ban.remainingText(at: now))")
+            try pipeline.addHandlers(framing)
+            try pipeline.addHandler(RefusalHandler(reason: "Connection refused: \(ban.refusalText(at: now))"))
+            return
+        }
         if let refusal {
             logger.notice("Refusing a WebSocket connection from \(address): \(refusal)")
             try pipeline.addHandlers(framing)

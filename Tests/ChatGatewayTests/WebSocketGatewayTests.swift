@@ -1,6 +1,6 @@
 import ChatGateway
 import ChatProtocol
-import ChatServer
+@testable import ChatServer
 import ChatTestSupport
 import NIOCore
 import NIOWebSocket
@@ -218,6 +218,18 @@ struct WebSocketGatewayLimitTests {
                 }
             }
             #expect(admitted)
+        }
+    }
+
+    @Test("A banned address is refused on the WebSocket too, told the ban's time and reason")
+    func bannedAddress() async throws {
+        try await GatewayFixture.with { fixture in
+            let reply = fixture.chat.server.administer("ban 127.0.0.1 1h testing the gateway", caller: "a test")
+            #expect(reply.ok, "\(reply)")
+            let socket = try await fixture.webSocket()
+            let refused = try await socket.next { $0["ERROR"] != nil }
+            #expect(refused["ERROR"] as? String == "Connection refused: Your address is banned for another 1 hour. Reason: testing the gateway")
+            _ = try await socket.waitForClose()
         }
     }
 
