@@ -228,7 +228,10 @@ struct WebSocketGatewayLimitTests {
             #expect(reply.ok, "\(reply)")
             let socket = try await fixture.webSocket()
             let refused = try await socket.next { $0["ERROR"] != nil }
-            #expect(refused["ERROR"] as? String == "Connection refused: Your address is banned for another 1 hour. Reason: testing the gateway")
+            // "1 hour", or a little less on a slow machine.
+            let text = refused["ERROR"] as? String ?? ""
+            #expect(text.hasPrefix("Connection refused: Your address is banned for another "), "\(text)")
+            #expect(text.hasSuffix(". Reason: testing the gateway"), "\(text)")
             _ = try await socket.waitForClose()
         }
     }
