@@ -1,8 +1,8 @@
 import ChatTLS
-public import HummingbirdCore
-public import Logging
+import HummingbirdCore
+import Logging
 import NIOConcurrencyHelpers
-public import NIOCore
+import NIOCore
 public import NIOSSL
 import NIOTLS
 
