@@ -240,6 +240,9 @@ public final class ChatServer: Service, Sendable {
         let connections = hub.beginShutdown()
         await requestPool.stop()
         await loginPool.stop()
+        // The answers of the requests that ran and of those refused are staged in order behind
+        // the messages before them: deliver them before the goodbyes.
+        await hub.commitStagedChanges()
         var closed: [EventLoopFuture<Void>] = []
         for connection in connections {
             let promise = connection.eventLoop.makePromise(of: Void.self)

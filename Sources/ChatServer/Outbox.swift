@@ -77,6 +77,14 @@ final class Outbox: Sendable {
         enqueue(frame, to: .one(connection), gatheringSince: gatheringSince)
     }
 
+    /// Delivers what is queued now rather than at its scheduled time (on the loop): a session
+    /// about to say goodbye first gets every answer already handed to it.
+    func drainNow() {
+        eventLoop.preconditionInEventLoop()
+        guard queue.withLockedValue({ !$0.deliveries.isEmpty }) else { return }
+        drain()
+    }
+
     private func drain() {
         let started = NIODeadline.now()
         defer {

@@ -444,6 +444,8 @@ final class SessionHandler: ChannelInboundHandler {
     /// Tells the client the server is stopping, then closes; completes once closed.
     func closeForShutdown() -> EventLoopFuture<Void> {
         guard let context else { return connection.eventLoop.makeSucceededVoidFuture() }
+        // Answers already committed and queued for this loop go out before the goodbye.
+        connection.outbox.drainNow()
         close(after: Frame(info: "The server is shutting down. Goodbye!"))
         return context.channel.closeFuture
     }
