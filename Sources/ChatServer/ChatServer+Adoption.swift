@@ -48,33 +48,15 @@ extension ChatServer {
             try channel.pipeline.syncOperations.addHandler(RefusalHandler(reason: "The server is shutting down. Try again later."))
             return
         }
-        let limiter = connectionLimiter
-        // A banned address is told why (and for how long) rather than counted, as on the chat port.
-        let ban = hub.addressBan(address)
-        let refusal = ban.map { _ in "banned" } ?? limiter.admit(address)
-        (refusal == nil ? hub.metrics.webSocketConnectionsAccepted : hub.metrics.connectionsRefused).increment()
-        if refusal == nil {
-            channel.closeFuture.whenComplete { _ in limiter.release(address) }
-        } else if limiter.beginPoliteRefusal() {
-            channel.closeFuture.whenComplete { _ in limiter.politeRefusalEnded() }
-        } else {
-            channel.close(promise: nil)
-            return
-        }
+        let admission = admit(channel, from: address, what: "a WebSocket connection")
+        if case .dropped = admission { return }
         let pipeline = channel.pipeline.syncOperations
-        if let ban {
-            let now = configuration.clock.secondsSinceEpoch()
-            logger.info("Refusing a WebSocket connection from \(address): banned \(ban.remainingText(at: now))")
+        if case .refused(let reason) = admission {
             try pipeline.addHandlers(framing)
-            try pipeline.addHandler(RefusalHandler(reason: "Connection refused: \(ban.refusalText(at: now))"))
+            try pipeline.addHandler(RefusalHandler(reason: reason))
             return
         }
-        if let refusal {
-            logger.notice("Refusing a WebSocket connection from \(address): \(refusal)")
-            try pipeline.addHandlers(framing)
-            try pipeline.addHandler(RefusalHandler(reason: "Connection refused: \(refusal). Try again later."))
-            return
-        }
+        hub.metrics.webSocketConnectionsAccepted.increment()
         // As the chat port's connections: unwritable once a queue is worth counting against
         // the outbound budget, and no delay for small writes.
         let tracking = hub.outboundBudget.trackingThreshold

@@ -360,24 +360,46 @@ public final class ChatServer: Service, Sendable {
         !(handler is any _ChannelOutboundHandler) || handler is any PassesWritesThrough
     }
 
+    /// What the bans and connection limits say of a new connection (chat port or gateway).
+    enum Admission {
+        /// Counted until it closes.
+        case admitted
+        /// To be told `reason` in one ERROR, then closed.
+        case refused(reason: String)
+        /// Closed already: too many refusals wait to be told.
+        case dropped
+    }
+
+    /// Admits a connection from `address` or refuses it, logging why (`what` names it there).
+    func admit(_ channel: any Channel, from address: String, what: String) -> Admission {
+        let limiter = connectionLimiter
+        // A banned address is told why (and for how long) rather than counted.
+        let ban = hub.addressBan(address)
+        guard let refusal = ban.map({ _ in "banned" }) ?? limiter.admit(address) else {
+            channel.closeFuture.whenComplete { _ in limiter.release(address) }
+            return .admitted
+        }
+        hub.metrics.connectionsRefused.increment()
+        guard limiter.beginPoliteRefusal() else {
+            channel.close(promise: nil)
+            return .dropped
+        }
+        channel.closeFuture.whenComplete { _ in limiter.politeRefusalEnded() }
+        if let ban {
+            let now = configuration.clock.secondsSinceEpoch()
+            logger.info("Refusing \(what) from \(address): banned \(ban.remainingText(at: now))")
+            return .refused(reason: "Connection refused: \(ban.refusalText(at: now))")
+        }
+        logger.notice("Refusing \(what) from \(address): \(refusal)")
+        return .refused(reason: "Connection refused: \(refusal). Try again later.")
+    }
+
     private func setUpConnection(_ channel: any Channel) throws {
         let limits = configuration.limits
         let address = ConnectionLimiter.key(for: channel.remoteAddress)
-        // A banned address is told why (and for how long) rather than counted.
-        let ban = hub.addressBan(address)
-        let refusal = ban.map { _ in "banned" } ?? connectionLimiter.admit(address)
-        let limiter = connectionLimiter
-        (refusal == nil ? hub.metrics.connectionsAccepted : hub.metrics.connectionsRefused).increment()
-        if refusal == nil {
-            channel.closeFuture.whenComplete { _ in limiter.release(address) }
-        } else if ban != nil, limiter.beginPoliteRefusal() {
-            channel.closeFuture.whenComplete { _ in limiter.politeRefusalEnded() }
-        } else if limiter.beginPoliteRefusal() {
-            channel.closeFuture.whenComplete { _ in limiter.politeRefusalEnded() }
-        } else {
-            channel.close(promise: nil)
-            return
-        }
+        let admission = admit(channel, from: address, what: "a connection")
+        if case .dropped = admission { return }
+        if case .admitted = admission { hub.metrics.connectionsAccepted.increment() }
 
         let pipeline = channel.pipeline.syncOperations
         var tlsBelow: TLSServerHandler?
@@ -387,15 +409,8 @@ public final class ChatServer: Service, Sendable {
             tlsBelow = handler as? TLSServerHandler
             try pipeline.addHandler(HandshakeDeadline(timeout: limits.handshakeTimeout))
         }
-        if let ban {
-            let now = configuration.clock.secondsSinceEpoch()
-            logger.info("Refusing a connection from \(address): banned \(ban.remainingText(at: now))")
-            try pipeline.addHandler(RefusalHandler(reason: "Connection refused: \(ban.refusalText(at: now))"))
-            return
-        }
-        if let refusal {
-            logger.notice("Refusing a connection from \(address): \(refusal)")
-            try pipeline.addHandler(RefusalHandler(reason: "Connection refused: \(refusal). Try again later."))
+        if case .refused(let reason) = admission {
+            try pipeline.addHandler(RefusalHandler(reason: reason))
             return
         }
         // Right above the head, below TLS: it sees the bytes that go into NIO's queue.
