@@ -171,7 +171,9 @@ public final class ChatServer: Service, Sendable {
         let budget = hub.outboundBudget
         let trimmer = MemoryTrimmer(
             every: .seconds(5), on: group.next(), pool: requestPool.threads, activity: { hub.commitCount },
-            freed: .init(bytes: { budget.freedBytes }, threshold: max(8 << 20, budget.limit / 32)))
+            freed: .init(bytes: { budget.freedBytes }, threshold: max(8 << 20, budget.limit / 32)),
+            pressure: configuration.outboundBudgetCountsProcessMemory
+                ? .init(threshold: budget.limit / 4 * 3, observe: { budget.noteResidentMemory($0) }) : nil)
         // On the request threads: stopping them (in stop()) waits for a round under way, so no
         // round touches the store after it closes.
         clusterLink?.start()

@@ -62,18 +62,50 @@ final class MemoryTrimmer: Sendable {
         var interval: TimeAmount = .seconds(1)
     }
 
+    /// Trimming when the process's resident memory nears a bound, whatever else happens.
+    struct Pressure: Sendable {
+        /// The resident memory now (``ResidentMemory/current()``), or `nil` if unknown.
+        var resident: @Sendable () -> Int? = ResidentMemory.current
+        /// Trims when the resident memory is above this.
+        var threshold: Int
+        /// Told every measurement (the outbound budget counts the process's memory).
+        var observe: @Sendable (Int) -> Void = { _ in }
+        /// How often the memory is measured.
+        var interval: TimeAmount = .milliseconds(250)
+        /// Least time between two trims for pressure (a trim walks the whole heap).
+        var minimumTrimInterval: TimeAmount = .seconds(1)
+    }
+
     private let tasks: [RepeatedTask]
 
     /// Checks every `interval` whether `activity()` (a counter that moves with any work)
-    /// has just stopped moving, and trims on `pool` then; and, with `freed`, trims whenever
-    /// that many more bytes have been let go of since the last trim.
+    /// has just stopped moving, and trims on `pool` then; with `freed`, trims whenever that
+    /// many more bytes have been let go of since the last trim; with `pressure`, measures the
+    /// resident memory and trims when it is above the threshold (at most once a second).
     init(
         every interval: TimeAmount, on eventLoop: any EventLoop, pool: NIOThreadPool,
-        activity: @escaping @Sendable () -> UInt64, freed: Freed? = nil,
+        activity: @escaping @Sendable () -> UInt64, freed: Freed? = nil, pressure: Pressure? = nil,
         trim: (@Sendable () -> Void)? = MemoryTrimmer.releaseFreeMemory
     ) {
+        var measuring: [RepeatedTask] = []
+        if let pressure {
+            // Counted in measurements, so that the loop's clock is the only one.
+            let measurementsBetweenTrims = max(1, Int(pressure.minimumTrimInterval.nanoseconds / max(1, pressure.interval.nanoseconds)))
+            let sinceTrim = NIOLockedValueBox(Int.max)
+            measuring.append(eventLoop.scheduleRepeatedTask(initialDelay: pressure.interval, delay: pressure.interval) { _ in
+                guard let resident = pressure.resident() else { return }
+                pressure.observe(resident)
+                let due = sinceTrim.withLockedValue { count in
+                    count = count == .max ? count : count + 1
+                    guard resident > pressure.threshold, count >= measurementsBetweenTrims else { return false }
+                    count = 0
+                    return true
+                }
+                if due, let trim { pool.submit { _ in trim() } }
+            })
+        }
         guard let trim else {
-            tasks = []
+            tasks = measuring
             return
         }
         _ = MemoryTrimmer.holdFreedMemoryDuringBursts
@@ -104,7 +136,7 @@ final class MemoryTrimmer: Sendable {
                 if due { pool.submit { _ in trim() } }
             })
         }
-        self.tasks = tasks
+        self.tasks = tasks + measuring
     }
 
     func cancel() {

@@ -28,6 +28,12 @@ public struct ServerConfiguration: Sendable {
     /// the longest queues are cut first and the queues stay under about half of it, leaving
     /// the rest for the server itself. Defaults to an eighth of the memory.
     public var outboundQueueBudget: Int = OutboundBudget.defaultLimit
+    /// Whether ``outboundQueueBudget`` bounds the whole process: its resident memory is
+    /// measured four times a second, what it holds besides the queues shrinks the queues'
+    /// share, and free memory is given back to the system whenever the process passes three
+    /// quarters of the budget. Off by default, for a server sharing its process with other
+    /// work (tests run many servers in one); the `chatterbox server` command turns it on.
+    public var outboundBudgetCountsProcessMemory = false
     /// Most bytes the kernel holds unsent for one connection (TCP_NOTSENT_LOWAT, Linux); 0
     /// leaves the kernel's default. Bytes a client has not yet received are in flight, not
     /// unsent, so a client that reads is not slowed; one that stops reading fills this and its

@@ -78,7 +78,7 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Bytes that may wait to be sent to one client before it is disconnected as too slow (while the queues together fill less than a quarter of --max-queued-bytes-total).")
     var maxQueuedBytes: Int = 8 << 20
 
-    @Option(help: "Bytes that may wait to be sent to all clients together. As the queues fill it, each client's cap shrinks from --max-queued-bytes (a quarter full) to 64 KiB (half full), so the longest queues are cut first and the rest is left for the server itself. Default: an eighth of the memory.")
+    @Option(help: "The memory budget: bytes the whole server process should stay under. Bytes waiting to be sent to clients get at most half of it, less whatever the rest of the process holds beyond the other half (measured four times a second); as the queues fill their share, each slow reader's cap shrinks from --max-queued-bytes (half of the share) to 64 KiB (all of it), so the longest queues are cut first. Default: an eighth of the memory.")
     var maxQueuedBytesTotal: Int?
 
     @Option(help: ArgumentHelp("Most bytes the kernel holds unsent for one connection (TCP_NOTSENT_LOWAT; 0: the kernel's default), for side-by-side benchmarks.", visibility: .hidden))
@@ -317,6 +317,8 @@ struct ServerCommand: AsyncParsableCommand {
         configuration.maximumContentBytes = maxContentBytes
         configuration.outboundQueueLimit = maxQueuedBytes
         if let maxQueuedBytesTotal { configuration.outboundQueueBudget = maxQueuedBytesTotal }
+        // The process is the server's alone: the budget bounds all of it.
+        configuration.outboundBudgetCountsProcessMemory = true
         configuration.unsentBytesLimit = max(0, unsentBytesLimit)
         configuration.serverName = serverName
         configuration.limits = limits

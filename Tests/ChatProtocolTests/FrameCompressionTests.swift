@@ -29,6 +29,24 @@ import Testing
         #expect(inflated == payloads(original).first)
     }
 
+    /// Large payloads go through a second stream (the fastest level): one deflater, used for
+    /// small and large frames in turn, gives each back intact.
+    @Test func oneDeflaterCompressesSmallAndLargeFramesInTurn() throws {
+        let deflater = FrameDeflater()
+        var generator = SystemRandomNumberGenerator()
+        for round in 0..<6 {
+            let repeats = round % 2 == 0 ? 200 : 8_000
+            let text = (0..<repeats).map { _ in ["deploy", "friday", "standup", "review"].randomElement(using: &generator)! }.joined(separator: " ")
+            let original = frame(text)
+            #expect((original.readableBytes >= FrameDeflater.largePayload) == (round % 2 == 1))
+            let compressed = FrameCompression.compressFrames(original, using: deflater)
+            let payload = try #require(payloads(compressed).first)
+            #expect(FrameCompression.isCompressed(payload))
+            #expect(payload.readableBytes < original.readableBytes / 2)
+            #expect(try FrameCompression.inflate(payload, maximumLength: 1 << 20) == payloads(original).first)
+        }
+    }
+
     @Test func shortAndIncompressibleFramesGoAsTheyAre() {
         let short = frame("hi")
         #expect(FrameCompression.compressFrames(short) == short)

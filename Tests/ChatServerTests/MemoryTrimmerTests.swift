@@ -87,6 +87,43 @@ import Testing
         try loop.syncShutdownGracefully()
     }
 
+    /// Under memory pressure the trimmer trims while the server stays busy, at most once a
+    /// second, and tells every measurement to the budget.
+    @Test func trimsAtMostOnceASecondWhileTheProcessIsOverItsThreshold() async throws {
+        let pool = NIOThreadPool(numberOfThreads: 1)
+        pool.start()
+        let loop = EmbeddedEventLoop()
+        let resident = NIOLockedValueBox(100)
+        let observed = NIOLockedValueBox<[Int]>([])
+        let trims = NIOLockedValueBox(0)
+        let activity = NIOLockedValueBox<UInt64>(0)
+        let trimmer = MemoryTrimmer(
+            every: .seconds(5), on: loop, pool: pool, activity: { activity.withLockedValue { $0 } },
+            pressure: .init(
+                resident: { resident.withLockedValue { $0 } }, threshold: 150,
+                observe: { value in observed.withLockedValue { $0.append(value) } }),
+            trim: { trims.withLockedValue { $0 += 1 } })
+        func run(seconds: Int) {
+            for _ in 0..<(seconds * 4) {
+                activity.withLockedValue { $0 += 1 }
+                loop.advanceTime(by: .milliseconds(250))
+            }
+        }
+        run(seconds: 2)
+        let below = observed.withLockedValue { $0 }
+        resident.withLockedValue { $0 = 200 }
+        run(seconds: 3)
+        resident.withLockedValue { $0 = 100 }
+        run(seconds: 2)
+        trimmer.cancel()
+        try await loop.shutdownGracefully()
+        try await pool.shutdownGracefully()
+        #expect(below == Array(repeating: 100, count: 8))
+        #expect(observed.withLockedValue { $0.count } == 28)
+        // Over the threshold for 3 s (12 measurements): at the first, then every fourth.
+        #expect(trims.withLockedValue { $0 } == 3)
+    }
+
     @Test func releaseFreeMemoryIsAvailableOnGlibc() {
         #if canImport(Glibc)
         #expect(MemoryTrimmer.releaseFreeMemory != nil)

@@ -29,6 +29,30 @@ import Testing
         #expect(OutboundBudget.trackingThreshold(forPerConnection: 8 * 1024) == 2 * 1024)
     }
 
+    /// The rest of the process counts: once it holds more than half the budget, the queues'
+    /// bound shrinks by as much (never under an eighth of the budget), and the caps with it.
+    @Test func whatTheProcessHoldsBesidesTheQueuesShrinksTheirBound() throws {
+        let loop = EmbeddedEventLoop()
+        defer { try? loop.syncShutdownGracefully() }
+        let mebibyte = 1 << 20
+        let budget = OutboundBudget(limit: 256 * mebibyte, perConnection: 8 * mebibyte, eventLoops: [loop])
+        budget.noteResidentMemory(60 * mebibyte)
+        #expect(budget.bound == 128 * mebibyte)
+        #expect(budget.cap(forQueued: 64 * mebibyte) == 8 * mebibyte)
+        // 200 MiB besides the queues: 256 - 200 - 16 (room for what comes between two measurements).
+        budget.noteResidentMemory(200 * mebibyte)
+        #expect(budget.bound == 40 * mebibyte)
+        #expect(budget.cap(forQueued: 20 * mebibyte) == 8 * mebibyte)
+        #expect(budget.cap(forQueued: 30 * mebibyte) == 4 * mebibyte)
+        #expect(budget.cap(forQueued: 40 * mebibyte) == 64 * 1024)
+        #expect(budget.cap(forQueued: 64 * mebibyte) == 64 * 1024)
+        budget.noteResidentMemory(300 * mebibyte)
+        #expect(budget.bound == 32 * mebibyte)
+        // Memory given back: the whole bound again.
+        budget.noteResidentMemory(50 * mebibyte)
+        #expect(budget.bound == 128 * mebibyte)
+    }
+
     /// Queues past the tracking threshold are counted on their loop; over the budget's bound
     /// (half of it), that loop cuts its longest first (not the newest), until the rest fit —
     /// those whose peer has not read lately before those whose peer has.
