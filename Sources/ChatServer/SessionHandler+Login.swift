@@ -118,10 +118,12 @@ extension SessionHandler {
         guard case .loggingIn(let user, let features) = state else { return }
         var info = "Welcome to Chatterbox, \(user.name)! \(ticket.userList.count) online."
         let history: History
+        var sizes: [Int] = []
         switch result {
         case .success(let loaded):
             let replay = loaded.trimmedForReplay(toBytes: hub.configuration.loginReplayBytes)
             history = replay.history
+            sizes = replay.sizes
             if replay.leftOut > 0 {
                 info += " Showing the most recent \(history.messages.count) messages of the history (a login shows at most \(hub.configuration.loginReplayBytes / 1024) KiB of it)."
             } else if loaded.truncated {
@@ -167,8 +169,8 @@ extension SessionHandler {
         }
         // The client could not read its replay before it was sent: the budget's shrinking caps
         // must not cut it for that.
-        (try? context?.pipeline.syncOperations.handler(type: OutboundBacklog.self))?.allowBurst(of: history.replayBytes)
-        for (index, frame) in Self.split(reply, history: history.messages.map(\.message), limit: hub.configuration.maximumFrameLength).enumerated() {
+        (try? context?.pipeline.syncOperations.handler(type: OutboundBacklog.self))?.allowBurst(of: sizes.reduce(0, +))
+        for (index, frame) in Self.split(reply, history: history.messages.map(\.message), sizes: sizes, limit: hub.configuration.maximumFrameLength).enumerated() {
             // Frame by frame (each up to the frame limit), so that the outbound budget sees a
             // long history queue up for a client that does not read, and stops it.
             if index > 0 { context?.flush() }
@@ -203,15 +205,15 @@ extension SessionHandler {
     }
 
     /// The login reply carrying `history`, split so that no frame's JSON exceeds `limit`:
-    /// the first frame is the reply itself, the rest are plain MESSAGES frames.
-    static func split(_ reply: Frame, history: [ChatMessage], limit: Int) -> [Frame] {
+    /// the first frame is the reply itself, the rest are plain MESSAGES frames. `sizes` holds
+    /// each message's ``History/replaySize(of:)``, as ``History/trimmedForReplay(toBytes:)`` measured it.
+    static func split(_ reply: Frame, history: [ChatMessage], sizes: [Int], limit: Int) -> [Frame] {
         var base = ByteBuffer()
         FrameCoding.writePayload(reply, into: &base)
         var frames: [Frame] = []
         var current = reply
         var size = base.readableBytes
-        for message in history {
-            let added = FrameCoding.encodedSize(of: message) + 1
+        for (message, added) in zip(history, sizes) {
             if size + added > limit, !(current.messages ?? []).isEmpty {
                 frames.append(current)
                 current = Frame(messages: [])

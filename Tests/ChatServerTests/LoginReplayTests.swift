@@ -59,6 +59,12 @@ import Testing
         #expect(trimmed.leftOut == 2)
         #expect(trimmed.history.messages.map(\.sequence) == [1, 6, 8])
         #expect(trimmed.history.pageCursor == 8 && trimmed.history.truncated && trimmed.history.pendingCount == 2)
+        // Each message kept is measured as the replay writes it.
+        #expect(untouched.sizes == history.messages.map(History.replaySize))
+        #expect(trimmed.sizes == trimmed.history.messages.map(History.replaySize))
+        // Direct messages stay even past the budget; then every broadcast of the window goes.
+        let tight = history.trimmedForReplay(toBytes: size)
+        #expect(tight.history.messages.map(\.sequence) == [1, 6] && tight.leftOut == 3 && tight.history.pageCursor == 9)
         // Nothing but direct messages: nothing to leave out.
         let direct = History(messages: [stored(1, to: "bob"), stored(2, to: "bob")], truncated: false, pendingCount: 2, pageCursor: 1)
         #expect(direct.trimmedForReplay(toBytes: 10).leftOut == 0)
