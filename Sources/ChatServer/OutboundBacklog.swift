@@ -214,7 +214,9 @@ final class LoopBacklogs {
 
     /// Cuts `connection` if its queue is over its own limit, or, when it does not read, over
     /// the cap the budget's fill allows now; then, while the queues of all loops together are
-    /// over the budget's bound, this loop's longest — those that do not read first.
+    /// over the budget's bound, this loop's longest — those that do not read first, and last
+    /// those still within a login replay's allowance (a fresh login was cut in the middle of
+    /// its first frame once the bound shrank with the process's memory).
     func enforce(after connection: OutboundBacklog) {
         let budget = connection.budget
         let now = NIODeadline.now()
@@ -224,8 +226,12 @@ final class LoopBacklogs {
             connection.cut(cap: cap)
         }
         guard budget.queuedBytes > budget.bound else { return }
-        let longestFirst = tracked.values.map { (reads: $0.hasDrained(now: now), queued: $0.queued, connection: $0) }
-            .sorted { ($0.reads ? 1 : 0, -$0.queued) < ($1.reads ? 1 : 0, -$1.queued) }
+        func spared(_ connection: OutboundBacklog) -> Int {
+            if connection.queued <= connection.allowance(now: now) { return 2 }
+            return connection.hasDrained(now: now) ? 1 : 0
+        }
+        let longestFirst = tracked.values.map { (spared: spared($0), queued: $0.queued, connection: $0) }
+            .sorted { ($0.spared, -$0.queued) < ($1.spared, -$1.queued) }
             .map(\.connection)
         for longest in longestFirst {
             guard budget.queuedBytes > budget.bound else { break }

@@ -105,4 +105,33 @@ import Testing
         #expect(readersStillOn == 6)
         for channel in channels where channel.isActive { _ = try? channel.finish() }
     }
+
+    /// Over the budget's bound the longest queues are cut, but one still within a login
+    /// replay's allowance only after every other: many small stalled queues (each under the
+    /// smallest cap) beside one fresh login cut the login, the longest, first.
+    @Test func overTheBoundALoginsReplayIsCutLast() throws {
+        let loop = EmbeddedEventLoop()
+        defer { try? loop.syncShutdownGracefully() }
+        let budget = OutboundBudget(limit: 1 << 20, perConnection: 512 * 1024, eventLoops: [loop])
+        func queue(_ size: Int, allowance: Int? = nil) throws -> EmbeddedChannel {
+            let backlog = OutboundBacklog(budget: budget, eventLoop: loop)
+            let channel = EmbeddedChannel(handler: backlog, loop: loop)
+            _ = try channel.connect(to: .init(ipAddress: "127.0.0.1", port: 1)).wait()
+            if let allowance { backlog.allowBurst(of: allowance) }
+            channel.isWritable = false
+            channel.pipeline.fireChannelWritabilityChanged()
+            channel.write(ByteBuffer(repeating: 0, count: size), promise: nil)
+            backlog.check()
+            return channel
+        }
+        // (Queues are counted at their buffers' capacity: powers of two here.)
+        let login = try queue(256 * 1024, allowance: 128 * 1024)
+        #expect(login.isActive)
+        let stalled = try (0..<12).map { _ in try queue(32 * 1024) }
+        #expect(login.isActive, "the login's replay is kept")
+        let cut = stalled.filter { !$0.isActive }.count
+        #expect(cut == 4, "stalled queues cut until the rest fits the bound (512 KiB)")
+        #expect(budget.queuedBytes <= budget.bound)
+        for channel in stalled + [login] where channel.isActive { _ = try? channel.finish() }
+    }
 }
