@@ -191,11 +191,18 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Child processes without Foundation.Process (posix_spawn, waitpid) and their /proc
+        // figures: the benchmark's servers and load generator, the tests' servers.
+        .target(
+            name: "ChatProcess",
+            dependencies: [.product(name: "NIOConcurrencyHelpers", package: "swift-nio")],
+            swiftSettings: strict
+        ),
         // Load generator and scenarios of `chatterbox bench` (docs/PERFORMANCE.md).
         .target(
             name: "ChatBench",
             dependencies: [
-                "ChatProtocol", "ChatTLS", "ChatCompression",
+                "ChatProtocol", "ChatTLS", "ChatCompression", "ChatProcess",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -344,7 +351,7 @@ let package = Package(
                 "ChatServer", "ChatClient", "ChatStore", "ChatStoreSQLite", "ChatStorePostgres", "ChatTLS", "ChatProtocol",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 // Spawn: child processes without Foundation.Process.
-                "ChatBench",
+                "ChatProcess",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
