@@ -58,14 +58,7 @@ public final class TestServer: Sendable {
         _ body: (TestServer) async throws -> Result
     ) async throws -> Result {
         let server = try await start(dataDirectory: dataDirectory, tls: tls, configure: configure, makeStore: makeStore)
-        do {
-            let result = try await body(server)
-            await server.stop()
-            return result
-        } catch {
-            await server.stop()
-            throw error
-        }
+        return try await withTeardown { try await body(server) } teardown: { await server.stop() }
     }
 
     public static func start(
