@@ -191,11 +191,18 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Child processes without Foundation.Process (posix_spawn, waitpid) and their /proc
+        // figures: the benchmark's servers and load generator, the tests' servers.
+        .target(
+            name: "ChatProcess",
+            dependencies: [.product(name: "NIOConcurrencyHelpers", package: "swift-nio")],
+            swiftSettings: strict
+        ),
         // Load generator and scenarios of `chatterbox bench` (docs/PERFORMANCE.md).
         .target(
             name: "ChatBench",
             dependencies: [
-                "ChatProtocol", "ChatTLS", "ChatCompression",
+                "ChatProtocol", "ChatTLS", "ChatCompression", "ChatProcess",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -237,15 +244,56 @@ let package = Package(
         ),
         .testTarget(
             name: "ChatProtocolTests",
-            dependencies: ["ChatProtocol", "ChatCompression", .product(name: "NIOEmbedded", package: "swift-nio")],
+            dependencies: ["ChatProtocol", .product(name: "NIOEmbedded", package: "swift-nio")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ChatCompressionTests",
+            dependencies: ["ChatCompression", "ChatProtocol", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ChatStoreTests",
+            dependencies: ["ChatStore"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ChatStoreSQLiteTests",
+            dependencies: [
+                "ChatStoreSQLite", "ChatStore", "ChatProtocol",
+                // TemporaryDirectory.
+                "ChatTestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ChatNetworkingTests",
+            dependencies: ["ChatNetworking", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ChatProcessTests",
+            dependencies: ["ChatProcess"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ChatBenchTests",
+            dependencies: [
+                "ChatBench", "ChatTLS", "ChatTestSupport",
+                // The smoke test benchmarks the real executable.
+                "chatterbox",
+            ],
             swiftSettings: strict
         ),
         .testTarget(
             name: "ChatServerTests",
             dependencies: [
                 "ChatServer", "ChatClient", "ChatStore", "ChatStoreSQLite", "ChatStorePostgres", "ChatTLS", "ChatProtocol", "ChatTestSupport",
+                "ChatCompression",
+                // The stalled readers of OutboundBudgetTests (LoadGenerator).
                 "ChatBench",
-                // Built for the tests that run the real executable (crash recovery, benchmark smoke test).
+                // Built for the tests that run the real executable (crash recovery, data directory).
                 "chatterbox",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -344,7 +392,7 @@ let package = Package(
                 "ChatServer", "ChatClient", "ChatStore", "ChatStoreSQLite", "ChatStorePostgres", "ChatTLS", "ChatProtocol",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 // Spawn: child processes without Foundation.Process.
-                "ChatBench",
+                "ChatProcess",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

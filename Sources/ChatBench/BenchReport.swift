@@ -1,3 +1,4 @@
+import ChatProcess
 import Foundation
 import Histogram
 

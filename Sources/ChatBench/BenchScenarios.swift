@@ -1,3 +1,4 @@
+import ChatProcess
 public import ChatTLS
 import Foundation
 import Histogram

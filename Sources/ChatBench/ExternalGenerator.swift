@@ -1,3 +1,4 @@
+import ChatProcess
 import ChatTLS
 import Foundation
 import NIOConcurrencyHelpers

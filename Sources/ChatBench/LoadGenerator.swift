@@ -1,3 +1,4 @@
+public import ChatProcess
 import ChatProtocol
 public import ChatTLS
 import Foundation

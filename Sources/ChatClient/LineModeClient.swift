@@ -9,31 +9,13 @@ public struct LineModeClient: Sendable {
     /// Why the client stopped.
     public typealias Ending = ChatEngine.Ending
 
-    /// What to connect to and how to behave.
+    /// What to connect to and how to behave: the engine's, as the JSON mode and the
+    /// full-screen client take it.
     public var configuration: ChatEngine.Configuration
 
+    /// A client that will connect as `configuration` says.
     public init(_ configuration: ChatEngine.Configuration) {
         self.configuration = configuration
-    }
-
-    public init(
-        host: String,
-        port: Int,
-        security: ConnectionSecurity,
-        initialUsername: String? = nil,
-        plainLoginDelay: Duration = .seconds(2),
-        reconnect: ReconnectPolicy = .never
-    ) {
-        configuration = ChatEngine.Configuration(
-            host: host, port: port, security: security, initialUsername: initialUsername,
-            plainLoginDelay: plainLoginDelay, reconnect: reconnect
-        )
-    }
-
-    /// The account password to log in with, if known.
-    public var password: String? {
-        get { configuration.password }
-        set { configuration.password = newValue }
     }
 
     /// Connects and runs until the user quits or the server goes away (for good).

@@ -1,4 +1,5 @@
-/// Standard base64 (RFC 4648, with padding), for file chunks inside JSON.
+/// Standard base64 (RFC 4648, with padding): file chunks inside JSON, and the salt and digest
+/// of the password hashes the server stores. The only base64 of the code base.
 public enum Base64 {
     private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
     private static let values: [UInt8] = {
@@ -7,6 +8,7 @@ public enum Base64 {
         return table
     }()
 
+    /// `bytes` in base64, padded with `=` to a multiple of 4 characters.
     public static func encode<Bytes: Collection>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
         var output: [UInt8] = []
         output.reserveCapacity((bytes.count + 2) / 3 * 4)

@@ -1,12 +1,13 @@
+import ChatProtocol
 import Crypto
-import Foundation
 import _CryptoExtras
 
 /// A salted, slow hash of an account password: PBKDF2-HMAC-SHA256, a random 16-byte salt, a
 /// 32-byte digest. Only this is stored, never the password.
 ///
-/// Encoded as `pbkdf2-sha256$ROUNDS$SALT$DIGEST` (salt and digest in base64), so the round
-/// count can be raised later without invalidating older hashes.
+/// Encoded as `pbkdf2-sha256$ROUNDS$SALT$DIGEST` (salt and digest in padded standard base64,
+/// ChatProtocol's `Base64`), so the round count can be raised later without invalidating
+/// older hashes.
 struct PasswordHash: Sendable, Equatable {
     static let scheme = "pbkdf2-sha256"
     /// OWASP's 2023 recommendation for PBKDF2-HMAC-SHA256.
@@ -32,16 +33,16 @@ struct PasswordHash: Sendable, Equatable {
     init?(encoded: String) {
         let parts = encoded.split(separator: "$", omittingEmptySubsequences: false)
         guard parts.count == 4, parts[0] == Self.scheme, let rounds = Int(parts[1]), rounds > 0,
-              let salt = Data(base64Encoded: String(parts[2])), let digest = Data(base64Encoded: String(parts[3])),
+              let salt = Base64.decode(String(parts[2])), let digest = Base64.decode(String(parts[3])),
               !salt.isEmpty, digest.count == 32
         else { return nil }
         self.rounds = rounds
-        self.salt = Array(salt)
-        self.digest = Array(digest)
+        self.salt = salt
+        self.digest = digest
     }
 
     var encoded: String {
-        "\(Self.scheme)$\(rounds)$\(Data(salt).base64EncodedString())$\(Data(digest).base64EncodedString())"
+        "\(Self.scheme)$\(rounds)$\(Base64.encode(salt))$\(Base64.encode(digest))"
     }
 
     /// Whether `password` is the one hashed. Slow by design: call off the event loops. The

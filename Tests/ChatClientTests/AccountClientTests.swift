@@ -125,7 +125,7 @@ import Testing
             let output = OutputRecorder()
             let hidden = OutputRecorder()
             let (input, typing) = AsyncStream<String>.makeStream()
-            let client = LineModeClient(host: "127.0.0.1", port: server.port, security: server.security, initialUsername: "carol")
+            let client = LineModeClient(ChatEngine.Configuration(host: "127.0.0.1", port: server.port, security: server.security, initialUsername: "carol"))
             let running = Task {
                 try await client.run(
                     input: input, output: { output.append($0) }, prompt: { output.append($0) },

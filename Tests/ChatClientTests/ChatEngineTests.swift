@@ -36,14 +36,7 @@ import Testing
                 try await Task.sleep(for: .milliseconds(100))
             }
         }
-        do {
-            let result = try await body(server)
-            await server.stop()
-            return result
-        } catch {
-            await server.stop()
-            throw error
-        }
+        return try await withTeardown { try await body(server) } teardown: { await server.stop() }
     }
 
     private static func isWelcome(_ update: ClientUpdate) -> Bool {

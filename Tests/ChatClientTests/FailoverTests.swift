@@ -82,17 +82,14 @@ import Testing
     private func withServers<Result>(_ count: Int, _ body: ([TestServer], ConnectionSecurity) async throws -> Result) async throws -> Result {
         let directory = TemporaryDirectory()
         var servers: [TestServer] = []
-        do {
+        return try await withTeardown {
             for index in 0..<count {
                 servers.append(try await TestServer.start(dataDirectory: directory.path + "/node\(index)"))
             }
             let bundle = try Self.caBundle(servers.compactMap(\.caPath), at: directory.path + "/cluster-ca.crt")
-            let result = try await body(servers, .tls(.certificateAuthorityFile(bundle)))
+            return try await body(servers, .tls(.certificateAuthorityFile(bundle)))
+        } teardown: {
             for server in servers { await server.stop() }
-            return result
-        } catch {
-            for server in servers { await server.stop() }
-            throw error
         }
     }
 

@@ -6,7 +6,7 @@ import Testing
 /// The Chatterbox client against a server that implements only the seed protocol.
 @Suite struct PlainServerInteropTests {
     private func runClient(against server: PlainSpecServer, output: OutputRecorder, input: AsyncStream<String>) -> Task<LineModeClient.Ending, any Error> {
-        let client = LineModeClient(host: "127.0.0.1", port: server.port, security: .plaintext, plainLoginDelay: .milliseconds(200))
+        let client = LineModeClient(ChatEngine.Configuration(host: "127.0.0.1", port: server.port, security: .plaintext, plainLoginDelay: .milliseconds(200)))
         return Task { try await client.run(input: input, output: { output.append($0) }, prompt: { output.append($0) }) }
     }
 

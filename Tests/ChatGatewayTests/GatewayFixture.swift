@@ -54,16 +54,13 @@ struct GatewayFixture {
                 _ = try? await running.value
                 await chat.server.returnEventLoops()
             }
-            do {
+            try await withTeardown {
                 guard let port = await http.boundAddress()?.port else { throw TestFailure("the HTTP listener did not start") }
                 try await body(GatewayFixture(chat: chat, httpPort: port, caPath: certificates.caCertificatePath, client: client))
-            } catch {
+            } teardown: {
                 await chat.stop()
                 await finish()
-                throw error
             }
-            await chat.stop()
-            await finish()
         }
     }
 

@@ -39,19 +39,18 @@ struct OperatorsFixture {
                 configuration: OperatorsHTTPConfiguration(host: "127.0.0.1", port: 0, tls: tls), router: router, logger: logger)
             let running = Task { try await http.run() }
             let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: Self.clientConfiguration(caPath: certificates.caCertificatePath))
-            do {
-                guard let address = await http.boundAddress(), let port = address.port else { throw TestFailure("the HTTP listener did not start") }
-                let fixture = OperatorsFixture(chat: chat, http: http, baseURL: "\(plaintext ? "http" : "https")://127.0.0.1:\(port)", client: client)
-                try await body(fixture)
-            } catch {
-                try? await client.shutdown()
+            try await withTeardown {
+                try await withTeardown {
+                    guard let address = await http.boundAddress(), let port = address.port else { throw TestFailure("the HTTP listener did not start") }
+                    let fixture = OperatorsFixture(chat: chat, http: http, baseURL: "\(plaintext ? "http" : "https")://127.0.0.1:\(port)", client: client)
+                    try await body(fixture)
+                } teardown: {
+                    try await client.shutdown()
+                }
+            } teardown: {
                 running.cancel()
                 _ = try? await running.value
-                throw error
             }
-            try await client.shutdown()
-            running.cancel()
-            _ = try? await running.value
         }
     }
 

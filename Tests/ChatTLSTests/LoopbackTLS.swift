@@ -1,4 +1,5 @@
 @testable import ChatTLS
+import ChatTestSupport
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -21,15 +22,7 @@ final class LoopbackTLS: Sendable {
     /// `smallBuffers`: 4 KiB socket buffers on both sides, so that a little unread data fills them.
     static func with<Result>(smallBuffers: Bool = false, _ body: (LoopbackTLS) async throws -> Result) async throws -> Result {
         let connection = try await start(smallBuffers: smallBuffers)
-        let result: Result
-        do {
-            result = try await body(connection)
-        } catch {
-            await connection.shutDown()
-            throw error
-        }
-        await connection.shutDown()
-        return result
+        return try await withTeardown { try await body(connection) } teardown: { await connection.shutDown() }
     }
 
     private static func start(smallBuffers: Bool) async throws -> LoopbackTLS {

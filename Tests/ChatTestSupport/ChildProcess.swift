@@ -1,7 +1,7 @@
-import ChatBench
+import ChatProcess
 import Foundation
 
-/// Child processes for tests, started with ChatBench's ``Spawn`` (posix_spawn and waitpid,
+/// Child processes for tests, started with ChatProcess's ``Spawn`` (posix_spawn and waitpid,
 /// not Foundation.Process: see there why).
 public enum ChildProcess {
     /// Spawns `path` with `arguments`; standard input is /dev/null, standard output and error

@@ -82,14 +82,7 @@ public final class PlainSpecServer: Sendable {
     ) async throws -> Result {
         let server = PlainSpecServer(strictness: strictness, quirks: quirks, pace: pace)
         _ = try await server.start()
-        do {
-            let result = try await body(server)
-            await server.stop()
-            return result
-        } catch {
-            await server.stop()
-            throw error
-        }
+        return try await withTeardown { try await body(server) } teardown: { await server.stop() }
     }
 
     /// Starts listening on 127.0.0.1 and returns the port.

@@ -1,4 +1,4 @@
-import ChatBench
+import ChatProcess
 import Foundation
 import NIOConcurrencyHelpers
 

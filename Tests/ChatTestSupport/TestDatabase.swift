@@ -38,14 +38,7 @@ public enum TestDatabase {
         }
         var location = server
         location.database = name
-        do {
-            let result = try await body(location)
-            try await drop(name, on: server)
-            return result
-        } catch {
-            try? await drop(name, on: server)
-            throw error
-        }
+        return try await withTeardown { try await body(location) } teardown: { try await drop(name, on: server) }
     }
 
     /// Runs `body` with a prepared (migrated) store on a fresh database.
@@ -61,14 +54,7 @@ public enum TestDatabase {
     /// Runs `body` with a store on `location` whose pool runs meanwhile.
     public static func withStore<T: Sendable>(at location: PostgresLocation, _ body: (PostgresChatStore) async throws -> T) async throws -> T {
         let store = PostgresChatStore(location: location, logger: logger)
-        do {
-            let result = try await body(store)
-            await store.close()
-            return result
-        } catch {
-            await store.close()
-            throw error
-        }
+        return try await withTeardown { try await body(store) } teardown: { await store.close() }
     }
 
     /// Runs `body` with a client of its own on `location`.

@@ -9,20 +9,6 @@ import Logging
 import NIOCore
 import NIOConcurrencyHelpers
 
-/// A temporary directory removed when the test is done with it.
-public struct TemporaryDirectory: ~Copyable {
-    public let path: String
-
-    public init() {
-        path = FileManager.default.temporaryDirectory.appendingPathComponent("chatterbox-test-\(UUID().uuidString)").path
-        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    deinit {
-        try? FileManager.default.removeItem(atPath: path)
-    }
-}
-
 /// A real server on loopback: TLS with a generated CA, SQLite in `dataDirectory`, port 0.
 public final class TestServer: Sendable {
     public let server: ChatServer
@@ -58,14 +44,7 @@ public final class TestServer: Sendable {
         _ body: (TestServer) async throws -> Result
     ) async throws -> Result {
         let server = try await start(dataDirectory: dataDirectory, tls: tls, configure: configure, makeStore: makeStore)
-        do {
-            let result = try await body(server)
-            await server.stop()
-            return result
-        } catch {
-            await server.stop()
-            throw error
-        }
+        return try await withTeardown { try await body(server) } teardown: { await server.stop() }
     }
 
     public static func start(
@@ -140,9 +119,4 @@ public final class TestServer: Sendable {
         for client in made { await client.close() }
         await server.stop()
     }
-}
-
-public struct TestFailure: Error, CustomStringConvertible {
-    public var description: String
-    public init(_ description: String) { self.description = description }
 }

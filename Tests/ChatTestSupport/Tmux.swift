@@ -21,14 +21,7 @@ public final class Tmux: Sendable {
     /// is not installed: CI installs it.
     public static func with<Result>(_ body: (Tmux) async throws -> Result) async throws -> Result {
         let tmux = try Tmux()
-        do {
-            let result = try await body(tmux)
-            tmux.killServer()
-            return result
-        } catch {
-            tmux.killServer()
-            throw error
-        }
+        return try await withTeardown { try await body(tmux) } teardown: { tmux.killServer() }
     }
 
     private init() throws {

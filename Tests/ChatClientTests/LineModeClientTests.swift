@@ -10,7 +10,7 @@ import Testing
             let bob = try await server.login("bob")
             let output = OutputRecorder()
             let (input, typing) = AsyncStream<String>.makeStream()
-            let client = LineModeClient(host: "127.0.0.1", port: server.port, security: server.security)
+            let client = LineModeClient(ChatEngine.Configuration(host: "127.0.0.1", port: server.port, security: server.security))
             let running = Task { try await client.run(input: input, output: { output.append($0) }, prompt: { output.append($0) }) }
             try await output.waitFor("Username:")
             typing.yield("bob")

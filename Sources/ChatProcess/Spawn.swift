@@ -1,5 +1,4 @@
 public import Foundation
-import NIOConcurrencyHelpers
 
 /// Starts programs with `posix_spawn` and reaps them with `waitpid`: the benchmark's servers,
 /// the C load generator and its `make`, and the tests' child processes.
@@ -11,6 +10,12 @@ import NIOConcurrencyHelpers
 /// inside libdispatch. Children start with no signal blocked or ignored (the spawning thread, a
 /// Swift concurrency worker, blocks most, and a child would inherit that mask and ignore
 /// SIGTERM) and inherit no file descriptors beyond the standard three.
+///
+/// Not swiftlang/swift-subprocess either (1.0.2 is mirrored here): it does avoid
+/// Foundation.Process, but its children live inside the scope of a `run { execution in … }`
+/// closure and are reaped by its own monitor, while the tests keep a server process across
+/// many steps, poll it with `waitpid(WNOHANG)` and kill and reap it synchronously from a
+/// `deinit`; it would also add swift-system and tools 6.2 to the build for about 150 lines.
 public enum Spawn {
     /// Where a child's standard output or error goes.
     public enum Destination: Sendable {
@@ -41,7 +46,7 @@ public enum Spawn {
         closeInheritedDescriptors(&actions)
         if let directory {
             guard let changeDirectory = symbol("posix_spawn_file_actions_addchdir_np", as: AddChangeDirectory.self) else {
-                throw BenchError("cannot start \(path) in \(directory): this C library cannot change a spawned program's directory")
+                throw SpawnError("cannot start \(path) in \(directory): this C library cannot change a spawned program's directory")
             }
             _ = changeDirectory(&actions, directory)
         }
@@ -65,7 +70,7 @@ public enum Spawn {
         }
         var pid: pid_t = 0
         let spawned = posix_spawn(&pid, path, &actions, &attributes, argv, envp)
-        guard spawned == 0 else { throw BenchError("cannot run \(path): \(String(cString: strerror(spawned)))") }
+        guard spawned == 0 else { throw SpawnError("cannot run \(path): \(String(cString: strerror(spawned)))") }
         return pid
     }
 
@@ -115,38 +120,5 @@ public enum Spawn {
         for descriptor in descriptors.compactMap({ Int32($0) }) where descriptor >= 3 {
             _ = fcntl(descriptor, F_SETFD, fcntl(descriptor, F_GETFD) | FD_CLOEXEC)
         }
-    }
-}
-
-/// A program started with ``Spawn``, watched from any thread: whether it still runs, its exit
-/// status once it has ended, and a way to stop it.
-public final class SpawnedProcess: Sendable {
-    public let pid: pid_t
-    private let ended = NIOLockedValueBox<Int32?>(nil)
-
-    public init(pid: pid_t) { self.pid = pid }
-
-    /// The exit status once it has ended (128 + signal when killed), reaping it; nil while it runs.
-    public var exitStatus: Int32? {
-        ended.withLockedValue { ended in
-            if ended == nil { ended = Spawn.exitStatusIfEnded(pid) }
-            return ended
-        }
-    }
-
-    public var isRunning: Bool { exitStatus == nil }
-
-    /// Blocks until it has ended; its exit status.
-    @discardableResult
-    public func waitUntilExit() -> Int32 {
-        ended.withLockedValue { ended in
-            if ended == nil { ended = Spawn.wait(pid) }
-            return ended ?? -1
-        }
-    }
-
-    /// Sends SIGTERM (SIGKILL with `force`), unless it has already ended and been reaped.
-    public func terminate(force: Bool = false) {
-        if isRunning { kill(pid, force ? SIGKILL : SIGTERM) }
     }
 }

@@ -9,6 +9,7 @@ public struct ProcessStats: Sendable, Codable {
     /// The highest resident set size since the process started (VmHWM), in bytes.
     public var peakResidentBytes: Int = 0
 
+    /// The figures of process `pid` now; `nil` when it has ended or /proc cannot be read.
     public static func read(pid: Int32) -> ProcessStats? {
         guard let stat = readProcFile("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")") else { return nil }
         // Fields after the command name: state is field 3; utime and stime are 14 and 15.
