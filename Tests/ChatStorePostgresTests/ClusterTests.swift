@@ -327,10 +327,12 @@ import Testing
             #expect(try await dave.next { $0.info != nil }.frame.info == "Announcement from the administrator: Hello everywhere")
 
             #expect(try await admin(["kick", "carol", "calm", "down"]).status == 0)
-            #expect(try await carol.waitForClose().compactMap(\.error).contains("You were disconnected by the administrator: calm down"))
+            let carolSaw = try await carol.waitForClose()
+            #expect(carolSaw.compactMap(\.error).contains("You were disconnected by the administrator: calm down"), "\(carolSaw)")
 
             #expect(try await admin(["ban", "bob", "1h", "spam"]).status == 0)
-            #expect(try await bob.waitForClose().compactMap(\.error).contains("You were banned by the administrator for 1 hour. Reason: spam"))
+            let bobSaw = try await bob.waitForClose()
+            #expect(bobSaw.compactMap(\.error).contains("You were banned by the administrator for 1 hour. Reason: spam"), "\(bobSaw)")
             let again = try await nodes[1].connect()
             let refused = try await again.login("bob")
             #expect(refused.usernameAccepted == false)
