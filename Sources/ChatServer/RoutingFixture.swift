@@ -25,7 +25,7 @@ import NIOConcurrencyHelpers
         for (index, name) in names.enumerated() {
             let key = UsernameRules.key(name)
             known[key] = KnownUser(name: name, deliveredThrough: 0)
-            presence.insert(ClientConnection(detachedOn: outboxes[index % outboxes.count], address: "127.0.0.1"), key: key, name: name)
+            presence.insert(ClientConnection(outbox: outboxes[index % outboxes.count], address: "127.0.0.1"), key: key, name: name)
         }
         var blocks = BlockGraph()
         for name in names.suffix(min(blockersOfFirstUser, max(0, users - 1))) {

@@ -41,8 +41,9 @@ final class SessionHandler: ChannelInboundHandler {
     let hub: Hub
     var state = State.awaitingLogin
     var context: ChannelHandlerContext?
-    /// Set right after creation by the channel initializer.
-    var connection: ClientConnection!
+    /// The hub's handle on this connection, made with the session (which owns it; it refers
+    /// back weakly).
+    let connection: ClientConnection
     /// Frames the hub delivered while the login reply was not yet sent.
     var heldBack: [ByteBuffer] = []
     var heldBackBytes = 0
@@ -65,8 +66,8 @@ final class SessionHandler: ChannelInboundHandler {
     var commandHistoryCursor: Int64?
     /// Feature `deflate`: frames both ways may be compressed, from the login acceptance on.
     var compressing = false
-    /// The read pacing below, charged what compressed frames inflate to (set at setup).
-    var readLimiter: ReadRateLimiter?
+    /// The read pacing below, if any, charged what compressed frames inflate to.
+    let readLimiter: ReadRateLimiter?
 
     /// The TLS handler right below, when nothing between handles writes: deliveries are handed
     /// to it directly instead of through the pipeline.
@@ -76,9 +77,13 @@ final class SessionHandler: ChannelInboundHandler {
     /// its framing carries JSON text only, so `deflate` is not offered.
     let isAdopted: Bool
 
-    init(hub: Hub, tlsBelow: TLSServerHandler? = nil, adopted: Bool = false) {
+    /// A session for a connection on `eventLoop` from `address` (the peer's IP address, no
+    /// port); made on that loop, by the channel initializer.
+    init(hub: Hub, eventLoop: any EventLoop, address: String, tlsBelow: TLSServerHandler?, readLimiter: ReadRateLimiter?, adopted: Bool = false) {
         self.hub = hub
+        self.connection = ClientConnection(outbox: hub.outbox(for: eventLoop), address: address)
         self.tlsBelow = tlsBelow
+        self.readLimiter = readLimiter
         self.isAdopted = adopted
         self.logger = hub.logger
         let limits = hub.configuration.limits
@@ -87,6 +92,7 @@ final class SessionHandler: ChannelInboundHandler {
         messageBudget = TokenBucket(rate: live.messagesPerSecond, burst: live.messageBurst)
         errorBudget = TokenBucket(rate: limits.errorsPerSecond, burst: limits.errorBurst)
         requestBudget = RequestBudget(maximumInFlight: limits.requestsInFlight, perSecond: limits.requestTimePerSecond, burst: limits.requestTimeBurst)
+        connection.attach(self)
     }
 
     // MARK: - Channel events
@@ -180,7 +186,6 @@ final class SessionHandler: ChannelInboundHandler {
         state = .closed
         heldBack = []
         earlyFrames = []
-        connection.session.value = nil
         context.fireChannelInactive()
     }
 
