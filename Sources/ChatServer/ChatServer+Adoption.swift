@@ -76,9 +76,7 @@ extension ChatServer {
             readLimiter = limiter
         }
         // No TLS handler of ours below: deliveries go down the pipeline, through the framing.
-        let session = SessionHandler(hub: hub, tlsBelow: nil, adopted: true)
-        session.readLimiter = readLimiter
-        session.connection = ClientConnection(session: session, outbox: hub.outbox(for: channel.eventLoop), address: address)
+        let session = SessionHandler(hub: hub, eventLoop: channel.eventLoop, address: address, tlsBelow: nil, readLimiter: readLimiter, adopted: true)
         try pipeline.addHandler(session)
     }
 }

@@ -250,7 +250,7 @@ public final class ChatServer: Service, Sendable {
             let promise = connection.eventLoop.makePromise(of: Void.self)
             connection.eventLoop.execute {
                 // The connection may have closed on its own meanwhile: then there is nothing to wait for.
-                guard let session = connection.session.value else { return promise.succeed() }
+                guard let session = connection.session else { return promise.succeed() }
                 session.closeForShutdown().cascade(to: promise)
             }
             closed.append(promise.futureResult)
@@ -432,9 +432,7 @@ public final class ChatServer: Service, Sendable {
             try addBelowSession(limiter)
             readLimiter = limiter
         }
-        let session = SessionHandler(hub: hub, tlsBelow: tlsBelow)
-        session.readLimiter = readLimiter
-        session.connection = ClientConnection(session: session, outbox: hub.outbox(for: channel.eventLoop), address: address)
+        let session = SessionHandler(hub: hub, eventLoop: channel.eventLoop, address: address, tlsBelow: tlsBelow, readLimiter: readLimiter)
         try pipeline.addHandler(session)
     }
 }

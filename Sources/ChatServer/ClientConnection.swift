@@ -4,29 +4,39 @@ import NIOCore
 ///
 /// Everything that touches the connection's pipeline happens on its event loop, mostly
 /// through ``outbox`` (batched deliveries).
+///
+/// Ownership runs one way: the channel's pipeline owns the session, the session owns this
+/// connection, and the connection refers back to the session weakly. The hub, its outboxes
+/// and its batches may hold the connection after the channel is gone; they then find no
+/// session and write nothing.
 final class ClientConnection: Sendable {
+    /// A weak reference to the session, kept on its loop.
+    private struct SessionReference {
+        weak var handler: SessionHandler?
+    }
+
     let eventLoop: any EventLoop
     let outbox: Outbox
     /// The peer's IP address without the port ("127.0.0.1", "::1"): what names are reserved
     /// for and login attempts counted by.
     let address: String
-    /// The session on the loop. Emptied when the connection closes, which also breaks the
-    /// session ↔ connection reference cycle.
-    let session: NIOLoopBoundBox<SessionHandler?>
+    private let sessionReference: NIOLoopBoundBox<SessionReference>
 
-    init(session: SessionHandler, outbox: Outbox, address: String) {
+    /// A connection with no session yet: ``SessionHandler`` attaches itself when it makes
+    /// one; the routing micro-benchmarks' users never get one (a recipient the routing can
+    /// choose, to which nothing is written).
+    init(outbox: Outbox, address: String) {
         self.eventLoop = outbox.eventLoop
         self.address = address
         self.outbox = outbox
-        self.session = NIOLoopBoundBox(session, eventLoop: outbox.eventLoop)
+        self.sessionReference = .makeBoxSendingValue(SessionReference(), eventLoop: outbox.eventLoop)
     }
 
-    /// A connection with no session behind it: a recipient the routing can choose, to which
-    /// nothing is written (the routing micro-benchmarks' users).
-    init(detachedOn outbox: Outbox, address: String) {
-        self.eventLoop = outbox.eventLoop
-        self.address = address
-        self.outbox = outbox
-        self.session = .makeEmptyBox(valueType: SessionHandler.self, eventLoop: outbox.eventLoop)
+    /// The session on the loop, while its channel's pipeline holds it (on the loop).
+    var session: SessionHandler? { sessionReference.value.handler }
+
+    /// Makes `session` the one this connection's deliveries go to (on the loop, once).
+    func attach(_ session: SessionHandler) {
+        sessionReference.value.handler = session
     }
 }

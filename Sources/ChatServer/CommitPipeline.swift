@@ -20,7 +20,7 @@ import NIOPosix
 final class CommitPipeline: Sendable {
     /// What one event loop staged since its last hand-over, in the order staged.
     struct Batch: Sendable {
-        var items: [TickBatch.Item]
+        var items: [GatherBatch.Item]
         /// When the first item was staged (deliveries gather from then).
         var openedAt: NIODeadline
 

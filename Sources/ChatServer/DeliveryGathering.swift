@@ -10,7 +10,7 @@ public import NIOCore
 /// 16 KiB anyway), and copies of them for every recipient of a drain that gathered many add up:
 /// a busy loop delivering ten 60 KB frames to 1,000 recipients held 2.4 GB at once, each
 /// recipient's copy with room for four times its size. Public for the micro-benchmarks only
-/// (Benchmarks/Micro).
+/// (Benchmarks/Micro); it stays here, behind the SPI, as it is the session's own code.
 @_spi(Benchmarks) public struct DeliveryGathering {
     private var gathered: ByteBuffer?
     /// Whether `gathered` is still a frame shared with other recipients.

@@ -25,7 +25,8 @@ struct FrameTimeoutError: Error, CustomStringConvertible {
 /// that generic class lives in NIOCore and ran unspecialized here, looking up generic metadata
 /// on every read, about a sixth of the CPU spent reading a message (2% of the server's at
 /// 50,000 deliveries/s). NIO's processor is inlinable, so it compiles for `FrameDecoder` here.
-/// Public for the micro-benchmarks only (Benchmarks/Micro), which compare the two.
+/// Public for the micro-benchmarks only (Benchmarks/Micro), which compare the two; it stays
+/// here, behind the SPI, as it is the server's own frame cutter.
 @_spi(Benchmarks) public final class FrameSplitter: ChannelDuplexHandler, PassesWritesThrough {
     public typealias InboundIn = ByteBuffer
     public typealias InboundOut = ByteBuffer

@@ -234,7 +234,7 @@ extension Hub {
     /// else hears that they left as for any leave.
     func disconnect(_ connection: ClientConnection, reason: String) {
         connection.eventLoop.execute {
-            connection.session.value?.disconnect(reason: reason)
+            connection.session?.disconnect(reason: reason)
         }
     }
 

@@ -162,7 +162,7 @@ extension Hub {
             if try cluster.log.claim(user, on: cluster.node) == nil {
                 logger.notice("\(user.name) is online on another server now: disconnecting them here")
                 connection.eventLoop.execute {
-                    connection.session.value?.disconnect(
+                    connection.session?.disconnect(
                         reason: "Disconnected: this server lost touch with the others for a while, and meanwhile \(user.name) logged in elsewhere. Log in again.")
                 }
             }

@@ -51,7 +51,7 @@ extension Hub {
     /// Stages `item` in the batch of `connection`'s event loop (call on that loop); the first
     /// item since the last commit schedules the next one, a gather window later (with no
     /// window, once the loop has run the tasks already queued).
-    func stage(_ item: TickBatch.Item, for connection: ClientConnection) {
+    func stage(_ item: GatherBatch.Item, for connection: ClientConnection) {
         stage(item, in: batches[connection.outbox.index])
     }
 
@@ -65,12 +65,12 @@ extension Hub {
     }
 
     /// Stages `item` in `batch` (on its loop), scheduling the commit for the first item.
-    private func stage(_ item: TickBatch.Item, in batch: TickBatch) {
+    private func stage(_ item: GatherBatch.Item, in batch: GatherBatch) {
         guard batch.add(item) else { return }
         // The gather window starts here rather than at delivery: the messages of a burst then
-        // share one commit (a commit per tick took several, as a burst's messages arrive over
-        // more than one tick), and the outboxes deliver at once after it, so the window is
-        // spent once.
+        // share one commit (committing after each pass of the event loop took several, as a
+        // burst's messages arrive over more than one pass), and the outboxes deliver at once
+        // after it, so the window is spent once.
         let window = configuration.gatherWindow
         if window > .zero {
             batch.eventLoop.scheduleTask(in: window) { self.commit(batch) }
@@ -84,7 +84,7 @@ extension Hub {
 
     /// Hands a loop's batch to the commit pipeline (on the batch's loop). The pipeline keeps the
     /// order in which loops hand their batches over; the store numbers the messages in it.
-    private func commit(_ batch: TickBatch) {
+    private func commit(_ batch: GatherBatch) {
         let (items, openedAt) = batch.take()
         guard !items.isEmpty else { return }
         pipeline.submit(CommitPipeline.Batch(items: items, openedAt: openedAt))

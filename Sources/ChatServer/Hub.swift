@@ -11,7 +11,7 @@ import Synchronization
 ///
 /// All state sits behind one lock, and every frame bound for a client is queued into its
 /// outbox while that lock is held, so every client sees events in one global order.
-/// Messages accepted on an event loop are staged in its ``TickBatch``; a gather window after the
+/// Messages accepted on an event loop are staged in its ``GatherBatch``; a gather window after the
 /// first, the batch goes to the ``CommitPipeline``, which stores it on a thread of its own (with
 /// whatever other loops handed over meanwhile) and hands it back to be delivered: a message is
 /// delivered only after it is stored, so whatever a client has seen survives a crash of the
@@ -51,7 +51,7 @@ final class Hub: Sendable {
     let state: NIOLockedValueBox<State>
     let store: any ChatStore
     /// Each event loop's staged changes (by the loop's index).
-    let batches: [TickBatch]
+    let batches: [GatherBatch]
     /// Stores the batches in order and hands them back for delivery.
     let pipeline: CommitPipeline
     /// Logins' blocking work (password checks, the history replay): threads of their own, so
@@ -135,7 +135,7 @@ final class Hub: Sendable {
         )
         self.outboundBudget = OutboundBudget(
             limit: configuration.outboundQueueBudget, perConnection: configuration.outboundQueueLimit, eventLoops: eventLoops)
-        self.batches = eventLoops.enumerated().map { TickBatch(eventLoop: $1, index: $0) }
+        self.batches = eventLoops.enumerated().map { GatherBatch(eventLoop: $1, index: $0) }
         pipeline.deliver { [unowned self] batches, outcome in self.deliver(batches, outcome: outcome) }
     }
 

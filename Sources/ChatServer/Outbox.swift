@@ -100,7 +100,7 @@ final class Outbox: Sendable {
         }
         var touched: [SessionHandler] = []
         func deliver(_ frame: ByteBuffer, to connection: ClientConnection) {
-            guard let session = connection.session.value else { return }
+            guard let session = connection.session else { return }
             if session.deliver(frame) { touched.append(session) }
         }
         var index = deliveries.startIndex

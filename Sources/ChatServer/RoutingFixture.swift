@@ -6,10 +6,13 @@ import NIOConcurrencyHelpers
 /// A hub's routing state — users online spread over event loops, blocks between them — and the
 /// hub's own routing decisions over it, without sockets, sessions or a store. Public for the
 /// micro-benchmarks only (Benchmarks/Micro), which measure what the hub decides per message.
+/// It stays in this module, behind the SPI, because it is built on the hub's internal state
+/// (`Hub.State`, `Presence`, `ClientConnection`), which the Benchmarks package cannot reach.
 ///
 /// Each call takes the lock as the hub does: once to accept a message, once to route it.
 @_spi(Benchmarks) public final class RoutingFixture: Sendable {
-    private let state: NIOLockedValueBox<Hub.State>
+    /// Internal, not private: RoutingTests reads the recipients' names from it.
+    let state: NIOLockedValueBox<Hub.State>
     /// The online users' names, `user0`, `user1`, …, spread over the loops in turn.
     public let names: [String]
 
@@ -25,7 +28,7 @@ import NIOConcurrencyHelpers
         for (index, name) in names.enumerated() {
             let key = UsernameRules.key(name)
             known[key] = KnownUser(name: name, deliveredThrough: 0)
-            presence.insert(ClientConnection(detachedOn: outboxes[index % outboxes.count], address: "127.0.0.1"), key: key, name: name)
+            presence.insert(ClientConnection(outbox: outboxes[index % outboxes.count], address: "127.0.0.1"), key: key, name: name)
         }
         var blocks = BlockGraph()
         for name in names.suffix(min(blockersOfFirstUser, max(0, users - 1))) {
@@ -68,20 +71,6 @@ import NIOConcurrencyHelpers
             var recipients = 0
             state.forEachBroadcastGroup(from: senderKey) { recipients += $1.count }
             return recipients
-        }
-    }
-
-    /// The names of a broadcast's recipients from `senderKey`, per loop (for tests: the
-    /// benchmarks count them with ``routeBroadcast(from:)``).
-    func broadcastRecipientNames(from senderKey: String) -> [Int: [String]] {
-        state.withLockedValue { state in
-            var names: [ObjectIdentifier: String] = [:]
-            for (key, connection) in state.presence.byKey { names[ObjectIdentifier(connection)] = state.users[key]?.name }
-            var groups: [Int: [String]] = [:]
-            state.forEachBroadcastGroup(from: senderKey) { loop, recipients in
-                groups[loop] = recipients.map { names[ObjectIdentifier($0)] ?? "?" }
-            }
-            return groups
         }
     }
 

@@ -7,6 +7,18 @@ import Synchronization
 /// limits), admission by the hub, and the acceptance with its history.
 extension SessionHandler {
 
+    /// A connection that has not logged in within the timeout is closed (slowloris).
+    func armLoginDeadline(_ context: ChannelHandlerContext) {
+        guard login.deadline == nil else { return }
+        let timeout = hub.configuration.limits.loginTimeout
+        let session = NIOLoopBound(self, eventLoop: context.eventLoop)
+        login.deadline = context.eventLoop.scheduleTask(in: timeout) {
+            guard case .awaitingLogin = session.value.state else { return }
+            session.value.hub.metrics.limit(.loginTimeoutCut)
+            session.value.disconnect(reason: "Login timed out: no {\"USERNAME\": ...} accepted within \(timeout.nanoseconds / 1_000_000_000) seconds.")
+        }
+    }
+
     /// A login under `name`: a registered name first has its password checked, off the loop
     /// and within the attempt limits; then the hub admits it.
     func login(name: String, password: String?, features: [String]?) {
@@ -46,8 +58,8 @@ extension SessionHandler {
                 self.refuse("Wrong password for \(name).", name: name, passwordRequired: asksForAccounts, counted: .wrongPassword)
             }
             // Frames that came during the check, if the login did not go ahead.
-            while case .awaitingLogin = self.state, !self.earlyFrames.isEmpty {
-                self.process(self.earlyFrames.removeFirst(), hadProblems: false)
+            while case .awaitingLogin = self.state, let frame = self.login.takeEarlyFrame() {
+                self.process(frame, hadProblems: false)
             }
         }
     }
@@ -75,7 +87,7 @@ extension SessionHandler {
         case .needsPassword(let reason):
             refuse(reason, name: name, passwordRequired: features?.contains("accounts") == true, counted: .passwordRequired)
         case .accepted(let ticket):
-            loginDeadline?.cancel()
+            login.deadline?.cancel()
             let user = User(name: ticket.name, key: ticket.key, authenticated: authenticatedHash != nil)
             state = .loggingIn(user, features: features)
             context?.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
@@ -103,14 +115,13 @@ extension SessionHandler {
         guard case .loggingIn = state else { return }
         hub.retractLogin(connection, key: ticket.key)
         state = .awaitingLogin
-        heldBack = []
-        heldBackBytes = 0
+        login.dropHeldBack()
         refuse(reason, name: name, counted: counted)
         context?.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
-        loginDeadline = nil
+        login.deadline = nil
         if let context { armLoginDeadline(context) }
-        while case .awaitingLogin = state, !earlyFrames.isEmpty {
-            process(earlyFrames.removeFirst(), hadProblems: false)
+        while case .awaitingLogin = state, let frame = login.takeEarlyFrame() {
+            process(frame, hadProblems: false)
         }
     }
 
@@ -147,9 +158,9 @@ extension SessionHandler {
         let cursor = history.pageCursor ?? (ticket.history.throughSequence + 1)
         commandHistoryCursor = cursor
         // The rate as it is now (a SIGHUP may have changed it since the connection was made).
-        messageBudgetGeneration = hub.liveGeneration.load(ordering: .relaxed)
+        let generation = hub.liveGeneration.load(ordering: .relaxed)
         let limits = hub.liveSettings
-        messageBudget = TokenBucket(rate: limits.messagesPerSecond, burst: limits.messageBurst)
+        budgets.restartMessageRate(limits, generation: generation)
         if let features {
             // "operators" only for an operator: it tells the client to offer the operator commands.
             // No deflate on an adopted (WebSocket) connection: its messages are JSON text only.
@@ -177,28 +188,25 @@ extension SessionHandler {
             write(frame)
             // The acceptance itself goes uncompressed: the client learns from it that it may
             // receive compressed frames.
-            if index == 0, reply.features?.contains("deflate") == true { compressing = true }
+            if index == 0, reply.features?.contains("deflate") == true { output.compressing = true }
         }
         if let motd = limits.motd, !motd.isEmpty {
             // After the acceptance (a client learns it is in first), before anything else.
             write(Frame(info: motd))
         }
         state = .live(user)
-        if let context, !heldBack.isEmpty {
+        if let context, !login.heldBack.isEmpty {
             // One write for all of them: thousands of separate writes (a login during a storm
             // of logins holds back a notice for each) would grow NIO's and NIOSSL's per-channel
             // write queues, which never shrink back.
-            var gathered = context.channel.allocator.buffer(capacity: heldBackBytes)
-            for frame in heldBack { gathered.writeImmutableBuffer(frame) }
+            var gathered = context.channel.allocator.buffer(capacity: login.heldBackBytes)
+            for frame in login.heldBack { gathered.writeImmutableBuffer(frame) }
             context.write(wrapOutboundOut(outbound(gathered)), promise: nil)
         }
-        heldBack = []
-        heldBackBytes = 0
+        login.dropHeldBack()
         context?.flush()
         context?.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
-        let early = earlyFrames
-        earlyFrames = []
-        for frame in early {
+        for frame in login.takeEarlyFrames() {
             guard case .live = state else { break }
             process(frame, hadProblems: false)
         }

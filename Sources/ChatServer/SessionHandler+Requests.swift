@@ -20,8 +20,8 @@ extension SessionHandler {
         }
         // An offer ends in a notice to the chat (at once, for an empty file): it takes a
         // message from the rate limit like any message.
-        if key == FileTransfer.Key.offer { refreshMessageBudgetIfChanged() }
-        if key == FileTransfer.Key.offer, !messageBudget.take() {
+        if key == FileTransfer.Key.offer { budgets.refreshMessageRate(from: hub) }
+        if key == FileTransfer.Key.offer, !budgets.takeMessage() {
             let limits = hub.liveSettings
             sendError(
                 "Slow down: file not offered; an offer counts as a message (at most \(Self.format(limits.messagesPerSecond)) per second, bursts of \(limits.messageBurst)).",
@@ -111,12 +111,12 @@ extension SessionHandler {
     /// the user's budget allows, charging it what it took; `answer` gets the outcome on the
     /// loop. Over budget, the user is told "busy, try again" and `answer` is not called.
     func runExpensive<Value: Sendable>(_ work: @escaping @Sendable () throws -> Value, answer: @escaping (Result<Value, any Error>) -> Void) {
-        if let refusal = requestBudget.admit() {
+        if let refusal = budgets.requests.admit() {
             sendError(refusal.text, counted: false)
             return
         }
         hub.runRequest(on: connection.eventLoop, work).assumeIsolated().whenSuccess { measured in
-            self.requestBudget.finish(cost: measured.cost)
+            self.budgets.requests.finish(cost: measured.cost)
             answer(measured.result)
         }
     }

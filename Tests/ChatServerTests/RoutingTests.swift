@@ -54,3 +54,19 @@ import Testing
         #expect(fixture.routeDirect(to: "user42", from: "user1") == 1)
     }
 }
+
+extension RoutingFixture {
+    /// The names of a broadcast's recipients from `senderKey`, per loop (the benchmarks count
+    /// them with ``routeBroadcast(from:)``).
+    func broadcastRecipientNames(from senderKey: String) -> [Int: [String]] {
+        state.withLockedValue { state in
+            var names: [ObjectIdentifier: String] = [:]
+            for (key, connection) in state.presence.byKey { names[ObjectIdentifier(connection)] = state.users[key]?.name }
+            var groups: [Int: [String]] = [:]
+            state.forEachBroadcastGroup(from: senderKey) { loop, recipients in
+                groups[loop] = recipients.map { names[ObjectIdentifier($0)] ?? "?" }
+            }
+            return groups
+        }
+    }
+}

@@ -1,7 +1,7 @@
 // Fan-out: what one broadcast costs once it is accepted, for 100 recipients (scenario a of
 // docs/PERFORMANCE.md), through the parts of the server's write path that are public.
 //
-// The hub's routing (Hub.deliverBroadcast, Presence, Outbox, TickBatch) is internal to the
+// The hub's routing (Hub.deliverBroadcast, Presence, Outbox, GatherBatch) is internal to the
 // ChatServer target, and ordo-one/benchmark builds in release mode, where `@testable import` is
 // not available. So this suite measures:
 //   - the per-message checks a session makes before the hub (public ChatProtocol API),

@@ -8,9 +8,7 @@ import NIOCore
 /// ``CommitPipeline`` (with no window: once the loop has run the tasks already queued), whose
 /// writer thread commits it in one transaction and gives it back to be delivered. So a burst of
 /// messages costs one commit, and nothing is delivered before it is stored.
-///
-/// (The name is older than the window: batches once closed at the end of each event-loop tick.)
-final class TickBatch: Sendable {
+final class GatherBatch: Sendable {
     enum Item: Sendable {
         /// An accepted message (its sequence number is given at commit) and its encoded frame.
         case message(ChatMessage, frame: ByteBuffer)
