@@ -39,11 +39,14 @@ final class OutboundBudget: Sendable {
     let trackingThreshold: Int
     /// The cap once the queues fill half the budget.
     let minimumCap: Int
-    /// Most bytes queued in all: half the budget, or less when the rest of the process holds
-    /// more than the other half (see ``noteResidentMemory(_:)``), but never under an eighth.
+    /// Most bytes queued in all: half the budget, or less when the rest of the process and an
+    /// eighth kept free would take more than the other half (see ``noteResidentMemory(_:)``),
+    /// but never under an eighth.
     var bound: Int {
         let other = otherMemory.load(ordering: .relaxed)
-        return max(limit / 8, min(limit / 2, limit - other - limit / 16))
+        // An eighth is left for what grows between two readings (with a sixteenth the soak's
+        // peak came within 3 MiB of the budget).
+        return max(limit / 8, min(limit / 2, limit - other - limit / 8))
     }
 
     /// Bytes queued on one event loop's connections, written by that loop only.

@@ -39,12 +39,12 @@ import Testing
         budget.noteResidentMemory(60 * mebibyte)
         #expect(budget.bound == 128 * mebibyte)
         #expect(budget.cap(forQueued: 64 * mebibyte) == 8 * mebibyte)
-        // 200 MiB besides the queues: 256 - 200 - 16 (room for what comes between two measurements).
-        budget.noteResidentMemory(200 * mebibyte)
-        #expect(budget.bound == 40 * mebibyte)
-        #expect(budget.cap(forQueued: 20 * mebibyte) == 8 * mebibyte)
-        #expect(budget.cap(forQueued: 30 * mebibyte) == 4 * mebibyte)
-        #expect(budget.cap(forQueued: 40 * mebibyte) == 64 * 1024)
+        // 176 MiB besides the queues: 256 - 176 - 32 (room for what comes between two measurements).
+        budget.noteResidentMemory(176 * mebibyte)
+        #expect(budget.bound == 48 * mebibyte)
+        #expect(budget.cap(forQueued: 24 * mebibyte) == 8 * mebibyte)
+        #expect(budget.cap(forQueued: 36 * mebibyte) == 4 * mebibyte)
+        #expect(budget.cap(forQueued: 48 * mebibyte) == 64 * 1024)
         #expect(budget.cap(forQueued: 64 * mebibyte) == 64 * 1024)
         budget.noteResidentMemory(300 * mebibyte)
         #expect(budget.bound == 32 * mebibyte)
