@@ -197,6 +197,9 @@ import Testing
         #expect(growth < budget, "peak memory grew by \(growth >> 20) MiB, beyond the \(budget >> 20) MiB budget")
         await stalled.shutdown()
         for client in senders + [listener] { await client.close() }
-        #expect(try await server.terminate() == 0)
+        // It failed once under a full run's load (status 1: the stop past --shutdown-timeout?);
+        // the server's own words tell.
+        let status = try await server.terminate()
+        #expect(status == 0, "the server's output: \(server.output.suffix(3000))")
     }
 }
