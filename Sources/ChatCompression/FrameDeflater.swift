@@ -17,8 +17,9 @@ public final class FrameDeflater {
     public static let largePayload = 32 * 1024
 
     private let compressor: ZlibCompressor?
-    private var fastCompressor: ZlibCompressor?
-    private var fastCompressorFailed = false
+    /// Made on first use (most connections never send a large frame), once even if it fails.
+    private lazy var fastCompressor: ZlibCompressor? = try? ZlibCompressor(
+        algorithm: .deflate, configuration: .init(compressionLevel: .fastestCompression))
 
     public init() {
         compressor = try? ZlibCompressor(algorithm: .deflate)
@@ -26,7 +27,7 @@ public final class FrameDeflater {
 
     /// The marker and raw deflate stream of `payload`, or `nil` if compression failed.
     func deflate(_ payload: ByteBuffer) -> ByteBuffer? {
-        guard let compressor = payload.readableBytes >= Self.largePayload ? fastOrDefault : compressor else { return nil }
+        guard let compressor = payload.readableBytes >= Self.largePayload ? fastCompressor ?? compressor : compressor else { return nil }
         var input = payload
         var output = ByteBuffer()
         output.reserveCapacity(compressor.maxSize(from: input) + 1)
@@ -39,14 +40,5 @@ public final class FrameDeflater {
             return nil
         }
         return output
-    }
-
-    /// The fastest-level stream, made on first use (most connections never send a large frame).
-    private var fastOrDefault: ZlibCompressor? {
-        if let fastCompressor { return fastCompressor }
-        guard !fastCompressorFailed else { return compressor }
-        fastCompressor = try? ZlibCompressor(algorithm: .deflate, configuration: .init(compressionLevel: .fastestCompression))
-        fastCompressorFailed = fastCompressor == nil
-        return fastCompressor ?? compressor
     }
 }

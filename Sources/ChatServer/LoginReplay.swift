@@ -8,11 +8,6 @@ import ChatStore
 /// client may have waiting (8 MiB), so every fresh login was cut as a slow reader before it
 /// could read, and nobody new could get in. Found by `scripts/mixed-attack-soak.py`.
 extension History {
-    /// The encoded size of the replay's messages, in bytes (as the frames carry them).
-    var replayBytes: Int {
-        messages.reduce(0) { $0 + Self.replaySize(of: $1) }
-    }
-
     /// The bytes `stored` takes in a `MESSAGES` array, its comma included.
     static func replaySize(of stored: StoredMessage) -> Int {
         FrameCoding.encodedSize(of: stored.message) + 1

@@ -43,21 +43,16 @@ extension ServerCommand {
     /// refused changes nothing.
     func reloadSettings(server: ChatServer, levelSwitch: LogLevelSwitch, logger: Logger) {
         let fresh: ServerCommand
+        let live: LiveSettings
         do {
             fresh = try Self.currentConfiguration()
+            live = try fresh.liveSettings()
         } catch {
             logger.error("SIGHUP: the configuration was not reloaded, the running settings stay: \(Self.message(for: error))")
             return
         }
         let before = Dictionary(ServerSettingsSources.values(of: self).map { ($0.name, $0.text) }, uniquingKeysWith: { first, _ in first })
         let changed = ServerSettingsSources.values(of: fresh).filter { before[$0.name] != $0.text }.map(\.name)
-        let live: LiveSettings
-        do {
-            live = try fresh.liveSettings()
-        } catch {
-            logger.error("SIGHUP: the configuration was not reloaded, the running settings stay: \(Self.message(for: error))")
-            return
-        }
         var applied = server.reconfigure(live)
         if let level = Logger.Level(rawValue: fresh.logLevel), level != levelSwitch.level {
             levelSwitch.level = level

@@ -75,7 +75,7 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Longest message CONTENT accepted, in bytes.")
     var maxContentBytes: Int = 64 * 1024
 
-    @Option(help: "Bytes that may wait to be sent to one client before it is disconnected as too slow (while the queues together fill less than a quarter of --max-queued-bytes-total).")
+    @Option(help: "Bytes that may wait to be sent to one client before it is disconnected as too slow (while the queues together fill less than half of their share of --max-queued-bytes-total).")
     var maxQueuedBytes: Int = 8 << 20
 
     @Option(help: "The memory budget: bytes the whole server process should stay under. Bytes waiting to be sent to clients get at most half of it, less whatever the rest of the process holds beyond the other half (measured four times a second); as the queues fill their share, each slow reader's cap shrinks from --max-queued-bytes (half of the share) to 64 KiB (all of it), so the longest queues are cut first. Default: an eighth of the memory.")
@@ -272,7 +272,7 @@ struct ServerCommand: AsyncParsableCommand {
         for name in operators where name.isEmpty || name.contains(where: \.isWhitespace) {
             throw ValidationError("--operator: \"\(name)\" is not a username.")
         }
-                guard shutdownTimeout >= 1 else { throw ValidationError("--shutdown-timeout must be at least 1.") }
+        guard shutdownTimeout >= 1 else { throw ValidationError("--shutdown-timeout must be at least 1.") }
         guard presenceLeaseSeconds >= 2 else { throw ValidationError("--presence-lease-seconds must be at least 2.") }
         if let node, node.isEmpty || node.count > 64 { throw ValidationError("--node must be a name of 1 to 64 characters.") }
     }

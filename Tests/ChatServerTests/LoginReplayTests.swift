@@ -52,7 +52,7 @@ import Testing
         let history = History(
             messages: [stored(1, to: "bob"), stored(5, to: "ALL"), stored(6, to: "bob"), stored(7, to: "ALL"), stored(8, to: "ALL")],
             truncated: false, pendingCount: 2, pageCursor: 5)
-        let size = history.replayBytes / 5
+        let size = history.messages.map(History.replaySize).reduce(0, +) / 5
         let untouched = history.trimmedForReplay(toBytes: 5 * size)
         #expect(untouched.leftOut == 0 && untouched.history == history)
         let trimmed = history.trimmedForReplay(toBytes: 3 * size)
