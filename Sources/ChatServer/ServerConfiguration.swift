@@ -19,14 +19,15 @@ public struct ServerConfiguration: Sendable {
     /// Longest CONTENT accepted, in UTF-8 bytes.
     public var maximumContentBytes: Int
     /// Bytes that may wait to be sent to one client before it is disconnected as too slow,
-    /// while the queues together use less than a quarter of ``outboundQueueBudget``. Counted
+    /// while the queues together use less than half of their share of ``outboundQueueBudget``. Counted
     /// at what the buffers holding them cost (up to twice the bytes: NIO rounds each buffer up
     /// to a power of two).
     public var outboundQueueLimit: Int
-    /// Bytes that may wait to be sent to all clients together. As the queues fill it, the cap
-    /// of each shrinks (from ``outboundQueueLimit`` at a quarter full to 64 KiB at half), so
-    /// the longest queues are cut first and the queues stay under about half of it, leaving
-    /// the rest for the server itself. Defaults to an eighth of the memory.
+    /// Bytes that may wait to be sent to all clients together, at most half of it (less when
+    /// ``outboundBudgetCountsProcessMemory`` finds the rest of the process larger). As the
+    /// queues fill that share, the cap of each shrinks (from ``outboundQueueLimit`` at half of
+    /// it to 64 KiB at all of it), so the longest queues are cut first, leaving the rest for
+    /// the server itself. Defaults to an eighth of the memory.
     public var outboundQueueBudget: Int = OutboundBudget.defaultLimit
     /// Whether ``outboundQueueBudget`` bounds the whole process: its resident memory is
     /// measured four times a second, what it holds besides the queues shrinks the queues'
